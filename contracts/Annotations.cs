@@ -1,0 +1,40 @@
+namespace Fluid.Serverless.Contracts;
+
+/// <summary>
+/// Pod/namespace labels and annotations of the injector↔sidecar contract.
+/// The prefix is <c>serverless.fluid.io/</c>; Fluid's own keys are kept so Fluid users switch without edits.
+/// </summary>
+public static class Annotations
+{
+    public const string Prefix = "serverless.fluid.io/";
+
+    /// <summary>Pod label or annotation: "true" opts in, "false" opts out.</summary>
+    public const string Inject = Prefix + "inject";
+
+    /// <summary>Fluid's opt-out label: "false" means never inject.</summary>
+    public const string FluidEnableInjection = "fluid.io/enable-injection";
+
+    /// <summary>Namespace label: "enabled" injects every pod of the namespace that does not opt out.</summary>
+    public const string NamespaceInjection = Prefix + "injection";
+
+    /// <summary>"name[:/mount/path],…" datasets to serve in addition to the PVC-backed ones.</summary>
+    public const string Datasets = Prefix + "datasets";
+
+    public const string Mode = Prefix + "mode";
+    public const string CacheSize = Prefix + "cache-size";
+    public const string CacheMedium = Prefix + "cache-medium";
+    public const string Prefetch = Prefix + "prefetch";
+    public const string WaitForPrefetch = Prefix + "wait-for-prefetch";
+    public const string SidecarResources = Prefix + "sidecar-resources";
+    public const string NativeSidecar = Prefix + "native-sidecar";
+    public const string Platform = Prefix + "platform";
+
+    /// <summary>JSON of <see cref="SidecarConfig"/>; never holds secrets. Reaches the sidecar through a downward-API file.</summary>
+    public const string SidecarConfig = Prefix + "sidecar-config";
+
+    /// <summary>JSON describing what the injector added; its presence makes re-invocation a no-op.</summary>
+    public const string Status = Prefix + "status";
+
+    /// <summary>Label set on injected pods.</summary>
+    public const string InjectedLabel = "done.sidecar.fluid.io/inject";
+}

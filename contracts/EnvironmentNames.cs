@@ -1,0 +1,22 @@
+namespace Fluid.Serverless.Contracts;
+
+/// <summary>Environment variable names of the contract.</summary>
+public static class EnvironmentNames
+{
+    // App containers: make common S3 clients talk to the sidecar. Never override what the user set.
+    public const string AwsEndpointUrlS3 = "AWS_ENDPOINT_URL_S3";
+    public const string TensorFlowS3Endpoint = "S3_ENDPOINT";
+    public const string FsspecS3EndpointUrl = "FSSPEC_S3_ENDPOINT_URL";
+    public const string AwsAccessKeyId = "AWS_ACCESS_KEY_ID";
+    public const string AwsSecretAccessKey = "AWS_SECRET_ACCESS_KEY";
+
+    // Sidecar: where its config comes from.
+    /// <summary>Path of a JSON file holding a <see cref="SidecarConfig"/>.</summary>
+    public const string SidecarConfigFile = "FLUID_SIDECAR_CONFIG_FILE";
+
+    /// <summary>Path of a downward-API annotations file; the config is its serverless.fluid.io/sidecar-config entry.</summary>
+    public const string SidecarAnnotationsFile = "FLUID_SIDECAR_ANNOTATIONS_FILE";
+
+    /// <summary>Prefix of the env vars that carry secret dataset options (from secretKeyRef), see <see cref="DatasetConfig.SecretOptions"/>.</summary>
+    public const string SecretOptionPrefix = "FLUID_SECRET_";
+}

@@ -1,0 +1,118 @@
+using System.Text.Json.Serialization;
+
+namespace Fluid.Serverless.Contracts;
+
+/// <summary>
+/// The sidecar's whole configuration: what the injector writes into the serverless.fluid.io/sidecar-config
+/// annotation and the sidecar reads (and reloads live) from a file. Never holds secret values:
+/// secrets arrive as env vars named in <see cref="DatasetConfig.SecretOptions"/>.
+/// </summary>
+public sealed record SidecarConfig
+{
+    public int Version { get; init; } = 1;
+
+    /// <summary>fuse, copy, s3 or auto (FUSE where /dev/fuse is usable, else copy).</summary>
+    public string Mode { get; init; } = DatasetModes.S3;
+
+    public EndpointConfig S3 { get; init; } = new();
+    public EndpointConfig Admin { get; init; } = new() { Address = SidecarDefaults.AdminAddress, Port = SidecarDefaults.AdminPort };
+    public CacheConfig Cache { get; init; } = new();
+    public PrefetchConfig Prefetch { get; init; } = new();
+    public IReadOnlyList<DatasetConfig> Datasets { get; init; } = [];
+
+    /// <summary>Optional: an upstream S3 endpoint for buckets that are not datasets (passthrough).</summary>
+    public UpstreamConfig? Upstream { get; init; }
+
+    /// <summary>Optional: pod-local credentials; when set, every S3 request must be SigV4-signed with them.
+    /// The secret itself comes from the env var named in <see cref="PodCredentialsConfig.SecretAccessKeyEnv"/>.</summary>
+    public PodCredentialsConfig? Credentials { get; init; }
+}
+
+public static class DatasetModes
+{
+    public const string Fuse = "fuse";
+    public const string Copy = "copy";
+    public const string S3 = "s3";
+    public const string Auto = "auto";
+    public static readonly IReadOnlyList<string> All = [Auto, Fuse, Copy, S3];
+}
+
+public sealed record EndpointConfig
+{
+    public string Address { get; init; } = SidecarDefaults.S3Address;
+    public int Port { get; init; } = SidecarDefaults.S3Port;
+}
+
+public sealed record CacheConfig
+{
+    /// <summary>Block directory; survives restarts (the cache is not wiped on start).</summary>
+    public string Directory { get; init; } = "/var/cache/fluid-serverless";
+    public long QuotaBytes { get; init; } = SidecarDefaults.CacheQuotaBytes;
+    public int BlockSizeBytes { get; init; } = SidecarDefaults.BlockSizeBytes;
+    /// <summary>Free space the cache always leaves on its disk.</summary>
+    public long MinFreeBytes { get; init; } = SidecarDefaults.MinFreeBytes;
+    /// <summary>Global memory budget for read-ahead buffers.</summary>
+    public long ReadAheadMemoryBytes { get; init; } = SidecarDefaults.ReadAheadMemoryBytes;
+    public int MetadataTtlSeconds { get; init; } = SidecarDefaults.MetadataTtlSeconds;
+    /// <summary>memory or disk (informational for the injector's emptyDir medium).</summary>
+    public string Medium { get; init; } = "disk";
+}
+
+public sealed record PrefetchConfig
+{
+    public int Workers { get; init; } = SidecarDefaults.PrefetchWorkers;
+    /// <summary>0 = unlimited.</summary>
+    public long BandwidthBytesPerSecond { get; init; }
+    /// <summary>When true, /readyz waits until the prefetch completes.</summary>
+    public bool WaitForReady { get; init; }
+}
+
+public sealed record DatasetConfig
+{
+    /// <summary>The bucket name on the S3 endpoint; must be a valid S3 bucket name.</summary>
+    public string Name { get; init; } = "";
+
+    /// <summary>s3://bucket/prefix, http(s)://host/base/, local:///path (later: oss://, hdfs://, nfs://).</summary>
+    public string Source { get; init; } = "";
+
+    /// <summary>Non-secret source options (endpoint, region, pathStyle, listing file…).</summary>
+    public IReadOnlyDictionary<string, string> Options { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Option name → env var name holding its secret value (injected from secretKeyRef).</summary>
+    public IReadOnlyDictionary<string, string> SecretOptions { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Where the dataset appears on the shared volume (fuse/copy modes); null = S3 only.</summary>
+    public string? MountPath { get; init; }
+
+    public bool ReadOnly { get; init; } = true;
+
+    /// <summary>Immutable datasets never revalidate metadata and keep the kernel page cache.</summary>
+    public bool Immutable { get; init; }
+
+    /// <summary>Paths, globs (train/**/*.jpg) or "@manifest-key" entries to warm up.</summary>
+    public IReadOnlyList<string> Prefetch { get; init; } = [];
+}
+
+public sealed record UpstreamConfig
+{
+    public string Endpoint { get; init; } = "";
+    public string Region { get; init; } = "us-east-1";
+    public string? AccessKeyIdEnv { get; init; }
+    public string? SecretAccessKeyEnv { get; init; }
+}
+
+public sealed record PodCredentialsConfig
+{
+    public string AccessKeyId { get; init; } = "";
+    public string SecretAccessKeyEnv { get; init; } = "";
+}
+
+/// <summary>Source-generated JSON (Native-AOT clean): camelCase, as written in the annotation.</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    ReadCommentHandling = System.Text.Json.JsonCommentHandling.Skip,
+    AllowTrailingCommas = true,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
+[JsonSerializable(typeof(SidecarConfig))]
+public sealed partial class ContractsJsonContext : JsonSerializerContext;

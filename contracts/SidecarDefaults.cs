@@ -1,0 +1,25 @@
+namespace Fluid.Serverless.Contracts;
+
+/// <summary>Defaults both programs agree on. Ports avoid the common 8080/9000/9090.</summary>
+public static class SidecarDefaults
+{
+    /// <summary>The S3 endpoint, bound to 127.0.0.1 inside the pod.</summary>
+    public const int S3Port = 17480;
+
+    /// <summary>Admin port: /healthz, /readyz, /metrics, /status (probes and scraping).</summary>
+    public const int AdminPort = 17481;
+
+    public const string S3Address = "127.0.0.1";
+    public const string AdminAddress = "0.0.0.0";
+
+    public const int BlockSizeBytes = 4 * 1024 * 1024;
+    public const long CacheQuotaBytes = 10L * 1024 * 1024 * 1024;
+    public const long MinFreeBytes = 512L * 1024 * 1024;
+    public const long ReadAheadMemoryBytes = 64L * 1024 * 1024;
+    public const int MetadataTtlSeconds = 30;
+    public const int PrefetchWorkers = 8;
+
+    /// <summary>Where the injector mounts the downward-API annotations file in the sidecar.</summary>
+    public const string PodInfoDirectory = "/etc/fluid-serverless/podinfo";
+    public const string AnnotationsFile = PodInfoDirectory + "/annotations";
+}

@@ -1,0 +1,88 @@
+using Fluid.Serverless.Sidecar.Sources;
+
+namespace Fluid.Serverless.Sidecar.Cache;
+
+/// <summary>
+/// Identity of one fixed-size block: (source, key, ETag/version, index). A new version of an object, or the same
+/// key on another source, is a different block.
+/// </summary>
+public readonly record struct BlockKey(string SourceIdentity, string ObjectKey, string ETag, long Index);
+
+/// <summary>Who asks for a block: on-demand reads go before read-ahead, which goes before prefetch.</summary>
+public enum BlockPriority
+{
+    OnDemand = 0,
+    ReadAhead = 1,
+    Prefetch = 2,
+}
+
+/// <summary>
+/// The one disk block cache behind every view (S3 endpoint, FUSE, copy, prefetch). Blocks carry a CRC checked on
+/// read, are written to a temp file and renamed, survive restarts, and are evicted LRU under a byte quota and a
+/// free-space floor. Concurrent misses of one block cause one fetch (single-flight).
+/// </summary>
+public interface IBlockCache
+{
+    int BlockSize { get; }
+
+    /// <summary>
+    /// The block's bytes: from disk when present and intact, else fetched through <paramref name="fetch"/>
+    /// (which must fill the whole buffer it is given, of <paramref name="length"/> bytes) and stored.
+    /// A full disk degrades to pass-through: the bytes are returned but not stored.
+    /// The caller disposes the lease to return its buffer.
+    /// </summary>
+    ValueTask<BlockLease> GetAsync(
+        BlockKey key,
+        int length,
+        Func<Memory<byte>, CancellationToken, ValueTask> fetch,
+        BlockPriority priority,
+        CancellationToken cancellationToken);
+
+    /// <summary>True when the block is on disk (no remote traffic would be needed).</summary>
+    bool Contains(BlockKey key);
+
+    /// <summary>Drops every cached block of one object of one source (after a write or delete through the sidecar).</summary>
+    void Invalidate(string sourceIdentity, string objectKey);
+
+    CacheStatistics GetStatistics();
+}
+
+/// <summary>Figures for /status and /metrics.</summary>
+public sealed record CacheStatistics(
+    long Blocks,
+    long UsedBytes,
+    long QuotaBytes,
+    long Hits,
+    long Misses,
+    long Evictions,
+    long CorruptBlocksDropped,
+    long PassThroughFills,
+    bool IndexLoaded);
+
+/// <summary>A block's bytes in a pooled buffer; dispose to return it.</summary>
+public sealed class BlockLease : IDisposable
+{
+    private byte[]? _buffer;
+    private readonly int _length;
+
+    public BlockLease(byte[] buffer, int length, bool fromCache)
+    {
+        _buffer = buffer;
+        _length = length;
+        FromCache = fromCache;
+    }
+
+    /// <summary>True when the bytes came from disk, false when they were fetched from the remote.</summary>
+    public bool FromCache { get; }
+
+    public ReadOnlyMemory<byte> Memory => _buffer is { } b ? b.AsMemory(0, _length) : throw new ObjectDisposedException(nameof(BlockLease));
+
+    public void Dispose()
+    {
+        var buffer = Interlocked.Exchange(ref _buffer, null);
+        if (buffer is not null)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}
