@@ -117,7 +117,13 @@ internal sealed class CountingObjectSource(IObjectSource inner) : IObjectSource
         await inner.ReadAsync(obj, offset, destination, cancellationToken);
     }
 
-    public ValueTask DisposeAsync() => inner.DisposeAsync();
+    public bool Disposed { get; private set; }
+
+    public ValueTask DisposeAsync()
+    {
+        Disposed = true;
+        return inner.DisposeAsync();
+    }
 }
 
 /// <summary>An in-memory IBlockCache: exact used-bytes accounting against a quota, no eviction (none is needed here).</summary>
@@ -223,7 +229,7 @@ internal sealed class BlockCacheObjectReader(IBlockCache cache) : IObjectReader
 }
 
 /// <summary>The registry as the s3api helper's DatasetRegistry exposes it, reduced to publish + event.</summary>
-internal sealed class StandInDatasetRegistry : IDatasetRegistry
+internal sealed class StandInDatasetRegistry : IDatasetRegistry, Sidecar.Configuration.IDatasetSnapshotPublisher
 {
     private DatasetSnapshot _current = DatasetSnapshot.Empty;
 
@@ -235,6 +241,28 @@ internal sealed class StandInDatasetRegistry : IDatasetRegistry
     {
         Volatile.Write(ref _current, snapshot);
         Changed?.Invoke(snapshot);
+    }
+}
+
+/// <summary>Maps "local:///path" to a <see cref="DirectoryObjectSource"/> (the sources helper's SourceFactory stand-in).</summary>
+internal sealed class StandInSourceFactory : ISourceFactory
+{
+    public List<CountingObjectSource> Created { get; } = [];
+
+    public IObjectSource Create(Contracts.DatasetConfig dataset)
+    {
+        if (!dataset.Source.StartsWith("local://", StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"datasets.source: scheme of '{dataset.Source}' is not supported; expected local://", nameof(dataset));
+        }
+
+        var source = new CountingObjectSource(new DirectoryObjectSource(dataset.Source["local://".Length..]));
+        lock (Created)
+        {
+            Created.Add(source);
+        }
+
+        return source;
     }
 }
 
