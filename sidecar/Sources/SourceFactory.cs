@@ -1,0 +1,82 @@
+using Fluid.Serverless.Contracts;
+
+namespace Fluid.Serverless.Sidecar.Sources;
+
+/// <summary>
+/// Maps a dataset's source URI scheme to its source class, after merging the secret options (resolved from the
+/// environment variables the injector wired to Kubernetes secrets) into the plain options.
+/// </summary>
+internal sealed class SourceFactory : ISourceFactory
+{
+    private readonly Func<string, string?> environment;
+
+    public SourceFactory()
+        : this(Environment.GetEnvironmentVariable)
+    {
+    }
+
+    /// <param name="environment">Looks up an environment variable (tests pass a dictionary).</param>
+    public SourceFactory(Func<string, string?> environment)
+    {
+        this.environment = environment;
+    }
+
+    public IObjectSource Create(DatasetConfig dataset)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        var name = dataset.Name;
+        if (string.IsNullOrWhiteSpace(dataset.Source))
+        {
+            throw new ArgumentException($"dataset '{name}': field 'source' is empty, expected a URI such as s3://bucket/prefix, http(s)://host/base/ or local:///path", nameof(dataset));
+        }
+
+        var options = new SourceOptions(name, MergeOptions(dataset));
+        var location = SourceLocation.Parse(name, dataset.Source);
+        return location.Scheme switch
+        {
+            "local" => CreateLocal(name, location),
+            _ => throw new ArgumentException(
+                $"dataset '{name}': field 'source' has unsupported scheme '{location.Scheme}' in '{dataset.Source}', expected one of {string.Join(", ", SourceLocation.SupportedSchemes)}",
+                nameof(dataset)),
+        };
+    }
+
+    private static LocalObjectSource CreateLocal(string datasetName, SourceLocation location)
+    {
+        if (location.Authority.Length != 0 || !location.Path.StartsWith('/'))
+        {
+            throw new ArgumentException($"dataset '{datasetName}': field 'source' '{location.Original}' must be local:///absolute/path (three slashes, no host)");
+        }
+
+        return new LocalObjectSource(location.Path);
+    }
+
+    private Dictionary<string, string> MergeOptions(DatasetConfig dataset)
+    {
+        var merged = new Dictionary<string, string>(dataset.Options, StringComparer.Ordinal);
+        foreach (var (option, variable) in dataset.SecretOptions)
+        {
+            if (string.IsNullOrWhiteSpace(variable))
+            {
+                throw new ArgumentException($"dataset '{dataset.Name}': field 'secretOptions' entry '{option}' names no environment variable", nameof(dataset));
+            }
+
+            var value = environment(variable);
+            if (string.IsNullOrEmpty(value))
+            {
+                throw new ArgumentException(
+                    $"dataset '{dataset.Name}': secret option '{option}' comes from environment variable '{variable}', which is not set (is the secret mounted into the sidecar?)",
+                    nameof(dataset));
+            }
+
+            if (dataset.Options.ContainsKey(option))
+            {
+                throw new ArgumentException($"dataset '{dataset.Name}': option '{option}' is set both in 'options' and in 'secretOptions'; keep it in one", nameof(dataset));
+            }
+
+            merged[option] = value;
+        }
+
+        return merged;
+    }
+}
