@@ -35,6 +35,7 @@ internal sealed class SourceFactory : ISourceFactory
         return location.Scheme switch
         {
             "local" => CreateLocal(name, location),
+            "s3" => CreateS3(options, location),
             _ => throw new ArgumentException(
                 $"dataset '{name}': field 'source' has unsupported scheme '{location.Scheme}' in '{dataset.Source}', expected one of {string.Join(", ", SourceLocation.SupportedSchemes)}",
                 nameof(dataset)),
@@ -49,6 +50,50 @@ internal sealed class SourceFactory : ISourceFactory
         }
 
         return new LocalObjectSource(location.Path);
+    }
+
+    private static S3ObjectSource CreateS3(SourceOptions options, SourceLocation location)
+    {
+        if (location.Authority.Length == 0)
+        {
+            throw new ArgumentException($"dataset '{options.DatasetName}': field 'source' '{location.Original}' names no bucket, expected s3://bucket[/prefix]");
+        }
+
+        var endpoint = options.GetString(S3OptionNames.Endpoint);
+        if (endpoint is not null)
+        {
+            // "minio.example:9000" means https://minio.example:9000, as Fluid's runtimes read it.
+            var withScheme = endpoint.Contains("://", StringComparison.Ordinal) ? endpoint : "https://" + endpoint;
+            if (!Uri.TryCreate(withScheme, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+            {
+                throw options.Invalid(S3OptionNames.Endpoint[0], endpoint, "an http(s) URL such as http://minio.storage:9000");
+            }
+
+            endpoint = withScheme.TrimEnd('/');
+        }
+
+        var settings = new S3ClientSettings(
+            endpoint,
+            options.GetString(S3OptionNames.Region) ?? "us-east-1",
+            options.GetBool(S3OptionNames.PathStyle, defaultValue: endpoint is not null),
+            ReadCredentials(options));
+        return new S3ObjectSource(S3ClientPool.Shared, settings, location.Authority, location.Path.TrimStart('/'));
+    }
+
+    private static S3Credentials ReadCredentials(SourceOptions options)
+    {
+        var anonymous = options.GetBool(S3OptionNames.Anonymous, defaultValue: false);
+        var accessKeyId = options.GetString(S3OptionNames.AccessKeyId);
+        var secretAccessKey = options.GetString(S3OptionNames.SecretAccessKey);
+        if ((accessKeyId is null) != (secretAccessKey is null))
+        {
+            var missing = accessKeyId is null ? S3OptionNames.AccessKeyId[0] : S3OptionNames.SecretAccessKey[0];
+            throw new ArgumentException($"dataset '{options.DatasetName}': option '{missing}' is missing; an access key id and a secret key come together");
+        }
+
+        return anonymous || accessKeyId is not null
+            ? new S3Credentials(accessKeyId, secretAccessKey, options.GetString(S3OptionNames.SessionToken), anonymous)
+            : S3Credentials.DefaultChain;
     }
 
     private Dictionary<string, string> MergeOptions(DatasetConfig dataset)
