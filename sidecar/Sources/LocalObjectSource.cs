@@ -270,7 +270,7 @@ internal sealed class LocalObjectSource : IObjectSource
     /// </summary>
     internal string? ResolveKey(string key)
     {
-        if (!IsSafeKey(key))
+        if (!ObjectKeys.IsSafeRelativeKey(key))
         {
             return null;
         }
@@ -290,25 +290,6 @@ internal sealed class LocalObjectSource : IObjectSource
         }
 
         return current;
-    }
-
-    /// <summary>A key maps to a path only if it is relative, has no empty, "." or ".." segment, and no NUL.</summary>
-    internal static bool IsSafeKey(string key)
-    {
-        if (string.IsNullOrEmpty(key) || key[0] == '/' || key.Contains('\0', StringComparison.Ordinal))
-        {
-            return false;
-        }
-
-        foreach (var segment in key.Split('/'))
-        {
-            if (segment.Length == 0 || segment == "." || segment == "..")
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     private bool IsUnderRoot(string realPath) =>

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using Amazon.S3;
@@ -209,7 +208,7 @@ internal sealed class S3ObjectSource : IObjectSource
             // A store that ignores Range sends the whole object with 200: skip to the offset rather than cache wrong bytes.
             if (response.HttpStatusCode == HttpStatusCode.OK && offset > 0)
             {
-                await SkipAsync(body, offset, obj.Key, cancellationToken);
+                await StreamReading.SkipAsync(body, offset, obj.Key, cancellationToken);
             }
 
             await StreamReading.FillAsync(body, destination, obj.Key, cancellationToken);
@@ -217,28 +216,6 @@ internal sealed class S3ObjectSource : IObjectSource
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-
-    private static async Task SkipAsync(Stream body, long count, string key, CancellationToken cancellationToken)
-    {
-        var scratch = ArrayPool<byte>.Shared.Rent(64 * 1024);
-        try
-        {
-            while (count > 0)
-            {
-                var read = await body.ReadAsync(scratch.AsMemory(0, (int)Math.Min(scratch.Length, count)), cancellationToken);
-                if (read == 0)
-                {
-                    throw new IOException($"response body for '{key}' ended early");
-                }
-
-                count -= read;
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(scratch);
-        }
-    }
 
     private static DateTimeOffset ToOffset(DateTime? value) =>
         value is { } time ? new DateTimeOffset(time.ToUniversalTime(), TimeSpan.Zero) : DateTimeOffset.UnixEpoch;

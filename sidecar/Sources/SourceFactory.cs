@@ -36,6 +36,7 @@ internal sealed class SourceFactory : ISourceFactory
         {
             "local" => CreateLocal(name, location),
             "s3" => CreateS3(options, location),
+            "http" or "https" => CreateHttp(options, dataset.Source),
             _ => throw new ArgumentException(
                 $"dataset '{name}': field 'source' has unsupported scheme '{location.Scheme}' in '{dataset.Source}', expected one of {string.Join(", ", SourceLocation.SupportedSchemes)}",
                 nameof(dataset)),
@@ -78,6 +79,35 @@ internal sealed class SourceFactory : ISourceFactory
             options.GetBool(S3OptionNames.PathStyle, defaultValue: endpoint is not null),
             ReadCredentials(options));
         return new S3ObjectSource(S3ClientPool.Shared, settings, location.Authority, location.Path.TrimStart('/'));
+    }
+
+    private static HttpObjectSource CreateHttp(SourceOptions options, string source)
+    {
+        if (!Uri.TryCreate(source, UriKind.Absolute, out var baseUri) || baseUri.Host.Length == 0 || !string.IsNullOrEmpty(baseUri.Query))
+        {
+            throw new ArgumentException($"dataset '{options.DatasetName}': field 'source' '{source}' must be an http(s)://host/base/ URL without a query");
+        }
+
+        var listing = options.GetString(HttpOptionNames.Listing);
+        if (listing is not null && !ObjectKeys.IsSafeRelativeKey(listing))
+        {
+            throw options.Invalid(HttpOptionNames.Listing, listing, "a key relative to the base URL, such as index.txt");
+        }
+
+        var files = options.GetString(HttpOptionNames.Files)?.Split([',', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (files is not null && listing is not null)
+        {
+            throw new ArgumentException($"dataset '{options.DatasetName}': options '{HttpOptionNames.Listing}' and '{HttpOptionNames.Files}' both name the file list; set one");
+        }
+
+        try
+        {
+            return new HttpObjectSource(HttpSourceClient.Shared, baseUri, listing, files, options.WithPrefix(HttpOptionNames.HeaderPrefix));
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ArgumentException($"dataset '{options.DatasetName}': {e.Message}", e);
+        }
     }
 
     private static S3Credentials ReadCredentials(SourceOptions options)

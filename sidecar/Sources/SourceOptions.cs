@@ -34,6 +34,21 @@ public sealed class SourceOptions
         return null;
     }
 
+    /// <summary>Options named "prefix.Name" as (Name, value) pairs, e.g. request headers from "header.Authorization".</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> WithPrefix(string prefix)
+    {
+        var found = new List<KeyValuePair<string, string>>();
+        foreach (var (name, value) in values)
+        {
+            if (name.Length > prefix.Length && name.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                found.Add(new(name[prefix.Length..], value));
+            }
+        }
+
+        return found;
+    }
+
     public bool GetBool(string name, bool defaultValue)
     {
         var text = GetString(name);

@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Fluid.Serverless.Sidecar.Sources;
 
 internal static class StreamReading
@@ -18,6 +20,29 @@ internal static class StreamReading
             }
 
             filled += read;
+        }
+    }
+
+    /// <summary>Reads and drops <paramref name="count"/> bytes (an origin that ignored Range sent the whole object).</summary>
+    public static async ValueTask SkipAsync(Stream body, long count, string key, CancellationToken cancellationToken)
+    {
+        var scratch = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            while (count > 0)
+            {
+                var read = await body.ReadAsync(scratch.AsMemory(0, (int)Math.Min(scratch.Length, count)), cancellationToken);
+                if (read == 0)
+                {
+                    throw new IOException($"response body for '{key}' ended before offset {count} was reached");
+                }
+
+                count -= read;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
         }
     }
 }
