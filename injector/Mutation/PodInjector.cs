@@ -43,7 +43,10 @@ internal sealed class PodInjector(ClusterState cluster, InjectorOptions options)
 
     public InjectorOptions Options => options;
 
-    public InjectionOutcome Inject(JsonObject pod, string @namespace)
+    /// <param name="pod">The pod; never modified.</param>
+    /// <param name="namespace">The request's namespace (a controller-created pod may carry none itself).</param>
+    /// <param name="platformHint">The platform when the pod does not say (offline: a Knative Service template).</param>
+    public InjectionOutcome Inject(JsonObject pod, string @namespace, string? platformHint = null)
     {
         var decision = InjectionDecider.Decide(pod, @namespace, cluster, options);
         if (decision.Error is { } invalid)
@@ -61,6 +64,11 @@ internal sealed class PodInjector(ClusterState cluster, InjectorOptions options)
         if (settingsError is not null)
         {
             return new(InjectionOutcomeKind.Denied, settingsError, null, decision, null, []);
+        }
+
+        if (platformHint is not null && settings.Platform == Platforms.Auto)
+        {
+            settings = settings with { Platform = platformHint };
         }
 
         var plan = InjectionPlanner.Plan(pod, @namespace, settings, cluster, options, out var planError);
