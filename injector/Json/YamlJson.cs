@@ -20,7 +20,7 @@ internal static class YamlJson
         var documents = new List<JsonNode?>();
         foreach (var document in stream.Documents)
         {
-            if (document.RootNode is YamlScalarNode { Value: null or "" } && document.RootNode.Tag.IsEmpty)
+            if (document.RootNode is YamlScalarNode { Value: null or "" })
             {
                 continue; // an empty document between separators
             }
@@ -59,7 +59,7 @@ internal static class YamlJson
             return JsonValue.Create(text);
         }
 
-        if (scalar.Tag.Value == "tag:yaml.org,2002:str")
+        if (!scalar.Tag.IsEmpty && !scalar.Tag.IsNonSpecific && scalar.Tag.Value == "tag:yaml.org,2002:str")
         {
             return JsonValue.Create(text);
         }
