@@ -23,7 +23,7 @@ public sealed class AwsCliClientTests(InteropEnvironment environment)
 
         return await CommandRunner.RunCheckedAsync(
             cli,
-            ["--endpoint-url", environment.Sidecar.S3Endpoint.ToString(), "--no-cli-pager", .. arguments],
+            ["--endpoint-url", environment.Endpoint.ToString(), .. arguments],
             environment.ClientEnvironment());
     }
 

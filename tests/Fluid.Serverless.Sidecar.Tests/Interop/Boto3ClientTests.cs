@@ -9,7 +9,7 @@ public sealed class Boto3ClientTests(InteropEnvironment environment)
     private Task<CommandRunner.Result> Boto3Async(params string[] arguments) =>
         CommandRunner.RunCheckedAsync(
             "python3",
-            [InteropScripts.Path("boto3_client.py"), environment.Sidecar.S3Endpoint.ToString(), InteropEnvironment.Bucket, .. arguments],
+            [InteropScripts.Path("boto3_client.py"), environment.Endpoint.ToString(), InteropEnvironment.Bucket, .. arguments],
             environment.ClientEnvironment());
 
     [Theory]

@@ -40,6 +40,9 @@ public sealed class InteropEnvironment : IAsyncLifetime
     public MotoProcess Moto { get; private set; } = null!;
     public SidecarProcess Sidecar { get; private set; } = null!;
 
+    /// <summary>The S3 endpoint the clients talk to: the sidecar's.</summary>
+    public Uri Endpoint => Sidecar.S3Endpoint;
+
     /// <summary>The dataset as files on disk: key = path relative to this directory.</summary>
     public string SourceDirectory => Path.Combine(_root, "source");
 
@@ -62,6 +65,7 @@ public sealed class InteropEnvironment : IAsyncLifetime
         ["AWS_ENDPOINT_URL"] = null,
         ["AWS_ENDPOINT_URL_S3"] = null,
         ["AWS_PROFILE"] = null,
+        ["AWS_PAGER"] = "",
     };
 
     public async Task InitializeAsync()

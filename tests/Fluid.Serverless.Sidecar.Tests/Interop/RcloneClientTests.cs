@@ -17,7 +17,7 @@ public sealed class RcloneClientTests(InteropEnvironment environment)
         env["RCLONE_CONFIG"] = Path.Combine(environment.NewDownloadDirectory(), "rclone.conf");
         env["RCLONE_CONFIG_SIDECAR_TYPE"] = "s3";
         env["RCLONE_CONFIG_SIDECAR_PROVIDER"] = "Other";
-        env["RCLONE_CONFIG_SIDECAR_ENDPOINT"] = environment.Sidecar.S3Endpoint.ToString();
+        env["RCLONE_CONFIG_SIDECAR_ENDPOINT"] = environment.Endpoint.ToString();
         env["RCLONE_CONFIG_SIDECAR_ACCESS_KEY_ID"] = "sidecar-client";
         env["RCLONE_CONFIG_SIDECAR_SECRET_ACCESS_KEY"] = "sidecar-client-secret";
         env["RCLONE_CONFIG_SIDECAR_REGION"] = "us-east-1";

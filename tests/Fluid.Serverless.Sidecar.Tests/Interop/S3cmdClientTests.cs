@@ -9,7 +9,7 @@ public sealed class S3cmdClientTests(InteropEnvironment environment)
 {
     private async Task<CommandRunner.Result> S3cmdAsync(params string[] arguments)
     {
-        var host = $"{environment.Sidecar.S3Endpoint.Host}:{environment.Sidecar.S3Endpoint.Port}";
+        var host = $"{environment.Endpoint.Host}:{environment.Endpoint.Port}";
         var config = Path.Combine(environment.NewDownloadDirectory(), "s3cfg");
         await File.WriteAllTextAsync(config, $"""
             [default]
