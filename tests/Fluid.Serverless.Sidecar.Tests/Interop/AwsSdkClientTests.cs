@@ -3,7 +3,7 @@ using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
 using Amazon.S3.Transfer;
-using Fluid.Serverless.Sidecar.Tests.Process;
+using Fluid.Serverless.Sidecar.Tests.ProcessLevel;
 
 namespace Fluid.Serverless.Sidecar.Tests.Interop;
 

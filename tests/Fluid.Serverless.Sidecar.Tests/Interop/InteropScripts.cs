@@ -1,4 +1,4 @@
-using Fluid.Serverless.Sidecar.Tests.Process;
+using Fluid.Serverless.Sidecar.Tests.ProcessLevel;
 
 namespace Fluid.Serverless.Sidecar.Tests.Interop;
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Fluid.Serverless.Sidecar.Tests.Process;
+using Fluid.Serverless.Sidecar.Tests.ProcessLevel;
 
 namespace Fluid.Serverless.Sidecar.Tests.Interop;
 

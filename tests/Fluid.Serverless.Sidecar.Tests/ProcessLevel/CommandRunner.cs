@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Fluid.Serverless.Sidecar.Tests.Process;
+namespace Fluid.Serverless.Sidecar.Tests.ProcessLevel;
 
 /// <summary>Runs a real client program (aws, rclone, s3cmd, python3 …) and returns what it printed.</summary>
 public static class CommandRunner

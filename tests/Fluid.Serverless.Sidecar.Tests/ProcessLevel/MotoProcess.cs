@@ -4,7 +4,7 @@ using System.Text.Json;
 using Amazon.Runtime;
 using Amazon.S3;
 
-namespace Fluid.Serverless.Sidecar.Tests.Process;
+namespace Fluid.Serverless.Sidecar.Tests.ProcessLevel;
 
 /// <summary>
 /// A real <c>moto_server</c> (the machine's pyenv Python) on a free loopback port, as the remote S3 of the

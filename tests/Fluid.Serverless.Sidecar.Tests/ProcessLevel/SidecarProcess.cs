@@ -5,7 +5,7 @@ using System.Reflection;
 using System.Text.Json;
 using Fluid.Serverless.Contracts;
 
-namespace Fluid.Serverless.Sidecar.Tests.Process;
+namespace Fluid.Serverless.Sidecar.Tests.ProcessLevel;
 
 /// <summary>
 /// The real sidecar as a child process, the way a pod runs it: a config file (free loopback ports, a cache directory),
