@@ -231,18 +231,18 @@ public sealed class PrefetchJobTests : IDisposable
     }
 
     /// <summary>Lists every object with an ETag the remote no longer has, as a listing taken before an overwrite would.</summary>
-    private sealed class StaleListingSource(Sources.IObjectSource inner) : Sources.IObjectSource
+    private sealed class StaleListingSource(Fluid.Serverless.Sidecar.Sources.IObjectSource inner) : Fluid.Serverless.Sidecar.Sources.IObjectSource
     {
         public const string StaleETag = "\"stale\"";
         public string Identity => inner.Identity;
-        public ValueTask<Sources.RemoteObject?> HeadAsync(string key, CancellationToken cancellationToken) => inner.HeadAsync(key, cancellationToken);
-        public async ValueTask<Sources.ListPage> ListAsync(Sources.ListRequest request, CancellationToken cancellationToken)
+        public ValueTask<Fluid.Serverless.Sidecar.Sources.RemoteObject?> HeadAsync(string key, CancellationToken cancellationToken) => inner.HeadAsync(key, cancellationToken);
+        public async ValueTask<Fluid.Serverless.Sidecar.Sources.ListPage> ListAsync(Fluid.Serverless.Sidecar.Sources.ListRequest request, CancellationToken cancellationToken)
         {
             var page = await inner.ListAsync(request, cancellationToken);
             return page with { Objects = [.. page.Objects.Select(o => o with { ETag = StaleETag })] };
         }
 
-        public ValueTask ReadAsync(Sources.RemoteObject obj, long offset, Memory<byte> destination, CancellationToken cancellationToken) => inner.ReadAsync(obj, offset, destination, cancellationToken);
+        public ValueTask ReadAsync(Fluid.Serverless.Sidecar.Sources.RemoteObject obj, long offset, Memory<byte> destination, CancellationToken cancellationToken) => inner.ReadAsync(obj, offset, destination, cancellationToken);
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
