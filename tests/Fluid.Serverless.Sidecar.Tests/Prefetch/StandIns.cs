@@ -229,7 +229,7 @@ internal sealed class BlockCacheObjectReader(IBlockCache cache) : IObjectReader
 }
 
 /// <summary>The registry as the s3api helper's DatasetRegistry exposes it, reduced to publish + event.</summary>
-internal sealed class StandInDatasetRegistry : IDatasetRegistry, Sidecar.Configuration.IDatasetSnapshotPublisher
+internal sealed class StandInDatasetRegistry : IDatasetRegistry
 {
     private DatasetSnapshot _current = DatasetSnapshot.Empty;
 
@@ -244,25 +244,23 @@ internal sealed class StandInDatasetRegistry : IDatasetRegistry, Sidecar.Configu
     }
 }
 
-/// <summary>Maps "local:///path" to a <see cref="DirectoryObjectSource"/> (the sources helper's SourceFactory stand-in).</summary>
-internal sealed class StandInSourceFactory : ISourceFactory
+/// <summary>Wraps every source the real DatasetRegistry builds in a <see cref="CountingObjectSource"/> the test can hold.</summary>
+internal sealed class CountingDecorator : ISourceDecorator
 {
     public List<CountingObjectSource> Created { get; } = [];
 
-    public IObjectSource Create(Contracts.DatasetConfig dataset)
-    {
-        if (!dataset.Source.StartsWith("local://", StringComparison.Ordinal))
-        {
-            throw new ArgumentException($"datasets.source: scheme of '{dataset.Source}' is not supported; expected local://", nameof(dataset));
-        }
+    /// <summary>When set, sources built from now on hold their reads until it completes.</summary>
+    public TaskCompletionSource? ReadGateForNewSources { get; set; }
 
-        var source = new CountingObjectSource(new DirectoryObjectSource(dataset.Source["local://".Length..]));
+    public IObjectSource Decorate(Contracts.DatasetConfig dataset, IObjectSource source)
+    {
+        var counting = new CountingObjectSource(source) { ReadGate = ReadGateForNewSources };
         lock (Created)
         {
-            Created.Add(source);
+            Created.Add(counting);
         }
 
-        return source;
+        return counting;
     }
 }
 
