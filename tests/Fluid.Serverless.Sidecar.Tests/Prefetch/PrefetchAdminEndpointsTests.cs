@@ -6,6 +6,7 @@ using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Prefetch;
+using Fluid.Serverless.Sidecar.Sources;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting;
@@ -32,7 +33,7 @@ public sealed class PrefetchAdminEndpointsTests : IAsyncLifetime
             _data.Write($"train/{i:D2}.bin", 3000);
         }
 
-        _source = new CountingObjectSource(new DirectoryObjectSource(_data.Root)) { ReadGate = new TaskCompletionSource() };
+        _source = new CountingObjectSource(new LocalObjectSource(_data.Root)) { ReadGate = new TaskCompletionSource() };
         var datasetConfig = new DatasetConfig { Name = "ds", Source = "local://" + _data.Root, Prefetch = ["train/1*"] };
         _registry.Publish(new DatasetSnapshot(new Dictionary<string, Dataset> { ["ds"] = new(datasetConfig, _source) }, 1));
 
