@@ -27,8 +27,12 @@ public sealed record SourceResilienceOptions
     /// <summary>Share of failed calls within <see cref="BreakerSampling"/> that opens the circuit.</summary>
     public double BreakerFailureRatio { get; init; } = 0.5;
 
-    /// <summary>Calls needed in a sampling window before the ratio counts (a few failures on a quiet source do not open it).</summary>
-    public int BreakerMinimumThroughput { get; init; } = 10;
+    /// <summary>
+    /// Attempts needed in a sampling window before the ratio counts. Every attempt counts (the breaker sits inside the
+    /// retries), so one read retried through a short 503 burst adds several failures: 20 keeps a burst that retries
+    /// absorb from opening the circuit, while a remote that is really down opens it within a couple of seconds.
+    /// </summary>
+    public int BreakerMinimumThroughput { get; init; } = 20;
 
     public TimeSpan BreakerSampling { get; init; } = TimeSpan.FromSeconds(30);
 
