@@ -95,7 +95,7 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
 
         // Blocks in flight ahead of the writer, in order. The head of the queue never needs budget (the reader
         // always makes progress); the others hold one budget unit each until their lease is disposed.
-        var pending = new Queue<(Task<BlockLease> Lease, bool HoldsBudget)>();
+        var pending = new Queue<(Task<BlockSlice> Slice, bool HoldsBudget)>();
         var next = firstBlock;
         try
         {
@@ -110,18 +110,16 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
                         break;
                     }
 
-                    pending.Enqueue((GetBlockAsync(dataset, obj, next, BlockPriority.OnDemand, cancellationToken).AsTask(), holdsBudget));
+                    var (from, to) = RangeInBlock(obj, next, offset, end);
+                    pending.Enqueue((GetSliceAsync(dataset, obj, next, from, to, cancellationToken).AsTask(), holdsBudget));
                     next++;
                 }
 
-                var (leaseTask, holds) = pending.Dequeue();
+                var (sliceTask, holds) = pending.Dequeue();
                 try
                 {
-                    using var lease = await leaseTask;
-                    var blockStart = block * blockSize;
-                    var from = (int)(Math.Max(offset, blockStart) - blockStart);
-                    var to = (int)(Math.Min(end, blockStart + lease.Memory.Length) - blockStart);
-                    await destination.WriteAsync(lease.Memory[from..to], cancellationToken);
+                    using var slice = await sliceTask;
+                    await destination.WriteAsync(slice.Bytes, cancellationToken);
                 }
                 finally
                 {
@@ -137,7 +135,7 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
             // On failure or cancellation, blocks already requested still arrive: return their buffers.
             while (pending.TryDequeue(out var abandoned))
             {
-                _ = ReleaseWhenDoneAsync(abandoned.Lease, abandoned.HoldsBudget ? _memoryBudget : null);
+                _ = ReleaseWhenDoneAsync(abandoned.Slice, abandoned.HoldsBudget ? _memoryBudget : null);
             }
         }
 
@@ -167,38 +165,40 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
 
         if (firstBlock == lastBlock)
         {
-            using var lease = await GetBlockAsync(dataset, obj, firstBlock, BlockPriority.OnDemand, cancellationToken);
-            var from = (int)(offset - (firstBlock * blockSize));
-            lease.Memory.Slice(from, length).CopyTo(destination);
+            var (from, to) = RangeInBlock(obj, firstBlock, offset, end);
+            using var slice = await GetSliceAsync(dataset, obj, firstBlock, from, to, cancellationToken);
+            slice.Bytes.CopyTo(destination);
         }
         else
         {
             // A read spanning blocks (large FUSE reads): fetch them together, copy in order.
-            var leases = new Task<BlockLease>[lastBlock - firstBlock + 1];
-            for (var i = 0; i < leases.Length; i++)
+            var slices = new Task<BlockSlice>?[lastBlock - firstBlock + 1];
+            for (var i = 0; i < slices.Length; i++)
             {
-                leases[i] = GetBlockAsync(dataset, obj, firstBlock + i, BlockPriority.OnDemand, cancellationToken).AsTask();
+                var (from, to) = RangeInBlock(obj, firstBlock + i, offset, end);
+                slices[i] = GetSliceAsync(dataset, obj, firstBlock + i, from, to, cancellationToken).AsTask();
             }
 
             try
             {
                 var written = 0;
-                for (var i = 0; i < leases.Length; i++)
+                for (var i = 0; i < slices.Length; i++)
                 {
-                    using var lease = await leases[i];
-                    var blockStart = (firstBlock + i) * blockSize;
-                    var from = (int)(Math.Max(offset, blockStart) - blockStart);
-                    var to = (int)(Math.Min(end, blockStart + lease.Memory.Length) - blockStart);
-                    lease.Memory[from..to].CopyTo(destination[written..]);
-                    written += to - from;
-                    leases[i] = Task.FromResult<BlockLease>(null!);
+                    var task = slices[i]!;
+                    slices[i] = null;
+                    using var slice = await task;
+                    slice.Bytes.CopyTo(destination[written..]);
+                    written += slice.Bytes.Length;
                 }
             }
             finally
             {
-                foreach (var lease in leases)
+                foreach (var abandoned in slices)
                 {
-                    _ = ReleaseWhenDoneAsync(lease, null);
+                    if (abandoned is not null)
+                    {
+                        _ = ReleaseWhenDoneAsync(abandoned, null);
+                    }
                 }
             }
         }
@@ -289,6 +289,31 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Bytes [from, to) of one block: a partial range that is cached is read alone (only its chunks, CRC-checked);
+    /// anything else goes through the whole block (fetched once, shared by concurrent readers, then stored).
+    /// </summary>
+    private async ValueTask<BlockSlice> GetSliceAsync(Dataset dataset, RemoteObject obj, long block, int from, int to, CancellationToken cancellationToken)
+    {
+        var blockLength = BlockLength(obj, block);
+        if (to - from < blockLength && _cache.TryReadCached(KeyOf(dataset, obj, block), blockLength, from, to - from) is { } cached)
+        {
+            return new BlockSlice(cached, 0, to - from);
+        }
+
+        var lease = await GetBlockAsync(dataset, obj, block, BlockPriority.OnDemand, cancellationToken);
+        return new BlockSlice(lease, from, to - from);
+    }
+
+    private (int From, int To) RangeInBlock(RemoteObject obj, long block, long offset, long end)
+    {
+        var blockStart = block * _cache.BlockSize;
+        var blockEnd = blockStart + BlockLength(obj, block);
+        return ((int)(Math.Max(offset, blockStart) - blockStart), (int)(Math.Min(end, blockEnd) - blockStart));
+    }
+
+    private int BlockLength(RemoteObject obj, long block) => (int)Math.Min(_cache.BlockSize, obj.Size - (block * _cache.BlockSize));
+
     private ValueTask<BlockLease> GetBlockAsync(Dataset dataset, RemoteObject obj, long block, BlockPriority priority, CancellationToken cancellationToken)
     {
         var blockSize = _cache.BlockSize;
@@ -326,11 +351,11 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         }
     }
 
-    private static async Task ReleaseWhenDoneAsync(Task<BlockLease> lease, SemaphoreSlim? budget)
+    private static async Task ReleaseWhenDoneAsync(Task<BlockSlice> slice, SemaphoreSlim? budget)
     {
         try
         {
-            (await lease)?.Dispose();
+            (await slice).Dispose();
         }
         catch (Exception)
         {
@@ -340,6 +365,14 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         {
             budget?.Release();
         }
+    }
+
+    /// <summary>The bytes a reader wants out of one lease (a whole block, or just a cached sub-range).</summary>
+    private readonly struct BlockSlice(BlockLease lease, int skip, int length) : IDisposable
+    {
+        public ReadOnlyMemory<byte> Bytes => lease.Memory.Slice(skip, length);
+
+        public void Dispose() => lease.Dispose();
     }
 
     private static partial class Log
