@@ -280,11 +280,9 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
     {
         try
         {
-            var payload = flight.Payload;
-
             // A flight that ended between this reader's disk miss and the start of this one stored the block:
             // read it instead of fetching it a second time.
-            if (MayBeOnDisk(key) && ReadFromDisk(key, path, flight.Length, 0, payload.Span, entry: null) == BlockFileRead.Read)
+            if (MayBeOnDisk(key) && ReadFromDisk(key, path, flight.Length, 0, flight.AllocatePayload().Span, entry: null) == BlockFileRead.Read)
             {
                 flight.FromDisk = true;
                 flight.Complete();
@@ -292,8 +290,10 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
             }
 
             var slot = await _slots.AcquireAsync(flight, _lifetimeToken);
+            Memory<byte> payload;
             try
             {
+                payload = flight.AllocatePayload();
                 await fetch(payload, _lifetimeToken);
             }
             finally
