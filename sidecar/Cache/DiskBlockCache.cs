@@ -45,6 +45,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
     private volatile bool _disposed;
     private readonly bool _diskUsable;
     private long _tempCounter;
+    private int _disposeStarted;
 
     private long _hits;
     private long _misses;
@@ -198,7 +199,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
 
     public async ValueTask DisposeAsync()
     {
-        if (_disposed)
+        if (Interlocked.Exchange(ref _disposeStarted, 1) != 0)
         {
             return;
         }

@@ -52,6 +52,7 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
     private readonly ConcurrentDictionary<BlockKey, byte> _readAheadInFlight = new();
     private readonly CancellationTokenSource _lifetime = new();
     private readonly CancellationToken _lifetimeToken;
+    private int _disposed;
     private long _readAheadStarted;
     private long _readAheadSkippedForBudget;
 
@@ -234,6 +235,11 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _lifetime.CancelAsync();
         _lifetime.Dispose();
     }
