@@ -113,7 +113,15 @@ internal static class SidecarHostingExtensions
         catch (SidecarStartupException e)
         {
             Log.StartFailed(logger, e.Message);
-            await Console.Error.WriteLineAsync(e.Message);
+            await Console.Error.WriteLineAsync("fluid-sidecar: " + e.Message);
+            return 2;
+        }
+        catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException || e.Message.Contains("bind", StringComparison.OrdinalIgnoreCase))
+        {
+            // Kestrel's "Failed to bind to address …: address already in use": say which setting moves it.
+            var message = $"{e.Message} (change s3.port/admin.port in the config, or set {SidecarConfigLoader.S3PortVariable}/{SidecarConfigLoader.AdminPortVariable})";
+            Log.StartFailed(logger, message);
+            await Console.Error.WriteLineAsync("fluid-sidecar: " + message);
             return 2;
         }
 
