@@ -7,6 +7,11 @@ namespace Fluid.Serverless.Contracts;
 /// annotation and the sidecar reads (and reloads live) from a file. Never holds secret values:
 /// secrets arrive as env vars named in <see cref="DatasetConfig.SecretOptions"/>.
 /// </summary>
+/// <remarks>
+/// Properties here are <c>set</c>, not <c>init</c>: System.Text.Json's source generator builds init-only
+/// properties through an object initializer that assigns every one of them, so a property absent from the JSON
+/// would get default(T) (null) instead of its initializer, and a partial config file would lose every default.
+/// </remarks>
 public sealed record SidecarConfig
 {
     public int Version { get; set; } = 1;
