@@ -27,7 +27,7 @@ public sealed class FuseMountBehaviourTests
         Assert.Equal("10050\n", sizes.StandardOutput); // every file with its size (READDIRPLUS attributes)
 
         // The directory was read in pages through continuations, never in one unbounded listing.
-        List<Sources.ListRequest> listings;
+        List<Fluid.Serverless.Sidecar.Sources.ListRequest> listings;
         lock (source.ListRequests)
         {
             listings = [.. source.ListRequests.Where(r => r.Prefix == "big/")];

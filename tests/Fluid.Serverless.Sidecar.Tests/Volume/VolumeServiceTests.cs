@@ -151,7 +151,7 @@ public sealed class VolumeServiceTests : IDisposable
     {
         var services = new ServiceCollection();
         services.AddSingleton<Datasets.IDatasetRegistry>(new StandInDatasetRegistry());
-        services.AddSingleton<Cache.IObjectReader>(new PassThroughObjectReader());
+        services.AddSingleton<Fluid.Serverless.Sidecar.Cache.IObjectReader>(new PassThroughObjectReader());
         services.AddLogging();
         services.AddVolumes(new VolumeOptions { Mode = DatasetModes.Copy });
         await using var provider = services.BuildServiceProvider();
