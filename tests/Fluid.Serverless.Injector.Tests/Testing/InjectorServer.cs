@@ -34,7 +34,7 @@ internal sealed class InjectorServer : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <summary>The certificate the client saw on its last handshake.</summary>
-    public X509Certificate2? LastPresentedCertificate { get; private set; }
+    public X509Certificate2? LastPresentedCertificate { get; set; }
 
     public static async Task<InjectorServer> StartAsync(InjectorOptions? options = null, Action<IServiceCollection>? overrides = null, ServerSettings? settings = null)
     {
