@@ -40,7 +40,7 @@ internal sealed class InjectorServer : IAsyncDisposable
     {
         var certificateDirectory = Path.Combine(Path.GetTempPath(), "fluid-injector-tests", Guid.NewGuid().ToString("N"));
         TestCertificates.WritePem(TestCertificates.CreateSelfSigned(), certificateDirectory);
-        settings ??= new ServerSettings();
+        settings ??= new ServerSettings { WatchCluster = false };
         settings = settings with
         {
             ListenAddress = "127.0.0.1",
@@ -48,7 +48,6 @@ internal sealed class InjectorServer : IAsyncDisposable
             CertificateFile = Path.Combine(certificateDirectory, "tls.crt"),
             KeyFile = Path.Combine(certificateDirectory, "tls.key"),
             CertificatePollSeconds = 1,
-            WatchCluster = false,
         };
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
