@@ -88,6 +88,20 @@ internal static class InjectorHost
             });
         }
 
+        else if (server.CertificateMode == "self-managed")
+        {
+            if (!server.WatchCluster)
+            {
+                throw new InvalidOperationException("Server:CertificateMode 'self-managed' needs the API server (Server:WatchCluster true)");
+            }
+
+            services.AddHostedService<SelfManagedCertificates>();
+        }
+        else
+        {
+            throw new InvalidOperationException($"invalid value '{server.CertificateMode}' for Server:CertificateMode: expected 'files' or 'self-managed'");
+        }
+
         overrides?.Invoke(services);
 
         var app = builder.Build();

@@ -208,15 +208,23 @@ internal sealed class FakeApiServer : IAsyncDisposable
             case "PATCH":
                 var patch = (JsonArray)(await JsonNode.ParseAsync(request.Body))!;
                 JsonObject? patched = null;
+                var patchStatus = 404;
                 lock (_lock)
                 {
                     if (Collection(resource).GetValueOrDefault((@namespace ?? "", name!)) is { } current)
                     {
-                        patched = Write(resource, (JsonObject)JsonPatchApplier.Apply(current, patch)!, "MODIFIED");
+                        try
+                        {
+                            patched = Write(resource, (JsonObject)JsonPatchApplier.Apply(current, patch)!, "MODIFIED");
+                        }
+                        catch (InvalidOperationException)
+                        {
+                            patchStatus = 422; // a failed "test" or a bad path, as the API server answers
+                        }
                     }
                 }
 
-                await (patched is null ? WriteStatus(context, 404, "NotFound") : WriteJson(context, 200, patched));
+                await (patched is null ? WriteStatus(context, patchStatus, patchStatus == 404 ? "NotFound" : "Invalid") : WriteJson(context, 200, patched));
                 return;
             default:
                 await WriteStatus(context, 405, "MethodNotAllowed");
