@@ -69,7 +69,13 @@ internal static class InjectorHost
         services.AddSingleton(options);
         services.AddSingleton(certificates);
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<ClusterState>();
+        var cluster = new ClusterState();
+        if (!server.WatchCluster && server.ClusterStateFile is { Length: > 0 } clusterFile)
+        {
+            ClusterStateLoader.LoadYaml(cluster, File.ReadAllText(clusterFile));
+        }
+
+        services.AddSingleton(cluster);
         services.AddSingleton(sync);
         services.AddSingleton<AdmissionMetrics>();
         services.AddSingleton<PodInjector>();
