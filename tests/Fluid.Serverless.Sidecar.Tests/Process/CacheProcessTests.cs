@@ -2,7 +2,7 @@ using System.Net;
 using System.Xml.Linq;
 using Fluid.Serverless.Contracts;
 
-namespace Fluid.Serverless.Sidecar.Tests.Process;
+namespace Fluid.Serverless.Sidecar.Tests.ProcessLevel;
 
 /// <summary>
 /// The block cache as a user of the sidecar process sees it, with moto as the remote: a warm cache survives a restart

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Fluid.Serverless.Sidecar.Tests.Process;
+namespace Fluid.Serverless.Sidecar.Tests.ProcessLevel;
 
 /// <summary>Runs a real client program (aws, rclone, s3cmd, python3 …) and returns what it printed.</summary>
 public static class CommandRunner
@@ -48,7 +48,7 @@ public static class CommandRunner
         }
 
         var commandLine = $"{program} {string.Join(' ', startInfo.ArgumentList.Select(a => a.Contains(' ', StringComparison.Ordinal) ? $"'{a}'" : a))}";
-        using var process = new System.Diagnostics.Process { StartInfo = startInfo };
+        using var process = new Process { StartInfo = startInfo };
         var stdout = new StringBuilder();
         var stderr = new StringBuilder();
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (stdout) { stdout.AppendLine(e.Data); } } };

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Fluid.Serverless.Sidecar.Tests.Process;
+namespace Fluid.Serverless.Sidecar.Tests.ProcessLevel;
 
 /// <summary>Free ports on 127.0.0.1 for the servers the tests start (nothing in the tests listens beyond loopback).</summary>
 public static class LoopbackPort

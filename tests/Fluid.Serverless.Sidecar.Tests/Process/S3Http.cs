@@ -1,6 +1,6 @@
 using System.Net.Http.Headers;
 
-namespace Fluid.Serverless.Sidecar.Tests.Process;
+namespace Fluid.Serverless.Sidecar.Tests.ProcessLevel;
 
 /// <summary>Plain HTTP against the sidecar's S3 endpoint (path-style), for tests that look at status codes and headers.</summary>
 public static class S3Http

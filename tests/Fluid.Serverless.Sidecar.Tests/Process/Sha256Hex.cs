@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 
-namespace Fluid.Serverless.Sidecar.Tests.Process;
+namespace Fluid.Serverless.Sidecar.Tests.ProcessLevel;
 
 /// <summary>Lowercase hex SHA-256: how every download is compared with its source.</summary>
 public static class Sha256Hex

@@ -1,7 +1,7 @@
 using System.Net;
 using Fluid.Serverless.Contracts;
 
-namespace Fluid.Serverless.Sidecar.Tests.Process;
+namespace Fluid.Serverless.Sidecar.Tests.ProcessLevel;
 
 /// <summary>
 /// The sidecar as a process, the way a pod runs it: start on a config file, readiness, SIGTERM, kill -9 and restart on

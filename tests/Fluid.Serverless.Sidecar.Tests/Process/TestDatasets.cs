@@ -2,7 +2,7 @@ using Amazon.S3;
 using Amazon.S3.Model;
 using Fluid.Serverless.Contracts;
 
-namespace Fluid.Serverless.Sidecar.Tests.Process;
+namespace Fluid.Serverless.Sidecar.Tests.ProcessLevel;
 
 /// <summary>Dataset configs pointing at the test remotes, and deterministic file sets to put there.</summary>
 public static class TestDatasets
