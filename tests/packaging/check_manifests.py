@@ -61,6 +61,10 @@ def check_install(report: Report, name: str, docs: list[dict], ports: dict[str, 
     names = [(d.get("kind"), (d.get("metadata") or {}).get("namespace"), (d.get("metadata") or {}).get("name"))
              for d in docs]
     report.check(len(names) == len(set(names)), where, "no object appears twice")
+    for doc in docs:
+        report.check(((doc.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/part-of")
+                     == "fluid-serverless", f"{where} {describe(doc)}",
+                     "labelled app.kubernetes.io/part-of=fluid-serverless (uninstall and audits find it)")
     check_webhooks(report, where, docs)
     check_rbac(report, where, docs)
     check_deployment(report, where, docs)
