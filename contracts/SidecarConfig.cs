@@ -20,6 +20,13 @@ public sealed record SidecarConfig
     public PrefetchConfig Prefetch { get; init; } = new();
     public IReadOnlyList<DatasetConfig> Datasets { get; init; } = [];
 
+    /// <summary>
+    /// Host names under which the S3 endpoint answers virtual-host style requests: for a request to
+    /// <c>{bucket}.{domain}[:port]</c> the bucket is everything before <c>.{domain}</c>. Any other host (an IP
+    /// literal, <c>localhost</c> itself, a pod name) is path-style. Add e.g. "127.0.0.1.nip.io" when clients use it.
+    /// </summary>
+    public IReadOnlyList<string> VirtualHostDomains { get; init; } = ["localhost"];
+
     /// <summary>Optional: an upstream S3 endpoint for buckets that are not datasets (passthrough).</summary>
     public UpstreamConfig? Upstream { get; init; }
 

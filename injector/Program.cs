@@ -1,5 +1,12 @@
-// Placeholder entry point: the injector helper replaces this (Hosting/).
-var builder = WebApplication.CreateSlimBuilder(args);
-var app = builder.Build();
-app.MapGet("/healthz", () => "ok");
-app.Run();
+using Fluid.Serverless.Injector.Hosting;
+using Fluid.Serverless.Injector.Offline;
+
+// `fluid-injector inject|explain …` runs offline (no server, no cluster); anything else starts the webhook.
+if (args.Length > 0 && args[0] is "inject" or "explain" or "help" or "--help" or "-h")
+{
+    return OfflineCommand.Run(args, Console.In, Console.Out, Console.Error);
+}
+
+var app = InjectorHost.Build(args);
+await app.RunAsync();
+return 0;

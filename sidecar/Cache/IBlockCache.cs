@@ -57,19 +57,37 @@ public sealed record CacheStatistics(
     long Evictions,
     long CorruptBlocksDropped,
     long PassThroughFills,
-    bool IndexLoaded);
+    bool IndexLoaded)
+{
+    /// <summary>Blocks fetched from the remote (one per single-flight, however many readers waited on it).</summary>
+    public long RemoteFetches { get; init; }
+
+    /// <summary>Bytes fetched from the remote into the cache.</summary>
+    public long RemoteBytes { get; init; }
+
+    /// <summary>Misses that joined a fetch already in flight instead of starting their own.</summary>
+    public long SingleFlightJoins { get; init; }
+}
 
 /// <summary>A block's bytes in a pooled buffer; dispose to return it.</summary>
 public sealed class BlockLease : IDisposable
 {
     private byte[]? _buffer;
     private readonly int _length;
+    private readonly BlockEntry? _pinned;
 
     public BlockLease(byte[] buffer, int length, bool fromCache)
     {
         _buffer = buffer;
         _length = length;
         FromCache = fromCache;
+    }
+
+    /// <summary>A lease that keeps <paramref name="pinned"/> from eviction until it is disposed.</summary>
+    internal BlockLease(byte[] buffer, int length, bool fromCache, BlockEntry? pinned)
+        : this(buffer, length, fromCache)
+    {
+        _pinned = pinned;
     }
 
     /// <summary>True when the bytes came from disk, false when they were fetched from the remote.</summary>
@@ -82,6 +100,7 @@ public sealed class BlockLease : IDisposable
         var buffer = Interlocked.Exchange(ref _buffer, null);
         if (buffer is not null)
         {
+            _pinned?.Unpin();
             System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }

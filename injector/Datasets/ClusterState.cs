@@ -1,0 +1,59 @@
+using System.Collections.Concurrent;
+using Fluid.Serverless.Injector.Policy;
+
+namespace Fluid.Serverless.Injector.Datasets;
+
+/// <summary>A persistent volume claim as far as dataset detection cares.</summary>
+internal sealed record ClaimInfo(string Namespace, string Name, IReadOnlyDictionary<string, string> Labels);
+
+/// <summary>
+/// What admission knows about the cluster: filled by the watch caches (or by a file in offline mode and tests),
+/// read by admission without any API call. Each map is replaced entry by entry, so readers never see a torn object.
+/// </summary>
+internal sealed class ClusterState
+{
+    private readonly ConcurrentDictionary<(string Namespace, string Name), FluidDataset> _datasets = new();
+    private readonly ConcurrentDictionary<(string Namespace, string Name), ClaimInfo> _claims = new();
+    private readonly ConcurrentDictionary<string, IReadOnlyDictionary<string, string>> _namespaceLabels = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Namespace, string Name), InjectionPolicy> _policies = new();
+
+    public FluidDataset? FindDataset(string @namespace, string name) => _datasets.GetValueOrDefault((@namespace, name));
+
+    public ClaimInfo? FindClaim(string @namespace, string name) => _claims.GetValueOrDefault((@namespace, name));
+
+    public IReadOnlyDictionary<string, string> NamespaceLabels(string @namespace) =>
+        _namespaceLabels.TryGetValue(@namespace, out var labels) ? labels : new Dictionary<string, string>();
+
+    /// <summary>Policies of a namespace in name order: the first that selects a pod wins, so the outcome is deterministic.</summary>
+    public IReadOnlyList<InjectionPolicy> Policies(string @namespace) =>
+        [.. _policies.Values.Where(p => p.Namespace == @namespace).OrderBy(p => p.Name, StringComparer.Ordinal)];
+
+    public void SetDataset(FluidDataset dataset) => _datasets[(dataset.Namespace, dataset.Name)] = dataset;
+
+    public void RemoveDataset(string @namespace, string name) => _datasets.TryRemove((@namespace, name), out _);
+
+    public void SetClaim(ClaimInfo claim) => _claims[(claim.Namespace, claim.Name)] = claim;
+
+    public void RemoveClaim(string @namespace, string name) => _claims.TryRemove((@namespace, name), out _);
+
+    public void SetNamespace(string name, IReadOnlyDictionary<string, string> labels) => _namespaceLabels[name] = labels;
+
+    public void RemoveNamespace(string name) => _namespaceLabels.TryRemove(name, out _);
+
+    public void SetPolicy(InjectionPolicy policy) => _policies[(policy.Namespace, policy.Name)] = policy;
+
+    public void RemovePolicy(string @namespace, string name) => _policies.TryRemove((@namespace, name), out _);
+
+    public void Clear()
+    {
+        _datasets.Clear();
+        _claims.Clear();
+        _namespaceLabels.Clear();
+        _policies.Clear();
+    }
+
+    public int DatasetCount => _datasets.Count;
+    public int ClaimCount => _claims.Count;
+    public int NamespaceCount => _namespaceLabels.Count;
+    public int PolicyCount => _policies.Count;
+}

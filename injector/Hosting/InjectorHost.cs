@@ -1,0 +1,96 @@
+using System.Net;
+using System.Security.Authentication;
+using Fluid.Serverless.Injector.Admission;
+using Fluid.Serverless.Injector.Certificates;
+using Fluid.Serverless.Injector.Datasets;
+using Fluid.Serverless.Injector.Mutation;
+using Fluid.Serverless.Injector.Policy;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Fluid.Serverless.Injector.Hosting;
+
+/// <summary>Builds the webhook: Kestrel on HTTPS only (TLS 1.2+), /mutate, /healthz, /readyz, /metrics.</summary>
+internal static class InjectorHost
+{
+    public static WebApplication Build(string[] args, Action<IServiceCollection>? overrides = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        builder.Configuration.AddEnvironmentVariables("FLUID_INJECTOR_");
+        var server = builder.Configuration.GetSection("Server").Get<ServerSettings>() ?? new ServerSettings();
+        var options = builder.Configuration.GetSection("Injector").Get<InjectorOptions>() ?? new InjectorOptions();
+        return Build(builder, server, options, overrides);
+    }
+
+    public static WebApplication Build(WebApplicationBuilder builder, ServerSettings server, InjectorOptions options, Action<IServiceCollection>? overrides = null)
+    {
+        var certificates = new CertificateStore();
+        builder.WebHost.UseKestrelHttpsConfiguration();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = AdmissionEndpoint.MaxBodyBytes;
+            kestrel.Listen(IPAddress.Parse(server.ListenAddress), server.Port, listen => listen.UseHttps(new HttpsConnectionAdapterOptions
+            {
+                SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                ServerCertificateSelector = (_, _) => certificates.Current,
+            }));
+        });
+
+        var services = builder.Services;
+        services.AddSingleton(server);
+        services.AddSingleton(options);
+        services.AddSingleton(certificates);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<ClusterState>();
+        services.AddSingleton<CacheSyncStatus>();
+        services.AddSingleton<AdmissionMetrics>();
+        services.AddSingleton<PodInjector>();
+        services.AddSingleton<AdmissionReviewProcessor>();
+        services.AddSingleton<AdmissionEndpoint>();
+        if (server.CertificateMode == "files")
+        {
+            services.AddSingleton(provider => new FileCertificateReloader(
+                certificates, server.CertificateFile, server.KeyFile, TimeSpan.FromSeconds(server.CertificatePollSeconds),
+                provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<FileCertificateReloader>>()));
+            services.AddHostedService(provider =>
+            {
+                var reloader = provider.GetRequiredService<FileCertificateReloader>();
+                reloader.TryLoad(); // before Kestrel accepts the first handshake
+                return reloader;
+            });
+        }
+
+        overrides?.Invoke(services);
+
+        var app = builder.Build();
+        var endpoint = app.Services.GetRequiredService<AdmissionEndpoint>();
+        app.Map("/mutate", endpoint.HandleAsync);
+        app.MapGet("/healthz", static context => context.Response.WriteAsync("ok"));
+        app.MapGet("/readyz", static context =>
+        {
+            var sync = context.RequestServices.GetRequiredService<CacheSyncStatus>();
+            var certificate = context.RequestServices.GetRequiredService<CertificateStore>();
+            if (sync.IsSynced && certificate.IsLoaded)
+            {
+                return context.Response.WriteAsync("ready");
+            }
+
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            var waiting = sync.Pending.Select(p => "cache " + p).Concat(certificate.IsLoaded ? [] : ["serving certificate"]);
+            return context.Response.WriteAsync("not ready: waiting for " + string.Join(", ", waiting));
+        });
+        app.MapGet("/metrics", static context =>
+        {
+            context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+            return context.Response.WriteAsync(context.RequestServices.GetRequiredService<AdmissionMetrics>().ToPrometheusText());
+        });
+        return app;
+    }
+}

@@ -1,0 +1,195 @@
+using System.Text.Json.Nodes;
+
+namespace Fluid.Serverless.Injector.Json;
+
+/// <summary>One RFC 6902 operation: add, remove or replace (the diff never needs move/copy/test).</summary>
+internal sealed record JsonPatchOperation(string Op, string Path, JsonNode? Value)
+{
+    public JsonObject ToJson()
+    {
+        var obj = new JsonObject { ["op"] = Op, ["path"] = Path };
+        if (Op != "remove")
+        {
+            obj["value"] = Value?.DeepClone();
+        }
+
+        return obj;
+    }
+}
+
+/// <summary>
+/// Builds the JSON Patch that turns the original object into the mutated one. Diffing the two trees (instead of
+/// writing pointers by hand in each mutator) makes the patch exactly right by construction.
+/// Arrays whose elements all carry a unique "name" (containers, volumes, env) are matched by name, so inserting
+/// a sidecar or an env var yields one "add" instead of a cascade of replaces.
+/// </summary>
+internal static class JsonPatchDiff
+{
+    /// <summary>Paths the webhook must never patch: the API server owns them.</summary>
+    private static readonly HashSet<string> IgnoredPaths = new(StringComparer.Ordinal) { "/metadata/managedFields" };
+
+    public static List<JsonPatchOperation> Diff(JsonNode? original, JsonNode? mutated)
+    {
+        var operations = new List<JsonPatchOperation>();
+        DiffNode(original, mutated, "", operations);
+        return operations;
+    }
+
+    public static JsonArray ToJsonArray(IEnumerable<JsonPatchOperation> operations)
+    {
+        var array = new JsonArray();
+        foreach (var operation in operations)
+        {
+            array.Add(operation.ToJson());
+        }
+
+        return array;
+    }
+
+    private static void DiffNode(JsonNode? original, JsonNode? mutated, string path, List<JsonPatchOperation> operations)
+    {
+        if (IgnoredPaths.Contains(path))
+        {
+            return;
+        }
+
+        switch (original, mutated)
+        {
+            case (JsonObject from, JsonObject to):
+                DiffObject(from, to, path, operations);
+                break;
+            case (JsonArray from, JsonArray to):
+                DiffArray(from, to, path, operations);
+                break;
+            default:
+                if (!JsonNode.DeepEquals(original, mutated))
+                {
+                    operations.Add(new JsonPatchOperation("replace", path, mutated));
+                }
+
+                break;
+        }
+    }
+
+    private static void DiffObject(JsonObject from, JsonObject to, string path, List<JsonPatchOperation> operations)
+    {
+        foreach (var (key, _) in from)
+        {
+            if (!to.ContainsKey(key))
+            {
+                var childPath = JsonPointer.Append(path, key);
+                if (!IgnoredPaths.Contains(childPath))
+                {
+                    operations.Add(new JsonPatchOperation("remove", childPath, null));
+                }
+            }
+        }
+
+        foreach (var (key, value) in to)
+        {
+            var childPath = JsonPointer.Append(path, key);
+            if (from.TryGetPropertyValue(key, out var old))
+            {
+                DiffNode(old, value, childPath, operations);
+            }
+            else if (!IgnoredPaths.Contains(childPath))
+            {
+                operations.Add(new JsonPatchOperation("add", childPath, value));
+            }
+        }
+    }
+
+    private static void DiffArray(JsonArray from, JsonArray to, string path, List<JsonPatchOperation> operations)
+    {
+        if (UniqueNames(from) is { } fromNames && UniqueNames(to) is { } toNames)
+        {
+            if (TryDiffByName(from, to, fromNames, toNames, path, operations))
+            {
+                return;
+            }
+        }
+        else if (from.Count <= to.Count)
+        {
+            // positional: common elements diff in place, extra ones are appended
+            for (var i = 0; i < from.Count; i++)
+            {
+                DiffNode(from[i], to[i], JsonPointer.Append(path, i), operations);
+            }
+
+            for (var i = from.Count; i < to.Count; i++)
+            {
+                operations.Add(new JsonPatchOperation("add", JsonPointer.Append(path, i), to[i]));
+            }
+
+            return;
+        }
+
+        operations.Add(new JsonPatchOperation("replace", path, to));
+    }
+
+    /// <summary>Matches elements by name. Returns false when the mutation reordered surviving elements (never done by
+    /// the injector), in which case the caller replaces the whole array.</summary>
+    private static bool TryDiffByName(JsonArray from, JsonArray to, List<string> fromNames, List<string> toNames, string path, List<JsonPatchOperation> operations)
+    {
+        var toSet = new HashSet<string>(toNames, StringComparer.Ordinal);
+        var working = new List<string>(fromNames.Count);
+        var workingNodes = new List<JsonNode?>(fromNames.Count);
+        var pending = new List<JsonPatchOperation>();
+
+        // removals first, from the end so earlier indices stay valid
+        for (var i = fromNames.Count - 1; i >= 0; i--)
+        {
+            if (!toSet.Contains(fromNames[i]))
+            {
+                pending.Add(new JsonPatchOperation("remove", JsonPointer.Append(path, i), null));
+            }
+        }
+
+        for (var i = 0; i < fromNames.Count; i++)
+        {
+            if (toSet.Contains(fromNames[i]))
+            {
+                working.Add(fromNames[i]);
+                workingNodes.Add(from[i]);
+            }
+        }
+
+        var position = 0;
+        for (var i = 0; i < toNames.Count; i++)
+        {
+            if (position < working.Count && working[position] == toNames[i])
+            {
+                DiffNode(workingNodes[position], to[i], JsonPointer.Append(path, i), pending);
+                position++;
+            }
+            else if (working.IndexOf(toNames[i], position) >= 0)
+            {
+                return false; // reordered
+            }
+            else
+            {
+                pending.Add(new JsonPatchOperation("add", JsonPointer.Append(path, i), to[i]));
+            }
+        }
+
+        operations.AddRange(pending);
+        return true;
+    }
+
+    private static List<string>? UniqueNames(JsonArray array)
+    {
+        var names = new List<string>(array.Count);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var item in array)
+        {
+            if (item.Str("name") is not { } name || !seen.Add(name))
+            {
+                return null;
+            }
+
+            names.Add(name);
+        }
+
+        return names;
+    }
+}

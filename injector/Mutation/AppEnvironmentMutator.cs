@@ -1,0 +1,44 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Injector.Json;
+
+namespace Fluid.Serverless.Injector.Mutation;
+
+/// <summary>
+/// Points the app's S3 clients at the sidecar: AWS SDKs/CLI (AWS_ENDPOINT_URL_S3), TensorFlow (S3_ENDPOINT), fsspec
+/// and HuggingFace (FSSPEC_S3_ENDPOINT_URL). An IP literal makes SDKs use path-style. A variable the user set is never
+/// overridden. Pod-local credentials are added only where the container has neither key nor envFrom (an env entry
+/// would silently override a value the user's envFrom supplies).
+/// </summary>
+internal sealed class AppEnvironmentMutator : IPodMutator
+{
+    public void Mutate(MutationContext context)
+    {
+        var options = context.Plan.Options;
+        var endpoint = "http://127.0.0.1:" + options.S3Port.ToString(CultureInfo.InvariantCulture);
+        foreach (var container in context.DataConsumers())
+        {
+            var env = container.EnsureArr("env");
+            var existing = env.Objects().Select(e => e.Str("name") ?? "").ToHashSet(StringComparer.Ordinal);
+            AddIfAbsent(env, existing, EnvironmentNames.AwsEndpointUrlS3, endpoint);
+            AddIfAbsent(env, existing, EnvironmentNames.TensorFlowS3Endpoint, endpoint);
+            AddIfAbsent(env, existing, EnvironmentNames.FsspecS3EndpointUrl, endpoint);
+            var hasCredentials = existing.Contains(EnvironmentNames.AwsAccessKeyId) || existing.Contains(EnvironmentNames.AwsSecretAccessKey)
+                || container.Arr("envFrom") is { Count: > 0 };
+            if (!hasCredentials)
+            {
+                AddIfAbsent(env, existing, EnvironmentNames.AwsAccessKeyId, options.PodLocalAccessKeyId);
+                AddIfAbsent(env, existing, EnvironmentNames.AwsSecretAccessKey, options.PodLocalSecretAccessKey);
+            }
+        }
+    }
+
+    private static void AddIfAbsent(JsonArray env, HashSet<string> existing, string name, string value)
+    {
+        if (existing.Add(name))
+        {
+            env.Add(new JsonObject { ["name"] = name, ["value"] = value });
+        }
+    }
+}

@@ -1,0 +1,57 @@
+using System.Text.Json.Nodes;
+using Fluid.Serverless.Injector.Json;
+
+namespace Fluid.Serverless.Injector.Mutation;
+
+/// <summary>
+/// Turns each dataset's volume into a shared emptyDir: a Dataset PVC volume keeps its name (so every container's
+/// mountPath/subPath/readOnly stays as written) and only its source changes; a dataset named in the annotation with a
+/// path gets a new volume mounted at that path in the app containers. The sidecar mounts each volume to fill it.
+/// </summary>
+internal sealed class DatasetVolumeMutator : IPodMutator
+{
+    public void Mutate(MutationContext context)
+    {
+        var volumes = context.Spec.EnsureArr("volumes");
+        foreach (var dataset in context.Plan.Datasets)
+        {
+            if (dataset.VolumeName is not { } volumeName)
+            {
+                continue;
+            }
+
+            if (dataset.ReplacesClaim)
+            {
+                var volume = volumes.Objects().First(v => v.Str("name") == volumeName);
+                volume.Remove("persistentVolumeClaim");
+                volume["emptyDir"] = context.SharedEmptyDir();
+                context.TouchedVolumes.Add(volumeName);
+            }
+            else
+            {
+                context.AddVolume(volumeName, new JsonObject { ["emptyDir"] = context.SharedEmptyDir() });
+            }
+
+            foreach (var container in context.DataConsumers().Where(c => context.Plan.AppContainers.Contains(c.Str("name") ?? "")))
+            {
+                var mounts = container.EnsureArr("volumeMounts");
+                foreach (var path in dataset.ExtraAppMountPaths)
+                {
+                    if (!mounts.Objects().Any(m => m.Str("mountPath") == path))
+                    {
+                        mounts.Add(new JsonObject { ["name"] = volumeName, ["mountPath"] = path, ["readOnly"] = !dataset.Dataset.Writable });
+                    }
+                }
+            }
+
+            if (context.Plan.Mode != Contracts.DatasetModes.S3)
+            {
+                context.Sidecar.EnsureArr("volumeMounts").Add(new JsonObject
+                {
+                    ["name"] = volumeName,
+                    ["mountPath"] = InjectionPlan.SidecarMountPath(dataset),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,247 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Injector.Datasets;
+using Fluid.Serverless.Injector.Json;
+using Fluid.Serverless.Injector.Policy;
+
+namespace Fluid.Serverless.Injector.Mutation;
+
+/// <summary>
+/// Resolves what an injection adds: which volumes are datasets (a PVC named after a Dataset, or labelled by Fluid
+/// fluid.io/s-&lt;namespace&gt;-&lt;name&gt;), which datasets the annotation adds, the effective mode, native vs legacy
+/// sidecar, and the sidecar's dataset configs. Any unresolvable input is an error: the pod gets everything or a denial.
+/// </summary>
+internal static class InjectionPlanner
+{
+    public const string FluidClaimLabelPrefix = "fluid.io/s-";
+
+    public static InjectionPlan? Plan(JsonObject pod, string @namespace, InjectionSettings settings, ClusterState cluster, InjectorOptions options, out string? error)
+    {
+        error = null;
+        var spec = pod.Obj("spec");
+        var warnings = new List<string>();
+        var platform = PlatformProfile.Detect(pod, settings.Platform);
+        var appContainers = SelectAppContainers(spec, platform);
+        if (appContainers.Count == 0)
+        {
+            error = "the pod has no container to give the data to (Knative pods need a 'user-container')";
+            return null;
+        }
+
+        // 1. datasets behind the pod's PVC volumes
+        var volumesByDataset = new Dictionary<string, string>(StringComparer.Ordinal);
+        var datasets = new List<(FluidDataset Dataset, string? Volume, bool ReplacesClaim, List<string> Paths)>();
+        foreach (var volume in spec.Arr("volumes").Objects())
+        {
+            if (volume.Obj("persistentVolumeClaim").Str("claimName") is not { } claimName || volume.Str("name") is not { } volumeName)
+            {
+                continue;
+            }
+
+            var claim = cluster.FindClaim(@namespace, claimName);
+            var dataset = cluster.FindDataset(@namespace, claimName);
+            var labelledByFluid = claim?.Labels.Keys.Any(k => k.StartsWith(FluidClaimLabelPrefix, StringComparison.Ordinal)) == true;
+            if (dataset is null && labelledByFluid)
+            {
+                error = $"dataset '{claimName}' not found in namespace '{@namespace}' (volume '{volumeName}' claims a Fluid dataset PVC)";
+                return null;
+            }
+
+            if (dataset is null)
+            {
+                continue; // an ordinary PVC: not ours
+            }
+
+            if (volumesByDataset.TryGetValue(dataset.Name, out var firstVolume))
+            {
+                error = $"dataset '{dataset.Name}' in namespace '{@namespace}' is claimed by two volumes ('{firstVolume}' and '{volumeName}'): mount one volume several times instead";
+                return null;
+            }
+
+            volumesByDataset[dataset.Name] = volumeName;
+            datasets.Add((dataset, volumeName, true, []));
+        }
+
+        // 2. datasets named by the annotation (or policy)
+        var names = new NameAllocator(spec.Arr("volumes").Objects().Select(v => v.Str("name") ?? ""));
+        foreach (var request in settings.Datasets)
+        {
+            var index = datasets.FindIndex(d => d.Dataset.Name == request.Name);
+            if (index < 0)
+            {
+                var dataset = cluster.FindDataset(@namespace, request.Name);
+                if (dataset is null)
+                {
+                    error = $"dataset '{request.Name}' not found in namespace '{@namespace}' (named in annotation '{Annotations.Datasets}')";
+                    return null;
+                }
+
+                datasets.Add((dataset, null, false, []));
+                index = datasets.Count - 1;
+            }
+
+            if (request.MountPath is { } path)
+            {
+                var entry = datasets[index];
+                entry.Volume ??= names.Allocate("fluid-dataset-" + entry.Dataset.Name);
+                entry.Paths.Add(path);
+                datasets[index] = entry;
+            }
+        }
+
+        if (datasets.Count == 0)
+        {
+            return null; // nothing to serve: the caller skips the pod
+        }
+
+        var anyVolume = datasets.Any(d => d.Volume is not null);
+        var mode = !anyVolume ? DatasetModes.S3
+            : settings.Mode == DatasetModes.Auto ? (platform.Unprivileged ? DatasetModes.Copy : DatasetModes.Fuse)
+            : settings.Mode;
+        var native = settings.NativeSidecar ?? options.NativeSidecarSupported;
+
+        if (!native)
+        {
+            var volumeNames = datasets.Where(d => d.Volume is not null).Select(d => d.Volume!).ToHashSet(StringComparer.Ordinal);
+            foreach (var init in spec.Arr("initContainers").Objects())
+            {
+                if (init.Arr("volumeMounts").Objects().FirstOrDefault(m => volumeNames.Contains(m.Str("name") ?? "")) is { } mount)
+                {
+                    error = $"init container '{init.Str("name")}' uses dataset volume '{mount.Str("name")}', which needs a native sidecar: set annotation '{Annotations.NativeSidecar}' to 'true' (Kubernetes ≥ 1.29)";
+                    return null;
+                }
+            }
+        }
+
+        var planned = new List<PlannedDataset>();
+        foreach (var (dataset, volume, replacesClaim, paths) in datasets)
+        {
+            if (!TryBuildConfigs(dataset, volume, mode, settings, out var configs, out var secretEnv, out error))
+            {
+                return null;
+            }
+
+            planned.Add(new PlannedDataset(dataset, volume, replacesClaim, paths, configs, secretEnv));
+        }
+
+        if (platform.Unprivileged && mode == DatasetModes.Fuse)
+        {
+            warnings.Add($"FUSE mode on platform '{platform.Name}' runs a privileged sidecar because the pod asked for it");
+        }
+
+        return new InjectionPlan
+        {
+            Namespace = @namespace,
+            Options = options,
+            Settings = settings,
+            Platform = platform,
+            Mode = mode,
+            NativeSidecar = native,
+            Datasets = planned,
+            AppContainers = appContainers,
+            Warnings = warnings,
+        };
+    }
+
+    private static HashSet<string> SelectAppContainers(JsonObject? spec, PlatformProfile platform)
+    {
+        var containers = spec.Arr("containers").Objects().Select(c => c.Str("name") ?? "").ToList();
+        if (platform.Knative)
+        {
+            return containers.Contains(PlatformProfile.KnativeUserContainer)
+                ? [PlatformProfile.KnativeUserContainer]
+                : [.. containers.Where(c => c != PlatformProfile.KnativeQueueProxy)];
+        }
+
+        return [.. containers];
+    }
+
+    private static bool TryBuildConfigs(
+        FluidDataset dataset,
+        string? volume,
+        string mode,
+        InjectionSettings settings,
+        out List<DatasetConfig> configs,
+        out List<(string EnvName, SecretOption Secret)> secretEnv,
+        out string? error)
+    {
+        configs = [];
+        secretEnv = [];
+        error = null;
+        if (dataset.Mounts.Count == 0)
+        {
+            error = $"dataset '{dataset.Name}' in namespace '{dataset.Namespace}' has no spec.mounts: nothing to serve";
+            return false;
+        }
+
+        var root = volume is not null && mode != DatasetModes.S3 ? InjectionPlan.SharedVolumeRoot + "/" + dataset.Name : null;
+        var prefetch = settings.Prefetch.Where(p => p.Dataset is null || p.Dataset == dataset.Name).Select(p => p.Path).ToList();
+        var envPrefix = EnvironmentNames.SecretOptionPrefix + EnvToken(dataset.Name) + "_";
+        var secretIndex = 0;
+        for (var i = 0; i < dataset.Mounts.Count; i++)
+        {
+            var mount = dataset.Mounts[i];
+            if (!mount.MountPoint.Contains("://", StringComparison.Ordinal))
+            {
+                error = $"dataset '{dataset.Name}' in namespace '{dataset.Namespace}': invalid mountPoint '{mount.MountPoint}' in spec.mounts[{i}]: expected scheme://location (s3://, http(s)://, local://, pvc://)";
+                return false;
+            }
+
+            var single = dataset.Mounts.Count == 1;
+            var mountName = string.IsNullOrEmpty(mount.Name) ? i.ToString(CultureInfo.InvariantCulture) : mount.Name;
+            var subPath = mount.Path is { Length: > 0 } path ? path : single ? "/" : "/" + mountName;
+            var secrets = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var secret in mount.Secrets)
+            {
+                if (secret.SecretName.Length == 0 || secret.SecretKey.Length == 0)
+                {
+                    error = $"dataset '{dataset.Name}' in namespace '{dataset.Namespace}': encryptOptions '{secret.OptionName}' needs valueFrom.secretKeyRef name and key";
+                    return false;
+                }
+
+                var envName = envPrefix + (secretIndex++).ToString(CultureInfo.InvariantCulture);
+                secrets[secret.OptionName] = envName;
+                secretEnv.Add((envName, secret));
+            }
+
+            configs.Add(new DatasetConfig
+            {
+                Name = single ? dataset.Name : BucketName(dataset.Name + "-" + mountName),
+                Source = mount.MountPoint,
+                Options = mount.Options,
+                SecretOptions = secrets,
+                MountPath = root is null ? null : subPath == "/" ? root : root + "/" + subPath.Trim('/'),
+                ReadOnly = !dataset.Writable || mount.ReadOnly,
+                Prefetch = prefetch,
+            });
+        }
+
+        return true;
+    }
+
+    /// <summary>FLUID_SECRET_&lt;DATASET&gt;_&lt;N&gt;: env names allow only [A-Z0-9_].</summary>
+    public static string EnvToken(string name)
+    {
+        var builder = new StringBuilder(name.Length);
+        foreach (var c in name)
+        {
+            builder.Append(char.IsAsciiLetterOrDigit(c) ? char.ToUpperInvariant(c) : '_');
+        }
+
+        return builder.ToString();
+    }
+
+    private static string BucketName(string name)
+    {
+        var builder = new StringBuilder(name.Length);
+        foreach (var c in name.ToLowerInvariant())
+        {
+            builder.Append(char.IsAsciiLetterOrDigit(c) || c == '-' || c == '.' ? c : '-');
+        }
+
+        var bucket = builder.ToString();
+        return bucket.Length > 63 ? bucket[..63].TrimEnd('-', '.') : bucket;
+    }
+}

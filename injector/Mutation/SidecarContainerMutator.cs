@@ -1,0 +1,93 @@
+using System.Text.Json.Nodes;
+using Fluid.Serverless.Injector.Json;
+
+namespace Fluid.Serverless.Injector.Mutation;
+
+/// <summary>
+/// Adds the sidecar. Native form (Kubernetes ≥ 1.29): the first init container with restartPolicy Always and a
+/// startupProbe on the admin /readyz, so later init containers and the app start only once data is served, and Jobs
+/// complete when their app containers do. Legacy form: the first app container with a postStart hook that blocks
+/// until ready (kubelet starts containers in order and waits for postStart); Jobs finish through /quitquitquit.
+/// </summary>
+internal sealed class SidecarContainerMutator : IPodMutator
+{
+    public const string PreferredName = "fluid-serverless-sidecar";
+
+    public void Mutate(MutationContext context)
+    {
+        var plan = context.Plan;
+        var options = plan.Options;
+        var name = context.ContainerNames.Allocate(PreferredName);
+        var sidecar = new JsonObject
+        {
+            ["name"] = name,
+            ["image"] = options.SidecarImage,
+            ["imagePullPolicy"] = options.SidecarImagePullPolicy,
+            ["command"] = options.SidecarCommand.ToJsonArray(),
+        };
+        if (options.SidecarArgs.Count > 0)
+        {
+            sidecar["args"] = options.SidecarArgs.ToJsonArray();
+        }
+
+        sidecar["env"] = new JsonArray();
+        sidecar["resources"] = Resources(plan);
+        sidecar["volumeMounts"] = new JsonArray();
+        var readiness = new JsonObject
+        {
+            ["httpGet"] = new JsonObject { ["path"] = "/readyz", ["port"] = options.AdminPort },
+            ["periodSeconds"] = 1,
+            ["failureThreshold"] = 600,
+        };
+
+        if (plan.NativeSidecar)
+        {
+            sidecar["restartPolicy"] = "Always";
+            sidecar["startupProbe"] = readiness;
+            context.Spec.EnsureArr("initContainers").Insert(0, sidecar);
+        }
+        else
+        {
+            sidecar["readinessProbe"] = readiness.DeepClone();
+            sidecar["lifecycle"] = new JsonObject
+            {
+                ["postStart"] = new JsonObject { ["exec"] = new JsonObject { ["command"] = options.LegacyWaitCommand.ToJsonArray() } },
+            };
+            context.Spec.EnsureArr("containers").Insert(0, sidecar);
+        }
+
+        sidecar["securityContext"] = plan.Mode == Contracts.DatasetModes.Fuse
+            ? new JsonObject { ["privileged"] = true, ["capabilities"] = new JsonObject { ["add"] = new JsonArray("SYS_ADMIN") } }
+            : new JsonObject { ["allowPrivilegeEscalation"] = false, ["privileged"] = false, ["capabilities"] = new JsonObject { ["drop"] = new JsonArray("ALL") } };
+
+        context.Sidecar = sidecar;
+        context.SidecarName = name;
+    }
+
+    private static JsonObject Resources(InjectionPlan plan)
+    {
+        var resources = new JsonObject();
+        if (plan.Settings.ResourceRequests.Count > 0)
+        {
+            resources["requests"] = ToObject(plan.Settings.ResourceRequests);
+        }
+
+        if (plan.Settings.ResourceLimits.Count > 0)
+        {
+            resources["limits"] = ToObject(plan.Settings.ResourceLimits);
+        }
+
+        return resources;
+    }
+
+    private static JsonObject ToObject(IReadOnlyDictionary<string, string> map)
+    {
+        var obj = new JsonObject();
+        foreach (var key in map.Keys.Order(StringComparer.Ordinal))
+        {
+            obj[key] = map[key];
+        }
+
+        return obj;
+    }
+}

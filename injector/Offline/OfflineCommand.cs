@@ -1,0 +1,227 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Injector.Datasets;
+using Fluid.Serverless.Injector.Json;
+using Fluid.Serverless.Injector.Mutation;
+using Fluid.Serverless.Injector.Policy;
+
+namespace Fluid.Serverless.Injector.Offline;
+
+/// <summary>
+/// <c>fluid-injector inject -f FILE</c> prints the manifests injected (like istioctl kube-inject, for GitOps and
+/// debugging); <c>fluid-injector explain -f FILE</c> says why each pod is or is not injected. No cluster is needed:
+/// Datasets, PVCs, Namespaces and InjectionPolicies come from --cluster files and --dataset name=URL flags.
+/// Offline, asking is opting in: pods that nothing opts in or out are injected; explicit opt-outs still hold.
+/// </summary>
+internal static class OfflineCommand
+{
+    public const string Usage = """
+        usage:
+          fluid-injector inject  -f FILE|- [--dataset NAME=URL]... [--cluster FILE]... [--legacy-sidecar] [--image IMAGE]
+          fluid-injector explain -f FILE|- [--dataset NAME=URL]... [--cluster FILE]...
+        FILE holds Pods, Deployments, StatefulSets, DaemonSets, Jobs, CronJobs or Knative Services (multi-document YAML).
+        --dataset NAME=URL  a Dataset with one mount (s3://bucket/prefix, https://host/path, local:///path); pods that
+                            reference no dataset get every --dataset on the S3 endpoint.
+        --cluster FILE      Datasets, PVCs, Namespaces and InjectionPolicies as YAML.
+        """;
+
+    public static int Run(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr)
+    {
+        var command = args[0];
+        if (command is "help" or "--help" or "-h")
+        {
+            stdout.WriteLine(Usage);
+            return 0;
+        }
+
+        string? file = null;
+        var cluster = new ClusterState();
+        var cliDatasets = new List<(string Name, string Url)>();
+        var clusterFiles = new List<string>();
+        var options = new InjectorOptions { InjectByDefault = true };
+        for (var i = 1; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"option '{args[i]}' needs a value");
+            try
+            {
+                switch (args[i])
+                {
+                    case "-f" or "--filename":
+                        file = Next();
+                        break;
+                    case "--dataset":
+                        var value = Next();
+                        var separator = value.IndexOf('=', StringComparison.Ordinal);
+                        if (separator <= 0 || !value.Contains("://", StringComparison.Ordinal))
+                        {
+                            stderr.WriteLine($"invalid value '{value}' for --dataset: expected NAME=URL, e.g. images=s3://bucket/prefix");
+                            return 2;
+                        }
+
+                        cliDatasets.Add((value[..separator], value[(separator + 1)..]));
+                        break;
+                    case "--cluster":
+                        clusterFiles.Add(Next());
+                        break;
+                    case "--legacy-sidecar":
+                        options = options with { NativeSidecarSupported = false };
+                        break;
+                    case "--image":
+                        options = options with { SidecarImage = Next() };
+                        break;
+                    default:
+                        stderr.WriteLine($"unknown option '{args[i]}'");
+                        stderr.WriteLine(Usage);
+                        return 2;
+                }
+            }
+            catch (ArgumentException exception)
+            {
+                stderr.WriteLine(exception.Message);
+                return 2;
+            }
+        }
+
+        if (file is null)
+        {
+            stderr.WriteLine("missing -f FILE (use -f - for standard input)");
+            stderr.WriteLine(Usage);
+            return 2;
+        }
+
+        List<JsonNode?> documents;
+        try
+        {
+            foreach (var clusterFile in clusterFiles)
+            {
+                ClusterStateLoader.LoadYaml(cluster, File.ReadAllText(clusterFile));
+            }
+
+            documents = YamlJson.ParseDocuments(file == "-" ? stdin.ReadToEnd() : File.ReadAllText(file));
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or YamlDotNet.Core.YamlException)
+        {
+            stderr.WriteLine($"cannot read manifests: {exception.Message}");
+            return 1;
+        }
+
+        var injector = new PodInjector(cluster, options);
+        var explain = command == "explain";
+        var failed = false;
+        var report = new StringBuilder();
+        foreach (var document in documents)
+        {
+            if (document is not JsonObject manifest || WorkloadTemplates.FindTemplate(manifest, out var platformHint) is not { } template)
+            {
+                continue;
+            }
+
+            var @namespace = manifest.Obj("metadata").Str("namespace") ?? "default";
+            foreach (var (name, url) in cliDatasets)
+            {
+                cluster.SetDataset(new FluidDataset { Namespace = @namespace, Name = name, Mounts = [new DatasetMount(name, url, null, false, new Dictionary<string, string>(), [])] });
+            }
+
+            var pod = new JsonObject
+            {
+                ["apiVersion"] = "v1",
+                ["kind"] = "Pod",
+                ["metadata"] = template.Obj("metadata")?.DeepClone() ?? new JsonObject(),
+                ["spec"] = template.Obj("spec")?.DeepClone() ?? new JsonObject(),
+            };
+            AddCommandLineDatasets(pod, @namespace, cluster, cliDatasets);
+            var outcome = injector.Inject(pod, @namespace, platformHint);
+            var what = WorkloadTemplates.Describe(manifest);
+            if (explain)
+            {
+                Explain(report, what, @namespace, outcome);
+                continue;
+            }
+
+            switch (outcome.Kind)
+            {
+                case InjectionOutcomeKind.Injected:
+                    template["metadata"] = outcome.Pod!["metadata"]!.DeepClone();
+                    template["spec"] = outcome.Pod!["spec"]!.DeepClone();
+                    break;
+                case InjectionOutcomeKind.Denied:
+                    stderr.WriteLine($"{what}: denied: {outcome.Reason}");
+                    failed = true;
+                    break;
+                default:
+                    stderr.WriteLine($"{what}: not injected: {outcome.Reason}");
+                    break;
+            }
+
+            foreach (var warning in outcome.Warnings)
+            {
+                stderr.WriteLine($"{what}: warning: {warning}");
+            }
+        }
+
+        stdout.Write(explain ? report.ToString() : YamlJson.Write(documents));
+        return failed ? 1 : 0;
+    }
+
+    private static void AddCommandLineDatasets(JsonObject pod, string @namespace, ClusterState cluster, List<(string Name, string Url)> datasets)
+    {
+        if (datasets.Count == 0)
+        {
+            return;
+        }
+
+        var annotations = pod.Obj("metadata").StringMap("annotations");
+        var claimsDataset = pod.Obj("spec").Arr("volumes").Objects()
+            .Any(v => v.Obj("persistentVolumeClaim").Str("claimName") is { } claim && cluster.FindDataset(@namespace, claim) is not null);
+        if (!claimsDataset && !annotations.ContainsKey(Annotations.Datasets))
+        {
+            ((JsonObject)pod["metadata"]!).EnsureObj("annotations")[Annotations.Datasets] = string.Join(',', datasets.Select(d => d.Name));
+        }
+    }
+
+    private static void Explain(StringBuilder report, string what, string @namespace, InjectionOutcome outcome)
+    {
+        var verdict = outcome.Kind switch
+        {
+            InjectionOutcomeKind.Injected => "injected",
+            InjectionOutcomeKind.Denied => "denied",
+            _ => "not injected",
+        };
+        report.AppendLine($"{what} (namespace {@namespace}): {verdict}");
+        if (outcome.Decision is { } decision)
+        {
+            report.AppendLine($"  decided by: {decision.Source} — {decision.Reason}");
+            report.AppendLine($"  precedence: pod label > pod annotation > InjectionPolicy > namespace label > global config (never-rules first)");
+            if (decision.Policy is { } policy)
+            {
+                report.AppendLine($"  InjectionPolicy selecting the pod: {policy.Namespace}/{policy.Name}");
+            }
+        }
+
+        if (outcome.Kind == InjectionOutcomeKind.Denied)
+        {
+            report.AppendLine($"  reason: {outcome.Reason}");
+        }
+        else if (outcome.Kind == InjectionOutcomeKind.Skipped && outcome.Decision?.Inject == true)
+        {
+            report.AppendLine($"  skipped: {outcome.Reason}");
+        }
+
+        if (outcome.Plan is { } plan)
+        {
+            report.AppendLine($"  platform: {plan.Platform.Name}; mode: {plan.Mode}; sidecar: {(plan.NativeSidecar ? "native (init container, restartPolicy Always)" : "legacy (first container, postStart wait)")}");
+            report.AppendLine($"  containers given the data: {string.Join(", ", plan.AppContainers.Order(StringComparer.Ordinal))}");
+            foreach (var dataset in plan.Datasets)
+            {
+                var where = dataset.VolumeName is null ? "S3 endpoint only" : $"volume '{dataset.VolumeName}'{(dataset.ReplacesClaim ? " (PVC replaced by emptyDir)" : "")}";
+                report.AppendLine($"  dataset {dataset.Dataset.Name}: {where}; sources: {string.Join(", ", dataset.Configs.Select(c => c.Source))}; secrets: {dataset.SecretEnv.Count}");
+            }
+        }
+
+        foreach (var warning in outcome.Warnings)
+        {
+            report.AppendLine($"  warning: {warning}");
+        }
+    }
+}

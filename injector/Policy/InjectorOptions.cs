@@ -1,0 +1,40 @@
+using Fluid.Serverless.Contracts;
+
+namespace Fluid.Serverless.Injector.Policy;
+
+/// <summary>Global injector configuration: the lowest level of the precedence chain (pod label &gt; pod annotation &gt;
+/// InjectionPolicy &gt; namespace label &gt; these). Defaults are visible here.</summary>
+internal sealed record InjectorOptions
+{
+    public string SidecarImage { get; init; } = "fluid-serverless/sidecar:latest";
+    public string SidecarImagePullPolicy { get; init; } = "IfNotPresent";
+    public IReadOnlyList<string> SidecarCommand { get; init; } = ["/app/fluid-sidecar"];
+    public IReadOnlyList<string> SidecarArgs { get; init; } = [];
+
+    /// <summary>Legacy (non-native) sidecars: the postStart hook that blocks the app containers until the sidecar is ready.</summary>
+    public IReadOnlyList<string> LegacyWaitCommand { get; init; } = ["/app/fluid-sidecar", "wait-ready"];
+
+    /// <summary>The injector's own namespace: never injected (the webhook must not depend on itself).</summary>
+    public string InjectorNamespace { get; init; } = "fluid-serverless-system";
+
+    /// <summary>Inject pods that neither opt in nor out and are not covered by a policy or namespace label.</summary>
+    public bool InjectByDefault { get; init; }
+
+    public string DefaultMode { get; init; } = DatasetModes.Auto;
+    public string DefaultCacheSize { get; init; } = "10Gi";
+    public string DefaultCacheMedium { get; init; } = "disk";
+    public string DefaultSidecarResources { get; init; } = "cpu=100m,memory=128Mi";
+
+    /// <summary>Whether the cluster runs native sidecars (Kubernetes ≥ 1.29); detected from the server version at start.</summary>
+    public bool NativeSidecarSupported { get; init; } = true;
+
+    public int S3Port { get; init; } = SidecarDefaults.S3Port;
+    public int AdminPort { get; init; } = SidecarDefaults.AdminPort;
+
+    /// <summary>Pod-local credentials given to app containers that set none: SDKs refuse to sign without some.
+    /// They are not secrets (the sidecar does not verify them unless configured to) and are visible in the pod spec.</summary>
+    public string PodLocalAccessKeyId { get; init; } = "fluid-serverless";
+    public string PodLocalSecretAccessKey { get; init; } = "fluid-serverless";
+
+    public static readonly IReadOnlySet<string> SystemNamespaces = new HashSet<string>(StringComparer.Ordinal) { "kube-system", "kube-public", "kube-node-lease" };
+}
