@@ -196,7 +196,7 @@ def check_pod(report: Report, at: str, obj: dict, pod_spec: dict, namespaces: di
         used.add(entry.split(":", 1)[0])
     for policy in policies:
         if namespace_of(policy) == namespace and k8scheck.selector_matches(policy["spec"].get("podSelector"), labels):
-            used.update(d["name"] for d in policy["spec"].get("datasets") or [])
+            used.update(d.split(":", 1)[0] for d in policy["spec"].get("datasets") or [])
     report.check(bool(used), at, "uses at least one dataset (PVC, annotation or InjectionPolicy)")
     for name in sorted(used):
         report.check((namespace, name) in datasets, at, f"dataset {name} is defined in the samples in namespace {namespace}")
