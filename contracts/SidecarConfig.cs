@@ -119,7 +119,13 @@ public sealed record PodCredentialsConfig
     public string SecretAccessKeyEnv { get; set; } = "";
 }
 
-/// <summary>Source-generated JSON (Native-AOT clean): camelCase, as written in the annotation.</summary>
+/// <summary>
+/// Source-generated JSON (Native-AOT clean): camelCase, as written in the annotation.
+/// The config records use <c>set</c>, not <c>init</c>, on purpose: for init-only properties the source generator
+/// builds the object with an initializer that assigns every property, so a member missing from the JSON became
+/// null/0 instead of keeping its default (e.g. a config without "admin" had no admin endpoint). Treat the
+/// objects as immutable after loading all the same.
+/// </summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
