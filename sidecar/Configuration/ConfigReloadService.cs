@@ -13,19 +13,22 @@ internal sealed class ConfigReloadService(ConfigFileWatcher watcher, ConfigAppli
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        watcher.ConfigChanged += applier.Apply;
+        watcher.ConfigChanged += Apply;
         await watcher.StartAsync(cancellationToken);
         if (watcher.Current is { } current && !SameLiveFields(current, startupConfig))
         {
-            applier.Apply(current);
+            Apply(current);
         }
     }
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        watcher.ConfigChanged -= applier.Apply;
+        watcher.ConfigChanged -= Apply;
         return watcher.StopAsync(cancellationToken);
     }
+
+    /// <summary>Throws (rejecting the config, old one kept) when a dataset cannot be built.</summary>
+    private void Apply(SidecarConfig config) => applier.Apply(config);
 
     /// <summary>Datasets and prefetch are what a reload changes; compare them by their JSON (records hold lists).</summary>
     private static bool SameLiveFields(SidecarConfig a, SidecarConfig b) =>

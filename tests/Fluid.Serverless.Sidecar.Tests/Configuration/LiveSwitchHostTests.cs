@@ -18,8 +18,8 @@ namespace Fluid.Serverless.Sidecar.Tests.Configuration;
 /// <summary>
 /// The live-switch test on the real host: config read by SidecarConfigLoader from a kubelet-style
 /// annotations file, AddFluidSidecar + AddPrefetch + AddConfigReload, real Kestrel, DiskBlockCache, SourceFactory.
-/// Stand-ins: the object reader (BlockCacheObjectReader, until the cache helper's is in main) and a decorator that
-/// counts reads and can hold them (to keep a download in flight across the switch).
+/// Stand-ins: the object reader (BlockCacheObjectReader, until the cache helper's is in main) and a source factory
+/// wrapper that counts reads and can hold them (to keep a download in flight across the switch).
 /// </summary>
 public sealed class LiveSwitchHostTests : IAsyncLifetime
 {
@@ -49,8 +49,7 @@ public sealed class LiveSwitchHostTests : IAsyncLifetime
         var cache = new DiskBlockCache(new DiskBlockCacheOptions { Directory = _cacheDirectory, BlockSize = 1024 * 1024, MinFreeBytes = 0 }, Microsoft.Extensions.Logging.Abstractions.NullLogger<DiskBlockCache>.Instance, TimeProvider.System);
         builder.Services.AddSingleton<IBlockCache>(cache);
         builder.Services.AddSingleton<IObjectReader>(new BlockCacheObjectReader(cache));
-        builder.Services.AddSingleton<ISourceFactory>(new SourceFactory());
-        builder.Services.AddSingleton<ISourceDecorator>(_decorator);
+        builder.Services.AddSingleton<ISourceFactory>(_decorator);
         builder.AddFluidSidecar(load.Config!, load.Origin);
         builder.Services.AddPrefetch(load.Config!.Prefetch);
         builder.Services.AddConfigReload(new ConfigFileWatcherOptions { Path = _podInfo.AnnotationsPath, Kind = ConfigFileKind.Annotations });
