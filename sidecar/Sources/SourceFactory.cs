@@ -1,3 +1,4 @@
+using System.Globalization;
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Resilience;
 using Microsoft.Extensions.Logging;
@@ -47,6 +48,7 @@ internal sealed class SourceFactory : ISourceFactory
             "local" => CreateLocal(name, location),
             "s3" => CreateS3(options, location),
             "oss" => CreateOss(options, location),
+            "hdfs" or "webhdfs" or "swebhdfs" => CreateWebHdfs(options, location),
             "http" or "https" => CreateHttp(options, dataset.Source),
             _ => throw new ArgumentException(
                 $"dataset '{name}': field 'source' has unsupported scheme '{location.Scheme}' in '{dataset.Source}', expected one of {string.Join(", ", SourceLocation.SupportedSchemes)}",
@@ -105,6 +107,37 @@ internal sealed class SourceFactory : ISourceFactory
             ?? throw new ArgumentException($"dataset '{options.DatasetName}': option '{OssOptionNames.Region[0]}' is required: the region cannot be read from endpoint '{endpointText}'");
         var settings = new S3ClientSettings(endpoint, region, PathStyle: false, ReadCredentials(options, OssOptionNames.AccessKeyId, OssOptionNames.SecretAccessKey, OssOptionNames.SessionToken));
         return new S3ObjectSource(S3ClientPool.Shared, settings, location.Authority, location.Path.TrimStart('/'), scheme: "oss");
+    }
+
+    /// <summary>
+    /// HDFS over WebHDFS. The port of an hdfs:// URI is the namenode's RPC port, which WebHDFS does not use: the HTTP
+    /// endpoint is option 'webhdfsEndpoint', else the URI's host on option 'webhdfsPort' (default 9870, Hadoop 3's
+    /// namenode HTTP port). webhdfs:// and swebhdfs:// URIs carry the HTTP port themselves, as in Hadoop.
+    /// </summary>
+    private static WebHdfsObjectSource CreateWebHdfs(SourceOptions options, SourceLocation location)
+    {
+        string endpoint;
+        if (options.GetString(WebHdfsOptionNames.Endpoint) is { } explicitEndpoint)
+        {
+            endpoint = ParseEndpoint(options, explicitEndpoint.Contains("://", StringComparison.Ordinal) ? explicitEndpoint : "http://" + explicitEndpoint, WebHdfsOptionNames.Endpoint);
+        }
+        else
+        {
+            if (location.Authority.Length == 0 || !Uri.TryCreate("http://" + location.Authority, UriKind.Absolute, out var authority))
+            {
+                throw new ArgumentException($"dataset '{options.DatasetName}': field 'source' '{location.Original}' names no namenode, expected {location.Scheme}://namenode[:port]/path");
+            }
+
+            var secure = location.Scheme == "swebhdfs";
+            var port = location.Scheme == "hdfs" || authority.IsDefaultPort
+                ? options.GetInt(WebHdfsOptionNames.Port, secure ? 9871 : 9870, 1, 65535)
+                : authority.Port;
+            endpoint = string.Create(CultureInfo.InvariantCulture, $"{(secure ? "https" : "http")}://{authority.Host}:{port}");
+        }
+
+        var user = options.GetString(WebHdfsOptionNames.User);
+        var token = options.GetString(WebHdfsOptionNames.DelegationToken);
+        return new WebHdfsObjectSource(HttpSourceClient.Shared, endpoint, location.Path, user, token);
     }
 
     /// <summary>"minio.example:9000" means https://minio.example:9000, as Fluid's runtimes read it.</summary>
