@@ -46,6 +46,7 @@ internal sealed class SourceFactory : ISourceFactory
         IObjectSource source = location.Scheme switch
         {
             "local" => CreateLocal(name, location),
+            "nfs" => CreateNfs(options, location),
             "s3" => CreateS3(options, location),
             "oss" => CreateOss(options, location),
             "hdfs" or "webhdfs" or "swebhdfs" => CreateWebHdfs(options, location),
@@ -195,6 +196,33 @@ internal sealed class SourceFactory : ISourceFactory
         return anonymous || accessKeyId is not null
             ? new S3Credentials(accessKeyId, secretAccessKey, options.GetString(sessionTokenNames), anonymous)
             : S3Credentials.DefaultChain;
+    }
+
+    /// <summary>
+    /// NAS, CPFS, GlusterFS or EFC exports: the injector mounts the export into the sidecar (in-tree nfs volume, no
+    /// CSI) at <see cref="SidecarDefaults.NfsMountPath"/>, or where option 'localPath' says; the sidecar serves that
+    /// directory as a local source. The identity stays the nfs:// URI, so the cache follows the export, not the mount.
+    /// </summary>
+    private static LocalObjectSource CreateNfs(SourceOptions options, SourceLocation location)
+    {
+        if (location.Authority.Length == 0 || !location.Path.StartsWith('/'))
+        {
+            throw new ArgumentException($"dataset '{options.DatasetName}': field 'source' '{location.Original}' must be nfs://server/export/path");
+        }
+
+        var mount = options.GetString(NfsOptionNames.LocalPath) ?? SidecarDefaults.NfsMountPath(options.DatasetName);
+        if (!Path.IsPathFullyQualified(mount))
+        {
+            throw options.Invalid(NfsOptionNames.LocalPath, mount, "an absolute directory path in the sidecar");
+        }
+
+        if (!Directory.Exists(mount))
+        {
+            throw new ArgumentException(
+                $"dataset '{options.DatasetName}': the NFS export {location.Original} is not mounted at {mount} in the sidecar; the injector mounts it when the pod is created (a dataset added by a live config change needs a new pod)");
+        }
+
+        return new LocalObjectSource(mount, identity: $"nfs://{location.Authority}{location.Path.TrimEnd('/')}/");
     }
 
     private Dictionary<string, string> MergeOptions(DatasetConfig dataset)
