@@ -159,7 +159,8 @@ public sealed class FuseMountBehaviourTests
         var first = await MountedDataset.StartAsync(source);
         // Like kill -9: the server's descriptor goes away, the mount stays behind, dead.
         await first.Mount.AbandonWithoutUnmountAsync();
-        Assert.Equal(LibC.ENOTCONN, MountPoint.StatError(first.MountPath));
+        Assert.Equal(LibC.ENOTCONN, MountPoint.ProbeError(first.MountPath));
+        Assert.Contains("Transport endpoint is not connected", (await Shell.RunAsync("ls", first.MountPath)).StandardError, StringComparison.Ordinal);
 
         await using var second = await MountedDataset.StartAsync(source, mountPath: first.MountPath);
 

@@ -86,6 +86,8 @@ public sealed class VolumeServiceTests : IDisposable
 
         await service.StartAsync(CancellationToken.None);
         await WaitUntilAsync(() => service.IsReady, "the copy is ready");
+        var readiness = await new VolumeReadinessCheck(service).CheckHealthAsync(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext());
+        Assert.Equal("mode copy, 1 volume(s) ready", readiness.Description);
 
         Assert.Equal("copied", await File.ReadAllTextAsync(Path.Combine(target, "dir/a.txt")));
         Assert.True(File.Exists(Path.Combine(target, DatasetCopier.ReadyMarkerName)));
@@ -156,11 +158,13 @@ public sealed class VolumeServiceTests : IDisposable
         services.AddVolumes(new VolumeOptions { Mode = DatasetModes.Copy });
         await using var provider = services.BuildServiceProvider();
 
-        var hosted = Assert.Single(provider.GetServices<IHostedService>());
+        var hosted = Assert.Single(provider.GetServices<IHostedService>().OfType<VolumeService>());
         var status = provider.GetRequiredService<IVolumeStatus>();
         Assert.Same(hosted, status);
         await hosted.StartAsync(CancellationToken.None);
         Assert.Equal(DatasetModes.Copy, status.Mode);
+        var health = await provider.GetRequiredService<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckService>().CheckHealthAsync();
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, health.Entries["volumes"].Status);
         await hosted.StopAsync(CancellationToken.None);
     }
 }
