@@ -96,6 +96,24 @@ public sealed class VolumeServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task RegistryChange_CopyModeDatasetSwitchesSource_CopiesTheNewSourceAndStaysReady()
+    {
+        var target = Path.Combine(_root, "one");
+        var registry = new StandInDatasetRegistry();
+        registry.Set(TestDatasets.Create(Source("v1.txt", "first"), name: "one", mountPath: target, sourceUri: "local:///v1"));
+        await using var service = Create(registry, DatasetModes.Copy);
+        await service.StartAsync(CancellationToken.None);
+        await WaitUntilAsync(() => service.IsReady, "the first copy is ready");
+
+        registry.Set(TestDatasets.Create(Source("v2.txt", "second"), name: "one", mountPath: target, sourceUri: "local:///v2"));
+        await WaitUntilAsync(() => File.Exists(Path.Combine(target, "v2.txt")) && service.IsReady, "the second source is copied");
+
+        Assert.Equal("second", await File.ReadAllTextAsync(Path.Combine(target, "v2.txt")));
+        await service.StopAsync(CancellationToken.None);
+        Assert.Equal(VolumeState.Ready, Assert.Single(service.Volumes).State);
+    }
+
+    [Fact]
     public async Task StartAsync_AutoModeWithoutAFuseDevice_FallsBackToCopy()
     {
         var target = Path.Combine(_root, "one");
