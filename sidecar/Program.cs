@@ -1,5 +1,15 @@
-// Placeholder entry point: the hosting helper replaces this with the real composition root (Hosting/).
-var builder = WebApplication.CreateSlimBuilder(args);
+using Fluid.Serverless.Sidecar.Hosting;
+
+// Config first: a bad one exits with code 2 and a message naming the field, before anything listens.
+var load = SidecarConfigLoader.Load(args, Environment.GetEnvironmentVariables());
+if (!load.Succeeded)
+{
+    return SidecarHostingExtensions.ReportConfigErrors(load);
+}
+
+// Command-line args are ours (--config, --demo), not ASP.NET configuration keys.
+var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+builder.AddFluidSidecar(load.Config!, load.Origin);
 var app = builder.Build();
-app.MapGet("/healthz", () => "ok");
-app.Run();
+app.MapFluidSidecar();
+return await app.RunFluidSidecarAsync(load.Demo);

@@ -38,6 +38,13 @@ public interface IBlockCache
         BlockPriority priority,
         CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Bytes [<paramref name="offset"/>, offset+<paramref name="count"/>) of a block of <paramref name="blockLength"/>
+    /// bytes when it is on disk and intact, reading and CRC-checking only the chunks that hold them (a small range
+    /// read of a big block costs a small disk read); null on a miss, with nothing fetched (then use GetAsync).
+    /// </summary>
+    BlockLease? TryReadCached(BlockKey key, int blockLength, int offset, int count);
+
     /// <summary>True when the block is on disk (no remote traffic would be needed).</summary>
     bool Contains(BlockKey key);
 
@@ -57,19 +64,37 @@ public sealed record CacheStatistics(
     long Evictions,
     long CorruptBlocksDropped,
     long PassThroughFills,
-    bool IndexLoaded);
+    bool IndexLoaded)
+{
+    /// <summary>Blocks fetched from the remote (one per single-flight, however many readers waited on it).</summary>
+    public long RemoteFetches { get; init; }
+
+    /// <summary>Bytes fetched from the remote into the cache.</summary>
+    public long RemoteBytes { get; init; }
+
+    /// <summary>Misses that joined a fetch already in flight instead of starting their own.</summary>
+    public long SingleFlightJoins { get; init; }
+}
 
 /// <summary>A block's bytes in a pooled buffer; dispose to return it.</summary>
 public sealed class BlockLease : IDisposable
 {
     private byte[]? _buffer;
     private readonly int _length;
+    private readonly BlockEntry? _pinned;
 
     public BlockLease(byte[] buffer, int length, bool fromCache)
     {
         _buffer = buffer;
         _length = length;
         FromCache = fromCache;
+    }
+
+    /// <summary>A lease that keeps <paramref name="pinned"/> from eviction until it is disposed.</summary>
+    internal BlockLease(byte[] buffer, int length, bool fromCache, BlockEntry? pinned)
+        : this(buffer, length, fromCache)
+    {
+        _pinned = pinned;
     }
 
     /// <summary>True when the bytes came from disk, false when they were fetched from the remote.</summary>
@@ -82,6 +107,7 @@ public sealed class BlockLease : IDisposable
         var buffer = Interlocked.Exchange(ref _buffer, null);
         if (buffer is not null)
         {
+            _pinned?.Unpin();
             System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }

@@ -1,0 +1,224 @@
+using System.Globalization;
+using System.Net;
+
+namespace Fluid.Serverless.Contracts;
+
+/// <summary>
+/// Semantic checks of a <see cref="SidecarConfig"/>, shared by the injector (which denies a pod whose config would
+/// not start) and the sidecar (which refuses to start, exit code 2). Every error names the JSON path of the field,
+/// the bad value and what was expected, e.g.
+/// <c>datasets[1].name: 'Bad_Name' is not a valid bucket name: expected 3-63 lowercase letters, digits, '-' or '.'</c>.
+/// </summary>
+public static class SidecarConfigValidator
+{
+    /// <summary>URI schemes a dataset source may use today (the sidecar's source factory maps each to a class).</summary>
+    public static readonly IReadOnlyList<string> SourceSchemes = ["s3", "http", "https", "local"];
+
+    public const int MinBlockSizeBytes = 64 * 1024;
+    public const int MaxBlockSizeBytes = 64 * 1024 * 1024;
+    public const int MaxPrefetchWorkers = 256;
+
+    /// <summary>All problems found, in field order; empty when the config is usable.</summary>
+    public static IReadOnlyList<string> Validate(SidecarConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var errors = new List<string>();
+
+        if (config.Version != 1)
+        {
+            errors.Add(Invariant($"version: '{config.Version}' is not supported: expected 1"));
+        }
+
+        if (!DatasetModes.All.Contains(config.Mode))
+        {
+            errors.Add($"mode: '{config.Mode}' is not a valid mode: expected one of {string.Join(", ", DatasetModes.All)}");
+        }
+
+        ValidateEndpoint("s3", config.S3, errors);
+        ValidateEndpoint("admin", config.Admin, errors);
+        if (config.S3.Port != 0 && config.S3.Port == config.Admin.Port)
+        {
+            errors.Add(Invariant($"admin.port: '{config.Admin.Port}' is the S3 port too: expected a different port"));
+        }
+
+        ValidateCache(config.Cache, errors);
+        ValidatePrefetch(config.Prefetch, errors);
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < config.Datasets.Count; i++)
+        {
+            ValidateDataset(Invariant($"datasets[{i}]"), config.Datasets[i], seen, errors);
+        }
+
+        for (var i = 0; i < config.VirtualHostDomains.Count; i++)
+        {
+            var domain = config.VirtualHostDomains[i];
+            if (string.IsNullOrWhiteSpace(domain) || domain.StartsWith('.') || domain.EndsWith('.') || domain.Contains(':', StringComparison.Ordinal))
+            {
+                errors.Add(Invariant($"virtualHostDomains[{i}]: '{domain}' is not a host name: expected e.g. 'localhost' or '127.0.0.1.nip.io'"));
+            }
+        }
+
+        if (config.Upstream is { } upstream && !IsHttpUri(upstream.Endpoint))
+        {
+            errors.Add($"upstream.endpoint: '{upstream.Endpoint}' is not a URL: expected http(s)://host[:port]");
+        }
+
+        if (config.Credentials is { } credentials)
+        {
+            if (string.IsNullOrWhiteSpace(credentials.AccessKeyId))
+            {
+                errors.Add("credentials.accessKeyId: '' is empty: expected the pod-local access key id");
+            }
+
+            if (!IsEnvironmentVariableName(credentials.SecretAccessKeyEnv))
+            {
+                errors.Add($"credentials.secretAccessKeyEnv: '{credentials.SecretAccessKeyEnv}' is not an environment variable name: expected [A-Za-z_][A-Za-z0-9_]*");
+            }
+        }
+
+        return errors;
+    }
+
+    /// <summary>
+    /// S3 bucket naming rules that matter for a local endpoint: 3-63 characters of lowercase letters, digits,
+    /// '-' and '.', starting and ending with a letter or digit, no "..", not shaped like an IPv4 address.
+    /// </summary>
+    public static bool IsValidBucketName(string? name)
+    {
+        if (name is null || name.Length is < 3 or > 63)
+        {
+            return false;
+        }
+
+        foreach (var c in name)
+        {
+            if (c is not ((>= 'a' and <= 'z') or (>= '0' and <= '9') or '-' or '.'))
+            {
+                return false;
+            }
+        }
+
+        return char.IsAsciiLetterOrDigit(name[0])
+            && char.IsAsciiLetterOrDigit(name[^1])
+            && !name.Contains("..", StringComparison.Ordinal)
+            && !IPAddress.TryParse(name, out _);
+    }
+
+    private static void ValidateEndpoint(string field, EndpointConfig endpoint, List<string> errors)
+    {
+        if (!IPAddress.TryParse(endpoint.Address, out _))
+        {
+            errors.Add($"{field}.address: '{endpoint.Address}' is not an IP address: expected e.g. 127.0.0.1, 0.0.0.0 or ::1");
+        }
+
+        if (endpoint.Port is < 0 or > 65535)
+        {
+            errors.Add(Invariant($"{field}.port: '{endpoint.Port}' is not a port: expected 0-65535 (0 picks a free port)"));
+        }
+    }
+
+    private static void ValidateCache(CacheConfig cache, List<string> errors)
+    {
+        if (string.IsNullOrWhiteSpace(cache.Directory) || !Path.IsPathRooted(cache.Directory))
+        {
+            errors.Add($"cache.directory: '{cache.Directory}' is not an absolute path: expected e.g. /var/cache/fluid-serverless");
+        }
+
+        if (cache.QuotaBytes <= 0)
+        {
+            errors.Add(Invariant($"cache.quotaBytes: '{cache.QuotaBytes}' is not positive: expected a byte count > 0"));
+        }
+
+        if (cache.BlockSizeBytes is < MinBlockSizeBytes or > MaxBlockSizeBytes)
+        {
+            errors.Add(Invariant($"cache.blockSizeBytes: '{cache.BlockSizeBytes}' is out of range: expected {MinBlockSizeBytes}-{MaxBlockSizeBytes}"));
+        }
+
+        if (cache.MinFreeBytes < 0)
+        {
+            errors.Add(Invariant($"cache.minFreeBytes: '{cache.MinFreeBytes}' is negative: expected a byte count >= 0"));
+        }
+
+        if (cache.ReadAheadMemoryBytes < 0)
+        {
+            errors.Add(Invariant($"cache.readAheadMemoryBytes: '{cache.ReadAheadMemoryBytes}' is negative: expected a byte count >= 0"));
+        }
+
+        if (cache.MetadataTtlSeconds < 0)
+        {
+            errors.Add(Invariant($"cache.metadataTtlSeconds: '{cache.MetadataTtlSeconds}' is negative: expected seconds >= 0"));
+        }
+
+        if (cache.Medium is not ("disk" or "memory"))
+        {
+            errors.Add($"cache.medium: '{cache.Medium}' is not a medium: expected disk or memory");
+        }
+    }
+
+    private static void ValidatePrefetch(PrefetchConfig prefetch, List<string> errors)
+    {
+        if (prefetch.Workers is < 1 or > MaxPrefetchWorkers)
+        {
+            errors.Add(Invariant($"prefetch.workers: '{prefetch.Workers}' is out of range: expected 1-{MaxPrefetchWorkers}"));
+        }
+
+        if (prefetch.BandwidthBytesPerSecond < 0)
+        {
+            errors.Add(Invariant($"prefetch.bandwidthBytesPerSecond: '{prefetch.BandwidthBytesPerSecond}' is negative: expected bytes/s >= 0 (0 = unlimited)"));
+        }
+    }
+
+    private static void ValidateDataset(string field, DatasetConfig dataset, HashSet<string> seen, List<string> errors)
+    {
+        if (!IsValidBucketName(dataset.Name))
+        {
+            errors.Add($"{field}.name: '{dataset.Name}' is not a valid bucket name: expected 3-63 lowercase letters, digits, '-' or '.'");
+        }
+        else if (!seen.Add(dataset.Name))
+        {
+            errors.Add($"{field}.name: '{dataset.Name}' is used by another dataset: expected unique names");
+        }
+
+        if (!Uri.TryCreate(dataset.Source, UriKind.Absolute, out var source) || !SourceSchemes.Contains(source.Scheme))
+        {
+            errors.Add($"{field}.source: '{dataset.Source}' is not a source URI: expected s3://bucket/prefix, http(s)://host/base/ or local:///path");
+        }
+        else if (source.Scheme == "local" && !dataset.Source.StartsWith("local:///", StringComparison.Ordinal))
+        {
+            errors.Add($"{field}.source: '{dataset.Source}' is not a local path URI: expected local:///absolute/path");
+        }
+
+        if (dataset.MountPath is { } mountPath
+            && (!mountPath.StartsWith('/') || mountPath.Split('/').Any(segment => segment is "." or "..")))
+        {
+            errors.Add($"{field}.mountPath: '{mountPath}' is not an absolute path without '.' or '..' segments: expected e.g. /data/{dataset.Name}");
+        }
+
+        foreach (var (option, envName) in dataset.SecretOptions)
+        {
+            if (!IsEnvironmentVariableName(envName))
+            {
+                errors.Add($"{field}.secretOptions.{option}: '{envName}' is not an environment variable name: expected [A-Za-z_][A-Za-z0-9_]*");
+            }
+        }
+
+        for (var i = 0; i < dataset.Prefetch.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(dataset.Prefetch[i]))
+            {
+                errors.Add(Invariant($"{field}.prefetch[{i}]: '{dataset.Prefetch[i]}' is empty: expected a path, glob or @manifest-key"));
+            }
+        }
+    }
+
+    private static bool IsHttpUri(string value) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https";
+
+    private static bool IsEnvironmentVariableName(string? name) =>
+        !string.IsNullOrEmpty(name)
+        && (char.IsAsciiLetter(name[0]) || name[0] == '_')
+        && name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
+
+    private static string Invariant(FormattableString value) => value.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,29 @@
+using System.Text.Json.Serialization;
+
+namespace Fluid.Serverless.Sidecar.Configuration;
+
+/// <summary>
+/// What /status shows about live reload, and what /metrics counts: the generation in force (1 = the config the
+/// sidecar started with), when it was applied, and the last rejected config's reason.
+/// Proposed series: fluid_config_generation (gauge), fluid_config_reloads_total and
+/// fluid_config_reload_failures_total (counters), fluid_config_last_reload_success_timestamp_seconds (gauge).
+/// </summary>
+public sealed record ConfigReloadStatus
+{
+    public required string Path { get; init; }
+    public required ConfigFileKind Kind { get; init; }
+    public long Generation { get; init; }
+    public DateTimeOffset? LastAppliedTime { get; init; }
+    public long Reloads { get; init; }
+    public long ReloadFailures { get; init; }
+    public string? LastError { get; init; }
+    public DateTimeOffset? LastErrorTime { get; init; }
+}
+
+/// <summary>Source-generated JSON for /status (AOT-clean).</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    UseStringEnumConverter = true)]
+[JsonSerializable(typeof(ConfigReloadStatus))]
+public sealed partial class ConfigurationJsonContext : JsonSerializerContext;

@@ -1,0 +1,33 @@
+using Fluid.Serverless.Sidecar.Datasets;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Fluid.Serverless.Sidecar.Hosting;
+
+/// <summary>
+/// Readiness is the set of health checks tagged <see cref="Tag"/>; /readyz runs them, /healthz runs none.
+/// Other components add theirs with <c>services.AddHealthChecks().Add(new HealthCheckRegistration(name, …,
+/// tags: [ReadinessChecks.Tag]))</c>: prefetch gating (wait-for-prefetch) and the FUSE mount are the next ones.
+/// </summary>
+internal static class ReadinessChecks
+{
+    public const string Tag = "ready";
+}
+
+/// <summary>Ready once the config was read and validated (the process does not start otherwise).</summary>
+internal sealed class ConfigReadinessCheck(SidecarConfigSource configSource) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(HealthCheckResult.Healthy($"loaded from {configSource.Origin}"));
+}
+
+/// <summary>Ready once the datasets are built and swapped in.</summary>
+internal sealed class DatasetsReadinessCheck(DatasetRegistry registry) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(registry.HasPublished
+            ? HealthCheckResult.Healthy($"{registry.Current.Datasets.Count} dataset(s), generation {registry.Current.Generation}")
+            : HealthCheckResult.Unhealthy("datasets are not built yet"));
+}
+
+/// <summary>Where the running config came from (for /status and the readiness report).</summary>
+internal sealed record SidecarConfigSource(string Origin);

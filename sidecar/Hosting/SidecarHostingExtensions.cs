@@ -1,0 +1,175 @@
+using System.Net;
+using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Sidecar.Cache;
+using Fluid.Serverless.Sidecar.Configuration;
+using Fluid.Serverless.Sidecar.Datasets;
+using Fluid.Serverless.Sidecar.Prefetch;
+using Fluid.Serverless.Sidecar.S3Api;
+using Fluid.Serverless.Sidecar.Sources;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Fluid.Serverless.Sidecar.Hosting;
+
+/// <summary>The composition root: <c>AddFluidSidecar</c> → <c>MapFluidSidecar</c> → <c>RunFluidSidecarAsync</c>.</summary>
+internal static class SidecarHostingExtensions
+{
+    /// <summary>SIGTERM → exit within this, in-flight requests completed or cut (serverless pods pay for every second).</summary>
+    public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(1);
+
+    /// <summary>Kestrel's request-header budget: larger headers get 431 and the connection closes; the process keeps serving.</summary>
+    public const int MaxRequestHeadersTotalSize = 64 * 1024;
+
+    /// <summary>
+    /// Registers the sidecar's services and its two Kestrel listeners. Services registered before this call win
+    /// (TryAdd), which is how tests substitute a source factory or object reader.
+    /// </summary>
+    public static WebApplicationBuilder AddFluidSidecar(this WebApplicationBuilder builder, SidecarConfig config, string configOrigin = "code")
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(config);
+
+        var listeners = new SidecarListeners();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestHeadersTotalSize = MaxRequestHeadersTotalSize;
+            kestrel.Listen(IPAddress.Parse(config.S3.Address), config.S3.Port, options => listeners.S3 = options);
+            kestrel.Listen(IPAddress.Parse(config.Admin.Address), config.Admin.Port, options => listeners.Admin = options);
+        });
+
+        var services = builder.Services;
+        services.Configure<HostOptions>(options => options.ShutdownTimeout = ShutdownTimeout);
+        services.AddSingleton(config);
+        services.AddSingleton(new SidecarConfigSource(configOrigin));
+        services.AddSingleton(listeners);
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<ISourceFactory>(sp => new MetadataCachingSourceFactory(
+            new SourceFactory(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()),
+            TimeSpan.FromSeconds(config.Cache.MetadataTtlSeconds),
+            sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<IBlockCache>(sp => new DiskBlockCache(
+            DiskBlockCacheOptions.From(config.Cache, config.Prefetch),
+            sp.GetRequiredService<ILogger<DiskBlockCache>>(),
+            sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton(sp => new DatasetRegistry(sp.GetRequiredService<ILogger<DatasetRegistry>>()));
+        services.TryAddSingleton<IDatasetRegistry>(sp => sp.GetRequiredService<DatasetRegistry>());
+        services.TryAddSingleton(sp => new ConfigApplier(
+            sp.GetRequiredService<ISourceFactory>(),
+            sp.GetRequiredService<DatasetRegistry>(),
+            sp.GetService<PrefetchManager>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<ConfigApplier>>()));
+        services.AddHostedService(sp => new DatasetStartup(sp.GetRequiredService<ConfigApplier>(), config));
+
+        services.AddSingleton<MetricsRegistry>();
+        services.AddSingleton(sp => new SidecarMetrics(sp.GetRequiredService<MetricsRegistry>(), sp.GetRequiredService<IDatasetRegistry>(), sp.GetService<IBlockCache>()));
+        services.AddSingleton(sp => new AdminEndpoints(
+            sp.GetRequiredService<MetricsRegistry>(),
+            sp.GetRequiredService<IDatasetRegistry>(),
+            config,
+            sp.GetRequiredService<SidecarConfigSource>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<IBlockCache>()));
+        services.AddSingleton(sp => new S3RequestHandler(
+            sp.GetRequiredService<IDatasetRegistry>(),
+            sp.GetRequiredService<IObjectReader>(),
+            sp.GetRequiredService<SidecarMetrics>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<S3RequestHandler>>(),
+            config.VirtualHostDomains));
+
+        services.AddSingleton<ConfigReadinessCheck>();
+        services.AddSingleton(sp => new DatasetsReadinessCheck(sp.GetRequiredService<DatasetRegistry>()));
+        services.AddHealthChecks()
+            .Add(new HealthCheckRegistration("config", sp => sp.GetRequiredService<ConfigReadinessCheck>(), HealthStatus.Unhealthy, [ReadinessChecks.Tag]))
+            .Add(new HealthCheckRegistration("datasets", sp => sp.GetRequiredService<DatasetsReadinessCheck>(), HealthStatus.Unhealthy, [ReadinessChecks.Tag]));
+        return builder;
+    }
+
+    /// <summary>Routes by local port: admin requests to the admin endpoints, everything else to the S3 handler.</summary>
+    public static WebApplication MapFluidSidecar(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var listeners = app.Services.GetRequiredService<SidecarListeners>();
+        app.MapWhen(listeners.IsAdminRequest, AdminEndpoints.Map);
+        app.Run(app.Services.GetRequiredService<S3RequestHandler>().HandleAsync);
+        return app;
+    }
+
+    /// <summary>
+    /// Starts, prints the demo banner when asked, and runs until SIGTERM/Ctrl+C. Returns the process exit code:
+    /// 0 after a clean stop, 2 when the datasets cannot be built (the reason is logged and printed).
+    /// </summary>
+    public static async Task<int> RunFluidSidecarAsync(this WebApplication app, bool demo)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Fluid.Serverless.Sidecar");
+        try
+        {
+            await app.StartAsync();
+        }
+        catch (SidecarStartupException e)
+        {
+            Log.StartFailed(logger, e.Message);
+            await Console.Error.WriteLineAsync("fluid-sidecar: " + e.Message);
+            return 2;
+        }
+        catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException || e.Message.Contains("bind", StringComparison.OrdinalIgnoreCase))
+        {
+            // Kestrel's "Failed to bind to address …: address already in use": say which setting moves it.
+            var message = $"{e.Message} (change s3.port/admin.port in the config, or set {SidecarConfigLoader.S3PortVariable}/{SidecarConfigLoader.AdminPortVariable})";
+            Log.StartFailed(logger, message);
+            await Console.Error.WriteLineAsync("fluid-sidecar: " + message);
+            return 2;
+        }
+
+        var config = app.Services.GetRequiredService<SidecarConfig>();
+        var listeners = app.Services.GetRequiredService<SidecarListeners>();
+        Log.Listening(logger, config.S3.Address, listeners.S3Port, config.Admin.Address, listeners.AdminPort);
+        if (demo)
+        {
+            await Console.Out.WriteLineAsync(DemoDataset.Banner(listeners.S3Port, listeners.AdminPort));
+        }
+
+        await app.WaitForShutdownAsync();
+        await app.DisposeAsync();
+        return 0;
+    }
+
+    /// <summary>Prints why the config is unusable; the caller exits with code 2.</summary>
+    public static int ReportConfigErrors(SidecarConfigLoadResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        Console.Error.WriteLine($"fluid-sidecar: invalid configuration from {result.Origin}:");
+        foreach (var error in result.Errors)
+        {
+            Console.Error.WriteLine("  " + error);
+        }
+
+        return 2;
+    }
+}
+
+/// <summary>The datasets of the config could not be built; the process exits with code 2.</summary>
+internal sealed class SidecarStartupException(string message) : Exception(message);
+
+/// <summary>Builds the datasets before the listeners open, so the first request already sees them.</summary>
+internal sealed class DatasetStartup(ConfigApplier applier, SidecarConfig config) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            applier.Apply(config);
+            return Task.CompletedTask;
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new SidecarStartupException("cannot build the datasets: " + e.Message);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

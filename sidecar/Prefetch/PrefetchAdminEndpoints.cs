@@ -1,0 +1,130 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Fluid.Serverless.Sidecar.Datasets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Fluid.Serverless.Sidecar.Prefetch;
+
+/// <summary>
+/// The prefetch admin API on the admin port, as plain <see cref="RequestDelegate"/>s (no reflection, no request
+/// delegate generator needed): POST /prefetch starts a warm-up, GET /prefetch lists jobs, GET /prefetch/{id} shows
+/// one, DELETE /prefetch/{id} cancels it.
+/// </summary>
+public static class PrefetchAdminEndpoints
+{
+    /// <summary>A warm-up request body is a dataset name and a few paths; anything bigger is a mistake.</summary>
+    private const int MaxRequestBytes = 1024 * 1024;
+
+    public static IEndpointRouteBuilder MapPrefetchAdmin(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        endpoints.MapPost("/prefetch", (RequestDelegate)StartAsync);
+        endpoints.MapGet("/prefetch", (RequestDelegate)ListAsync);
+        endpoints.MapGet("/prefetch/{id}", (RequestDelegate)GetAsync);
+        endpoints.MapDelete("/prefetch/{id}", (RequestDelegate)CancelAsync);
+        return endpoints;
+    }
+
+    private static async Task StartAsync(HttpContext context)
+    {
+        var manager = context.RequestServices.GetRequiredService<PrefetchManager>();
+        var registry = context.RequestServices.GetRequiredService<IDatasetRegistry>();
+
+        if (context.Request.ContentLength > MaxRequestBytes)
+        {
+            await WriteAsync(context, StatusCodes.Status413PayloadTooLarge, new PrefetchError($"request body larger than {MaxRequestBytes} bytes"), PrefetchJsonContext.Default.PrefetchError);
+            return;
+        }
+
+        PrefetchRequest? request;
+        try
+        {
+            request = await JsonSerializer.DeserializeAsync(context.Request.Body, PrefetchJsonContext.Default.PrefetchRequest, context.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            await BadRequestAsync(context, $"request body is not valid JSON of the form {{\"dataset\": \"name\", \"paths\": [\"dir/\", \"train/**/*.jpg\", \"@manifest.txt\"]}}: {e.Message}");
+            return;
+        }
+
+        if (request?.Dataset is not { Length: > 0 } datasetName)
+        {
+            await BadRequestAsync(context, "field 'dataset' is required: the name (bucket) of the dataset to warm");
+            return;
+        }
+
+        if (request.Paths is not { Count: > 0 } paths)
+        {
+            await BadRequestAsync(context, "field 'paths' is required: a non-empty array of paths, globs or '@manifest-key' entries");
+            return;
+        }
+
+        if (!PrefetchEntry.TryParseAll(paths, out var entries, out var error))
+        {
+            await BadRequestAsync(context, error);
+            return;
+        }
+
+        if (!registry.Current.TryGet(datasetName, out var dataset))
+        {
+            await WriteAsync(context, StatusCodes.Status404NotFound, new PrefetchError($"dataset '{datasetName}' is not served by this sidecar"), PrefetchJsonContext.Default.PrefetchError);
+            return;
+        }
+
+        var job = manager.StartAdminJob(dataset, entries);
+        var location = $"/prefetch/{job.Id}";
+        context.Response.Headers.Location = location;
+        await WriteAsync(context, StatusCodes.Status202Accepted, new PrefetchStarted(job.Id, location), PrefetchJsonContext.Default.PrefetchStarted);
+    }
+
+    private static Task ListAsync(HttpContext context)
+    {
+        var snapshot = context.RequestServices.GetRequiredService<PrefetchManager>().Snapshot();
+        var list = new PrefetchJobList(snapshot.Jobs, snapshot.WaitForReady, snapshot.Ready, snapshot.ReadinessReason);
+        return WriteAsync(context, StatusCodes.Status200OK, list, PrefetchJsonContext.Default.PrefetchJobList);
+    }
+
+    private static Task GetAsync(HttpContext context)
+    {
+        var manager = context.RequestServices.GetRequiredService<PrefetchManager>();
+        return TryFindJob(context, manager, out var job)
+            ? WriteAsync(context, StatusCodes.Status200OK, job.GetProgress(), PrefetchJsonContext.Default.PrefetchProgress)
+            : NotFoundAsync(context);
+    }
+
+    private static async Task CancelAsync(HttpContext context)
+    {
+        var manager = context.RequestServices.GetRequiredService<PrefetchManager>();
+        if (!TryFindJob(context, manager, out var job))
+        {
+            await NotFoundAsync(context);
+            return;
+        }
+
+        job.Cancel();
+        await job.Completion.WaitAsync(TimeSpan.FromSeconds(5), context.RequestAborted).ContinueWith(static _ => { }, TaskScheduler.Default);
+        await WriteAsync(context, StatusCodes.Status200OK, job.GetProgress(), PrefetchJsonContext.Default.PrefetchProgress);
+    }
+
+    private static bool TryFindJob(HttpContext context, PrefetchManager manager, out PrefetchJob job)
+    {
+        job = null!;
+        return context.Request.RouteValues["id"] is string id && manager.TryGet(id, out job);
+    }
+
+    private static Task NotFoundAsync(HttpContext context) =>
+        WriteAsync(context, StatusCodes.Status404NotFound, new PrefetchError($"no prefetch job '{context.Request.RouteValues["id"]}'"), PrefetchJsonContext.Default.PrefetchError);
+
+    private static Task BadRequestAsync(HttpContext context, string error) =>
+        WriteAsync(context, StatusCodes.Status400BadRequest, new PrefetchError(error), PrefetchJsonContext.Default.PrefetchError);
+
+    private static Task WriteAsync<T>(HttpContext context, int status, T value, JsonTypeInfo<T> typeInfo)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json; charset=utf-8";
+        return JsonSerializer.SerializeAsync(context.Response.Body, value, typeInfo, context.RequestAborted);
+    }
+}

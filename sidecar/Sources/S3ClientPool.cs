@@ -1,0 +1,67 @@
+using System.Collections.Concurrent;
+using Amazon.Runtime;
+using Amazon.S3;
+
+namespace Fluid.Serverless.Sidecar.Sources;
+
+/// <summary>
+/// One <see cref="AmazonS3Client"/> per (endpoint, region, addressing, credentials), shared by every dataset that
+/// uses them, created on first use. Sharing keeps one connection pool per remote; creating lazily keeps sidecar
+/// start-up fast (building a client and resolving credentials costs tens of milliseconds, paid only when a dataset is
+/// first read). Clients live as long as the process: there are only a handful and they hold no per-dataset state.
+/// </summary>
+internal sealed class S3ClientPool
+{
+    public static readonly S3ClientPool Shared = new();
+
+    private readonly ConcurrentDictionary<S3ClientSettings, Lazy<AmazonS3Client>> clients = new();
+
+    public AmazonS3Client Get(S3ClientSettings settings) =>
+        clients.GetOrAdd(settings, static s => new Lazy<AmazonS3Client>(() => Create(s), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+
+    private static AmazonS3Client Create(S3ClientSettings settings)
+    {
+        var config = new AmazonS3Config
+        {
+            ForcePathStyle = settings.PathStyle,
+            // Polly owns retries and timeouts (one policy for every source); the SDK's own retries would multiply them.
+            MaxErrorRetry = 0,
+        };
+
+        if (settings.Endpoint is { } endpoint)
+        {
+            config.ServiceURL = endpoint;
+            config.AuthenticationRegion = settings.Region;
+
+            // S3-compatible stores (MinIO, OSS, Ceph, s3rver, older gateways) reject or mangle the CRC trailers the
+            // SDK sends by default since 2025; checksums only where the API requires them.
+            config.RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED;
+            config.ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED;
+        }
+        else
+        {
+            config.RegionEndpoint = Amazon.RegionEndpoint.GetBySystemName(settings.Region);
+        }
+
+        return settings.Credentials switch
+        {
+            { Anonymous: true } => new AmazonS3Client(new AnonymousAWSCredentials(), config),
+            { AccessKeyId: { } id, SecretAccessKey: { } secret, SessionToken: { } token } => new AmazonS3Client(new SessionAWSCredentials(id, secret, token), config),
+            { AccessKeyId: { } id, SecretAccessKey: { } secret } => new AmazonS3Client(new BasicAWSCredentials(id, secret), config),
+            // Environment, shared credentials/config files, web identity (IRSA/RRSA), container and instance roles.
+            _ => new AmazonS3Client(config),
+        };
+    }
+}
+
+/// <summary>What makes two datasets able to share one S3 client.</summary>
+internal sealed record S3ClientSettings(string? Endpoint, string Region, bool PathStyle, S3Credentials Credentials);
+
+/// <summary>Explicit credentials from the dataset's (secret) options; all null = the SDK's default chain.</summary>
+internal sealed record S3Credentials(string? AccessKeyId, string? SecretAccessKey, string? SessionToken, bool Anonymous)
+{
+    public static readonly S3Credentials DefaultChain = new(null, null, null, false);
+
+    // Never print the secret (records print every member by default).
+    public override string ToString() => Anonymous ? "anonymous" : AccessKeyId is null ? "default chain" : $"access key {AccessKeyId}";
+}

@@ -1,0 +1,60 @@
+using Fluid.Serverless.Contracts;
+
+namespace Fluid.Serverless.Sidecar.Volume;
+
+/// <summary>How datasets appear on the shared volume. Defaults are the initializers below.</summary>
+public sealed class VolumeOptions
+{
+    /// <summary>fuse, copy, s3 (no volume) or auto (fuse when /dev/fuse opens and mount works, else copy).</summary>
+    public string Mode { get; set; } = DatasetModes.S3;
+
+    /// <summary>Kernel entry/attribute cache timeouts for mutable datasets (immutable ones use a day).</summary>
+    public TimeSpan MetadataTtl { get; set; } = TimeSpan.FromSeconds(SidecarDefaults.MetadataTtlSeconds);
+
+    /// <summary>Threads taking requests off each /dev/fuse descriptor.</summary>
+    public int FuseReaderThreads { get; set; } = 4;
+
+    public string FuseDevicePath { get; set; } = "/dev/fuse";
+
+    /// <summary>Copy mode: the most bytes a dataset may occupy (the emptyDir sizeLimit); 0 = the target's free space.</summary>
+    public long CopySizeLimitBytes { get; set; }
+
+    /// <summary>Copy mode without a size limit: free space always left on the target file system.</summary>
+    public long CopyFreeSpaceFloorBytes { get; set; } = 64L * 1024 * 1024;
+
+    public int CopyWorkers { get; set; } = 4;
+
+    /// <summary>Options from the sidecar config; throws <see cref="ArgumentException"/> naming a bad field.</summary>
+    public static VolumeOptions FromConfig(SidecarConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var options = new VolumeOptions
+        {
+            Mode = config.Mode,
+            MetadataTtl = TimeSpan.FromSeconds(config.Cache.MetadataTtlSeconds),
+            CopyWorkers = config.Prefetch.Workers,
+        };
+        options.Validate();
+        return options;
+    }
+
+    public void Validate()
+    {
+        if (!DatasetModes.All.Contains(Mode))
+        {
+            throw new ArgumentException($"invalid value '{Mode}' for 'mode': expected one of {string.Join(", ", DatasetModes.All)}", nameof(Mode));
+        }
+        if (MetadataTtl < TimeSpan.Zero)
+        {
+            throw new ArgumentException($"invalid value '{MetadataTtl}' for 'cache.metadataTtlSeconds': expected 0 or more", nameof(MetadataTtl));
+        }
+        if (FuseReaderThreads < 1 || CopyWorkers < 1)
+        {
+            throw new ArgumentException($"invalid thread counts (fuse readers {FuseReaderThreads}, copy workers {CopyWorkers}): expected 1 or more", nameof(CopyWorkers));
+        }
+        if (CopySizeLimitBytes < 0)
+        {
+            throw new ArgumentException($"invalid value '{CopySizeLimitBytes}' for the copy size limit: expected 0 (free space) or a byte count", nameof(CopySizeLimitBytes));
+        }
+    }
+}

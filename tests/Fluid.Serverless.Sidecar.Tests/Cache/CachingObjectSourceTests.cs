@@ -1,0 +1,161 @@
+using Fluid.Serverless.Sidecar.Cache;
+using Fluid.Serverless.Sidecar.Sources;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Fluid.Serverless.Sidecar.Tests.Cache;
+
+public sealed class CachingObjectSourceTests
+{
+    private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(30);
+    private readonly CountingObjectSource _remote = new();
+    private readonly FakeTimeProvider _time = new();
+
+    [Fact]
+    public async Task HeadAsync_WithinTtl_AsksTheRemoteOnce()
+    {
+        var source = new CachingObjectSource(_remote, Ttl, immutable: false, _time);
+        var put = _remote.Put("k", [1, 2, 3]);
+
+        var first = await source.HeadAsync("k", default);
+        _time.Advance(Ttl - TimeSpan.FromSeconds(1));
+        var second = await source.HeadAsync("k", default);
+
+        Assert.Equal(put, first);
+        Assert.Equal(put, second);
+        Assert.Equal(1, _remote.Heads);
+    }
+
+    [Fact]
+    public async Task HeadAsync_AfterTtl_RevalidatesAndSeesTheNewVersion()
+    {
+        var source = new CachingObjectSource(_remote, Ttl, immutable: false, _time);
+        _remote.Put("k", [1, 2, 3]);
+        await source.HeadAsync("k", default);
+        var newer = _remote.Put("k", [4, 5, 6, 7]);
+
+        _time.Advance(Ttl);
+        var seen = await source.HeadAsync("k", default);
+
+        Assert.Equal(newer.ETag, seen!.ETag);
+        Assert.Equal(4, seen.Size);
+        Assert.Equal(2, _remote.Heads);
+    }
+
+    [Fact]
+    public async Task HeadAsync_ImmutableDataset_NeverRevalidates()
+    {
+        var source = new CachingObjectSource(_remote, Ttl, immutable: true, _time);
+        var original = _remote.Put("k", [1, 2, 3]);
+        await source.HeadAsync("k", default);
+        await source.ListAsync(new ListRequest("", null, null, 1000), default);
+        _remote.Put("k", [9, 9]);
+
+        _time.Advance(TimeSpan.FromDays(365));
+        var seen = await source.HeadAsync("k", default);
+        var page = await source.ListAsync(new ListRequest("", null, null, 1000), default);
+
+        Assert.Equal(original, seen);
+        Assert.Equal(original, Assert.Single(page.Objects));
+        Assert.Equal((1, 1), (_remote.Heads, _remote.Lists));
+    }
+
+    [Fact]
+    public async Task HeadAsync_MissingObject_RememberedOnlyBriefly()
+    {
+        var source = new CachingObjectSource(_remote, Ttl, immutable: true, _time);
+
+        Assert.Null(await source.HeadAsync("later", default));
+        _remote.Put("later", [1]);
+        Assert.Null(await source.HeadAsync("later", default));
+        _time.Advance(CachingObjectSource.MaxNegativeTtl);
+        Assert.NotNull(await source.HeadAsync("later", default));
+
+        Assert.Equal(2, _remote.Heads);
+    }
+
+    [Fact]
+    public async Task ListAsync_WithinTtlThenAfter_CachedThenRevalidated()
+    {
+        var source = new CachingObjectSource(_remote, Ttl, immutable: false, _time);
+        _remote.Put("dir/a", [1]);
+        var request = new ListRequest("dir/", "/", null, 1000);
+
+        Assert.Single((await source.ListAsync(request, default)).Objects);
+        _remote.Put("dir/b", [2]);
+        Assert.Single((await source.ListAsync(request, default)).Objects);
+        _time.Advance(Ttl);
+        Assert.Equal(2, (await source.ListAsync(request, default)).Objects.Count);
+
+        Assert.Equal(2, _remote.Lists);
+    }
+
+    [Fact]
+    public async Task Invalidate_AfterAWrite_NextHeadAndCoveringListAskTheRemote()
+    {
+        var source = new CachingObjectSource(_remote, Ttl, immutable: false, _time);
+        _remote.Put("dir/a", [1]);
+        await source.HeadAsync("dir/a", default);
+        await source.ListAsync(new ListRequest("dir/", null, null, 1000), default);
+        await source.ListAsync(new ListRequest("other/", null, null, 1000), default);
+        var written = _remote.Put("dir/a", [1, 2]);
+
+        source.Invalidate("dir/a");
+
+        Assert.Equal(written, await source.HeadAsync("dir/a", default));
+        Assert.Equal(written, Assert.Single((await source.ListAsync(new ListRequest("dir/", null, null, 1000), default)).Objects));
+        await source.ListAsync(new ListRequest("other/", null, null, 1000), default);
+        Assert.Equal((2, 3), (_remote.Heads, _remote.Lists));
+    }
+
+    [Fact]
+    public async Task HeadAsync_ConcurrentCallers_ShareOneRemoteCallAndSurviveACancelledOne()
+    {
+        var gated = new GatedHeadSource(_remote);
+        var source = new CachingObjectSource(gated, TimeSpan.Zero, immutable: false, _time);
+        var put = _remote.Put("k", [1]);
+
+        using var cancel = new CancellationTokenSource();
+        var cancelled = source.HeadAsync("k", cancel.Token).AsTask();
+        var others = Enumerable.Range(0, 15).Select(_ => source.HeadAsync("k", default).AsTask()).ToList();
+        await cancel.CancelAsync();
+        gated.Gate.SetResult();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        Assert.All(await Task.WhenAll(others), o => Assert.Equal(put, o));
+        Assert.Equal(1, _remote.Heads);
+    }
+
+    [Fact]
+    public async Task ReadAsync_ObjectChangedAtRemote_DropsTheCachedHead()
+    {
+        var source = new CachingObjectSource(_remote, Ttl, immutable: false, _time);
+        var old = _remote.Put("k", [1, 2]);
+        await source.HeadAsync("k", default);
+        var newer = _remote.Put("k", [3, 4]);
+
+        await Assert.ThrowsAsync<RemoteObjectChangedException>(async () => await source.ReadAsync(old, 0, new byte[2], default));
+
+        Assert.Equal(newer, await source.HeadAsync("k", default));
+    }
+
+    /// <summary>Holds HEADs back until the test opens the gate, so concurrent callers overlap.</summary>
+    private sealed class GatedHeadSource(CountingObjectSource inner) : IObjectSource
+    {
+        public TaskCompletionSource Gate { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public string Identity => inner.Identity;
+
+        public async ValueTask<RemoteObject?> HeadAsync(string key, CancellationToken cancellationToken)
+        {
+            await Gate.Task.WaitAsync(cancellationToken);
+            return await inner.HeadAsync(key, cancellationToken);
+        }
+
+        public ValueTask<ListPage> ListAsync(ListRequest request, CancellationToken cancellationToken) => inner.ListAsync(request, cancellationToken);
+
+        public ValueTask ReadAsync(RemoteObject obj, long offset, Memory<byte> destination, CancellationToken cancellationToken) =>
+            inner.ReadAsync(obj, offset, destination, cancellationToken);
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}

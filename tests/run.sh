@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# THE test command: installs what the tests need (only what is missing), builds the solution once in Release,
+# runs every test project and the script-level checks, and ends with one line "N passed, N failed".
+# Idempotent; meant for a fresh Debian 12 machine of this project's kind, run as root (CI does exactly that).
+#
+#   bash tests/run.sh                 # everything
+#   bash tests/run.sh --filter EXPR   # only tests matching a dotnet test filter (script checks are skipped)
+#
+# Env: CONFIGURATION (default Release); FLUID_SIDECAR_BINARY=/path/to/aot/fluid-sidecar makes the process-level
+# tests run against that binary (e.g. the Native AOT build) instead of the JIT build.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+
+configuration="${CONFIGURATION:-Release}"
+test_filter=""
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --filter) test_filter="$2"; shift 2 ;;
+        *) echo "tests/run.sh: unknown argument '$1' (expected --filter EXPR)" >&2; exit 2 ;;
+    esac
+done
+
+log() { printf '\n==> %s\n' "$*"; }
+
+as_root() {
+    if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+# --- 1. Debian packages ------------------------------------------------------------------------------------------
+# command that proves the package is there -> package that provides it. Only what the test suite runs:
+#   nginx      HTTP origin for http:// datasets (NginxFixture)
+#   rclone     client interop tests (ls/copy/check against the sidecar)
+#   s3cmd      client interop tests (get/ls)
+#   /usr/bin/aws  aws-cli v2 from Debian (v1 comes with the pyenv Python)
+#   fusermount3   FUSE volume tests (mount/unmount as root)
+#   jq         kubectl-golden-check.sh (normalizes kubectl's JSON)
+# wrk and hyperfine are for bench/ only (bench/run.sh installs them); s3fs only when a test drives it.
+declare -A needed_packages=(
+    [nginx]=nginx-light
+    [rclone]=rclone
+    [s3cmd]=s3cmd
+    [/usr/bin/aws]=awscli
+    [fusermount3]=fuse3
+    [jq]=jq
+)
+if grep -rqs --include='*.cs' --include='*.sh' --exclude=run.sh -w 's3fs' tests/ 2>/dev/null; then
+    needed_packages[s3fs]=s3fs
+fi
+if [[ ! -x "$(command -v node || true)" ]]; then
+    needed_packages[node]=nodejs
+    needed_packages[npm]=npm
+fi
+
+missing=()
+for probe in "${!needed_packages[@]}"; do
+    # nginx lives in /usr/sbin, which is not on every PATH.
+    if ! command -v "$probe" >/dev/null 2>&1 && [[ ! -x "/usr/sbin/$probe" ]]; then
+        missing+=("${needed_packages[$probe]}")
+    fi
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+    log "installing missing Debian packages: ${missing[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+    log "Debian packages present: ${needed_packages[*]}"
+fi
+# The nginx package starts a system-wide nginx on port 80; tests start their own on free ports, so stop it.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
+    as_root systemctl stop nginx || true
+fi
+# FUSE tests need the device node (present when the kernel has FUSE; modprobe where it is a module).
+if [[ ! -e /dev/fuse ]]; then
+    as_root modprobe fuse 2>/dev/null || echo "note: /dev/fuse is absent; FUSE tests will report it" >&2
+fi
+
+# --- 2. s3rver (npm, pinned by the lockfile) -----------------------------------------------------------------------
+if [[ -f tests/node/package-lock.json ]]; then
+    if [[ ! -x tests/node/node_modules/.bin/s3rver ]] \
+        || ! cmp -s tests/node/package-lock.json tests/node/node_modules/.package-lock.json.ci-stamp; then
+        log "npm ci --prefix tests/node (s3rver)"
+        npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+        cp tests/node/package-lock.json tests/node/node_modules/.package-lock.json.ci-stamp
+    else
+        log "s3rver present in tests/node/node_modules"
+    fi
+fi
+
+# --- 3. Python peers: moto_server, boto3, aws-cli v1 (the machine's pyenv Python) --------------------------------------
+if [[ -d "$HOME/.pyenv/shims" && ":$PATH:" != *":$HOME/.pyenv/shims:"* ]]; then
+    export PATH="$HOME/.pyenv/shims:$HOME/.pyenv/bin:$PATH"
+fi
+python_missing=()
+python3 -c 'import boto3' 2>/dev/null || python_missing+=(boto3)
+command -v moto_server >/dev/null 2>&1 || python_missing+=('moto[server]==5.2.1')
+aws --version 2>&1 | grep -q '^aws-cli/1\.' || python_missing+=(awscli)
+if [[ ${#python_missing[@]} -gt 0 ]]; then
+    log "installing Python packages: ${python_missing[*]}"
+    if ! python3 -m pip install --quiet "${python_missing[@]}"; then
+        echo "tests/run.sh: could not install ${python_missing[*]} with pip (PyPI unreachable?)." >&2
+        echo "The tests need moto_server, boto3 and aws-cli v1 in the python3 on PATH ($(command -v python3))." >&2
+        exit 1
+    fi
+else
+    log "python peers present: $(python3 -c 'import boto3, moto; print("boto3", boto3.__version__, "moto", moto.__version__)')"
+fi
+
+# --- 4. Build once ---------------------------------------------------------------------------------------------------
+if ! command -v dotnet >/dev/null 2>&1; then
+    echo "tests/run.sh: dotnet (the .NET 10 SDK) is not on PATH; install it first (see README.md)." >&2
+    exit 1
+fi
+log "dotnet build Fluid.Serverless.sln -c $configuration"
+dotnet build Fluid.Serverless.sln -c "$configuration" -nologo -clp:ErrorsOnly -p:UseSharedCompilation=true
+
+# --- 5. Tests --------------------------------------------------------------------------------------------------------
+results_dir="$repo_root/TestResults/run-$(date +%Y%m%d-%H%M%S)-$$"
+mkdir -p "$results_dir"
+test_args=(test Fluid.Serverless.sln -c "$configuration" --no-build --nologo
+    --results-directory "$results_dir"
+    --logger "trx"
+    --logger "console;verbosity=normal"
+    # A hung test must not eat CI's time: dump and fail it instead.
+    --blame-hang-timeout 5m --blame-hang-dump-type none)
+[[ -n "$test_filter" ]] && test_args+=(--filter "$test_filter")
+
+log "dotnet ${test_args[*]}"
+set +e
+dotnet "${test_args[@]}"
+dotnet_exit=$?
+set -e
+
+# Sum the counters of every .trx (one per test assembly).
+dotnet_passed=0; dotnet_failed=0; trx_count=0
+while IFS= read -r -d '' trx; do
+    trx_count=$((trx_count + 1))
+    counters="$(grep -o '<Counters [^>]*>' "$trx" | head -n1)"
+    passed="$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")"
+    failed="$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")"
+    errored="$(sed -n 's/.* error="\([0-9]*\)".*/\1/p' <<<"$counters")"
+    timed_out="$(sed -n 's/.* timeout="\([0-9]*\)".*/\1/p' <<<"$counters")"
+    aborted="$(sed -n 's/.* aborted="\([0-9]*\)".*/\1/p' <<<"$counters")"
+    dotnet_passed=$((dotnet_passed + ${passed:-0}))
+    dotnet_failed=$((dotnet_failed + ${failed:-0} + ${errored:-0} + ${timed_out:-0} + ${aborted:-0}))
+done < <(find "$results_dir" -name '*.trx' -print0)
+# A crashed test host can leave no .trx or fewer failures than it should: the exit code still counts.
+if [[ $dotnet_exit -ne 0 && $dotnet_failed -eq 0 ]]; then
+    echo "dotnet test exited with $dotnet_exit ($trx_count result files); counting it as a failure" >&2
+    dotnet_failed=1
+fi
+echo "dotnet test: $dotnet_passed passed, $dotnet_failed failed (results in ${results_dir#"$repo_root"/})"
+
+# --- 6. Script-level checks (other components add them; each exits 0 on success) ----------------------------------
+# Convention: tests/<folder>/*-check.sh, tests/<folder>/check-*.sh and tests/checks/*.sh, run from the repository
+# root. Other scripts (e.g. tests/packaging/build-images.sh, which needs a Docker engine) are not run here.
+check_passed=0; check_failed=0
+if [[ -z "$test_filter" ]]; then
+    while IFS= read -r -d '' check; do
+        log "check: $check"
+        if CONFIGURATION="$configuration" bash "$check"; then
+            check_passed=$((check_passed + 1))
+        else
+            echo "FAILED check: $check" >&2
+            check_failed=$((check_failed + 1))
+        fi
+    done < <(find tests -path tests/node -prune -o \( -path 'tests/*/*-check.sh' -o -path 'tests/*/check-*.sh' -o -path 'tests/checks/*.sh' \) -type f -print0 | sort -z)
+    echo "script checks: $check_passed passed, $check_failed failed"
+fi
+
+total_passed=$((dotnet_passed + check_passed))
+total_failed=$((dotnet_failed + check_failed))
+if [[ $total_passed -eq 0 && $total_failed -eq 0 ]]; then
+    echo "tests/run.sh: no test ran" >&2
+    total_failed=1
+fi
+echo "$total_passed passed, $total_failed failed"
+[[ $total_failed -eq 0 ]]
