@@ -24,6 +24,7 @@ fi
 export PATH="$PATH:/usr/sbin"
 
 work="$(mktemp -d /tmp/fluid-bench.XXXXXX)"
+chmod 755 "$work"   # nginx workers run as an unprivileged user and must read the data
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -38,10 +39,11 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r + 0 >= t + 0) ? "meets" : "BELOW" }'; }
 
-wait_for() { # URL [seconds]
+wait_for() { # URL [seconds] [pid that must stay alive]
     local deadline=$((SECONDS + ${2:-60}))
     until curl -sf -o /dev/null "$1"; do
         if ((SECONDS > deadline)); then say "timed out waiting for $1" >&2; return 1; fi
+        if [[ -n "${3:-}" ]] && ! kill -0 "$3" 2>/dev/null; then say "process $3 exited while waiting for $1" >&2; return 1; fi
         sleep 0.1
     done
 }
@@ -58,7 +60,8 @@ fi
 command -v moto_server >/dev/null || { say "moto_server is not on PATH (pyenv Python with moto[server])" >&2; exit 1; }
 
 if [[ -n "${FLUID_SIDECAR_BINARY:-}" ]]; then
-    sidecar_cmd=("$FLUID_SIDECAR_BINARY")
+    [[ -f "$FLUID_SIDECAR_BINARY" ]] || { say "FLUID_SIDECAR_BINARY=$FLUID_SIDECAR_BINARY: no such file" >&2; exit 1; }
+    if [[ "$FLUID_SIDECAR_BINARY" == *.dll ]]; then sidecar_cmd=(dotnet "$FLUID_SIDECAR_BINARY"); else sidecar_cmd=("$FLUID_SIDECAR_BINARY"); fi
     sidecar_kind="binary $FLUID_SIDECAR_BINARY"
 else
     dll="sidecar/bin/Release/net10.0/fluid-sidecar.dll"
@@ -99,7 +102,7 @@ JSON
     sidecar_pid=$!
     pids+=("$sidecar_pid")
     sidecar_url="http://127.0.0.1:$s3_port"
-    if ! wait_for "http://127.0.0.1:$admin_port/readyz" 60; then
+    if ! wait_for "http://127.0.0.1:$admin_port/readyz" 60 "$sidecar_pid"; then
         say "sidecar '$name' did not become ready; its log:" >&2; cat "$work/$name.log" >&2; exit 1
     fi
 }
