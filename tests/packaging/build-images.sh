@@ -111,7 +111,11 @@ dotnet_bin="$(readlink -f "$(command -v dotnet)")" || die "dotnet is not on PATH
 dotnet_root="$(dirname "$dotnet_bin")"
 sdk_version="$(dotnet --version)"
 runtime_version="$(dotnet --list-runtimes | awk '$1 == "Microsoft.NETCore.App" { v = $2 } END { print v }')"
-seed_id="$(printf '%s\n' "$codename" "$sdk_version" "$runtime_version" "$(sha256sum "${BASH_SOURCE[0]}")" | sha256sum | cut -c1-16)"
+# Bump SEED_RECIPE when the way the seeds are made changes; the trust store is an input because the SDK image
+# copies it (below).
+SEED_RECIPE=2
+seed_id="$(printf '%s\n' "$SEED_RECIPE" "$codename" "$sdk_version" "$runtime_version" \
+  "$(sha256sum </etc/ssl/certs/ca-certificates.crt)" | sha256sum | cut -c1-16)"
 say ".NET SDK $sdk_version (runtime $runtime_version) from $dotnet_root; seed id $seed_id"
 
 seeded() { [[ "$(docker image inspect -f "{{ index .Config.Labels \"$SEED_LABEL\" }}" "$1" 2>/dev/null)" == "$seed_id" ]]; }
@@ -165,14 +169,18 @@ else
     --change "ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt" --change "ENV DOTNET_ROOT=/usr/share/dotnet" \
     --change "USER 65532:65532"
 
-  # sdk: the debootstrap root file system + this machine's whole .NET SDK.
+  # sdk: the debootstrap root file system + this machine's whole .NET SDK + this machine's CA bundle, so the
+  # build's NuGet restore trusts exactly what this machine's own restores trust (a TLS-inspecting proxy's root,
+  # say). Only the build stage sees it; the runtime images keep Debian's bundle.
+  cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
   mkdir -p "$rootfs/usr/share/dotnet"
   cp -a "$dotnet_root/." "$rootfs/usr/share/dotnet/"
   ln -sf /usr/share/dotnet/dotnet "$rootfs/usr/bin/dotnet"
   rm -rf "$rootfs/var/cache/apt/archives/"*.deb "$rootfs/var/lib/apt/lists/"*
   import_dir "$rootfs" "$SDK_IMAGE" --change "ENV DOTNET_ROOT=/usr/share/dotnet" \
     --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-    --change "ENV DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1" --change "ENV DOTNET_RUNNING_IN_CONTAINER=true"
+    --change "ENV DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1" --change "ENV DOTNET_RUNNING_IN_CONTAINER=true" \
+    --change "ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt" --change "ENV NUGET_CERT_REVOCATION_MODE=offline"
   rm -rf "$rootfs" "$deps" "$aspnet"
   say "base images seeded in $(elapsed "$t") s"
 fi

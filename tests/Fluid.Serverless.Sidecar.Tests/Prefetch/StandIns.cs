@@ -117,7 +117,13 @@ internal sealed class CountingObjectSource(IObjectSource inner) : IObjectSource
         await inner.ReadAsync(obj, offset, destination, cancellationToken);
     }
 
-    public ValueTask DisposeAsync() => inner.DisposeAsync();
+    public bool Disposed { get; private set; }
+
+    public ValueTask DisposeAsync()
+    {
+        Disposed = true;
+        return inner.DisposeAsync();
+    }
 }
 
 /// <summary>An in-memory IBlockCache: exact used-bytes accounting against a quota, no eviction (none is needed here).</summary>
@@ -146,6 +152,19 @@ internal sealed class MemoryBlockCache(int blockSize, long quotaBytes) : IBlockC
         }
 
         return new BlockLease(buffer, length, fromCache: false);
+    }
+
+    public BlockLease? TryReadCached(BlockKey key, int blockLength, int offset, int count)
+    {
+        if (!_blocks.TryGetValue(key, out var stored))
+        {
+            return null;
+        }
+
+        Interlocked.Increment(ref _hits);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(1, count));
+        stored.AsSpan(offset, count).CopyTo(buffer);
+        return new BlockLease(buffer, count, fromCache: true);
     }
 
     public bool Contains(BlockKey key) => _blocks.ContainsKey(key);
@@ -235,6 +254,28 @@ internal sealed class StandInDatasetRegistry : IDatasetRegistry
     {
         Volatile.Write(ref _current, snapshot);
         Changed?.Invoke(snapshot);
+    }
+}
+
+/// <summary>Wraps every source the real SourceFactory builds in a <see cref="CountingObjectSource"/> the test can hold.</summary>
+internal sealed class CountingDecorator : ISourceFactory
+{
+    private readonly SourceFactory _inner = new(Environment.GetEnvironmentVariable);
+
+    public List<CountingObjectSource> Created { get; } = [];
+
+    /// <summary>When set, sources built from now on hold their reads until it completes.</summary>
+    public TaskCompletionSource? ReadGateForNewSources { get; set; }
+
+    public IObjectSource Create(Contracts.DatasetConfig dataset)
+    {
+        var counting = new CountingObjectSource(_inner.Create(dataset)) { ReadGate = ReadGateForNewSources };
+        lock (Created)
+        {
+            Created.Add(counting);
+        }
+
+        return counting;
     }
 }
 
