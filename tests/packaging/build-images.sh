@@ -220,14 +220,18 @@ data="$work/data"; mkdir -p "$data/dir"
 head -c 1048583 /dev/urandom >"$data/dir/blob.bin"
 echo "hello from the sidecar image" >"$data/hello.txt"
 chmod -R a+rX "$work"
+# Every section spelt out, as the injector writes it into the sidecar-config annotation.
 cat >"$work/sidecar.json" <<EOF
 {
   "version": 1,
   "mode": "s3",
   "s3": { "address": "127.0.0.1", "port": $s3_port },
   "admin": { "address": "127.0.0.1", "port": $admin_port },
-  "cache": { "directory": "/var/cache/fluid-serverless", "quotaBytes": 268435456, "minFreeBytes": 0 },
-  "datasets": [ { "name": "sample", "source": "local:///data", "readOnly": true } ]
+  "cache": { "directory": "/var/cache/fluid-serverless", "quotaBytes": 268435456, "blockSizeBytes": 4194304,
+             "minFreeBytes": 0, "readAheadMemoryBytes": 67108864, "metadataTtlSeconds": 30, "medium": "disk" },
+  "prefetch": { "workers": 2, "bandwidthBytesPerSecond": 0, "waitForReady": false },
+  "datasets": [ { "name": "sample", "source": "local:///data", "options": {}, "secretOptions": {},
+                  "readOnly": true, "immutable": false, "prefetch": [] } ]
 }
 EOF
 say "starting $SIDECAR_TAG (read-only root, all capabilities dropped, no new privileges, user 65532)"
@@ -258,7 +262,7 @@ docker rm -f "$container" >/dev/null; container=""
 
 # The injector image: its runtime starts and the offline tool answers (no cluster needed).
 if docker run --rm --network none --read-only --cap-drop ALL -v "$repo/samples:/samples:ro" "$INJECTOR_TAG" \
-    inject -f /samples/pod-pvc.yaml --dataset-file /samples/datasets/s3-dataset.yaml >"$work/injected.yaml" 2>"$work/injector.err"; then
+    inject -f /samples/pod-pvc.yaml --cluster /samples/datasets/s3-dataset.yaml >"$work/injected.yaml" 2>"$work/injector.err"; then
   grep -q "done.sidecar.fluid.io/inject" "$work/injected.yaml" \
     || die "the injector image's offline tool printed no injected pod (no done.sidecar.fluid.io/inject label)"
   say "injector image: 'inject -f samples/pod-pvc.yaml' printed the injected pod"
