@@ -19,6 +19,9 @@ public static class SidecarDefaults
     public const int MetadataTtlSeconds = 30;
     public const int PrefetchWorkers = 8;
 
+    /// <summary>Admin endpoint (POST) that makes the sidecar exit 0: how legacy-sidecar Jobs complete.</summary>
+    public const string QuitPath = "/quitquitquit";
+
     /// <summary>Where the injector mounts the downward-API annotations file in the sidecar.</summary>
     public const string PodInfoDirectory = "/etc/fluid-serverless/podinfo";
     public const string AnnotationsFile = PodInfoDirectory + "/annotations";

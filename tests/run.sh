@@ -35,6 +35,7 @@ as_root() {
 #   s3cmd      client interop tests (get/ls)
 #   /usr/bin/aws  aws-cli v2 from Debian (v1 comes with the pyenv Python)
 #   fusermount3   FUSE volume tests (mount/unmount as root)
+#   jq         kubectl-golden-check.sh (normalizes kubectl's JSON)
 # wrk and hyperfine are for bench/ only (bench/run.sh installs them); s3fs only when a test drives it.
 declare -A needed_packages=(
     [nginx]=nginx-light
@@ -42,6 +43,7 @@ declare -A needed_packages=(
     [s3cmd]=s3cmd
     [/usr/bin/aws]=awscli
     [fusermount3]=fuse3
+    [jq]=jq
 )
 if grep -rqs --include='*.cs' --include='*.sh' --exclude=run.sh -w 's3fs' tests/ 2>/dev/null; then
     needed_packages[s3fs]=s3fs
@@ -151,7 +153,8 @@ fi
 echo "dotnet test: $dotnet_passed passed, $dotnet_failed failed (results in ${results_dir#"$repo_root"/})"
 
 # --- 6. Script-level checks (other components add them; each exits 0 on success) ----------------------------------
-# Convention: tests/<Project>.Tests/*-check.sh and tests/checks/*.sh, run from the repository root.
+# Convention: tests/<folder>/*-check.sh, tests/<folder>/check-*.sh and tests/checks/*.sh, run from the repository
+# root. Other scripts (e.g. tests/packaging/build-images.sh, which needs a Docker engine) are not run here.
 check_passed=0; check_failed=0
 if [[ -z "$test_filter" ]]; then
     while IFS= read -r -d '' check; do
@@ -162,7 +165,7 @@ if [[ -z "$test_filter" ]]; then
             echo "FAILED check: $check" >&2
             check_failed=$((check_failed + 1))
         fi
-    done < <(find tests -path tests/node -prune -o \( -path 'tests/*/*-check.sh' -o -path 'tests/checks/*.sh' \) -type f -print0 | sort -z)
+    done < <(find tests -path tests/node -prune -o \( -path 'tests/*/*-check.sh' -o -path 'tests/*/check-*.sh' -o -path 'tests/checks/*.sh' \) -type f -print0 | sort -z)
     echo "script checks: $check_passed passed, $check_failed failed"
 fi
 

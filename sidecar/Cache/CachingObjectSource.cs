@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Sources;
 
 namespace Fluid.Serverless.Sidecar.Cache;
@@ -29,6 +30,7 @@ internal sealed class CachingObjectSource : IObjectSource
     private readonly CancellationTokenSource _lifetime = new();
     private readonly CancellationToken _lifetimeToken;
     private long _generation;
+    private int _disposed;
 
     /// <param name="inner">The source itself (with its resilience pipeline).</param>
     /// <param name="ttl">How long metadata is trusted; zero disables caching (single-flight still applies).</param>
@@ -43,6 +45,19 @@ internal sealed class CachingObjectSource : IObjectSource
         _immutable = immutable;
         _time = timeProvider;
         _lifetimeToken = _lifetime.Token;
+    }
+
+    /// <summary>Wraps a dataset's source with the metadata cache its config asks for.</summary>
+    public static CachingObjectSource For(IObjectSource inner, DatasetConfig dataset, CacheConfig cache, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        ArgumentNullException.ThrowIfNull(cache);
+        if (cache.MetadataTtlSeconds < 0)
+        {
+            throw new ArgumentException($"cache.metadataTtlSeconds is {cache.MetadataTtlSeconds}; expected 0 or more (0 = no metadata caching)", nameof(cache));
+        }
+
+        return new CachingObjectSource(inner, TimeSpan.FromSeconds(cache.MetadataTtlSeconds), dataset.Immutable, timeProvider);
     }
 
     public string Identity => _inner.Identity;
@@ -121,6 +136,11 @@ internal sealed class CachingObjectSource : IObjectSource
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _lifetime.CancelAsync();
         await _inner.DisposeAsync();
         _lifetime.Dispose();

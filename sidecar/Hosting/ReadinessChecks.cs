@@ -24,7 +24,7 @@ internal sealed class ConfigReadinessCheck(SidecarConfigSource configSource) : I
 internal sealed class DatasetsReadinessCheck(DatasetRegistry registry) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(registry.HasApplied
+        Task.FromResult(registry.HasPublished
             ? HealthCheckResult.Healthy($"{registry.Current.Datasets.Count} dataset(s), generation {registry.Current.Generation}")
             : HealthCheckResult.Unhealthy("datasets are not built yet"));
 }

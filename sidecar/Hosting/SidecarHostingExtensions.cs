@@ -1,7 +1,9 @@
 using System.Net;
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Cache;
+using Fluid.Serverless.Sidecar.Configuration;
 using Fluid.Serverless.Sidecar.Datasets;
+using Fluid.Serverless.Sidecar.Prefetch;
 using Fluid.Serverless.Sidecar.S3Api;
 using Fluid.Serverless.Sidecar.Sources;
 using Microsoft.AspNetCore.Builder;
@@ -43,12 +45,23 @@ internal static class SidecarHostingExtensions
         services.AddSingleton(new SidecarConfigSource(configOrigin));
         services.AddSingleton(listeners);
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(sp => new DatasetRegistry(
-            sp.GetRequiredService<ISourceFactory>(),
-            sp.GetRequiredService<ILogger<DatasetRegistry>>(),
-            sp.GetService<ISourceDecorator>()));
+        services.TryAddSingleton<ISourceFactory>(sp => new MetadataCachingSourceFactory(
+            new SourceFactory(),
+            TimeSpan.FromSeconds(config.Cache.MetadataTtlSeconds),
+            sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<IBlockCache>(sp => new DiskBlockCache(
+            DiskBlockCacheOptions.From(config.Cache, config.Prefetch),
+            sp.GetRequiredService<ILogger<DiskBlockCache>>(),
+            sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton(sp => new DatasetRegistry(sp.GetRequiredService<ILogger<DatasetRegistry>>()));
         services.TryAddSingleton<IDatasetRegistry>(sp => sp.GetRequiredService<DatasetRegistry>());
-        services.AddHostedService(sp => new DatasetStartup(sp.GetRequiredService<DatasetRegistry>(), config));
+        services.TryAddSingleton(sp => new ConfigApplier(
+            sp.GetRequiredService<ISourceFactory>(),
+            sp.GetRequiredService<DatasetRegistry>(),
+            sp.GetService<PrefetchManager>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<ConfigApplier>>()));
+        services.AddHostedService(sp => new DatasetStartup(sp.GetRequiredService<ConfigApplier>(), config));
 
         services.AddSingleton<MetricsRegistry>();
         services.AddSingleton(sp => new SidecarMetrics(sp.GetRequiredService<MetricsRegistry>(), sp.GetRequiredService<IDatasetRegistry>(), sp.GetService<IBlockCache>()));
@@ -100,7 +113,15 @@ internal static class SidecarHostingExtensions
         catch (SidecarStartupException e)
         {
             Log.StartFailed(logger, e.Message);
-            await Console.Error.WriteLineAsync(e.Message);
+            await Console.Error.WriteLineAsync("fluid-sidecar: " + e.Message);
+            return 2;
+        }
+        catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException || e.Message.Contains("bind", StringComparison.OrdinalIgnoreCase))
+        {
+            // Kestrel's "Failed to bind to address …: address already in use": say which setting moves it.
+            var message = $"{e.Message} (change s3.port/admin.port in the config, or set {SidecarConfigLoader.S3PortVariable}/{SidecarConfigLoader.AdminPortVariable})";
+            Log.StartFailed(logger, message);
+            await Console.Error.WriteLineAsync("fluid-sidecar: " + message);
             return 2;
         }
 
@@ -135,14 +156,19 @@ internal static class SidecarHostingExtensions
 internal sealed class SidecarStartupException(string message) : Exception(message);
 
 /// <summary>Builds the datasets before the listeners open, so the first request already sees them.</summary>
-internal sealed class DatasetStartup(DatasetRegistry registry, SidecarConfig config) : IHostedService
+internal sealed class DatasetStartup(ConfigApplier applier, SidecarConfig config) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        var errors = registry.Apply(config.Datasets);
-        return errors.Count == 0
-            ? Task.CompletedTask
-            : throw new SidecarStartupException("cannot build the datasets:\n  " + string.Join("\n  ", errors));
+        try
+        {
+            applier.Apply(config);
+            return Task.CompletedTask;
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new SidecarStartupException("cannot build the datasets: " + e.Message);
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -1,24 +1,33 @@
 using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Sidecar.Resilience;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Fluid.Serverless.Sidecar.Sources;
 
 /// <summary>
 /// Maps a dataset's source URI scheme to its source class, after merging the secret options (resolved from the
-/// environment variables the injector wired to Kubernetes secrets) into the plain options.
+/// environment variables the injector wired to Kubernetes secrets) into the plain options, and wraps the source in
+/// its own resilience pipeline (retries, timeouts, circuit breaker; options in <see cref="SourceResilienceOptions"/>).
+/// Creating a source does no I/O: clients connect on first use, so start-up stays fast.
 /// </summary>
 internal sealed class SourceFactory : ISourceFactory
 {
     private readonly Func<string, string?> environment;
+    private readonly TimeProvider timeProvider;
+    private readonly ILogger logger;
 
-    public SourceFactory()
-        : this(Environment.GetEnvironmentVariable)
+    public SourceFactory(TimeProvider timeProvider, ILoggerFactory loggerFactory)
+        : this(Environment.GetEnvironmentVariable, timeProvider, loggerFactory)
     {
     }
 
     /// <param name="environment">Looks up an environment variable (tests pass a dictionary).</param>
-    public SourceFactory(Func<string, string?> environment)
+    public SourceFactory(Func<string, string?> environment, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
     {
         this.environment = environment;
+        this.timeProvider = timeProvider ?? TimeProvider.System;
+        logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Fluid.Serverless.Sidecar.Sources");
     }
 
     public IObjectSource Create(DatasetConfig dataset)
@@ -32,7 +41,8 @@ internal sealed class SourceFactory : ISourceFactory
 
         var options = new SourceOptions(name, MergeOptions(dataset));
         var location = SourceLocation.Parse(name, dataset.Source);
-        return location.Scheme switch
+        var resilience = SourceResilienceOptions.From(options);
+        IObjectSource source = location.Scheme switch
         {
             "local" => CreateLocal(name, location),
             "s3" => CreateS3(options, location),
@@ -41,6 +51,7 @@ internal sealed class SourceFactory : ISourceFactory
                 $"dataset '{name}': field 'source' has unsupported scheme '{location.Scheme}' in '{dataset.Source}', expected one of {string.Join(", ", SourceLocation.SupportedSchemes)}",
                 nameof(dataset)),
         };
+        return new ResilientObjectSource(source, SourcePipelineFactory.Create(source.Identity, resilience, timeProvider, logger));
     }
 
     private static LocalObjectSource CreateLocal(string datasetName, SourceLocation location)

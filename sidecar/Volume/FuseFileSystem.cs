@@ -56,10 +56,14 @@ internal sealed partial class FuseFileSystem
 
     public int InodeCount => _inodes.Count;
 
+    /// <summary>Requests seen per opcode (index = opcode number, 64 slots), for diagnostics and metrics.</summary>
+    public long[] RequestCounts { get; } = new long[64];
+
     public async ValueTask HandleAsync(FuseChannel channel, ReadOnlyMemory<byte> request, CancellationToken cancellationToken)
     {
         var header = MemoryMarshal.Read<FuseInHeader>(request.Span);
         var body = request[Marshal.SizeOf<FuseInHeader>()..];
+        Interlocked.Increment(ref RequestCounts[(int)header.Opcode & 63]);
         try
         {
             switch (header.Opcode)

@@ -117,7 +117,13 @@ internal sealed class CountingObjectSource(IObjectSource inner) : IObjectSource
         await inner.ReadAsync(obj, offset, destination, cancellationToken);
     }
 
-    public ValueTask DisposeAsync() => inner.DisposeAsync();
+    public bool Disposed { get; private set; }
+
+    public ValueTask DisposeAsync()
+    {
+        Disposed = true;
+        return inner.DisposeAsync();
+    }
 }
 
 /// <summary>An in-memory IBlockCache: exact used-bytes accounting against a quota, no eviction (none is needed here).</summary>
@@ -235,6 +241,26 @@ internal sealed class StandInDatasetRegistry : IDatasetRegistry
     {
         Volatile.Write(ref _current, snapshot);
         Changed?.Invoke(snapshot);
+    }
+}
+
+/// <summary>Wraps every source the real DatasetRegistry builds in a <see cref="CountingObjectSource"/> the test can hold.</summary>
+internal sealed class CountingDecorator : ISourceDecorator
+{
+    public List<CountingObjectSource> Created { get; } = [];
+
+    /// <summary>When set, sources built from now on hold their reads until it completes.</summary>
+    public TaskCompletionSource? ReadGateForNewSources { get; set; }
+
+    public IObjectSource Decorate(Contracts.DatasetConfig dataset, IObjectSource source)
+    {
+        var counting = new CountingObjectSource(source) { ReadGate = ReadGateForNewSources };
+        lock (Created)
+        {
+            Created.Add(counting);
+        }
+
+        return counting;
     }
 }
 

@@ -27,7 +27,7 @@ public sealed class SidecarProcess : IAsyncDisposable
     private readonly IReadOnlyDictionary<string, string> _environment;
     private readonly bool _ownsWorkDirectory;
     private SidecarConfig _config;
-    private System.Diagnostics.Process? _process;
+    private Process? _process;
 
     private SidecarProcess(SidecarConfig config, string workDirectory, bool ownsWorkDirectory, IReadOnlyDictionary<string, string> environment)
     {
@@ -118,7 +118,7 @@ public sealed class SidecarProcess : IAsyncDisposable
         var process = _process ?? throw new InvalidOperationException("The sidecar has not been started.");
         if (!process.HasExited)
         {
-            using var kill = System.Diagnostics.Process.Start(new ProcessStartInfo("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])
+            using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])
             {
                 UseShellExecute = false,
             })!;
@@ -191,7 +191,7 @@ public sealed class SidecarProcess : IAsyncDisposable
         }
 
         CommandLine = $"{startInfo.FileName} {string.Join(' ', startInfo.ArgumentList)}";
-        var process = new System.Diagnostics.Process { StartInfo = startInfo };
+        var process = new Process { StartInfo = startInfo };
         process.OutputDataReceived += (_, e) => Keep(e.Data);
         process.ErrorDataReceived += (_, e) => Keep(e.Data);
         process.Start();
@@ -202,7 +202,7 @@ public sealed class SidecarProcess : IAsyncDisposable
         await WaitForReadyAsync(process, readyTimeout);
     }
 
-    private async Task WaitForReadyAsync(System.Diagnostics.Process process, TimeSpan timeout)
+    private async Task WaitForReadyAsync(Process process, TimeSpan timeout)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         var readyz = new Uri(AdminEndpoint, "/readyz");

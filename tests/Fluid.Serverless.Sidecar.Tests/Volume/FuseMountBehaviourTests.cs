@@ -37,6 +37,25 @@ public sealed class FuseMountBehaviourTests
     }
 
     [Fact]
+    public async Task Read_SequentialOnImmutableDataset_ArrivesInOneMebibyteRequestsAndRereadsFromThePageCache()
+    {
+        var source = new StandInSource();
+        source.Put("big.bin", new byte[16 * 1024 * 1024]);
+        var reader = new PassThroughObjectReader();
+        await using var mounted = await MountedDataset.StartAsync(source, reader, immutable: true);
+        var counts = mounted.Mount.FileSystem.RequestCounts;
+        const string readAll = "import sys\nf = open(sys.argv[1], 'rb', buffering=0)\nwhile f.read(1 << 20): pass";
+
+        Assert.Equal(0, (await Shell.RunAsync("python3", "-c", readAll, mounted.PathOf("big.bin"))).ExitCode);
+        var firstPassReads = Interlocked.Read(ref counts[(int)FuseOpcode.Read]);
+        Assert.Equal(16L * 1024 * 1024, reader.BytesRead["big.bin"]);
+        Assert.InRange(firstPassReads, 16, 20); // 1 MiB each (read-ahead raised, max_pages=256), not 128 KiB
+
+        Assert.Equal(0, (await Shell.RunAsync("python3", "-c", readAll, mounted.PathOf("big.bin"))).ExitCode);
+        Assert.Equal(firstPassReads, Interlocked.Read(ref counts[(int)FuseOpcode.Read])); // FOPEN_KEEP_CACHE
+    }
+
+    [Fact]
     public async Task Write_AnyModification_FailsWithReadOnlyFileSystem()
     {
         var source = new StandInSource();
