@@ -46,7 +46,7 @@ internal static class SidecarHostingExtensions
         services.AddSingleton(listeners);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ISourceFactory>(sp => new MetadataCachingSourceFactory(
-            new SourceFactory(),
+            new SourceFactory(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()),
             TimeSpan.FromSeconds(config.Cache.MetadataTtlSeconds),
             sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IBlockCache>(sp => new DiskBlockCache(

@@ -21,7 +21,7 @@ public sealed class ConfigApplierTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        _registry = new DatasetRegistry(new SourceFactory(), NullLogger<DatasetRegistry>.Instance, _decorator);
+        _registry = new DatasetRegistry(NullLogger<DatasetRegistry>.Instance);
         _prefetch = new PrefetchManager(new PrefetchConfig(), new BlockCacheObjectReader(_cache), _cache, TimeProvider.System, NullLoggerFactory.Instance);
         _registry.Changed += _prefetch.Follow;
         return Task.CompletedTask;
@@ -36,7 +36,6 @@ public sealed class ConfigApplierTests : IAsyncLifetime
 
         await _prefetch.CancelAllAsync();
         _prefetch.Dispose();
-        await _registry.DisposeAsync();
         _a.Dispose();
         _b.Dispose();
     }
@@ -100,7 +99,7 @@ public sealed class ConfigApplierTests : IAsyncLifetime
             ReloadConfigValidator.Validate,
             TimeProvider.System,
             NullLogger<ConfigFileWatcher>.Instance);
-        watcher.ConfigChanged += applier.Apply;
+        watcher.ConfigChanged += config => applier.Apply(config);
         Assert.True(watcher.TryLoadInitial(out var initial, out var error), error);
         applier.Apply(initial);
         await WaitForPrefetchAsync();
@@ -164,7 +163,7 @@ public sealed class ConfigApplierTests : IAsyncLifetime
         Assert.Empty(_prefetch.List());
     }
 
-    private ConfigApplier NewApplier() => new(_registry, _prefetch, new SidecarConfig(), NullLogger<ConfigApplier>.Instance);
+    private ConfigApplier NewApplier() => new(_decorator, _registry, _prefetch, TimeProvider.System, NullLogger<ConfigApplier>.Instance);
 
     private static DatasetConfig Dataset(string name, TempDataset data) => new() { Name = name, Source = "local://" + data.Root };
 

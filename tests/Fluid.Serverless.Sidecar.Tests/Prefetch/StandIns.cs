@@ -154,6 +154,19 @@ internal sealed class MemoryBlockCache(int blockSize, long quotaBytes) : IBlockC
         return new BlockLease(buffer, length, fromCache: false);
     }
 
+    public BlockLease? TryReadCached(BlockKey key, int blockLength, int offset, int count)
+    {
+        if (!_blocks.TryGetValue(key, out var stored))
+        {
+            return null;
+        }
+
+        Interlocked.Increment(ref _hits);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(1, count));
+        stored.AsSpan(offset, count).CopyTo(buffer);
+        return new BlockLease(buffer, count, fromCache: true);
+    }
+
     public bool Contains(BlockKey key) => _blocks.ContainsKey(key);
 
     public void Invalidate(string sourceIdentity, string objectKey)
@@ -244,17 +257,19 @@ internal sealed class StandInDatasetRegistry : IDatasetRegistry
     }
 }
 
-/// <summary>Wraps every source the real DatasetRegistry builds in a <see cref="CountingObjectSource"/> the test can hold.</summary>
-internal sealed class CountingDecorator : ISourceDecorator
+/// <summary>Wraps every source the real SourceFactory builds in a <see cref="CountingObjectSource"/> the test can hold.</summary>
+internal sealed class CountingDecorator : ISourceFactory
 {
+    private readonly SourceFactory _inner = new(Environment.GetEnvironmentVariable);
+
     public List<CountingObjectSource> Created { get; } = [];
 
     /// <summary>When set, sources built from now on hold their reads until it completes.</summary>
     public TaskCompletionSource? ReadGateForNewSources { get; set; }
 
-    public IObjectSource Decorate(Contracts.DatasetConfig dataset, IObjectSource source)
+    public IObjectSource Create(Contracts.DatasetConfig dataset)
     {
-        var counting = new CountingObjectSource(source) { ReadGate = ReadGateForNewSources };
+        var counting = new CountingObjectSource(_inner.Create(dataset)) { ReadGate = ReadGateForNewSources };
         lock (Created)
         {
             Created.Add(counting);
