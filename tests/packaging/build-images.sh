@@ -196,7 +196,8 @@ build() { # DOCKERFILE TAG
     tail -n 40 "$work/build.log" >&2
     die "docker build -f $1 failed (last lines above)"
   fi
-  say "built $2 in $(elapsed "$t") s"
+  say "built $2 in $(elapsed "$t") s ($(grep -c 'Using cache' "$work/build.log" || true) steps from the layer cache," \
+    "$(grep -c -E 'warning (IL|CS)[0-9]+' "$work/build.log" || true) IL/CS warnings)"
 }
 build Dockerfile.sidecar "$SIDECAR_TAG"
 build Dockerfile.injector "$INJECTOR_TAG"
@@ -210,9 +211,11 @@ for image in "$SIDECAR_TAG" "$INJECTOR_TAG"; do
 done
 user="$(docker image inspect -f '{{.Config.User}}' "$SIDECAR_TAG")"
 [[ "$user" == 65532:65532 ]] || die "$SIDECAR_TAG runs as '$user', expected 65532:65532"
-docker run --rm --network none --entrypoint /bin/sh "$SIDECAR_TAG" -c true >/dev/null 2>&1 \
-  && die "$SIDECAR_TAG contains a shell (/bin/sh); the runtime image must hold only the binary and its libraries"
-say "$SIDECAR_TAG has no shell (as intended)"
+for image in "$SIDECAR_TAG" "$INJECTOR_TAG"; do
+  docker run --rm --network none --entrypoint /bin/sh "$image" -c true >/dev/null 2>&1 \
+    && die "$image contains a shell (/bin/sh); the runtime image must hold only the program and its libraries"
+done
+say "neither image contains a shell (as intended)"
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 s3_port=$(free_port); admin_port=$(free_port)
