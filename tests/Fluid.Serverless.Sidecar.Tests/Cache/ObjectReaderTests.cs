@@ -257,6 +257,7 @@ public sealed class ObjectReaderTests : IAsyncLifetime
         Assert.Equal(Sha(bytes.AsSpan(100)), Sha(output.ToArray()));
         Assert.True(output.LargestWrite <= 256 * 1024, $"largest write {output.LargestWrite}");
         Assert.Equal(4, _source.Reads);
+        Assert.Equal(4, cache.GetStatistics().Hits); // one per block, however many pieces it was streamed in
     }
 
     [Fact]
