@@ -30,7 +30,8 @@ internal sealed class S3ObjectSource : IObjectSource
         this.settings = settings;
         this.bucket = bucket;
         this.rootPrefix = rootPrefix.Length == 0 || rootPrefix.EndsWith('/') ? rootPrefix : rootPrefix + "/";
-        Identity = $"{scheme}://{settings.Endpoint ?? "aws:" + settings.Region}/{bucket}/{this.rootPrefix}";
+        var endpoint = settings.Endpoint is { } url ? url[(url.IndexOf("://", StringComparison.Ordinal) + 3)..] : "aws." + settings.Region;
+        Identity = $"{scheme}://{endpoint}/{bucket}/{this.rootPrefix}";
     }
 
     public string Identity { get; }

@@ -98,7 +98,7 @@ public sealed class HttpObjectSourceTests(NginxFixture nginx)
         var (directory, source) = NewDataset();
         nginx.Write($"{directory}/index.txt", "ok.txt\n../../etc/passwd\n"u8.ToArray());
 
-        var error = await Assert.ThrowsAsync<InvalidDataException>(() => source.ListAsync(new ListRequest("", null, null, 10), CancellationToken.None).AsTask());
+        var error = await Assert.ThrowsAsync<SourceUnavailableException>(() => source.ListAsync(new ListRequest("", null, null, 10), CancellationToken.None).AsTask());
 
         Assert.Contains("listing file 'index.txt' line 2", error.Message, StringComparison.Ordinal);
     }
