@@ -10,6 +10,10 @@ public static class EnvironmentNames
     public const string AwsAccessKeyId = "AWS_ACCESS_KEY_ID";
     public const string AwsSecretAccessKey = "AWS_SECRET_ACCESS_KEY";
 
+    /// <summary>App containers of run-to-completion pods (Jobs) with a legacy (non-native) sidecar: POST here when the
+    /// work is done and the sidecar exits, so the pod can complete. Native sidecars (Kubernetes ≥ 1.29) need nothing.</summary>
+    public const string SidecarQuitUrl = "FLUID_SIDECAR_QUIT_URL";
+
     // Sidecar: where its config comes from.
     /// <summary>Path of a JSON file holding a <see cref="SidecarConfig"/>.</summary>
     public const string SidecarConfigFile = "FLUID_SIDECAR_CONFIG_FILE";

@@ -7,32 +7,37 @@ namespace Fluid.Serverless.Contracts;
 /// annotation and the sidecar reads (and reloads live) from a file. Never holds secret values:
 /// secrets arrive as env vars named in <see cref="DatasetConfig.SecretOptions"/>.
 /// </summary>
+/// <remarks>
+/// Properties here are <c>set</c>, not <c>init</c>: System.Text.Json's source generator builds init-only
+/// properties through an object initializer that assigns every one of them, so a property absent from the JSON
+/// would get default(T) (null) instead of its initializer, and a partial config file would lose every default.
+/// </remarks>
 public sealed record SidecarConfig
 {
-    public int Version { get; init; } = 1;
+    public int Version { get; set; } = 1;
 
     /// <summary>fuse, copy, s3 or auto (FUSE where /dev/fuse is usable, else copy).</summary>
-    public string Mode { get; init; } = DatasetModes.S3;
+    public string Mode { get; set; } = DatasetModes.S3;
 
-    public EndpointConfig S3 { get; init; } = new();
-    public EndpointConfig Admin { get; init; } = new() { Address = SidecarDefaults.AdminAddress, Port = SidecarDefaults.AdminPort };
-    public CacheConfig Cache { get; init; } = new();
-    public PrefetchConfig Prefetch { get; init; } = new();
-    public IReadOnlyList<DatasetConfig> Datasets { get; init; } = [];
+    public EndpointConfig S3 { get; set; } = new();
+    public EndpointConfig Admin { get; set; } = new() { Address = SidecarDefaults.AdminAddress, Port = SidecarDefaults.AdminPort };
+    public CacheConfig Cache { get; set; } = new();
+    public PrefetchConfig Prefetch { get; set; } = new();
+    public IReadOnlyList<DatasetConfig> Datasets { get; set; } = [];
 
     /// <summary>
     /// Host names under which the S3 endpoint answers virtual-host style requests: for a request to
     /// <c>{bucket}.{domain}[:port]</c> the bucket is everything before <c>.{domain}</c>. Any other host (an IP
     /// literal, <c>localhost</c> itself, a pod name) is path-style. Add e.g. "127.0.0.1.nip.io" when clients use it.
     /// </summary>
-    public IReadOnlyList<string> VirtualHostDomains { get; init; } = ["localhost"];
+    public IReadOnlyList<string> VirtualHostDomains { get; set; } = ["localhost"];
 
     /// <summary>Optional: an upstream S3 endpoint for buckets that are not datasets (passthrough).</summary>
-    public UpstreamConfig? Upstream { get; init; }
+    public UpstreamConfig? Upstream { get; set; }
 
     /// <summary>Optional: pod-local credentials; when set, every S3 request must be SigV4-signed with them.
     /// The secret itself comes from the env var named in <see cref="PodCredentialsConfig.SecretAccessKeyEnv"/>.</summary>
-    public PodCredentialsConfig? Credentials { get; init; }
+    public PodCredentialsConfig? Credentials { get; set; }
 }
 
 public static class DatasetModes
@@ -46,75 +51,81 @@ public static class DatasetModes
 
 public sealed record EndpointConfig
 {
-    public string Address { get; init; } = SidecarDefaults.S3Address;
-    public int Port { get; init; } = SidecarDefaults.S3Port;
+    public string Address { get; set; } = SidecarDefaults.S3Address;
+    public int Port { get; set; } = SidecarDefaults.S3Port;
 }
 
 public sealed record CacheConfig
 {
     /// <summary>Block directory; survives restarts (the cache is not wiped on start).</summary>
-    public string Directory { get; init; } = "/var/cache/fluid-serverless";
-    public long QuotaBytes { get; init; } = SidecarDefaults.CacheQuotaBytes;
-    public int BlockSizeBytes { get; init; } = SidecarDefaults.BlockSizeBytes;
+    public string Directory { get; set; } = "/var/cache/fluid-serverless";
+    public long QuotaBytes { get; set; } = SidecarDefaults.CacheQuotaBytes;
+    public int BlockSizeBytes { get; set; } = SidecarDefaults.BlockSizeBytes;
     /// <summary>Free space the cache always leaves on its disk.</summary>
-    public long MinFreeBytes { get; init; } = SidecarDefaults.MinFreeBytes;
+    public long MinFreeBytes { get; set; } = SidecarDefaults.MinFreeBytes;
     /// <summary>Global memory budget for read-ahead buffers.</summary>
-    public long ReadAheadMemoryBytes { get; init; } = SidecarDefaults.ReadAheadMemoryBytes;
-    public int MetadataTtlSeconds { get; init; } = SidecarDefaults.MetadataTtlSeconds;
+    public long ReadAheadMemoryBytes { get; set; } = SidecarDefaults.ReadAheadMemoryBytes;
+    public int MetadataTtlSeconds { get; set; } = SidecarDefaults.MetadataTtlSeconds;
     /// <summary>memory or disk (informational for the injector's emptyDir medium).</summary>
-    public string Medium { get; init; } = "disk";
+    public string Medium { get; set; } = "disk";
 }
 
 public sealed record PrefetchConfig
 {
-    public int Workers { get; init; } = SidecarDefaults.PrefetchWorkers;
+    public int Workers { get; set; } = SidecarDefaults.PrefetchWorkers;
     /// <summary>0 = unlimited.</summary>
-    public long BandwidthBytesPerSecond { get; init; }
+    public long BandwidthBytesPerSecond { get; set; }
     /// <summary>When true, /readyz waits until the prefetch completes.</summary>
-    public bool WaitForReady { get; init; }
+    public bool WaitForReady { get; set; }
 }
 
 public sealed record DatasetConfig
 {
     /// <summary>The bucket name on the S3 endpoint; must be a valid S3 bucket name.</summary>
-    public string Name { get; init; } = "";
+    public string Name { get; set; } = "";
 
     /// <summary>s3://bucket/prefix, http(s)://host/base/, local:///path (later: oss://, hdfs://, nfs://).</summary>
-    public string Source { get; init; } = "";
+    public string Source { get; set; } = "";
 
     /// <summary>Non-secret source options (endpoint, region, pathStyle, listing file…).</summary>
-    public IReadOnlyDictionary<string, string> Options { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, string> Options { get; set; } = new Dictionary<string, string>();
 
     /// <summary>Option name → env var name holding its secret value (injected from secretKeyRef).</summary>
-    public IReadOnlyDictionary<string, string> SecretOptions { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, string> SecretOptions { get; set; } = new Dictionary<string, string>();
 
     /// <summary>Where the dataset appears on the shared volume (fuse/copy modes); null = S3 only.</summary>
-    public string? MountPath { get; init; }
+    public string? MountPath { get; set; }
 
-    public bool ReadOnly { get; init; } = true;
+    public bool ReadOnly { get; set; } = true;
 
     /// <summary>Immutable datasets never revalidate metadata and keep the kernel page cache.</summary>
-    public bool Immutable { get; init; }
+    public bool Immutable { get; set; }
 
     /// <summary>Paths, globs (train/**/*.jpg) or "@manifest-key" entries to warm up.</summary>
-    public IReadOnlyList<string> Prefetch { get; init; } = [];
+    public IReadOnlyList<string> Prefetch { get; set; } = [];
 }
 
 public sealed record UpstreamConfig
 {
-    public string Endpoint { get; init; } = "";
-    public string Region { get; init; } = "us-east-1";
-    public string? AccessKeyIdEnv { get; init; }
-    public string? SecretAccessKeyEnv { get; init; }
+    public string Endpoint { get; set; } = "";
+    public string Region { get; set; } = "us-east-1";
+    public string? AccessKeyIdEnv { get; set; }
+    public string? SecretAccessKeyEnv { get; set; }
 }
 
 public sealed record PodCredentialsConfig
 {
-    public string AccessKeyId { get; init; } = "";
-    public string SecretAccessKeyEnv { get; init; } = "";
+    public string AccessKeyId { get; set; } = "";
+    public string SecretAccessKeyEnv { get; set; } = "";
 }
 
-/// <summary>Source-generated JSON (Native-AOT clean): camelCase, as written in the annotation.</summary>
+/// <summary>
+/// Source-generated JSON (Native-AOT clean): camelCase, as written in the annotation.
+/// The config records use <c>set</c>, not <c>init</c>, on purpose: for init-only properties the source generator
+/// builds the object with an initializer that assigns every property, so a member missing from the JSON became
+/// null/0 instead of keeping its default (e.g. a config without "admin" had no admin endpoint). Treat the
+/// objects as immutable after loading all the same.
+/// </summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,

@@ -19,6 +19,9 @@ public static class SidecarDefaults
     public const int MetadataTtlSeconds = 30;
     public const int PrefetchWorkers = 8;
 
+    /// <summary>Admin endpoint (POST) that makes the sidecar exit 0: how legacy-sidecar Jobs complete.</summary>
+    public const string QuitPath = "/quitquitquit";
+
     /// <summary>
     /// Where the injector mounts the in-tree nfs volume of an nfs://server/export/path dataset, in the sidecar only
     /// (one directory per dataset, see <see cref="NfsMountPath"/>); the sidecar serves it as a local source.

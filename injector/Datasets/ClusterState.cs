@@ -44,6 +44,16 @@ internal sealed class ClusterState
 
     public void RemovePolicy(string @namespace, string name) => _policies.TryRemove((@namespace, name), out _);
 
+    /// <summary>Keys of every cached object of a kind (namespace "" for Namespaces).</summary>
+    public IReadOnlyList<(string Namespace, string Name)> Keys(string kind) => kind switch
+    {
+        "Dataset" => [.. _datasets.Keys],
+        "PersistentVolumeClaim" => [.. _claims.Keys],
+        "Namespace" => [.. _namespaceLabels.Keys.Select(name => ("", name))],
+        "InjectionPolicy" => [.. _policies.Keys],
+        _ => [],
+    };
+
     public void Clear()
     {
         _datasets.Clear();

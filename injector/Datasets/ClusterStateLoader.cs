@@ -53,4 +53,53 @@ internal static class ClusterStateLoader
                 return false;
         }
     }
+
+    /// <summary>Replaces every cached object of a kind with a fresh list (after a relist, objects deleted while the
+    /// watch was down must disappear too).</summary>
+    public static void ReplaceAll(ClusterState state, string kind, IReadOnlyList<JsonNode> items)
+    {
+        var keep = new HashSet<(string, string)>();
+        foreach (var item in items)
+        {
+            var typed = item as JsonObject ?? [];
+            typed["kind"] ??= kind;
+            Apply(state, typed);
+            keep.Add(Key(typed));
+        }
+
+        foreach (var key in state.Keys(kind))
+        {
+            if (!keep.Contains(key))
+            {
+                Remove(state, kind, key.Namespace, key.Name);
+            }
+        }
+    }
+
+    public static void Remove(ClusterState state, string kind, string @namespace, string name)
+    {
+        switch (kind)
+        {
+            case "Dataset":
+                state.RemoveDataset(@namespace, name);
+                break;
+            case "PersistentVolumeClaim":
+                state.RemoveClaim(@namespace, name);
+                break;
+            case "Namespace":
+                state.RemoveNamespace(name);
+                break;
+            case "InjectionPolicy":
+                state.RemovePolicy(@namespace, name);
+                break;
+        }
+    }
+
+    public static (string Namespace, string Name) Key(JsonNode obj)
+    {
+        var metadata = obj.Obj("metadata");
+        return obj.Str("kind") == "Namespace"
+            ? ("", metadata.Str("name") ?? "")
+            : (metadata.Str("namespace") ?? "default", metadata.Str("name") ?? "");
+    }
 }

@@ -3,6 +3,8 @@ using System.Security.Authentication;
 using Fluid.Serverless.Injector.Admission;
 using Fluid.Serverless.Injector.Certificates;
 using Fluid.Serverless.Injector.Datasets;
+using Fluid.Serverless.Injector.Kubernetes;
+using k8s;
 using Fluid.Serverless.Injector.Mutation;
 using Fluid.Serverless.Injector.Policy;
 using Microsoft.AspNetCore.Builder;
@@ -24,7 +26,7 @@ internal static class InjectorHost
         var builder = WebApplication.CreateSlimBuilder(args);
         builder.Configuration.AddEnvironmentVariables("FLUID_INJECTOR_");
         var server = builder.Configuration.GetSection("Server").Get<ServerSettings>() ?? new ServerSettings();
-        var options = builder.Configuration.GetSection("Injector").Get<InjectorOptions>() ?? new InjectorOptions();
+        var options = InjectorOptionsReader.Read(builder.Configuration.GetSection("Injector"));
         return Build(builder, server, options, overrides);
     }
 
@@ -44,12 +46,37 @@ internal static class InjectorHost
         });
 
         var services = builder.Services;
+        var sync = new CacheSyncStatus();
+        if (server.WatchCluster)
+        {
+            var client = KubernetesConnection.Create(server);
+            if (server.DetectNativeSidecar && KubernetesConnection.TryDetectNativeSidecars(client, out var native, out var version))
+            {
+                options = options with { NativeSidecarSupported = native };
+                Console.Error.WriteLine($"fluid-injector: API server {version}: {(native ? "native" : "legacy")} sidecars");
+            }
+
+            services.AddSingleton<IKubernetes>(client);
+            foreach (var resource in WatchedResource.All)
+            {
+                sync.Expect(resource.Kind); // before the first /readyz: not ready until every cache has listed
+            }
+
+            services.AddHostedService<ClusterWatcher>();
+        }
+
         services.AddSingleton(server);
         services.AddSingleton(options);
         services.AddSingleton(certificates);
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<ClusterState>();
-        services.AddSingleton<CacheSyncStatus>();
+        var cluster = new ClusterState();
+        if (!server.WatchCluster && server.ClusterStateFile is { Length: > 0 } clusterFile)
+        {
+            ClusterStateLoader.LoadYaml(cluster, File.ReadAllText(clusterFile));
+        }
+
+        services.AddSingleton(cluster);
+        services.AddSingleton(sync);
         services.AddSingleton<AdmissionMetrics>();
         services.AddSingleton<PodInjector>();
         services.AddSingleton<AdmissionReviewProcessor>();
@@ -65,6 +92,20 @@ internal static class InjectorHost
                 reloader.TryLoad(); // before Kestrel accepts the first handshake
                 return reloader;
             });
+        }
+
+        else if (server.CertificateMode == "self-managed")
+        {
+            if (!server.WatchCluster)
+            {
+                throw new InvalidOperationException("Server:CertificateMode 'self-managed' needs the API server (Server:WatchCluster true)");
+            }
+
+            services.AddHostedService<SelfManagedCertificates>();
+        }
+        else
+        {
+            throw new InvalidOperationException($"invalid value '{server.CertificateMode}' for Server:CertificateMode: expected 'files' or 'self-managed'");
         }
 
         overrides?.Invoke(services);

@@ -20,4 +20,14 @@ internal sealed record ServerSettings
 
     /// <summary>List+watch Datasets, PVCs, Namespaces and InjectionPolicies (off only in tests and offline).</summary>
     public bool WatchCluster { get; init; } = true;
+
+    /// <summary>Without watches: a YAML file of Datasets, PVCs, Namespaces and InjectionPolicies to serve from
+    /// (standalone runs, benchmarks, demos).</summary>
+    public string? ClusterStateFile { get; init; }
+
+    /// <summary>API server URL; empty = in-cluster config, else the kubeconfig file.</summary>
+    public string? ApiServerUrl { get; init; }
+
+    /// <summary>Decide native vs legacy sidecars from the API server's version (≥ 1.29 → native) at start.</summary>
+    public bool DetectNativeSidecar { get; init; } = true;
 }

@@ -17,6 +17,9 @@ internal sealed class AppEnvironmentMutator : IPodMutator
     {
         var options = context.Plan.Options;
         var endpoint = "http://127.0.0.1:" + options.S3Port.ToString(CultureInfo.InvariantCulture);
+        // a legacy sidecar is a regular container: a Job's pod completes only once it exits too
+        var runsToCompletion = !context.Plan.NativeSidecar && context.Spec.Str("restartPolicy") is "Never" or "OnFailure";
+        var quitUrl = "http://127.0.0.1:" + options.AdminPort.ToString(CultureInfo.InvariantCulture) + SidecarDefaults.QuitPath;
         foreach (var container in context.DataConsumers())
         {
             var env = container.EnsureArr("env");
@@ -24,6 +27,11 @@ internal sealed class AppEnvironmentMutator : IPodMutator
             AddIfAbsent(env, existing, EnvironmentNames.AwsEndpointUrlS3, endpoint);
             AddIfAbsent(env, existing, EnvironmentNames.TensorFlowS3Endpoint, endpoint);
             AddIfAbsent(env, existing, EnvironmentNames.FsspecS3EndpointUrl, endpoint);
+            if (runsToCompletion && context.Plan.AppContainers.Contains(container.Str("name") ?? ""))
+            {
+                AddIfAbsent(env, existing, EnvironmentNames.SidecarQuitUrl, quitUrl);
+            }
+
             var hasCredentials = existing.Contains(EnvironmentNames.AwsAccessKeyId) || existing.Contains(EnvironmentNames.AwsSecretAccessKey)
                 || container.Arr("envFrom") is { Count: > 0 };
             if (!hasCredentials)

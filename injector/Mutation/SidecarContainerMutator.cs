@@ -48,7 +48,13 @@ internal sealed class SidecarContainerMutator : IPodMutator
         }
         else
         {
-            sidecar["readinessProbe"] = readiness.DeepClone();
+            // the postStart hook gates startup; readiness then only tracks a sidecar that stops serving
+            sidecar["readinessProbe"] = new JsonObject
+            {
+                ["httpGet"] = readiness["httpGet"]!.DeepClone(),
+                ["periodSeconds"] = 5,
+                ["failureThreshold"] = 3,
+            };
             sidecar["lifecycle"] = new JsonObject
             {
                 ["postStart"] = new JsonObject { ["exec"] = new JsonObject { ["command"] = options.LegacyWaitCommand.ToJsonArray() } },

@@ -144,6 +144,14 @@ internal static class OfflineCommand
                 case InjectionOutcomeKind.Injected:
                     template["metadata"] = outcome.Pod!["metadata"]!.DeepClone();
                     template["spec"] = outcome.Pod!["spec"]!.DeepClone();
+                    if (platformHint == Platforms.Knative)
+                    {
+                        // Knative validates the Service's pod spec itself; the webhook path (pods) avoids this
+                        stderr.WriteLine($"{what}: note: Knative must allow the injected fields (config-features: kubernetes.podspec-init-containers, "
+                            + "kubernetes.podspec-emptydir, kubernetes.podspec-volumes-hostpath and kubernetes.podspec-securitycontext for fuse); "
+                            + "or let the webhook inject the revision's pods instead");
+                    }
+
                     break;
                 case InjectionOutcomeKind.Denied:
                     stderr.WriteLine($"{what}: denied: {outcome.Reason}");

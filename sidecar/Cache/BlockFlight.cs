@@ -23,7 +23,6 @@ internal sealed class BlockFlight
 
     public BlockFlight(int length, BlockPriority priority)
     {
-        _buffer = ArrayPool<byte>.Shared.Rent(length);
         Length = length;
         _priority = priority;
     }
@@ -35,8 +34,21 @@ internal sealed class BlockFlight
 
     public Task Completion => _completion.Task;
 
-    /// <summary>The shared buffer; valid while the caller holds a reference.</summary>
-    public Memory<byte> Payload => (_buffer ?? throw new ObjectDisposedException(nameof(BlockFlight))).AsMemory(0, Length);
+    /// <summary>The shared buffer; valid while the caller holds a reference, after the runner allocated it.</summary>
+    public Memory<byte> Payload => (_buffer ?? throw new InvalidOperationException("the flight has no buffer")).AsMemory(0, Length);
+
+    /// <summary>
+    /// Rents the buffer. The runner calls this only once it is about to read or fetch, so flights queued for a
+    /// fetch slot (a long prefetch queue) hold no memory.
+    /// </summary>
+    public Memory<byte> AllocatePayload()
+    {
+        lock (_gate)
+        {
+            _buffer ??= ArrayPool<byte>.Shared.Rent(Length);
+            return _buffer.AsMemory(0, Length);
+        }
+    }
 
     public BlockPriority Priority
     {

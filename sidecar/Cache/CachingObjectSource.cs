@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Sources;
 
 namespace Fluid.Serverless.Sidecar.Cache;
@@ -6,7 +7,8 @@ namespace Fluid.Serverless.Sidecar.Cache;
 /// <summary>
 /// The metadata cache in front of a source: HEAD results and LIST pages are kept for the metadata TTL (forever
 /// for an immutable dataset), a missing object is remembered briefly, and concurrent identical requests share one
-/// remote call. Bytes (<see cref="ReadAsync"/>) go straight through: the block cache handles those.
+/// remote call. While the remote is unavailable, expired entries are still answered (stale-if-error), so cached
+/// objects stay readable. Bytes (<see cref="ReadAsync"/>) go straight through: the block cache handles those.
 /// </summary>
 internal sealed class CachingObjectSource : IObjectSource
 {
@@ -29,6 +31,7 @@ internal sealed class CachingObjectSource : IObjectSource
     private readonly CancellationTokenSource _lifetime = new();
     private readonly CancellationToken _lifetimeToken;
     private long _generation;
+    private int _disposed;
 
     /// <param name="inner">The source itself (with its resilience pipeline).</param>
     /// <param name="ttl">How long metadata is trusted; zero disables caching (single-flight still applies).</param>
@@ -43,6 +46,19 @@ internal sealed class CachingObjectSource : IObjectSource
         _immutable = immutable;
         _time = timeProvider;
         _lifetimeToken = _lifetime.Token;
+    }
+
+    /// <summary>Wraps a dataset's source with the metadata cache its config asks for.</summary>
+    public static CachingObjectSource For(IObjectSource inner, DatasetConfig dataset, CacheConfig cache, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        ArgumentNullException.ThrowIfNull(cache);
+        if (cache.MetadataTtlSeconds < 0)
+        {
+            throw new ArgumentException($"cache.metadataTtlSeconds is {cache.MetadataTtlSeconds}; expected 0 or more (0 = no metadata caching)", nameof(cache));
+        }
+
+        return new CachingObjectSource(inner, TimeSpan.FromSeconds(cache.MetadataTtlSeconds), dataset.Immutable, timeProvider);
     }
 
     public string Identity => _inner.Identity;
@@ -121,6 +137,11 @@ internal sealed class CachingObjectSource : IObjectSource
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _lifetime.CancelAsync();
         await _inner.DisposeAsync();
         _lifetime.Dispose();
@@ -143,6 +164,13 @@ internal sealed class CachingObjectSource : IObjectSource
             _headFlights.TryRemove(key, out _);
             flight.TrySetResult(result);
         }
+        catch (SourceUnavailableException) when (_heads.TryGetValue(key, out var stale) && stale.Value is not null)
+        {
+            // The remote is down but this object was seen before: answer with what we knew (stale-if-error), so
+            // its cached blocks keep being served instead of the whole object failing on a metadata call.
+            _headFlights.TryRemove(key, out _);
+            flight.TrySetResult(stale.Value);
+        }
         catch (Exception e)
         {
             _headFlights.TryRemove(key, out _);
@@ -164,6 +192,11 @@ internal sealed class CachingObjectSource : IObjectSource
 
             _listFlights.TryRemove(request, out _);
             flight.TrySetResult(page);
+        }
+        catch (SourceUnavailableException) when (_lists.TryGetValue(request, out var stale))
+        {
+            _listFlights.TryRemove(request, out _);
+            flight.TrySetResult(stale.Value);
         }
         catch (Exception e)
         {

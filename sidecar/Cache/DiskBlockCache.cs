@@ -45,6 +45,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
     private volatile bool _disposed;
     private readonly bool _diskUsable;
     private long _tempCounter;
+    private int _disposeStarted;
 
     private long _hits;
     private long _misses;
@@ -133,6 +134,28 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         return FetchAsync(key, path, length, fetch, priority, cancellationToken);
     }
 
+    public BlockLease? TryReadCached(BlockKey key, int blockLength, int offset, int count)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (blockLength <= 0 || blockLength > _options.BlockSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(blockLength), blockLength, $"a block holds 1..{_options.BlockSize} bytes");
+        }
+
+        if (offset < 0 || count <= 0 || offset > blockLength - count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), $"range [{offset}, {offset}+{count}) is outside a block of {blockLength} bytes");
+        }
+
+        var lease = TryReadLease(key, BlockPath(key), blockLength, offset, count);
+        if (lease is not null)
+        {
+            Interlocked.Increment(ref _hits);
+        }
+
+        return lease;
+    }
+
     public bool Contains(BlockKey key)
     {
         if (_index.Contains(key))
@@ -176,7 +199,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
 
     public async ValueTask DisposeAsync()
     {
-        if (_disposed)
+        if (Interlocked.Exchange(ref _disposeStarted, 1) != 0)
         {
             return;
         }
@@ -258,11 +281,9 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
     {
         try
         {
-            var payload = flight.Payload;
-
             // A flight that ended between this reader's disk miss and the start of this one stored the block:
             // read it instead of fetching it a second time.
-            if (MayBeOnDisk(key) && ReadFromDisk(key, path, payload.Span, entry: null) == BlockFileRead.Read)
+            if (MayBeOnDisk(key) && ReadFromDisk(key, path, flight.Length, 0, flight.AllocatePayload().Span, entry: null) == BlockFileRead.Read)
             {
                 flight.FromDisk = true;
                 flight.Complete();
@@ -270,8 +291,10 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
             }
 
             var slot = await _slots.AcquireAsync(flight, _lifetimeToken);
+            Memory<byte> payload;
             try
             {
+                payload = flight.AllocatePayload();
                 await fetch(payload, _lifetimeToken);
             }
             finally
@@ -309,7 +332,10 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
 
     private bool MayBeOnDisk(BlockKey key) => _diskUsable && (!_indexLoaded || _index.Contains(key));
 
-    private BlockLease? TryReadLease(BlockKey key, string path, int length)
+    private BlockLease? TryReadLease(BlockKey key, string path, int length) => TryReadLease(key, path, length, 0, length);
+
+    /// <summary>Bytes [offset, offset+count) of a block of <paramref name="blockLength"/> bytes, when on disk and intact.</summary>
+    private BlockLease? TryReadLease(BlockKey key, string path, int blockLength, int offset, int count)
     {
         var entry = _index.TouchAndPin(key);
         if (entry is null && !(_diskUsable && !_indexLoaded))
@@ -317,17 +343,18 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
             return null;
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
-        if (ReadFromDisk(key, path, buffer.AsSpan(0, length), entry) == BlockFileRead.Read)
+        var buffer = ArrayPool<byte>.Shared.Rent(count);
+        if (ReadFromDisk(key, path, blockLength, offset, buffer.AsSpan(0, count), entry) == BlockFileRead.Read)
         {
             if (entry is null)
             {
                 // Read before the scan reached this file: index it now (the scan will find it already there).
-                entry = _index.AddFound(new BlockEntry(key, path, BlockFileFormat.HeaderSize(key) + (long)length), asMostRecent: true);
+                var fileBytes = BlockFileFormat.HeaderSize(key, blockLength) + (long)blockLength;
+                entry = _index.AddFound(new BlockEntry(key, path, fileBytes), asMostRecent: true);
                 entry.Pin();
             }
 
-            return new BlockLease(buffer, length, fromCache: true, entry);
+            return new BlockLease(buffer, count, fromCache: true, entry);
         }
 
         entry?.Unpin();
@@ -343,10 +370,10 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
     }
 
     /// <summary>
-    /// Reads the payload of <paramref name="key"/>'s file into <paramref name="destination"/> (exactly its length)
-    /// after checking the header, the key fields and the payload CRC. A damaged file is dropped here.
+    /// Reads bytes [<paramref name="offset"/>, +destination length) of <paramref name="key"/>'s file after checking
+    /// the header, the key fields and the CRCs of the chunks read. A damaged file is dropped here.
     /// </summary>
-    private BlockFileRead ReadFromDisk(BlockKey key, string path, Span<byte> destination, BlockEntry? entry)
+    private BlockFileRead ReadFromDisk(BlockKey key, string path, int blockLength, int offset, Span<byte> destination, BlockEntry? entry)
     {
         SafeFileHandle handle;
         try
@@ -375,7 +402,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         {
             try
             {
-                outcome = ReadVerified(handle, key, destination, out reason);
+                outcome = ReadVerified(handle, key, blockLength, offset, destination, out reason);
                 if (outcome == BlockFileRead.Read)
                 {
                     PersistTouch(handle, entry);
@@ -395,70 +422,128 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         return outcome;
     }
 
-    private static BlockFileRead ReadVerified(SafeFileHandle handle, BlockKey key, Span<byte> destination, out string reason)
+    /// <summary>Bytes read at once for a header: covers the fixed part, the key fields and the chunk CRC table.</summary>
+    private const int HeaderProbeSize = 4096;
+
+    private static BlockFileRead ReadVerified(SafeFileHandle handle, BlockKey key, int blockLength, int offset, Span<byte> destination, out string reason)
     {
         var fileLength = RandomAccess.GetLength(handle);
-        Span<byte> fixedHeader = stackalloc byte[BlockFileFormat.FixedHeaderSize];
-        if (ReadFully(handle, fixedHeader, 0) != fixedHeader.Length
-            || !BlockFileFormat.TryReadFixedHeader(fixedHeader, out var headerSize, out var payloadLength, out var payloadCrc))
-        {
-            reason = "bad header";
-            return BlockFileRead.Corrupt;
-        }
-
-        if (fileLength != headerSize + (long)payloadLength)
-        {
-            reason = $"file is {fileLength} bytes, header says {headerSize + (long)payloadLength}";
-            return BlockFileRead.Corrupt;
-        }
-
-        var expectedHeaderSize = BlockFileFormat.HeaderSize(key);
-        var header = ArrayPool<byte>.Shared.Rent(headerSize);
-        var expected = ArrayPool<byte>.Shared.Rent(expectedHeaderSize);
+        var probe = ArrayPool<byte>.Shared.Rent(HeaderProbeSize);
+        byte[]? largeHeader = null;
         try
         {
-            var headerSpan = header.AsSpan(0, headerSize);
-            if (ReadFully(handle, headerSpan, 0) != headerSize || !BlockFileFormat.IsHeaderIntact(headerSpan))
+            var got = ReadFully(handle, probe.AsSpan(0, (int)Math.Min(HeaderProbeSize, fileLength)), 0);
+            if (!BlockFileFormat.TryReadFixedHeader(probe.AsSpan(0, got), out var headerSize, out var payloadLength, out var chunkSize))
+            {
+                reason = "bad header";
+                return BlockFileRead.Corrupt;
+            }
+
+            if (fileLength != headerSize + (long)payloadLength)
+            {
+                reason = $"file is {fileLength} bytes, header says {headerSize + (long)payloadLength}";
+                return BlockFileRead.Corrupt;
+            }
+
+            Span<byte> header;
+            if (headerSize <= got)
+            {
+                header = probe.AsSpan(0, headerSize);
+            }
+            else
+            {
+                largeHeader = ArrayPool<byte>.Shared.Rent(headerSize);
+                header = largeHeader.AsSpan(0, headerSize);
+                if (ReadFully(handle, header, 0) != headerSize)
+                {
+                    reason = "short header";
+                    return BlockFileRead.Corrupt;
+                }
+            }
+
+            if (!BlockFileFormat.IsHeaderIntact(header))
             {
                 reason = "header CRC mismatch";
                 return BlockFileRead.Corrupt;
             }
 
-            var expectedPortion = expected.AsSpan(0, expectedHeaderSize - BlockFileFormat.KeyPortionOffset);
-            BlockFileFormat.WriteKeyPortion(expectedPortion, key);
-            if (!headerSpan[BlockFileFormat.KeyPortionOffset..].SequenceEqual(expectedPortion))
+            if (!BlockFileFormat.KeyMatches(header, key))
             {
                 // An intact file of another key under this name (a hash collision): a miss; the fill overwrites it.
                 reason = "";
                 return BlockFileRead.Missing;
             }
+
+            if (payloadLength != blockLength)
+            {
+                reason = $"payload is {payloadLength} bytes, the object's block is {blockLength}";
+                return BlockFileRead.Corrupt;
+            }
+
+            return ReadChunks(handle, header, headerSize, payloadLength, chunkSize, offset, destination, out reason);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(header);
-            ArrayPool<byte>.Shared.Return(expected);
+            ArrayPool<byte>.Shared.Return(probe);
+            if (largeHeader is not null)
+            {
+                ArrayPool<byte>.Shared.Return(largeHeader);
+            }
         }
+    }
 
-        if (payloadLength != destination.Length)
+    /// <summary>Reads the whole chunks that cover the requested bytes, checks each chunk's CRC, copies the bytes out.</summary>
+    private static BlockFileRead ReadChunks(
+        SafeFileHandle handle,
+        ReadOnlySpan<byte> header,
+        int headerSize,
+        int payloadLength,
+        int chunkSize,
+        int offset,
+        Span<byte> destination,
+        out string reason)
+    {
+        var firstChunk = offset / chunkSize;
+        var lastChunk = (offset + destination.Length - 1) / chunkSize;
+        var spanStart = firstChunk * chunkSize;
+        var spanEnd = (int)Math.Min(payloadLength, (lastChunk + 1L) * chunkSize);
+        var direct = spanStart == offset && spanEnd == offset + destination.Length;
+        var scratch = direct ? null : ArrayPool<byte>.Shared.Rent(spanEnd - spanStart);
+        try
         {
-            reason = $"payload is {payloadLength} bytes, the object's block is {destination.Length}";
-            return BlockFileRead.Corrupt;
-        }
+            var chunks = direct ? destination : scratch.AsSpan(0, spanEnd - spanStart);
+            if (ReadFully(handle, chunks, headerSize + (long)spanStart) != chunks.Length)
+            {
+                reason = "short payload";
+                return BlockFileRead.Corrupt;
+            }
 
-        if (ReadFully(handle, destination, headerSize) != destination.Length)
+            for (var chunk = firstChunk; chunk <= lastChunk; chunk++)
+            {
+                var at = (chunk * chunkSize) - spanStart;
+                var bytes = chunks.Slice(at, Math.Min(chunkSize, chunks.Length - at));
+                if (BlockFileFormat.Crc32C(bytes) != BlockFileFormat.ChunkCrc(header, chunk))
+                {
+                    reason = $"CRC mismatch in chunk {chunk}";
+                    return BlockFileRead.Corrupt;
+                }
+            }
+
+            if (!direct)
+            {
+                chunks.Slice(offset - spanStart, destination.Length).CopyTo(destination);
+            }
+
+            reason = "";
+            return BlockFileRead.Read;
+        }
+        finally
         {
-            reason = "short payload";
-            return BlockFileRead.Corrupt;
+            if (scratch is not null)
+            {
+                ArrayPool<byte>.Shared.Return(scratch);
+            }
         }
-
-        if (BlockFileFormat.Crc32C(destination) != payloadCrc)
-        {
-            reason = "payload CRC mismatch";
-            return BlockFileRead.Corrupt;
-        }
-
-        reason = "";
-        return BlockFileRead.Read;
     }
 
     private static int ReadFully(SafeFileHandle handle, Span<byte> destination, long offset)
@@ -526,7 +611,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
             return;
         }
 
-        var headerSize = BlockFileFormat.HeaderSize(key);
+        var headerSize = BlockFileFormat.HeaderSize(key, payload.Length);
         var fileBytes = headerSize + (long)payload.Length;
         var victims = new List<BlockEntry>();
         if (!_index.TryReserve(fileBytes, _options.QuotaBytes, victims))
@@ -713,7 +798,16 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
             found.Sort(static (a, b) => b.Modified.CompareTo(a.Modified));
             foreach (var (entry, _) in found)
             {
-                _index.AddFound(entry, asMostRecent: false);
+                // Under the file's stripe, like deletions: a file this run evicted after the scan saw it is not
+                // indexed again, and one evicted "meanwhile" but not yet deleted is kept (the eviction sees the
+                // entry and leaves the file), so the index and the disk agree.
+                lock (FileLockFor(entry.Path))
+                {
+                    if (File.Exists(entry.Path))
+                    {
+                        _index.AddFound(entry, asMostRecent: false);
+                    }
+                }
             }
 
             while (_invalidatedBeforeIndexLoaded.TryDequeue(out var invalidated))

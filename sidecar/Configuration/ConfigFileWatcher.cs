@@ -87,7 +87,7 @@ internal sealed partial class ConfigFileWatcher : IHostedService, IDisposable
     public bool TryLoadInitial(out SidecarConfig config, out string error)
     {
         var read = SidecarConfigFile.Read(_options.Path, _options.Kind);
-        var problem = read.Error ?? Describe(read.Config is { } c ? _validate(c) : []);
+        var problem = read.Error ?? Validate(read.Config!);
         lock (_gate)
         {
             _lastSeenHash = read.ContentHash;
@@ -176,7 +176,7 @@ internal sealed partial class ConfigFileWatcher : IHostedService, IDisposable
             _lastSeenHash = read.ContentHash;
         }
 
-        var problem = read.Error ?? Describe(_validate(read.Config!));
+        var problem = read.Error ?? Validate(read.Config!);
         if (problem is not null)
         {
             Reject(problem);
@@ -214,8 +214,20 @@ internal sealed partial class ConfigFileWatcher : IHostedService, IDisposable
         Log.Rejected(_logger, _options.Path, reason);
     }
 
-    private static string? Describe(IReadOnlyList<string> errors) =>
-        errors.Count == 0 ? null : "config is invalid: " + string.Join("; ", errors);
+    /// <summary>The validator's verdict as one message, or null when valid. A validator that throws (say, on an
+    /// explicit JSON null where an object belongs) rejects the config rather than stopping the watcher.</summary>
+    private string? Validate(SidecarConfig config)
+    {
+        try
+        {
+            var errors = _validate(config);
+            return errors.Count == 0 ? null : "config is invalid: " + string.Join("; ", errors);
+        }
+        catch (Exception e) when (e is NullReferenceException or ArgumentException or InvalidOperationException)
+        {
+            return $"config is invalid: {e.Message}";
+        }
+    }
 
     private void StartFileEvents()
     {

@@ -31,6 +31,8 @@ internal static class DemoDataset
 
         var config = new SidecarConfig
         {
+            // A laptop or CI machine: the admin port stays on loopback too.
+            Admin = new EndpointConfig { Address = "127.0.0.1", Port = SidecarDefaults.AdminPort },
             Cache = new CacheConfig { Directory = root.CreateSubdirectory("cache").FullName, QuotaBytes = 256L * 1024 * 1024, MinFreeBytes = 0 },
             Datasets = [new DatasetConfig { Name = BucketName, Source = "local://" + data.FullName, Immutable = true }],
         };

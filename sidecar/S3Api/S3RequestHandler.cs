@@ -105,7 +105,8 @@ internal sealed partial class S3RequestHandler
         finally
         {
             var elapsed = _time.GetElapsedTime(started);
-            _metrics.RecordRequest(operation.Name(), response.StatusCode, elapsed.TotalSeconds, response.ContentLength ?? 0);
+            var bodyBytes = HttpMethods.IsHead(context.Request.Method) ? 0 : response.ContentLength ?? 0;
+            _metrics.RecordRequest(operation.Name(), response.StatusCode, elapsed.TotalSeconds, bodyBytes);
         }
     }
 

@@ -74,6 +74,10 @@ internal sealed partial class FuseMount : IAsyncDisposable
             await mount.DisposeAsync();
             throw;
         }
+        if (!MountPoint.TrySetReadAhead(mountPath, FuseFileSystem.MaxRead / 1024))
+        {
+            Log.ReadAheadUnchanged(logger, mountPath);
+        }
         Log.Mounted(logger, fileSystemName, mountPath, mount._readers.Length);
         return mount;
     }
@@ -140,6 +144,10 @@ internal sealed partial class FuseMount : IAsyncDisposable
         try
         {
             await _fileSystem.HandleAsync(_channel, request.AsMemory(0, length), cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping: the descriptor closes next and the kernel fails the request for its caller.
         }
         catch (Exception exception)
         {
@@ -211,6 +219,9 @@ internal sealed partial class FuseMount : IAsyncDisposable
 
         [LoggerMessage(13, LogLevel.Error, "Reading FUSE requests for {MountPath} failed: {Reason}; the session ends")]
         public static partial void ReadLoopFailed(ILogger logger, string mountPath, string reason);
+
+        [LoggerMessage(15, LogLevel.Information, "Could not raise the kernel read-ahead of {MountPath} (sysfs not writable); sequential reads arrive as 128 KiB requests")]
+        public static partial void ReadAheadUnchanged(ILogger logger, string mountPath);
 
         [LoggerMessage(14, LogLevel.Error, "FUSE handler for {MountPath} crashed")]
         public static partial void HandlerCrashed(ILogger logger, string mountPath, Exception exception);

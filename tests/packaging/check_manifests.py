@@ -30,7 +30,7 @@ NAMED_WRITE_VERBS = {"get", "list", "watch", "update", "patch"}
 CACHED = {("", "namespaces"), ("", "persistentvolumeclaims"), ("data.fluid.io", "datasets"),
           ("serverless.fluid.io", "injectionpolicies")}
 INJECTION_POLICY_FIELDS = {"podSelector", "datasets", "mode", "cacheSize", "cacheMedium", "sidecarResources",
-                           "prefetch", "waitForPrefetch", "nativeSidecar"}
+                           "prefetch", "waitForPrefetch", "nativeSidecar", "platform", "inject"}
 
 
 def installs(repo: str) -> dict[str, str]:
@@ -49,6 +49,22 @@ def sidecar_ports(repo: str) -> dict[str, int]:
     return {name: int(value) for name, value in re.findall(r"const int (S3Port|AdminPort) = (\d+);", text)}
 
 
+REPO = "."
+# Configuration section → the injector source file whose init properties it binds.
+SETTINGS_SOURCES = {"Server": "injector/Hosting/ServerSettings.cs", "Injector": "injector/Policy/InjectorOptions.cs"}
+
+
+def injector_settings(repo: str) -> dict[str, set[str]]:
+    """Property names per configuration section, read from the injector's settings records."""
+    result = {}
+    for section, path in SETTINGS_SOURCES.items():
+        full = os.path.join(repo, path)
+        if os.path.isfile(full):
+            with open(full, encoding="utf-8") as handle:
+                result[section] = set(re.findall(r"public [\w<>?,\[\] ]+ (\w+) \{ get; init; \}", handle.read()))
+    return result
+
+
 def by_kind(docs: list[dict], kind: str) -> list[dict]:
     return [d for d in docs if d.get("kind") == kind]
 
@@ -61,6 +77,10 @@ def check_install(report: Report, name: str, docs: list[dict], ports: dict[str, 
     names = [(d.get("kind"), (d.get("metadata") or {}).get("namespace"), (d.get("metadata") or {}).get("name"))
              for d in docs]
     report.check(len(names) == len(set(names)), where, "no object appears twice")
+    for doc in docs:
+        report.check(((doc.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/part-of")
+                     == "fluid-serverless", f"{where} {describe(doc)}",
+                     "labelled app.kubernetes.io/part-of=fluid-serverless (uninstall and audits find it)")
     check_webhooks(report, where, docs)
     check_rbac(report, where, docs)
     check_deployment(report, where, docs)
@@ -258,6 +278,19 @@ def check_crds(report: Report, where: str, install: str, docs: list[dict]) -> No
         report.check(not missing, at, f"spec declares {sorted(INJECTION_POLICY_FIELDS)} (missing {sorted(missing)})")
         report.check(set(spec_props.get("mode", {}).get("enum", [])) == {"auto", "fuse", "copy", "s3"}, at,
                      "mode is an enum of auto/fuse/copy/s3")
+        # The schema and the injector must agree field by field: a field the injector does not read is silently
+        # ignored (a podSelector ignored means the policy selects every pod), and a field it reads that the schema
+        # lacks is pruned by the API server before the injector ever sees it.
+        reader = os.path.join(REPO, "injector", "Policy", "InjectionPolicy.cs")
+        if report.check(os.path.isfile(reader), at, "injector/Policy/InjectionPolicy.cs reads InjectionPolicy objects"):
+            with open(reader, encoding="utf-8") as handle:
+                read = set(re.findall(r'spec\.(?:Str|Obj|Arr|Bool|Int)\("(\w+)"\)', handle.read()))
+            for field_name in sorted(spec_props):
+                report.check(field_name in read, at, f"spec.{field_name} is read by the injector "
+                             f"(injector/Policy/InjectionPolicy.cs reads spec.{{{', '.join(sorted(read))}}})")
+            for field_name in sorted(read - set(spec_props)):
+                report.fail(at, f"the injector reads spec.{field_name}, which the CRD schema lacks (the API server "
+                            f"would prune it)")
     dataset = crds.get("datasets.data.fluid.io")
     if install == "with-fluid":
         report.check(dataset is None, where, "leaves the Dataset CRD to Fluid")
@@ -272,25 +305,51 @@ def check_crds(report: Report, where: str, install: str, docs: list[dict]) -> No
         report.check({"name", "key"} <= set(secret_ref), at, "encryptOptions[].valueFrom.secretKeyRef has name and key")
 
 
+def container_env(deployment: dict) -> dict[str, str | None]:
+    """The injector container's env, ConfigMap envFrom included (resolved against the install's ConfigMaps)."""
+    return deployment.get("_resolved_env", {})
+
+
 def check_config(report: Report, where: str, docs: list[dict], ports: dict[str, int]) -> None:
-    maps = [m for m in by_kind(docs, "ConfigMap") if m["metadata"]["name"] == INJECTOR]
-    if not report.check(len(maps) == 1, where, f"a ConfigMap {INJECTOR} holds the global config"):
+    maps = {m["metadata"]["name"]: m for m in by_kind(docs, "ConfigMap")}
+    deployments = by_kind(docs, "Deployment")
+    if not report.check(INJECTOR in maps and len(deployments) == 1, where,
+                        f"a ConfigMap {INJECTOR} holds the global config"):
         return
-    at = f"{where} {describe(maps[0])}"
-    try:
-        config = json.loads(maps[0]["data"]["injector.json"])
-    except (KeyError, ValueError) as error:
-        report.fail(at, f"injector.json is not valid JSON: {error}")
-        return
-    sidecar = config.get("sidecar") or {}
-    report.check(sidecar.get("s3Port") == ports.get("S3Port") and sidecar.get("adminPort") == ports.get("AdminPort"),
-                 at, f"sidecar ports match contracts/SidecarDefaults.cs ({ports})")
-    report.check(config.get("defaults", {}).get("mode") in {"auto", "fuse", "copy", "s3"}, at, "default mode is valid")
-    deployment = by_kind(docs, "Deployment")
-    if deployment:
-        env = {e["name"]: e.get("value") for e in deployment[0]["spec"]["template"]["spec"]["containers"][0].get("env", [])}
-        report.check(env.get("FLUID_INJECTOR_TLS_MODE") in {"self-managed", "files"}, at.replace(describe(maps[0]),
-                     describe(deployment[0])), f"FLUID_INJECTOR_TLS_MODE is set by the overlay (got {env.get('FLUID_INJECTOR_TLS_MODE')})")
+    deployment = deployments[0]
+    at = f"{where} {describe(deployment)}"
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    env: dict[str, str | None] = {}
+    for source in container.get("envFrom") or []:
+        name = (source.get("configMapRef") or {}).get("name")
+        if report.check(name in maps, at, f"envFrom names a ConfigMap of this install ({name})"):
+            env.update(maps[name].get("data") or {})
+    env.update({e["name"]: e.get("value") for e in container.get("env") or []})
+    deployment["_resolved_env"] = env
+    settings = injector_settings(REPO)
+    for key in env:
+        if key.startswith("FLUID_INJECTOR_"):
+            match = re.fullmatch(r"FLUID_INJECTOR_(Server|Injector)__([A-Za-z0-9]+)", key)
+            report.check(match is not None and match.group(2) in settings.get(match.group(1), set()), at,
+                         f"{key} is a setting the injector binds (FLUID_INJECTOR_<Section>__<Property> of "
+                         f"ServerSettings/InjectorOptions)")
+    report.check(env.get("FLUID_INJECTOR_Injector__S3Port") == str(ports.get("S3Port"))
+                 and env.get("FLUID_INJECTOR_Injector__AdminPort") == str(ports.get("AdminPort")), at,
+                 f"sidecar ports match contracts/SidecarDefaults.cs ({ports})")
+    report.check(env.get("FLUID_INJECTOR_Injector__InjectorNamespace") == INJECTOR_NAMESPACE, at,
+                 f"the injector knows its own namespace ({INJECTOR_NAMESPACE}) and never injects it")
+    report.check(env.get("FLUID_INJECTOR_Injector__DefaultMode") in {"auto", "fuse", "copy", "s3"}, at,
+                 "the default mode is auto, fuse, copy or s3")
+    report.check(env.get("FLUID_INJECTOR_Injector__InjectByDefault", "false") == "false", at,
+                 "pods that did not opt in are not injected")
+    report.check(env.get("FLUID_INJECTOR_Server__CertificateMode") in {"self-managed", "files"}, at,
+                 f"the certificate mode is set by the overlay (got {env.get('FLUID_INJECTOR_Server__CertificateMode')})")
+    port = env.get("FLUID_INJECTOR_Server__Port")
+    report.check(any(str(p["containerPort"]) == port and p.get("name") == "https" for p in container.get("ports") or []),
+                 at, f"the HTTPS port the injector listens on ({port}) is the container port named https")
+    report.check(env.get("FLUID_INJECTOR_Server__SecretName") == TLS_SECRET
+                 and env.get("FLUID_INJECTOR_Server__WebhookConfigurationName") == INJECTOR, at,
+                 "the injector manages the Secret and webhook configuration its RBAC names")
 
 
 def check_certificates(report: Report, where: str, docs: list[dict]) -> None:
@@ -299,8 +358,8 @@ def check_certificates(report: Report, where: str, docs: list[dict]) -> None:
     if not webhook or not deployment:
         return
     inject_from = (webhook[0]["metadata"].get("annotations") or {}).get("cert-manager.io/inject-ca-from")
-    env = {e["name"]: e.get("value") for e in deployment[0]["spec"]["template"]["spec"]["containers"][0].get("env", [])}
-    mode = env.get("FLUID_INJECTOR_TLS_MODE")
+    env = container_env(deployment[0])
+    mode = env.get("FLUID_INJECTOR_Server__CertificateMode")
     at = f"{where} {describe(webhook[0])}"
     if mode != "files":
         report.check(inject_from is None, at, "self-managed certificates: no cert-manager annotation")
@@ -313,6 +372,10 @@ def check_certificates(report: Report, where: str, docs: list[dict]) -> None:
     if not report.check(len(certs) == 1, at, f"inject-ca-from names a Certificate of this install ({inject_from})"):
         return
     cert = certs[0]
+    mounts = {m["mountPath"]: m["name"] for m in deployment[0]["spec"]["template"]["spec"]["containers"][0].get("volumeMounts", [])}
+    cert_dir = os.path.dirname(env.get("FLUID_INJECTOR_Server__CertificateFile") or "")
+    report.check(cert_dir in mounts and os.path.dirname(env.get("FLUID_INJECTOR_Server__KeyFile") or "") == cert_dir,
+                 f"{where} {describe(deployment[0])}", f"the certificate and key files are in a mounted volume ({cert_dir})")
     volumes = {v.get("secret", {}).get("secretName") for v in deployment[0]["spec"]["template"]["spec"].get("volumes", [])}
     report.check(cert["spec"]["secretName"] == TLS_SECRET and TLS_SECRET in volumes, f"{where} {describe(cert)}",
                  f"issues into {TLS_SECRET}, which the Deployment mounts")
@@ -391,8 +454,13 @@ def self_test(repo: str, rendered: dict[str, list[dict]], ports: dict[str, int])
         crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["mode"].pop("type")
 
     def wrong_port(docs):
-        maps = by_kind(docs, "ConfigMap")[0]
-        maps["data"]["injector.json"] = maps["data"]["injector.json"].replace("17480", "9000")
+        by_kind(docs, "ConfigMap")[0]["data"]["FLUID_INJECTOR_Injector__S3Port"] = "9000"
+
+    def misspelt_setting(docs):
+        by_kind(docs, "ConfigMap")[0]["data"]["FLUID_INJECTOR_Injector__SidecarImag"] = "x"
+
+    def own_namespace(docs):
+        by_kind(docs, "ConfigMap")[0]["data"].pop("FLUID_INJECTOR_Injector__InjectorNamespace")
 
     cases = [
         ("default", selectors, "excludes kube-system"),
@@ -411,6 +479,8 @@ def self_test(repo: str, rendered: dict[str, list[dict]], ports: dict[str, int])
         ("default", single_replica, "at least 2 replicas"),
         ("default", bad_schema, "has a type"),
         ("default", wrong_port, "match contracts"),
+        ("default", own_namespace, "its own namespace"),
+        ("default", misspelt_setting, "a setting the injector binds"),
     ]
     failed = 0
     for install, mutate, expected in cases:
@@ -436,7 +506,9 @@ def self_test(repo: str, rendered: dict[str, list[dict]], ports: dict[str, int])
 
 
 def main(argv: list[str]) -> int:
+    global REPO
     repo = os.path.abspath(argv[1] if len(argv) > 1 and not argv[1].startswith("--") else ".")
+    REPO = repo
     report = Report(verbose="--verbose" in argv)
     ports = sidecar_ports(repo)
     rendered: dict[str, list[dict]] = {}

@@ -16,6 +16,7 @@ Then reader.py runs for real against moto_server (bytes equal → exit 0; one ch
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 import shutil
@@ -149,6 +150,10 @@ def main(argv: list[str]) -> int:
         relative += "/" if name.endswith("/") else ""
         report.check(relative in readme, name, f"samples/README.md describes it ({relative})")
 
+    injector = os.environ.get("FLUID_INJECTOR_DLL")
+    if report.check(bool(injector) and os.path.isfile(injector), "samples",
+                    f"the injector's offline tool is available (FLUID_INJECTOR_DLL={injector})"):
+        check_offline_injection(report, units, everything, injector)
     check_reader(report, repo)
     print(f"samples: {report.passed} passed, {len(report.failures)} failed")
     return 1 if report.failures else 0
@@ -196,7 +201,7 @@ def check_pod(report: Report, at: str, obj: dict, pod_spec: dict, namespaces: di
         used.add(entry.split(":", 1)[0])
     for policy in policies:
         if namespace_of(policy) == namespace and k8scheck.selector_matches(policy["spec"].get("podSelector"), labels):
-            used.update(d["name"] for d in policy["spec"].get("datasets") or [])
+            used.update(d.split(":", 1)[0] for d in policy["spec"].get("datasets") or [])
     report.check(bool(used), at, "uses at least one dataset (PVC, annotation or InjectionPolicy)")
     for name in sorted(used):
         report.check((namespace, name) in datasets, at, f"dataset {name} is defined in the samples in namespace {namespace}")
@@ -204,6 +209,66 @@ def check_pod(report: Report, at: str, obj: dict, pod_spec: dict, namespaces: di
 
 
 # ---------------------------------------------------------------------------------------------------------
+
+
+def check_offline_injection(report: Report, units: list[tuple[str, str]], everything: list[tuple[str, dict]],
+                            injector: str) -> None:
+    """Every sample through `fluid-injector inject -f FILE --cluster CLUSTER`, the cluster being every Namespace,
+    Dataset, Secret and InjectionPolicy of the samples; the output must be valid Kubernetes and injected."""
+    cluster_kinds = {"Namespace", "Dataset", "InjectionPolicy", "PersistentVolumeClaim"}
+    cluster_text = "\n---\n".join(json.dumps(d) for _, d in everything if d["kind"] in cluster_kinds)
+    cluster = k8scheck.write_temp(cluster_text)
+    secret_values = {str(v) for _, d in everything if d["kind"] == "Secret"
+                     for v in list((d.get("stringData") or {}).values()) + list((d.get("data") or {}).values())}
+    try:
+        for name, text in units:
+            docs = k8scheck.parse_yaml(text, name)
+            pods = [d for d in docs if k8scheck.pod_spec_of(d) is not None]
+            if not pods:
+                continue
+            source = k8scheck.write_temp(text)
+            try:
+                result = subprocess.run(["dotnet", injector, "inject", "-f", source, "--cluster", cluster],
+                                        capture_output=True, text=True, timeout=120)
+            finally:
+                os.unlink(source)
+            if not report.check(result.returncode == 0, name,
+                                f"fluid-injector inject -f accepts it (exit {result.returncode}: "
+                                f"{result.stderr.strip()[-400:]})"):
+                continue
+            try:
+                injected = k8scheck.parse_yaml(result.stdout, f"{name} injected")
+            except ValueError as error:
+                report.fail(name, f"the injected output does not parse: {error}")
+                continue
+            by_name = {(d.get("kind"), d["metadata"].get("name")): d for d in injected}
+            for original in pods:
+                out = by_name.get((original["kind"], original["metadata"]["name"]))
+                at = f"{name} {describe(original)} (injected)"
+                if not report.check(out is not None, at, "is in the injector's output"):
+                    continue
+                metadata = k8scheck.pod_metadata_of(out)
+                opted_out = (k8scheck.pod_metadata_of(original).get("labels") or {}).get(
+                    "serverless.fluid.io/inject") == "false"
+                marked = (metadata.get("labels") or {}).get("done.sidecar.fluid.io/inject") == "true"
+                if opted_out:
+                    report.check(not marked and out == original, at, "an opted-out pod comes back unchanged")
+                    continue
+                report.check(marked, at, "carries the injected label done.sidecar.fluid.io/inject=true")
+                try:
+                    config = json.loads((metadata.get("annotations") or {}).get("serverless.fluid.io/sidecar-config", ""))
+                except ValueError:
+                    config = None
+                if report.check(isinstance(config, dict), at, "carries a JSON serverless.fluid.io/sidecar-config"):
+                    names = sorted(d.get("name") for d in config.get("datasets", []))
+                    report.check(bool(names), at, f"the sidecar config serves its datasets ({names})")
+                if out["kind"] in k8scheck.WORKLOAD_KINDS:
+                    k8scheck.check_typed_round_trip(report, out, f"{name} (injected)")
+                leaked = sorted(v for v in secret_values if v in json.dumps(out))
+                report.check(not leaked, at, f"no Secret value of the samples appears in the injected manifest "
+                             f"(found {len(leaked)})")
+    finally:
+        os.unlink(cluster)
 
 
 def free_port() -> int:

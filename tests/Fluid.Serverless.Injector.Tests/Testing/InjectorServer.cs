@@ -34,13 +34,14 @@ internal sealed class InjectorServer : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <summary>The certificate the client saw on its last handshake.</summary>
-    public X509Certificate2? LastPresentedCertificate { get; private set; }
+    public X509Certificate2? LastPresentedCertificate { get; set; }
 
-    public static async Task<InjectorServer> StartAsync(InjectorOptions? options = null, Action<IServiceCollection>? overrides = null, ServerSettings? settings = null)
+    /// <param name="trust">Which server certificate the client accepts; default: the one in the server's PEM files.</param>
+    public static async Task<InjectorServer> StartAsync(InjectorOptions? options = null, Action<IServiceCollection>? overrides = null, ServerSettings? settings = null, Func<X509Certificate2, bool>? trust = null)
     {
         var certificateDirectory = Path.Combine(Path.GetTempPath(), "fluid-injector-tests", Guid.NewGuid().ToString("N"));
         TestCertificates.WritePem(TestCertificates.CreateSelfSigned(), certificateDirectory);
-        settings ??= new ServerSettings();
+        settings ??= new ServerSettings { WatchCluster = false };
         settings = settings with
         {
             ListenAddress = "127.0.0.1",
@@ -48,7 +49,6 @@ internal sealed class InjectorServer : IAsyncDisposable
             CertificateFile = Path.Combine(certificateDirectory, "tls.crt"),
             KeyFile = Path.Combine(certificateDirectory, "tls.key"),
             CertificatePollSeconds = 1,
-            WatchCluster = false,
         };
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -69,6 +69,11 @@ internal sealed class InjectorServer : IAsyncDisposable
 
                     var presented = new X509Certificate2(certificate);
                     server!.LastPresentedCertificate = presented;
+                    if (trust is not null)
+                    {
+                        return trust(presented);
+                    }
+
                     // trust the certificate currently in the server's files: a pinned, test-only trust decision
                     var expected = X509Certificate2.CreateFromPem(File.ReadAllText(settings.CertificateFile));
                     return presented.Thumbprint == expected.Thumbprint;

@@ -22,6 +22,16 @@ internal static class JsonPatchApplier
                 continue;
             }
 
+            if (op == "test")
+            {
+                if (!JsonNode.DeepEquals(Navigate(root, tokens), value))
+                {
+                    throw new InvalidOperationException($"test {operation["path"]} failed");
+                }
+
+                continue;
+            }
+
             var parent = Navigate(root, tokens.Take(tokens.Count - 1));
             var last = tokens[^1];
             switch (parent)

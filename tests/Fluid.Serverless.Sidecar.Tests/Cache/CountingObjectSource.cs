@@ -30,6 +30,7 @@ internal sealed class CountingObjectSource : IObjectSource
     public int Heads => Volatile.Read(ref _heads);
     public int Lists => Volatile.Read(ref _lists);
     public int MaxConcurrentReads => Volatile.Read(ref _maxConcurrentReads);
+    public int InFlightReads => Volatile.Read(ref _concurrentReads);
     public ConcurrentBag<long> ReadOffsets { get; } = [];
 
     public RemoteObject Put(string key, byte[] bytes, string? etag = null)

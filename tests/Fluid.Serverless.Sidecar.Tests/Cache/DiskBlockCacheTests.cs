@@ -224,6 +224,40 @@ public sealed class DiskBlockCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task TryReadCached_SubRange_ChecksOnlyItsChunksAndDropsTheBlockWhenOneIsBad()
+    {
+        // 4 blocks of 64 KiB are one chunk each at the default chunk size; use a bigger block for chunking.
+        const int bigBlock = 4 * 64 * 1024;
+        await using var cache = NewCache(blockSize: bigBlock);
+        await cache.IndexLoadCompletion; // the file is rewritten in place below: keep the start-up scan out of it
+        var (obj, bytes) = PutObject("chunks.bin", bigBlock);
+        var key = KeyOf(obj, 0);
+        Assert.Null(cache.TryReadCached(key, bigBlock, 10, 100));
+        (await cache.GetAsync(key, bigBlock, (m, ct) => _source.ReadAsync(obj, 0, m, ct), BlockPriority.OnDemand, default)).Dispose();
+
+        var file = Assert.Single(Directory.GetFiles(_dir.Path, "*.blk", SearchOption.AllDirectories));
+        var content = await File.ReadAllBytesAsync(file);
+        content[^10] ^= 0x01; // last chunk damaged
+        await File.WriteAllBytesAsync(file, content);
+
+        // Ranges inside the intact chunks (also one crossing a chunk boundary) are served and correct.
+        foreach (var (offset, count) in new[] { (0, 1), (1000, 70_000), (65_535, 2), (3 * 65_536 - 5, 5) })
+        {
+            using var lease = cache.TryReadCached(key, bigBlock, offset, count);
+            Assert.NotNull(lease);
+            Assert.Equal(Sha(bytes.AsSpan(offset, count)), Sha(lease.Memory.Span));
+        }
+
+        // A range touching the damaged chunk is refused, the file dropped, and the next read refetches.
+        Assert.Null(cache.TryReadCached(key, bigBlock, bigBlock - 20, 20));
+        Assert.Equal(1, cache.GetStatistics().CorruptBlocksDropped);
+        Assert.False(cache.Contains(key));
+        using var again = await cache.GetAsync(key, bigBlock, (m, ct) => _source.ReadAsync(obj, 0, m, ct), BlockPriority.OnDemand, default);
+        Assert.Equal(Sha(bytes), Sha(again.Memory.Span));
+        Assert.Equal(2, _source.Reads);
+    }
+
+    [Fact]
     public async Task Restart_AfterCrashLeftTempAndTruncatedFiles_ServesOnlyCorrectBytes()
     {
         var (obj, bytes) = PutObject("crash.bin", 3 * BlockSize);
@@ -359,6 +393,7 @@ public sealed class DiskBlockCacheTests : IDisposable
 
     private DiskBlockCache NewCache(
         long quota = 1L << 30,
+        int blockSize = BlockSize,
         long minFree = 0,
         bool deferIndexLoad = false,
         int prefetchSlots = 8,
@@ -368,7 +403,7 @@ public sealed class DiskBlockCacheTests : IDisposable
             {
                 Directory = directory ?? _dir.Path,
                 QuotaBytes = quota,
-                BlockSize = BlockSize,
+                BlockSize = blockSize,
                 MinFreeBytes = minFree,
                 DeferIndexLoad = deferIndexLoad,
                 PrefetchFetchConcurrency = prefetchSlots,

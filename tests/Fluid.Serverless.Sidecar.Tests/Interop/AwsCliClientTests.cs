@@ -1,7 +1,7 @@
 using System.Globalization;
 using Fluid.Serverless.Sidecar.Tests.ProcessLevel;
 
-namespace Fluid.Serverless.Sidecar.Tests.Interop;
+namespace Fluid.Serverless.Sidecar.Tests.ClientInterop;
 
 /// <summary>
 /// aws-cli v1 (pyenv, <c>aws</c> on PATH) and v2 (Debian, <c>/usr/bin/aws</c>): <c>s3 cp</c>, <c>s3 ls</c> and

@@ -5,7 +5,7 @@ using Amazon.S3.Model;
 using Amazon.S3.Transfer;
 using Fluid.Serverless.Sidecar.Tests.ProcessLevel;
 
-namespace Fluid.Serverless.Sidecar.Tests.Interop;
+namespace Fluid.Serverless.Sidecar.Tests.ClientInterop;
 
 /// <summary>AWSSDK.S3 4.x with its default settings (response checksum validation on) against the sidecar process.</summary>
 [Collection(InteropCollection.Name)]

@@ -1,6 +1,6 @@
 using Fluid.Serverless.Sidecar.Tests.ProcessLevel;
 
-namespace Fluid.Serverless.Sidecar.Tests.Interop;
+namespace Fluid.Serverless.Sidecar.Tests.ClientInterop;
 
 /// <summary>boto3 1.43 (the machine's pyenv Python) with its default checksum settings, through a script run by python3.</summary>
 [Collection(InteropCollection.Name)]

@@ -1,7 +1,7 @@
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Tests.ProcessLevel;
 
-namespace Fluid.Serverless.Sidecar.Tests.Interop;
+namespace Fluid.Serverless.Sidecar.Tests.ClientInterop;
 
 /// <summary>
 /// One moto remote holding a dataset with the keys that trip clients up (multi-MiB files above the clients' multipart

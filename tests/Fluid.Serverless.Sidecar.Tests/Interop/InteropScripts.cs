@@ -1,6 +1,6 @@
 using Fluid.Serverless.Sidecar.Tests.ProcessLevel;
 
-namespace Fluid.Serverless.Sidecar.Tests.Interop;
+namespace Fluid.Serverless.Sidecar.Tests.ClientInterop;
 
 /// <summary>Client scripts kept as real files next to the tests (not copied to bin: found from the repository root).</summary>
 internal static class InteropScripts

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Fluid.Serverless.Sidecar.Tests.ProcessLevel;
 
-namespace Fluid.Serverless.Sidecar.Tests.Interop;
+namespace Fluid.Serverless.Sidecar.Tests.ClientInterop;
 
 /// <summary>
 /// rclone (Debian) with an on-the-fly remote defined by RCLONE_CONFIG_SIDECAR_* env vars: <c>ls</c>, <c>copy</c>,

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Fluid.Serverless.Sidecar.Tests.ProcessLevel;
 
-namespace Fluid.Serverless.Sidecar.Tests.Interop;
+namespace Fluid.Serverless.Sidecar.Tests.ClientInterop;
 
 /// <summary>s3cmd (Debian) with a temp config and --host/--host-bucket/--no-ssl pointing at the sidecar: <c>get</c>, <c>ls</c>.</summary>
 [Collection(InteropCollection.Name)]

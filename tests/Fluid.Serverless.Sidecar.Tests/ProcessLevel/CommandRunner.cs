@@ -48,7 +48,7 @@ public static class CommandRunner
         }
 
         var commandLine = $"{program} {string.Join(' ', startInfo.ArgumentList.Select(a => a.Contains(' ', StringComparison.Ordinal) ? $"'{a}'" : a))}";
-        using var process = new System.Diagnostics.Process { StartInfo = startInfo };
+        using var process = new Process { StartInfo = startInfo };
         var stdout = new StringBuilder();
         var stderr = new StringBuilder();
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (stdout) { stdout.AppendLine(e.Data); } } };

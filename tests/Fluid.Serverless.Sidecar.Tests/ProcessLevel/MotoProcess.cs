@@ -20,7 +20,7 @@ public sealed class MotoProcess : IAsyncDisposable
 
     private readonly ConcurrentQueue<string> _output = new();
     private readonly string _workDirectory;
-    private System.Diagnostics.Process? _process;
+    private Process? _process;
 
     private MotoProcess(string workDirectory) => _workDirectory = workDirectory;
 
@@ -132,7 +132,7 @@ public sealed class MotoProcess : IAsyncDisposable
         };
         startInfo.Environment["MOTO_ENABLE_RECORDING"] = "True";
         startInfo.Environment["MOTO_RECORDER_FILEPATH"] = Path.Combine(_workDirectory, "recording.jsonl");
-        var process = new System.Diagnostics.Process { StartInfo = startInfo };
+        var process = new Process { StartInfo = startInfo };
         process.OutputDataReceived += (_, e) => Keep(e.Data);
         process.ErrorDataReceived += (_, e) => Keep(e.Data);
         try

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Side-by-side FUSE benchmark over ONE moto bucket: Fluid's FUSE view vs `rclone mount --vfs-cache-mode full`,
+# s3fs, and the same file on local disk. Prints figures and ratios (measured in this run; no absolute thresholds).
+#   SIZE_MB=1024 SMALL_FILES=10000 RANDOM_READS=10000 bench/fuse/run.sh
+# Needs root (FUSE), moto_server, rclone, s3fs, python3 with boto3. Binds only 127.0.0.1.
+set -euo pipefail
+SIZE_MB=${SIZE_MB:-1024}
+SMALL_FILES=${SMALL_FILES:-10000}
+RANDOM_READS=${RANDOM_READS:-10000}
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+work=$(mktemp -d /tmp/fluid-fuse-bench.XXXXXX)
+bucket=bench
+pids=()
+
+cleanup() {
+  set +e
+  for m in "$work/fluid" "$work/rclone" "$work/s3fs"; do
+    mountpoint -q "$m" && umount -l "$m"
+  done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+endpoint="http://127.0.0.1:$port"
+moto_server -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -sf "$endpoint" >/dev/null 2>&1 && break; sleep 0.1; done
+
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
+mkdir -p "$work/local" "$work/fluid" "$work/rclone" "$work/s3fs" "$work/rclone-cache" "$work/s3fs-cache"
+echo "== preparing: ${SIZE_MB} MiB file and ${SMALL_FILES} x 16 KiB files in s3://$bucket on moto ($endpoint)"
+head -c $((SIZE_MB * 1024 * 1024)) /dev/urandom >"$work/local/big.bin"
+python3 - "$endpoint" "$bucket" "$work/local/big.bin" "$SMALL_FILES" <<'PY'
+import sys, os, boto3
+from concurrent.futures import ThreadPoolExecutor
+from boto3.s3.transfer import TransferConfig
+endpoint, bucket, big, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+s3 = boto3.client("s3", endpoint_url=endpoint)
+s3.create_bucket(Bucket=bucket)
+s3.upload_file(big, bucket, "big.bin", Config=TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=64 << 20))
+payload = os.urandom(16 * 1024)
+with ThreadPoolExecutor(8) as pool:
+    list(pool.map(lambda i: s3.put_object(Bucket=bucket, Key=f"small/f{i:05d}.bin", Body=payload), range(count)))
+PY
+
+echo "== building and mounting"
+dotnet build -c Release "$here/FuseBench/FuseBench.csproj" -v q -nologo >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+dll=$(find "$here/FuseBench/bin/Release" -name FuseBench.dll | head -1)
+dotnet "$dll" "$endpoint" "$bucket" "$work/fluid" >"$work/fluid.log" 2>&1 &
+pids+=($!)
+env -u AWS_CA_BUNDLE RCLONE_CONFIG_MOTO_TYPE=s3 RCLONE_CONFIG_MOTO_PROVIDER=Other RCLONE_CONFIG_MOTO_ENDPOINT="$endpoint" \
+  RCLONE_CONFIG_MOTO_ACCESS_KEY_ID=test RCLONE_CONFIG_MOTO_SECRET_ACCESS_KEY=test \
+  rclone mount "moto:$bucket" "$work/rclone" --vfs-cache-mode full --cache-dir "$work/rclone-cache" --read-only >"$work/rclone.log" 2>&1 &
+pids+=($!)
+echo "test:test" >"$work/s3fs.passwd"; chmod 600 "$work/s3fs.passwd"
+s3fs "$bucket" "$work/s3fs" -o url="$endpoint" -o use_path_request_style -o passwd_file="$work/s3fs.passwd" \
+  -o use_cache="$work/s3fs-cache" -o ro
+for m in fluid rclone s3fs; do
+  for _ in $(seq 300); do [ -e "$work/$m/big.bin" ] && break; sleep 0.1; done
+  [ -e "$work/$m/big.bin" ] || { echo "mount $m did not come up"; cat "$work/$m.log" 2>/dev/null; exit 1; }
+done
+
+echo "== measuring"
+python3 - "$work" "$RANDOM_READS" <<'PY'
+import os, sys, time, random
+work, random_reads = sys.argv[1], int(sys.argv[2])
+def seq(path):
+    start = time.perf_counter(); total = 0
+    with open(path, "rb", buffering=0) as f:
+        while True:
+            chunk = f.read(1 << 20)
+            if not chunk: break
+            total += len(chunk)
+    return total / (1 << 20) / (time.perf_counter() - start)
+def rand(path):
+    size = os.path.getsize(path); rng = random.Random(42)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        start = time.perf_counter()
+        for _ in range(random_reads):
+            os.pread(fd, 4096, rng.randrange(0, size - 4096))
+        return random_reads / (time.perf_counter() - start)
+    finally:
+        os.close(fd)
+def small(root):
+    start = time.perf_counter(); n = 0
+    for name in sorted(os.listdir(root)):
+        with open(os.path.join(root, name), "rb") as f: f.read(); n += 1
+    return n / (time.perf_counter() - start)
+rows = {}
+for name in ["fluid", "rclone", "s3fs"]:
+    big = os.path.join(work, name, "big.bin")
+    cold = seq(big); warm = seq(big); r = rand(big); s = small(os.path.join(work, name, "small"))
+    rows[name] = (cold, warm, r, s)
+local = os.path.join(work, "local", "big.bin")
+lw = seq(local); rows["local disk"] = (float("nan"), lw, rand(local), float("nan"))
+print(f"{'':12} {'seq cold MiB/s':>15} {'seq warm MiB/s':>15} {'rand 4K ops/s':>14} {'16K files/s':>12}")
+for name, (c, w, r, s) in rows.items():
+    print(f"{name:12} {c:15.0f} {w:15.0f} {r:14.0f} {s:12.0f}")
+f, rc, s3 = rows["fluid"], rows["rclone"], rows["s3fs"]
+print()
+print(f"fluid/rclone: cold {f[0]/rc[0]:.2f}x  warm {f[1]/rc[1]:.2f}x  random {f[2]/rc[2]:.2f}x  small files {f[3]/rc[3]:.2f}x   (targets: cold >= 1.5x, warm >= 3x)")
+print(f"fluid/s3fs:   cold {f[0]/s3[0]:.2f}x  warm {f[1]/s3[1]:.2f}x  random {f[2]/s3[2]:.2f}x  small files {f[3]/s3[3]:.2f}x")
+print(f"fluid/local:  warm {f[1]/lw:.2f}x   (target >= 0.5x; local = page-cached file)")
+PY

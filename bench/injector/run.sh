@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Injector benchmark: admission over HTTPS keep-alive at a fixed 1,000 req/s (open loop, see LoadClient/Program.cs),
+# next to a reference measured in the same run (GET /healthz on the same server, same rate), and the injection of a
+# pod with 1,500 env vars and 200 volumes next to a small pod. Prints figures and ratios; no pass/fail thresholds.
+# Usage: bench/injector/run.sh [seconds-per-run, default 10]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+seconds=${1:-10}
+work=$(mktemp -d)
+injector_pid=""
+cleanup() { [[ -n "$injector_pid" ]] && kill "$injector_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+echo "== building (Release)"
+dotnet build -c Release -v q -nologo "$root/injector/Fluid.Serverless.Injector.csproj" >/dev/null
+dotnet build -c Release -v q -nologo "$root/bench/injector/LoadClient/LoadClient.csproj" >/dev/null
+load() { dotnet "$root/bench/injector/LoadClient/bin/Release/net10.0/LoadClient.dll" "$@"; }
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj "/CN=127.0.0.1" \
+  -addext "subjectAltName=IP:127.0.0.1" -keyout "$work/tls.key" -out "$work/tls.crt" 2>/dev/null
+
+cat > "$work/cluster.yaml" <<'YAML'
+apiVersion: data.fluid.io/v1alpha1
+kind: Dataset
+metadata: {name: imagenet, namespace: default}
+spec:
+  mounts:
+  - mountPoint: s3://imagenet-bucket/v1
+    encryptOptions:
+    - name: fs.s3a.access.key
+      valueFrom: {secretKeyRef: {name: imagenet-s3, key: accessKey}}
+YAML
+
+python3 - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+def review(pod):
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "bench", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"},
+        "namespace": "default", "operation": "CREATE", "object": pod}}
+def pod(env_count, extra_volumes):
+    container = {"name": "app", "image": "python:3.11",
+                 "env": [{"name": f"VAR_{i:04d}", "value": f"value-{i}"} for i in range(env_count)],
+                 "volumeMounts": [{"name": "data", "mountPath": "/data"}] +
+                                 [{"name": f"cfg-{i:03d}", "mountPath": f"/etc/cfg/{i:03d}"} for i in range(extra_volumes)]}
+    volumes = [{"name": "data", "persistentVolumeClaim": {"claimName": "imagenet"}}] + \
+              [{"name": f"cfg-{i:03d}", "configMap": {"name": f"cfg-{i:03d}"}} for i in range(extra_volumes)]
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "bench", "labels": {"serverless.fluid.io/inject": "true"}},
+            "spec": {"containers": [container], "volumes": volumes}}
+json.dump(review(pod(3, 0)), open(f"{work}/small.json", "w"))
+json.dump(review(pod(1500, 199)), open(f"{work}/huge.json", "w"))
+PY
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+FLUID_INJECTOR_Server__ListenAddress=127.0.0.1 FLUID_INJECTOR_Server__Port=$port \
+FLUID_INJECTOR_Server__CertificateFile="$work/tls.crt" FLUID_INJECTOR_Server__KeyFile="$work/tls.key" \
+FLUID_INJECTOR_Server__WatchCluster=false FLUID_INJECTOR_Server__ClusterStateFile="$work/cluster.yaml" \
+Logging__LogLevel__Default=Warning DOTNET_gcServer=0 \
+  dotnet "$root/injector/bin/Release/net10.0/fluid-injector.dll" >"$work/injector.log" 2>&1 &
+injector_pid=$!
+for _ in $(seq 100); do curl -skf "https://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+curl -sk "https://127.0.0.1:$port/mutate" -H 'Content-Type: application/json' --data-binary @"$work/small.json" | grep -q '"patch"' \
+  || { echo "the benchmark pod was not injected"; cat "$work/injector.log"; exit 1; }
+url="https://127.0.0.1:$port"
+bytes() { stat -c %s "$1"; }
+echo "== machine: $(nproc) cores (shared); small review $(bytes "$work/small.json") B, huge review $(bytes "$work/huge.json") B"
+
+echo "== fixed rate 1000 req/s for ${seconds}s, keep-alive HTTPS, 32 connections (latency from each request's due time)"
+ref=$(load --url "$url/healthz" --rate 1000 --duration "$seconds" --label "reference GET /healthz" | tee /dev/stderr | grep ^RESULT)
+mut=$(load --url "$url/mutate" --body "$work/small.json" --rate 1000 --duration "$seconds" --label "POST /mutate (small pod)" | tee /dev/stderr | grep ^RESULT) || true
+
+echo "== injection of a huge pod (1,500 env vars, 200 volumes), sequential over one connection"
+small=$(load --url "$url/mutate" --body "$work/small.json" --sequential 1 --count 300 --connections 1 --label "small pod (reference)" | tee /dev/stderr | grep ^RESULT)
+huge=$(load --url "$url/mutate" --body "$work/huge.json" --sequential 1 --count 300 --connections 1 --label "huge pod" | tee /dev/stderr | grep ^RESULT)
+
+python3 - "$ref" "$mut" "$small" "$huge" <<'PY'
+import sys
+def parse(line):
+    parts = line.split()
+    return float(parts[-3]), float(parts[-2]), int(parts[-1])
+ref, mut, small, huge = (parse(a) if a else (float('nan'),) * 2 + (-1,) for a in sys.argv[1:])
+print("== ratios (same run)")
+print(f"mutate/healthz at 1000 req/s: p50 x{mut[0]/ref[0]:.2f}, p99 x{mut[1]/ref[1]:.2f}; errors {mut[2]}")
+print(f"huge/small pod injection: p50 x{huge[0]/small[0]:.2f} ({huge[0]:.2f} ms vs {small[0]:.2f} ms), p99 x{huge[1]/small[1]:.2f} ({huge[1]:.2f} ms)")
+PY
+curl -sk "$url/metrics" | grep -E '^fluid_injector_admissions_total' || true

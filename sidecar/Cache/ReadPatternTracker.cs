@@ -1,0 +1,78 @@
+using System.Collections.Concurrent;
+
+namespace Fluid.Serverless.Sidecar.Cache;
+
+/// <summary>
+/// Remembers how each object is being read and turns that into a read-ahead window (in blocks): a read that
+/// continues where the previous one ended doubles the window (1, 2, 4 … up to the maximum), a read elsewhere
+/// halves it. Keyed per (dataset, object): S3 clients have no file handle to key on, and FUSE reads of one file
+/// by one process are the common case.
+/// </summary>
+internal sealed class ReadPatternTracker(int maxWindowBlocks, int blockSize, TimeProvider timeProvider)
+{
+    /// <summary>Objects tracked at once; idle patterns are forgotten past this.</summary>
+    private const int MaxTrackedObjects = 4096;
+
+    private static readonly TimeSpan IdleAfter = TimeSpan.FromMinutes(1);
+
+    private readonly ConcurrentDictionary<(string Dataset, string Key), Pattern> _patterns = new();
+
+    /// <summary>
+    /// Records a read of [offset, offset+length) and returns how many blocks past its end to read ahead (0 = none).
+    /// </summary>
+    public int OnRead(string dataset, string key, long offset, long length)
+    {
+        if (_patterns.Count >= MaxTrackedObjects)
+        {
+            ForgetIdle();
+        }
+
+        var now = timeProvider.GetUtcNow();
+        var pattern = _patterns.GetOrAdd((dataset, key), static _ => new Pattern());
+        lock (pattern)
+        {
+            pattern.LastUsed = now;
+
+            // Sequential: starts at (or slightly before, for readers that re-read a boundary, or within the window
+            // ahead, for parallel part downloads) the end of the previous read. A first read at offset 0 counts too:
+            // most readers of a file start at its beginning and keep going.
+            var sequential = pattern.Seen
+                ? offset >= pattern.NextOffset - blockSize && offset <= pattern.NextOffset + ((long)Math.Max(1, pattern.Window) * blockSize)
+                : offset == 0;
+            pattern.Window = sequential
+                ? Math.Clamp(pattern.Window * 2, 1, maxWindowBlocks)
+                : pattern.Window / 2;
+            pattern.NextOffset = Math.Max(offset + length, sequential ? pattern.NextOffset : 0);
+            pattern.Seen = true;
+            return pattern.Window;
+        }
+    }
+
+    public int TrackedObjects => _patterns.Count;
+
+    private void ForgetIdle()
+    {
+        var cutoff = timeProvider.GetUtcNow() - IdleAfter;
+        foreach (var (key, pattern) in _patterns)
+        {
+            if (pattern.LastUsed < cutoff)
+            {
+                _patterns.TryRemove(key, out _);
+            }
+        }
+
+        if (_patterns.Count >= MaxTrackedObjects)
+        {
+            // All busy within a minute: start over rather than grow without bound.
+            _patterns.Clear();
+        }
+    }
+
+    private sealed class Pattern
+    {
+        public bool Seen { get; set; }
+        public long NextOffset { get; set; }
+        public int Window { get; set; }
+        public DateTimeOffset LastUsed { get; set; }
+    }
+}

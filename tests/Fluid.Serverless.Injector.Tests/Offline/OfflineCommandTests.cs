@@ -1,0 +1,170 @@
+using System.Text.Json.Nodes;
+using Fluid.Serverless.Injector.Json;
+using Fluid.Serverless.Injector.Offline;
+
+namespace Fluid.Serverless.Injector.Tests.Offline;
+
+public sealed class OfflineCommandTests : IDisposable
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "fluid-injector-offline", Guid.NewGuid().ToString("N"));
+
+    public OfflineCommandTests() => Directory.CreateDirectory(_directory);
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private const string Workloads = """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: trainer
+        spec:
+          template:
+            metadata:
+              labels: {app: trainer}
+            spec:
+              containers:
+              - name: app
+                image: python:3.11
+                volumeMounts:
+                - {name: data, mountPath: /data}
+              volumes:
+              - name: data
+                persistentVolumeClaim: {claimName: imagenet}
+        ---
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: settings
+        data:
+          replicas: "3"
+        ---
+        apiVersion: batch/v1
+        kind: CronJob
+        metadata:
+          name: nightly
+        spec:
+          schedule: "0 1 * * *"
+          jobTemplate:
+            spec:
+              template:
+                spec:
+                  restartPolicy: OnFailure
+                  containers:
+                  - name: job
+                    image: busybox
+        ---
+        apiVersion: serving.knative.dev/v1
+        kind: Service
+        metadata:
+          name: hello
+        spec:
+          template:
+            spec:
+              containers:
+              - image: ghcr.io/example/hello
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: opted-out
+          labels: {serverless.fluid.io/inject: "false"}
+        spec:
+          containers:
+          - {name: app, image: nginx}
+        """;
+
+    [Fact]
+    public void Inject_MultiDocumentWorkloads_EachTemplateInjectedOthersUntouched()
+    {
+        var (code, output, errors) = Run("inject", "-f", Write("workloads.yaml", Workloads), "--dataset", "imagenet=s3://imagenet-bucket/v1");
+
+        Assert.Equal(0, code);
+        var documents = YamlJson.ParseDocuments(output);
+        Assert.Equal(5, documents.Count);
+        var deployment = documents[0]!["spec"]!["template"]!;
+        Assert.Equal("fluid-serverless-sidecar", deployment["spec"]!["initContainers"]![0]!["name"]!.GetValue<string>());
+        Assert.True(deployment["spec"]!["volumes"]![0]!["emptyDir"] is JsonObject);
+        Assert.Equal("3", documents[1]!["data"]!["replicas"]!.GetValue<string>());
+        var cronPod = documents[2]!["spec"]!["jobTemplate"]!["spec"]!["template"]!;
+        Assert.Equal("imagenet", cronPod["metadata"]!["annotations"]!["serverless.fluid.io/datasets"]!.GetValue<string>());
+        Assert.Equal("http://127.0.0.1:17480", cronPod["spec"]!["containers"]![0]!["env"]![0]!["value"]!.GetValue<string>());
+        var knative = documents[3]!["spec"]!["template"]!;
+        Assert.Contains("\"platform\":\"knative\"", knative["metadata"]!["annotations"]!["serverless.fluid.io/status"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Null(documents[4]!["spec"]!["initContainers"]);
+        Assert.Contains("Pod/opted-out: not injected", errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Explain_OptedOutAndInjected_SaysWhy()
+    {
+        var (code, output, _) = Run("explain", "-f", Write("workloads.yaml", Workloads), "--dataset", "imagenet=s3://imagenet-bucket/v1");
+
+        Assert.Equal(0, code);
+        Assert.Contains("Deployment/trainer (namespace default): injected", output, StringComparison.Ordinal);
+        Assert.Contains("dataset imagenet: volume 'data' (PVC replaced by emptyDir); sources: s3://imagenet-bucket/v1", output, StringComparison.Ordinal);
+        Assert.Contains("Pod/opted-out (namespace default): not injected", output, StringComparison.Ordinal);
+        Assert.Contains("decided by: PodLabel — pod label serverless.fluid.io/inject=\"false\" opts out", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Inject_ClusterFileWithPolicyAndBadAnnotation_DeniedWithMessageAndExitCode1()
+    {
+        var cluster = Write("cluster.yaml", """
+            apiVersion: data.fluid.io/v1alpha1
+            kind: Dataset
+            metadata: {name: coco, namespace: team}
+            spec:
+              mounts: [{mountPoint: "https://images.cocodataset.org/"}]
+            """);
+        var pod = Write("pod.yaml", """
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: p
+              namespace: team
+              annotations: {serverless.fluid.io/datasets: coco, serverless.fluid.io/cache-medium: ssd}
+            spec:
+              containers: [{name: app, image: python}]
+            """);
+
+        var (code, _, errors) = Run("inject", "-f", pod, "--cluster", cluster);
+
+        Assert.Equal(1, code);
+        Assert.Contains("invalid value 'ssd' for annotation 'serverless.fluid.io/cache-medium': expected 'disk' or 'memory'", errors, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--dataset", "no-url", "invalid value 'no-url' for --dataset: expected NAME=URL")]
+    [InlineData("--bogus", "x", "unknown option '--bogus'")]
+    public void Inject_BadFlag_ExitCode2WithMessage(string flag, string value, string message)
+    {
+        var (code, _, errors) = Run("inject", "-f", Write("w.yaml", Workloads), flag, value);
+
+        Assert.Equal(2, code);
+        Assert.Contains(message, errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Inject_MissingFile_ExitCode1NamesFile()
+    {
+        var (code, _, errors) = Run("inject", "-f", Path.Combine(_directory, "absent.yaml"));
+
+        Assert.Equal(1, code);
+        Assert.Contains("absent.yaml", errors, StringComparison.Ordinal);
+    }
+
+    private string Write(string name, string text)
+    {
+        var path = Path.Combine(_directory, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private static (int Code, string Output, string Errors) Run(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var errors = new StringWriter();
+        var code = OfflineCommand.Run(args, TextReader.Null, output, errors);
+        return (code, output.ToString(), errors.ToString());
+    }
+}

@@ -1,0 +1,86 @@
+using Fluid.Serverless.Contracts;
+
+namespace Fluid.Serverless.Sidecar.Tests.Hosting;
+
+public sealed class SidecarConfigValidatorTests
+{
+    private static SidecarConfig WithDatasets(params DatasetConfig[] datasets) => new() { Datasets = datasets };
+
+    [Fact]
+    public void Validate_DefaultsWithOneLocalDataset_HasNoErrors()
+    {
+        Assert.Empty(SidecarConfigValidator.Validate(WithDatasets(new DatasetConfig { Name = "demo", Source = "local:///data" })));
+    }
+
+    [Fact]
+    public void Validate_BadBucketName_NamesFieldValueAndExpectation()
+    {
+        var errors = SidecarConfigValidator.Validate(WithDatasets(
+            new DatasetConfig { Name = "good-one", Source = "s3://bucket/prefix" },
+            new DatasetConfig { Name = "Bad_Name", Source = "s3://bucket/prefix" }));
+
+        Assert.Equal(["datasets[1].name: 'Bad_Name' is not a valid bucket name: expected 3-63 lowercase letters, digits, '-' or '.'"], errors);
+    }
+
+    [Theory]
+    [InlineData("ab")]
+    [InlineData("-abc")]
+    [InlineData("abc.")]
+    [InlineData("a..b")]
+    [InlineData("192.168.1.1")]
+    [InlineData("UPPER")]
+    [InlineData("with space")]
+    public void IsValidBucketName_RejectsS3InvalidNames(string name) => Assert.False(SidecarConfigValidator.IsValidBucketName(name));
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("my.data-set.2")]
+    [InlineData("a23456789012345678901234567890123456789012345678901234567890123")]
+    public void IsValidBucketName_AcceptsS3ValidNames(string name) => Assert.True(SidecarConfigValidator.IsValidBucketName(name));
+
+    [Fact]
+    public void Validate_EverySectionReportsItsField()
+    {
+        var config = new SidecarConfig
+        {
+            Version = 2,
+            Mode = "magic",
+            S3 = new EndpointConfig { Address = "localhost", Port = 70000 },
+            Admin = new EndpointConfig { Address = "0.0.0.0", Port = 17481 },
+            Cache = new CacheConfig { Directory = "relative/dir", QuotaBytes = 0, BlockSizeBytes = 100, MetadataTtlSeconds = -1, Medium = "tape" },
+            Prefetch = new PrefetchConfig { Workers = 0, BandwidthBytesPerSecond = -5 },
+            VirtualHostDomains = [".bad"],
+            Upstream = new UpstreamConfig { Endpoint = "ftp://x" },
+            Credentials = new PodCredentialsConfig { AccessKeyId = "", SecretAccessKeyEnv = "1BAD" },
+            Datasets =
+            [
+                new DatasetConfig { Name = "same", Source = "ftp://host/x" },
+                new DatasetConfig { Name = "same", Source = "local://relative", MountPath = "/data/../etc", SecretOptions = new Dictionary<string, string> { ["secretKey"] = "not an env" }, Prefetch = [" "] },
+            ],
+        };
+
+        var errors = SidecarConfigValidator.Validate(config);
+        string[] expectedFields =
+        [
+            "version:", "mode:", "s3.address:", "s3.port:", "cache.directory:", "cache.quotaBytes:", "cache.blockSizeBytes:",
+            "cache.metadataTtlSeconds:", "cache.medium:", "prefetch.workers:", "prefetch.bandwidthBytesPerSecond:",
+            "datasets[0].source:", "datasets[1].name: 'same' is used by another dataset", "datasets[1].source:",
+            "datasets[1].mountPath:", "datasets[1].secretOptions.secretKey:", "datasets[1].prefetch[0]:",
+            "virtualHostDomains[0]:", "upstream.endpoint:", "credentials.accessKeyId:", "credentials.secretAccessKeyEnv:",
+        ];
+        foreach (var field in expectedFields)
+        {
+            Assert.Contains(errors, e => e.StartsWith(field, StringComparison.Ordinal));
+        }
+
+        Assert.Equal(expectedFields.Length, errors.Count);
+    }
+
+    [Fact]
+    public void Validate_SameS3AndAdminPort_IsAnError()
+    {
+        var errors = SidecarConfigValidator.Validate(new SidecarConfig { S3 = new EndpointConfig { Port = 18000 }, Admin = new EndpointConfig { Port = 18000 } });
+
+        Assert.Equal(["admin.port: '18000' is the S3 port too: expected a different port"], errors);
+    }
+}
