@@ -170,7 +170,7 @@ public sealed class VolumeServiceTests : IDisposable
     public async Task AddVolumes_OneLine_WiresTheHostedServiceAndTheStatus()
     {
         var services = new ServiceCollection();
-        services.AddSingleton<Datasets.IDatasetRegistry>(new StandInDatasetRegistry());
+        services.AddSingleton<Fluid.Serverless.Sidecar.Datasets.IDatasetRegistry>(new StandInDatasetRegistry());
         services.AddSingleton<Fluid.Serverless.Sidecar.Cache.IObjectReader>(new PassThroughObjectReader());
         services.AddLogging();
         services.AddVolumes(new VolumeOptions { Mode = DatasetModes.Copy });
