@@ -5,6 +5,8 @@
 #
 #   bash tests/run.sh                 # everything
 #   bash tests/run.sh --filter EXPR   # only tests matching a dotnet test filter (script checks are skipped)
+#   bash tests/run.sh --aot           # also publish the sidecar as Native AOT and run the process-level and client
+#                                     # interop tests again against that binary (issue 8); about 6 more minutes
 #
 # Env: CONFIGURATION (default Release); FLUID_SIDECAR_BINARY=/path/to/aot/fluid-sidecar makes the process-level
 # tests run against that binary (e.g. the Native AOT build) instead of the JIT build.
@@ -15,10 +17,12 @@ cd "$repo_root"
 
 configuration="${CONFIGURATION:-Release}"
 test_filter=""
+run_aot="${FLUID_TEST_AOT:-0}"
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --filter) test_filter="$2"; shift 2 ;;
-        *) echo "tests/run.sh: unknown argument '$1' (expected --filter EXPR)" >&2; exit 2 ;;
+        --aot) run_aot=1; shift ;;
+        *) echo "tests/run.sh: unknown argument '$1' (expected --filter EXPR or --aot)" >&2; exit 2 ;;
     esac
 done
 
@@ -45,6 +49,11 @@ declare -A needed_packages=(
     [fusermount3]=fuse3
     [jq]=jq
 )
+if [[ "$run_aot" == 1 ]]; then
+    # Native AOT links with clang and needs zlib's headers.
+    needed_packages[clang]=clang
+    needed_packages[/usr/include/zlib.h]=zlib1g-dev
+fi
 if grep -rqs --include='*.cs' --include='*.sh' --exclude=run.sh -w 's3fs' tests/ 2>/dev/null; then
     needed_packages[s3fs]=s3fs
 fi
@@ -56,7 +65,7 @@ fi
 missing=()
 for probe in "${!needed_packages[@]}"; do
     # nginx lives in /usr/sbin, which is not on every PATH.
-    if ! command -v "$probe" >/dev/null 2>&1 && [[ ! -x "/usr/sbin/$probe" ]]; then
+    if ! command -v "$probe" >/dev/null 2>&1 && [[ ! -x "/usr/sbin/$probe" && ! -e "$probe" ]]; then
         missing+=("${needed_packages[$probe]}")
     fi
 done
@@ -132,7 +141,29 @@ dotnet "${test_args[@]}"
 dotnet_exit=$?
 set -e
 
-# Sum the counters of every .trx (one per test assembly).
+# Issue 8: the same process-level tests against the Native AOT binary.
+if [[ "$run_aot" == 1 ]]; then
+    aot_dir="$repo_root/artifacts/aot-sidecar"
+    log "dotnet publish sidecar -c $configuration -r linux-x64 -p:PublishAot=true (Native AOT)"
+    if dotnet publish sidecar -c "$configuration" -r linux-x64 -p:PublishAot=true -o "$aot_dir" -nologo -clp:ErrorsOnly; then
+        aot_filter="FullyQualifiedName~ProcessLevel|FullyQualifiedName~ClientInterop"
+        [[ -n "$test_filter" ]] && aot_filter="($aot_filter)&($test_filter)"
+        log "process-level and client interop tests against $aot_dir/fluid-sidecar"
+        set +e
+        FLUID_SIDECAR_BINARY="$aot_dir/fluid-sidecar" dotnet test tests/Fluid.Serverless.Sidecar.Tests/Fluid.Serverless.Sidecar.Tests.csproj \
+            -c "$configuration" --no-build --nologo --results-directory "$results_dir/aot" \
+            --logger "trx" --logger "console;verbosity=normal" --blame-hang-timeout 5m --blame-hang-dump-type none \
+            --filter "$aot_filter"
+        aot_exit=$?
+        set -e
+        [[ $aot_exit -ne 0 ]] && dotnet_exit=$aot_exit
+    else
+        echo "Native AOT publish of the sidecar failed" >&2
+        aot_publish_failed=1
+    fi
+fi
+
+# Sum the counters of every .trx (one per test assembly and run).
 dotnet_passed=0; dotnet_failed=0; trx_count=0
 while IFS= read -r -d '' trx; do
     trx_count=$((trx_count + 1))
@@ -145,6 +176,9 @@ while IFS= read -r -d '' trx; do
     dotnet_passed=$((dotnet_passed + ${passed:-0}))
     dotnet_failed=$((dotnet_failed + ${failed:-0} + ${errored:-0} + ${timed_out:-0} + ${aborted:-0}))
 done < <(find "$results_dir" -name '*.trx' -print0)
+if [[ "${aot_publish_failed:-0}" == 1 ]]; then
+    dotnet_failed=$((dotnet_failed + 1))
+fi
 # A crashed test host can leave no .trx or fewer failures than it should: the exit code still counts.
 if [[ $dotnet_exit -ne 0 && $dotnet_failed -eq 0 ]]; then
     echo "dotnet test exited with $dotnet_exit ($trx_count result files); counting it as a failure" >&2

@@ -26,11 +26,18 @@ public sealed class SidecarProcess : IAsyncDisposable
     private readonly ConcurrentQueue<string> _output = new();
     private readonly IReadOnlyDictionary<string, string> _environment;
     private readonly bool _ownsWorkDirectory;
+    private readonly Func<SidecarConfig, string> _renderConfig;
     private SidecarConfig _config;
     private Process? _process;
 
-    private SidecarProcess(SidecarConfig config, string workDirectory, bool ownsWorkDirectory, IReadOnlyDictionary<string, string> environment)
+    private SidecarProcess(
+        SidecarConfig config,
+        string workDirectory,
+        bool ownsWorkDirectory,
+        IReadOnlyDictionary<string, string> environment,
+        Func<SidecarConfig, string>? renderConfig)
     {
+        _renderConfig = renderConfig ?? (c => JsonSerializer.Serialize(c, ContractsJsonContext.Default.SidecarConfig));
         _config = config;
         WorkDirectory = workDirectory;
         _ownsWorkDirectory = ownsWorkDirectory;
@@ -64,12 +71,15 @@ public sealed class SidecarProcess : IAsyncDisposable
     /// Writes the config (datasets from <paramref name="config"/>; ports replaced with free loopback ports; cache in a
     /// fresh temp directory unless <paramref name="cacheDirectory"/> is given), starts the sidecar and waits for /readyz.
     /// <paramref name="environment"/> adds env vars for the child (e.g. remote credentials).
+    /// <paramref name="renderConfig"/> writes the config file's text from the final config (ports and cache filled in);
+    /// by default every field is serialized, a test of hand-written files passes its own.
     /// </summary>
     public static async Task<SidecarProcess> StartAsync(
         SidecarConfig config,
         IReadOnlyDictionary<string, string>? environment = null,
         string? cacheDirectory = null,
-        TimeSpan? readyTimeout = null)
+        TimeSpan? readyTimeout = null,
+        Func<SidecarConfig, string>? renderConfig = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         var workDirectory = Directory.CreateTempSubdirectory("fluid-sidecar-test-").FullName;
@@ -77,7 +87,8 @@ public sealed class SidecarProcess : IAsyncDisposable
             config with { Cache = config.Cache with { Directory = cacheDirectory ?? Path.Combine(workDirectory, "cache") } },
             workDirectory,
             ownsWorkDirectory: true,
-            environment ?? new Dictionary<string, string>());
+            environment ?? new Dictionary<string, string>(),
+            renderConfig);
         try
         {
             await sidecar.LaunchAsync(readyTimeout ?? DefaultReadyTimeout);
@@ -176,7 +187,7 @@ public sealed class SidecarProcess : IAsyncDisposable
             Admin = new EndpointConfig { Address = "127.0.0.1", Port = LoopbackPort.Free() },
         };
         Directory.CreateDirectory(_config.Cache.Directory);
-        await File.WriteAllTextAsync(ConfigPath, JsonSerializer.Serialize(_config, ContractsJsonContext.Default.SidecarConfig));
+        await File.WriteAllTextAsync(ConfigPath, _renderConfig(_config));
 
         var startInfo = CreateStartInfo();
         startInfo.ArgumentList.Add("--config");

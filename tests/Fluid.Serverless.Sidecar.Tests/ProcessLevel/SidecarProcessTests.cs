@@ -34,6 +34,23 @@ public sealed class SidecarProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Start_MinimalHandWrittenConfigFile_UsesDefaultsForOmittedSections()
+    {
+        // What a person (or the injector) writes: only what differs from the defaults; no prefetch, upstream, mode….
+        await using var sidecar = await SidecarProcess.StartAsync(LocalConfig(), renderConfig: config => $$"""
+            {
+              "s3": { "port": {{config.S3.Port}} },
+              "admin": { "address": "127.0.0.1", "port": {{config.Admin.Port}} },
+              "cache": { "directory": "{{config.Cache.Directory}}" },
+              "datasets": [ { "name": "local", "source": "local://{{_dataDirectory}}" } ]
+            }
+            """);
+        using var http = S3Http.CreateClient();
+
+        Assert.Equal(_objectHash, await S3Http.Sha256OfObjectAsync(http, sidecar.S3Endpoint, "local", ObjectKey));
+    }
+
+    [Fact]
     public async Task Terminate_Idle_ExitsWithZero()
     {
         await using var sidecar = await SidecarProcess.StartAsync(LocalConfig());
