@@ -11,8 +11,8 @@ public static class CacheServiceCollectionExtensions
     /// <summary>
     /// Registers the one block cache (<see cref="IBlockCache"/>) and read path (<see cref="IObjectReader"/>) that
     /// the S3 endpoint, FUSE, copy mode and prefetch share. The index scan starts once the host has started, so
-    /// it never delays readiness. Dataset sources get the metadata cache through an <see cref="ISourceDecorator"/>
-    /// (unless one is already registered). Throws <see cref="ArgumentException"/> naming the bad cache field.
+    /// it never delays readiness.
+    /// (Dataset sources get the metadata cache from the host's <c>MetadataCachingSourceFactory</c>.) Throws <see cref="ArgumentException"/> naming the bad cache field.
     /// </summary>
     public static IServiceCollection AddBlockCache(this IServiceCollection services, CacheConfig cache, PrefetchConfig? prefetch = null)
     {
@@ -25,7 +25,6 @@ public static class CacheServiceCollectionExtensions
         services.AddSingleton<ObjectReader>();
         services.AddSingleton<IObjectReader>(static sp => sp.GetRequiredService<ObjectReader>());
         services.AddHostedService<BlockCacheIndexLoader>();
-        services.TryAddSingleton<ISourceDecorator>(sp => new MetadataCacheDecorator(cache, sp.GetRequiredService<TimeProvider>()));
         return services;
     }
 }

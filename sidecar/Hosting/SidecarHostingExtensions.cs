@@ -55,7 +55,7 @@ internal static class SidecarHostingExtensions
         // the disk block cache and the object reader. Tests may register their own source factory first.
         services.TryAddSingleton<ISourceFactory>(sp => new MetadataCachingSourceFactory(
             new SourceFactory(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()),
-            TimeSpan.FromSeconds(config.Cache.MetadataTtlSeconds),
+            config.Cache,
             sp.GetRequiredService<TimeProvider>()));
         if (!services.Any(d => d.ServiceType == typeof(IObjectReader)))
         {

@@ -31,11 +31,6 @@ public sealed class CacheServiceCollectionExtensionsTests
         Assert.Same(cache, host.Services.GetRequiredService<IBlockCache>());
         Assert.Equal(SHA256.HashData(bytes), SHA256.HashData(output.ToArray()));
         Assert.Equal(4, cache.GetStatistics().Blocks);
-        var decorated = host.Services.GetRequiredService<ISourceDecorator>().Decorate(new DatasetConfig { Name = "ds", Immutable = true }, source);
-        Assert.IsType<CachingObjectSource>(decorated);
-        await decorated.HeadAsync("k", default);
-        await decorated.HeadAsync("k", default);
-        Assert.Equal(1, source.Heads);
         await host.StopAsync();
     }
 
