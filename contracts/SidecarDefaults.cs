@@ -22,6 +22,15 @@ public static class SidecarDefaults
     /// <summary>Admin endpoint (POST) that makes the sidecar exit 0: how legacy-sidecar Jobs complete.</summary>
     public const string QuitPath = "/quitquitquit";
 
+    /// <summary>
+    /// Where the injector mounts the in-tree nfs volume of an nfs://server/export/path dataset, in the sidecar only
+    /// (one directory per dataset, see <see cref="NfsMountPath"/>); the sidecar serves it as a local source.
+    /// </summary>
+    public const string NfsMountRoot = "/fluid-serverless/nfs";
+
+    /// <summary>The sidecar directory where dataset <paramref name="datasetName"/>'s NFS export is mounted.</summary>
+    public static string NfsMountPath(string datasetName) => NfsMountRoot + "/" + datasetName;
+
     /// <summary>Where the injector mounts the downward-API annotations file in the sidecar.</summary>
     public const string PodInfoDirectory = "/etc/fluid-serverless/podinfo";
     public const string AnnotationsFile = PodInfoDirectory + "/annotations";

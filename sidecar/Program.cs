@@ -9,7 +9,7 @@ if (!load.Succeeded)
 
 // Command-line args are ours (--config, --demo), not ASP.NET configuration keys.
 var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-builder.AddFluidSidecar(load.Config!, load.Origin);
+builder.AddFluidSidecar(load.Config!, load.Origin, load.Watch);
 var app = builder.Build();
 app.MapFluidSidecar();
 return await app.RunFluidSidecarAsync(load.Demo);

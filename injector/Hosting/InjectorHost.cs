@@ -26,7 +26,7 @@ internal static class InjectorHost
         var builder = WebApplication.CreateSlimBuilder(args);
         builder.Configuration.AddEnvironmentVariables("FLUID_INJECTOR_");
         var server = builder.Configuration.GetSection("Server").Get<ServerSettings>() ?? new ServerSettings();
-        var options = builder.Configuration.GetSection("Injector").Get<InjectorOptions>() ?? new InjectorOptions();
+        var options = InjectorOptionsReader.Read(builder.Configuration.GetSection("Injector"));
         return Build(builder, server, options, overrides);
     }
 

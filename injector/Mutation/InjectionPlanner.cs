@@ -115,6 +115,24 @@ internal static class InjectionPlanner
             }
         }
 
+        if (mode == DatasetModes.S3 && anyVolume)
+        {
+            // S3 only: do not add volumes nobody fills; a Dataset PVC volume must still go (the PVC cannot mount here)
+            for (var i = 0; i < datasets.Count; i++)
+            {
+                if (!datasets[i].ReplacesClaim && datasets[i].Volume is not null)
+                {
+                    warnings.Add($"mode 's3': dataset '{datasets[i].Dataset.Name}' is served on http://127.0.0.1:{options.S3Port} only; its mount path(s) {string.Join(", ", datasets[i].Paths)} are not created");
+                    datasets[i] = (datasets[i].Dataset, null, false, []);
+                }
+            }
+
+            if (datasets.Any(d => d.ReplacesClaim))
+            {
+                warnings.Add($"mode 's3' serves the datasets on http://127.0.0.1:{options.S3Port} only: the Dataset PVC volumes become empty directories");
+            }
+        }
+
         var planned = new List<PlannedDataset>();
         foreach (var (dataset, volume, replacesClaim, paths) in datasets)
         {

@@ -1,4 +1,5 @@
 using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Sidecar.Datasets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -10,7 +11,8 @@ public static class CacheServiceCollectionExtensions
     /// <summary>
     /// Registers the one block cache (<see cref="IBlockCache"/>) and read path (<see cref="IObjectReader"/>) that
     /// the S3 endpoint, FUSE, copy mode and prefetch share. The index scan starts once the host has started, so
-    /// it never delays readiness. Throws <see cref="ArgumentException"/> naming the bad cache field.
+    /// it never delays readiness.
+    /// (Dataset sources get the metadata cache from the host's <c>MetadataCachingSourceFactory</c>.) Throws <see cref="ArgumentException"/> naming the bad cache field.
     /// </summary>
     public static IServiceCollection AddBlockCache(this IServiceCollection services, CacheConfig cache, PrefetchConfig? prefetch = null)
     {

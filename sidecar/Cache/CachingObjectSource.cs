@@ -7,7 +7,8 @@ namespace Fluid.Serverless.Sidecar.Cache;
 /// <summary>
 /// The metadata cache in front of a source: HEAD results and LIST pages are kept for the metadata TTL (forever
 /// for an immutable dataset), a missing object is remembered briefly, and concurrent identical requests share one
-/// remote call. Bytes (<see cref="ReadAsync"/>) go straight through: the block cache handles those.
+/// remote call. While the remote is unavailable, expired entries are still answered (stale-if-error), so cached
+/// objects stay readable. Bytes (<see cref="ReadAsync"/>) go straight through: the block cache handles those.
 /// </summary>
 internal sealed class CachingObjectSource : IObjectSource
 {
@@ -163,6 +164,13 @@ internal sealed class CachingObjectSource : IObjectSource
             _headFlights.TryRemove(key, out _);
             flight.TrySetResult(result);
         }
+        catch (SourceUnavailableException) when (_heads.TryGetValue(key, out var stale) && stale.Value is not null)
+        {
+            // The remote is down but this object was seen before: answer with what we knew (stale-if-error), so
+            // its cached blocks keep being served instead of the whole object failing on a metadata call.
+            _headFlights.TryRemove(key, out _);
+            flight.TrySetResult(stale.Value);
+        }
         catch (Exception e)
         {
             _headFlights.TryRemove(key, out _);
@@ -184,6 +192,11 @@ internal sealed class CachingObjectSource : IObjectSource
 
             _listFlights.TryRemove(request, out _);
             flight.TrySetResult(page);
+        }
+        catch (SourceUnavailableException) when (_lists.TryGetValue(request, out var stale))
+        {
+            _listFlights.TryRemove(request, out _);
+            flight.TrySetResult(stale.Value);
         }
         catch (Exception e)
         {

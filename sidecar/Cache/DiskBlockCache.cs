@@ -798,7 +798,16 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
             found.Sort(static (a, b) => b.Modified.CompareTo(a.Modified));
             foreach (var (entry, _) in found)
             {
-                _index.AddFound(entry, asMostRecent: false);
+                // Under the file's stripe, like deletions: a file this run evicted after the scan saw it is not
+                // indexed again, and one evicted "meanwhile" but not yet deleted is kept (the eviction sees the
+                // entry and leaves the file), so the index and the disk agree.
+                lock (FileLockFor(entry.Path))
+                {
+                    if (File.Exists(entry.Path))
+                    {
+                        _index.AddFound(entry, asMostRecent: false);
+                    }
+                }
             }
 
             while (_invalidatedBeforeIndexLoaded.TryDequeue(out var invalidated))

@@ -42,8 +42,9 @@ public interface IBlockCache
     /// Bytes [<paramref name="offset"/>, offset+<paramref name="count"/>) of a block of <paramref name="blockLength"/>
     /// bytes when it is on disk and intact, reading and CRC-checking only the chunks that hold them (a small range
     /// read of a big block costs a small disk read); null on a miss, with nothing fetched (then use GetAsync).
+    /// The default (for caches without sub-block reads) always answers null.
     /// </summary>
-    BlockLease? TryReadCached(BlockKey key, int blockLength, int offset, int count);
+    BlockLease? TryReadCached(BlockKey key, int blockLength, int offset, int count) => null;
 
     /// <summary>True when the block is on disk (no remote traffic would be needed).</summary>
     bool Contains(BlockKey key);

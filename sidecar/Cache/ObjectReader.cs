@@ -41,6 +41,9 @@ internal sealed record ObjectReaderOptions
 /// </summary>
 internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
 {
+    /// <summary>Piece size for streaming cached blocks: a multiple of the 64 KiB CRC chunk, so no chunk is read twice.</summary>
+    private const int StreamPieceSize = 256 * 1024;
+
     private readonly IBlockCache _cache;
     private readonly ObjectReaderOptions _options;
     private readonly ILogger _logger;
@@ -94,9 +97,10 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         var lastBlock = (end - 1) / blockSize;
         var window = _tracker.OnRead(dataset.Name, obj.Key, offset, length);
 
-        // Blocks in flight ahead of the writer, in order. The head of the queue never needs budget (the reader
-        // always makes progress); the others hold one budget unit each until their lease is disposed.
-        var pending = new Queue<(Task<BlockSlice> Slice, bool HoldsBudget)>();
+        // Blocks ahead of the writer, in order. A block cached at planning time is streamed from disk in pieces
+        // when its turn comes (no memory held ahead); a missing one is fetched now. The head of the queue never
+        // needs budget (the reader always makes progress); other fetches hold one budget unit until written.
+        var pending = new Queue<(Task<BlockSlice>? Fetch, bool HoldsBudget)>();
         var next = firstBlock;
         try
         {
@@ -104,6 +108,13 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
             {
                 while (next <= lastBlock && pending.Count < _options.MaxParallelBlocksPerRead)
                 {
+                    if (_cache.Contains(KeyOf(dataset, obj, next)))
+                    {
+                        pending.Enqueue((null, false));
+                        next++;
+                        continue;
+                    }
+
                     var holdsBudget = pending.Count > 0;
                     if (holdsBudget && !_memoryBudget.Wait(0))
                     {
@@ -116,11 +127,18 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
                     next++;
                 }
 
-                var (sliceTask, holds) = pending.Dequeue();
+                var (fetch, holds) = pending.Dequeue();
                 try
                 {
-                    using var slice = await sliceTask;
-                    await destination.WriteAsync(slice.Bytes, cancellationToken);
+                    if (fetch is null)
+                    {
+                        await CopyCachedBlockAsync(dataset, obj, block, offset, end, destination, cancellationToken);
+                    }
+                    else
+                    {
+                        using var slice = await fetch;
+                        await destination.WriteAsync(slice.Bytes, cancellationToken);
+                    }
                 }
                 finally
                 {
@@ -136,7 +154,10 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
             // On failure or cancellation, blocks already requested still arrive: return their buffers.
             while (pending.TryDequeue(out var abandoned))
             {
-                _ = ReleaseWhenDoneAsync(abandoned.Slice, abandoned.HoldsBudget ? _memoryBudget : null);
+                if (abandoned.Fetch is not null)
+                {
+                    _ = ReleaseWhenDoneAsync(abandoned.Fetch, abandoned.HoldsBudget ? _memoryBudget : null);
+                }
             }
         }
 
@@ -292,6 +313,37 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         {
             _readAheadInFlight.TryRemove(key, out _);
             _memoryBudget.Release();
+        }
+    }
+
+    /// <summary>
+    /// Writes the part of a cached block inside [offset, end) straight from disk, <see cref="StreamPieceSize"/> at
+    /// a time, so serving a cached object holds one piece per reader rather than one block. A block evicted or
+    /// found damaged midway is fetched for the rest.
+    /// </summary>
+    private async ValueTask CopyCachedBlockAsync(Dataset dataset, RemoteObject obj, long block, long offset, long end, Stream destination, CancellationToken cancellationToken)
+    {
+        var (from, to) = RangeInBlock(obj, block, offset, end);
+        var blockLength = BlockLength(obj, block);
+        var key = KeyOf(dataset, obj, block);
+        var position = from;
+        while (position < to)
+        {
+            var pieceEnd = Math.Min(to, ((position / StreamPieceSize) + 1) * StreamPieceSize);
+            using var piece = _cache.TryReadCached(key, blockLength, position, pieceEnd - position);
+            if (piece is null)
+            {
+                break;
+            }
+
+            await destination.WriteAsync(piece.Memory, cancellationToken);
+            position = pieceEnd;
+        }
+
+        if (position < to)
+        {
+            using var rest = await GetSliceAsync(dataset, obj, block, position, to, cancellationToken);
+            await destination.WriteAsync(rest.Bytes, cancellationToken);
         }
     }
 

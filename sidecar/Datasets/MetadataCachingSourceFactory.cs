@@ -9,11 +9,11 @@ namespace Fluid.Serverless.Sidecar.Datasets;
 /// metadata cache, so HEAD and LIST are answered within the TTL and never revalidated for immutable datasets.
 /// Registered as the <see cref="ISourceFactory"/>, so every path that builds datasets (start-up, live reload) gets it.
 /// </summary>
-internal sealed class MetadataCachingSourceFactory(ISourceFactory inner, TimeSpan ttl, TimeProvider time) : ISourceFactory
+internal sealed class MetadataCachingSourceFactory(ISourceFactory inner, CacheConfig cache, TimeProvider time) : ISourceFactory
 {
     public IObjectSource Create(DatasetConfig dataset)
     {
         ArgumentNullException.ThrowIfNull(dataset);
-        return new CachingObjectSource(inner.Create(dataset), ttl, dataset.Immutable, time);
+        return CachingObjectSource.For(inner.Create(dataset), dataset, cache, time);
     }
 }

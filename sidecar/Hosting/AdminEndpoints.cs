@@ -3,7 +3,10 @@ using System.Text;
 using System.Text.Json;
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Cache;
+using Fluid.Serverless.Sidecar.Configuration;
 using Fluid.Serverless.Sidecar.Datasets;
+using Fluid.Serverless.Sidecar.Prefetch;
+using Fluid.Serverless.Sidecar.Volume;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
@@ -21,7 +24,11 @@ internal sealed class AdminEndpoints(
     SidecarConfig config,
     SidecarConfigSource configSource,
     TimeProvider time,
-    IBlockCache? cache = null)
+    IHostApplicationLifetime lifetime,
+    IBlockCache? cache = null,
+    IPrefetchStatus? prefetch = null,
+    IVolumeStatus? volumes = null,
+    ConfigFileWatcher? watcher = null)
 {
     private readonly DateTimeOffset _startedAt = time.GetUtcNow();
 
@@ -33,12 +40,20 @@ internal sealed class AdminEndpoints(
             Predicate = static registration => registration.Tags.Contains(ReadinessChecks.Tag),
             ResponseWriter = WriteHealthReportAsync,
         });
-        var endpoints = admin.ApplicationServices.GetRequiredService<AdminEndpoints>();
-        admin.Run(endpoints.HandleAsync);
+        // The prefetch admin API (POST/GET/DELETE /prefetch…) uses routing inside this branch only.
+        admin.UseRouting();
+        admin.UseEndpoints(endpoints => endpoints.MapPrefetchAdmin());
+        var handler = admin.ApplicationServices.GetRequiredService<AdminEndpoints>();
+        admin.Run(handler.HandleAsync);
     }
 
     public Task HandleAsync(HttpContext context)
     {
+        if (context.Request.Path.Value == SidecarDefaults.QuitPath)
+        {
+            return QuitAsync(context);
+        }
+
         if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
         {
             context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
@@ -73,7 +88,31 @@ internal sealed class AdminEndpoints(
         }
 
         var now = time.GetUtcNow();
-        return new SidecarStatus(configSource.Origin, snapshot.Generation, _startedAt, (now - _startedAt).TotalSeconds, list, cacheStatus);
+        return new SidecarStatus(configSource.Origin, snapshot.Generation, _startedAt, (now - _startedAt).TotalSeconds, list, cacheStatus)
+        {
+            Prefetch = prefetch?.Snapshot(),
+            VolumeMode = volumes?.Mode,
+            Volumes = volumes?.Volumes,
+            ConfigReload = watcher?.Status,
+        };
+    }
+
+    /// <summary>
+    /// POST /quitquitquit: the app of a run-to-completion pod (a Job with a legacy, non-native sidecar) tells the
+    /// sidecar it is done, so the pod can complete. GET is refused so a probe or a browser cannot stop it.
+    /// </summary>
+    private Task QuitAsync(HttpContext context)
+    {
+        if (!HttpMethods.IsPost(context.Request.Method))
+        {
+            context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+            context.Response.Headers.Allow = "POST";
+            return Task.CompletedTask;
+        }
+
+        lifetime.StopApplication();
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync("stopping\n");
     }
 
     private async Task WriteMetricsAsync(HttpContext context)

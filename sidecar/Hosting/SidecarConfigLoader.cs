@@ -2,12 +2,16 @@ using System.Collections;
 using System.Globalization;
 using System.Text.Json;
 using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Sidecar.Configuration;
 
 namespace Fluid.Serverless.Sidecar.Hosting;
 
 /// <summary>What the command line and environment asked for: a validated config, or the reasons it is unusable.</summary>
 internal sealed record SidecarConfigLoadResult(SidecarConfig? Config, IReadOnlyList<string> Errors, string Origin, bool Demo)
 {
+    /// <summary>The file to watch for live changes (issue 5), when the config came from one.</summary>
+    public ConfigFileWatcherOptions? Watch { get; init; }
+
     public bool Succeeded => Config is not null && Errors.Count == 0;
 }
 
@@ -70,6 +74,7 @@ internal static class SidecarConfigLoader
         var annotationsFile = Get(environment, EnvironmentNames.SidecarAnnotationsFile);
         SidecarConfig? config;
         string origin;
+        ConfigFileWatcherOptions? watch = null;
         if (demo)
         {
             (config, origin) = DemoDataset.CreateConfig(errors);
@@ -78,6 +83,7 @@ internal static class SidecarConfigLoader
         {
             origin = $"config file '{configFile}'";
             config = ReadFile(configFile, origin, errors, static (text, _) => text);
+            watch = new ConfigFileWatcherOptions { Path = configFile, Kind = ConfigFileKind.Json };
         }
         else if (annotationsFile is not null)
         {
@@ -85,6 +91,7 @@ internal static class SidecarConfigLoader
             config = ReadFile(annotationsFile, origin, errors, static (text, origin) =>
                 DownwardApiAnnotations.Find(text, Annotations.SidecarConfig)
                 ?? throw new FormatException($"{origin}: the file has no such annotation"));
+            watch = new ConfigFileWatcherOptions { Path = annotationsFile, Kind = ConfigFileKind.Annotations };
         }
         else
         {
@@ -99,7 +106,7 @@ internal static class SidecarConfigLoader
 
         config = ApplyOverrides(config, environment, errors);
         errors.AddRange(SidecarConfigValidator.Validate(config));
-        return new SidecarConfigLoadResult(errors.Count == 0 ? config : null, errors, origin, demo);
+        return new SidecarConfigLoadResult(errors.Count == 0 ? config : null, errors, origin, demo) { Watch = watch };
     }
 
     /// <summary>Parses a config JSON document (the annotation value or the file's content).</summary>
@@ -147,7 +154,8 @@ internal static class SidecarConfigLoader
         }
     }
 
-    private static SidecarConfig ApplyOverrides(SidecarConfig config, IDictionary environment, List<string> errors)
+    /// <summary>The env overrides, also applied to every live-reloaded config so they keep holding.</summary>
+    public static SidecarConfig ApplyOverrides(SidecarConfig config, IDictionary environment, List<string> errors)
     {
         var s3 = config.S3 with
         {

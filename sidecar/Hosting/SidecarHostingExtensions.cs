@@ -5,6 +5,7 @@ using Fluid.Serverless.Sidecar.Configuration;
 using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Prefetch;
 using Fluid.Serverless.Sidecar.S3Api;
+using Fluid.Serverless.Sidecar.Volume;
 using Fluid.Serverless.Sidecar.Sources;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -25,7 +26,11 @@ internal static class SidecarHostingExtensions
     /// Registers the sidecar's services and its two Kestrel listeners. Services registered before this call win
     /// (TryAdd), which is how tests substitute a source factory or object reader.
     /// </summary>
-    public static WebApplicationBuilder AddFluidSidecar(this WebApplicationBuilder builder, SidecarConfig config, string configOrigin = "code")
+    public static WebApplicationBuilder AddFluidSidecar(
+        this WebApplicationBuilder builder,
+        SidecarConfig config,
+        string configOrigin = "code",
+        ConfigFileWatcherOptions? watch = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(config);
@@ -45,33 +50,66 @@ internal static class SidecarHostingExtensions
         services.AddSingleton(new SidecarConfigSource(configOrigin));
         services.AddSingleton(listeners);
         services.TryAddSingleton(TimeProvider.System);
+
+        // The read path every view shares: sources (with their resilience pipelines) behind the metadata cache,
+        // the disk block cache and the object reader. Tests may register their own source factory first.
         services.TryAddSingleton<ISourceFactory>(sp => new MetadataCachingSourceFactory(
             new SourceFactory(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()),
-            TimeSpan.FromSeconds(config.Cache.MetadataTtlSeconds),
+            config.Cache,
             sp.GetRequiredService<TimeProvider>()));
-        services.TryAddSingleton<IBlockCache>(sp => new DiskBlockCache(
-            DiskBlockCacheOptions.From(config.Cache, config.Prefetch),
-            sp.GetRequiredService<ILogger<DiskBlockCache>>(),
-            sp.GetRequiredService<TimeProvider>()));
+        if (!services.Any(d => d.ServiceType == typeof(IObjectReader)))
+        {
+            services.AddBlockCache(config.Cache, config.Prefetch);
+        }
+
         services.TryAddSingleton(sp => new DatasetRegistry(sp.GetRequiredService<ILogger<DatasetRegistry>>()));
         services.TryAddSingleton<IDatasetRegistry>(sp => sp.GetRequiredService<DatasetRegistry>());
-        services.TryAddSingleton(sp => new ConfigApplier(
+        services.AddPrefetch(config.Prefetch);
+        services.AddVolumes(VolumeOptions.FromConfig(config));
+        services.AddSingleton(sp => new ConfigApplier(
             sp.GetRequiredService<ISourceFactory>(),
             sp.GetRequiredService<DatasetRegistry>(),
             sp.GetService<PrefetchManager>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<ConfigApplier>>()));
         services.AddHostedService(sp => new DatasetStartup(sp.GetRequiredService<ConfigApplier>(), config));
+        if (watch is not null)
+        {
+            // Live reload: the same env overrides hold for every new config; a config that fails is rejected whole.
+            services.AddSingleton(sp =>
+            {
+                var watcher = new ConfigFileWatcher(watch, ReloadConfigValidator.Validate, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ConfigFileWatcher>>());
+                var applier = sp.GetRequiredService<ConfigApplier>();
+                var environment = Environment.GetEnvironmentVariables();
+                watcher.ConfigChanged += next =>
+                {
+                    var errors = new List<string>();
+                    var overridden = SidecarConfigLoader.ApplyOverrides(next, environment, errors);
+                    applier.Apply(errors.Count == 0 ? overridden : throw new InvalidOperationException(string.Join("; ", errors)));
+                };
+                return watcher;
+            });
+            services.AddHostedService(sp => sp.GetRequiredService<ConfigFileWatcher>());
+        }
 
         services.AddSingleton<MetricsRegistry>();
-        services.AddSingleton(sp => new SidecarMetrics(sp.GetRequiredService<MetricsRegistry>(), sp.GetRequiredService<IDatasetRegistry>(), sp.GetService<IBlockCache>()));
+        services.AddSingleton(sp => new SidecarMetrics(
+            sp.GetRequiredService<MetricsRegistry>(),
+            sp.GetRequiredService<IDatasetRegistry>(),
+            sp.GetService<IBlockCache>(),
+            sp.GetService<IPrefetchStatus>(),
+            sp.GetService<ConfigFileWatcher>()));
         services.AddSingleton(sp => new AdminEndpoints(
             sp.GetRequiredService<MetricsRegistry>(),
             sp.GetRequiredService<IDatasetRegistry>(),
             config,
             sp.GetRequiredService<SidecarConfigSource>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetService<IBlockCache>()));
+            sp.GetRequiredService<IHostApplicationLifetime>(),
+            sp.GetService<IBlockCache>(),
+            sp.GetService<IPrefetchStatus>(),
+            sp.GetService<IVolumeStatus>(),
+            sp.GetService<ConfigFileWatcher>()));
         services.AddSingleton(sp => new S3RequestHandler(
             sp.GetRequiredService<IDatasetRegistry>(),
             sp.GetRequiredService<IObjectReader>(),
@@ -84,7 +122,8 @@ internal static class SidecarHostingExtensions
         services.AddSingleton(sp => new DatasetsReadinessCheck(sp.GetRequiredService<DatasetRegistry>()));
         services.AddHealthChecks()
             .Add(new HealthCheckRegistration("config", sp => sp.GetRequiredService<ConfigReadinessCheck>(), HealthStatus.Unhealthy, [ReadinessChecks.Tag]))
-            .Add(new HealthCheckRegistration("datasets", sp => sp.GetRequiredService<DatasetsReadinessCheck>(), HealthStatus.Unhealthy, [ReadinessChecks.Tag]));
+            .Add(new HealthCheckRegistration("datasets", sp => sp.GetRequiredService<DatasetsReadinessCheck>(), HealthStatus.Unhealthy, [ReadinessChecks.Tag]))
+            .Add(new HealthCheckRegistration("volumes", sp => new VolumesReadinessCheck(sp.GetService<IVolumeStatus>()), HealthStatus.Unhealthy, [ReadinessChecks.Tag]));
         return builder;
     }
 

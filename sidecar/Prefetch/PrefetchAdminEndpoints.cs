@@ -11,21 +11,55 @@ namespace Fluid.Serverless.Sidecar.Prefetch;
 /// <summary>
 /// The prefetch admin API on the admin port, as plain <see cref="RequestDelegate"/>s (no reflection, no request
 /// delegate generator needed): POST /prefetch starts a warm-up, GET /prefetch lists jobs, GET /prefetch/{id} shows
-/// one, DELETE /prefetch/{id} cancels it.
+/// one, DELETE /prefetch/{id} cancels it. Offered both as routes (<see cref="MapPrefetchAdmin"/>) and as a
+/// routing-free middleware (<see cref="UsePrefetchAdmin"/>) for the admin port's branch.
 /// </summary>
 public static class PrefetchAdminEndpoints
 {
     /// <summary>A warm-up request body is a dataset name and a few paths; anything bigger is a mistake.</summary>
     private const int MaxRequestBytes = 1024 * 1024;
 
+    private const string BasePath = "/prefetch";
+
+    /// <summary>Maps the routes on an endpoint route builder (an app or a branch that uses routing).</summary>
     public static IEndpointRouteBuilder MapPrefetchAdmin(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        endpoints.MapPost("/prefetch", (RequestDelegate)StartAsync);
-        endpoints.MapGet("/prefetch", (RequestDelegate)ListAsync);
-        endpoints.MapGet("/prefetch/{id}", (RequestDelegate)GetAsync);
-        endpoints.MapDelete("/prefetch/{id}", (RequestDelegate)CancelAsync);
+        endpoints.MapPost(BasePath, (RequestDelegate)StartAsync);
+        endpoints.MapGet(BasePath, (RequestDelegate)ListAsync);
+        endpoints.MapGet(BasePath + "/{id}", (RequestDelegate)(context => GetAsync(context, RouteId(context))));
+        endpoints.MapDelete(BasePath + "/{id}", (RequestDelegate)(context => CancelAsync(context, RouteId(context))));
         return endpoints;
+    }
+
+    /// <summary>
+    /// The same API as a middleware for a branch without routing (the admin port's MapWhen branch): requests under
+    /// /prefetch are answered here (405 with Allow for other methods), everything else goes to the next component.
+    /// </summary>
+    public static IApplicationBuilder UsePrefetchAdmin(this IApplicationBuilder admin)
+    {
+        ArgumentNullException.ThrowIfNull(admin);
+        return admin.Use(static (context, next) =>
+        {
+            var path = context.Request.Path.Value ?? "";
+            var method = context.Request.Method;
+            if (path == BasePath)
+            {
+                return HttpMethods.IsPost(method) ? StartAsync(context)
+                    : HttpMethods.IsGet(method) ? ListAsync(context)
+                    : MethodNotAllowedAsync(context, "GET, POST");
+            }
+
+            if (path.StartsWith(BasePath + "/", StringComparison.Ordinal) && path.Length > BasePath.Length + 1 && path.IndexOf('/', BasePath.Length + 1) < 0)
+            {
+                var id = path[(BasePath.Length + 1)..];
+                return HttpMethods.IsGet(method) ? GetAsync(context, id)
+                    : HttpMethods.IsDelete(method) ? CancelAsync(context, id)
+                    : MethodNotAllowedAsync(context, "GET, DELETE");
+            }
+
+            return next(context);
+        });
     }
 
     private static async Task StartAsync(HttpContext context)
@@ -87,20 +121,20 @@ public static class PrefetchAdminEndpoints
         return WriteAsync(context, StatusCodes.Status200OK, list, PrefetchJsonContext.Default.PrefetchJobList);
     }
 
-    private static Task GetAsync(HttpContext context)
+    private static Task GetAsync(HttpContext context, string id)
     {
         var manager = context.RequestServices.GetRequiredService<PrefetchManager>();
-        return TryFindJob(context, manager, out var job)
+        return manager.TryGet(id, out var job)
             ? WriteAsync(context, StatusCodes.Status200OK, job.GetProgress(), PrefetchJsonContext.Default.PrefetchProgress)
-            : NotFoundAsync(context);
+            : NotFoundAsync(context, id);
     }
 
-    private static async Task CancelAsync(HttpContext context)
+    private static async Task CancelAsync(HttpContext context, string id)
     {
         var manager = context.RequestServices.GetRequiredService<PrefetchManager>();
-        if (!TryFindJob(context, manager, out var job))
+        if (!manager.TryGet(id, out var job))
         {
-            await NotFoundAsync(context);
+            await NotFoundAsync(context, id);
             return;
         }
 
@@ -109,14 +143,16 @@ public static class PrefetchAdminEndpoints
         await WriteAsync(context, StatusCodes.Status200OK, job.GetProgress(), PrefetchJsonContext.Default.PrefetchProgress);
     }
 
-    private static bool TryFindJob(HttpContext context, PrefetchManager manager, out PrefetchJob job)
-    {
-        job = null!;
-        return context.Request.RouteValues["id"] is string id && manager.TryGet(id, out job);
-    }
+    private static string RouteId(HttpContext context) => context.Request.RouteValues["id"] as string ?? "";
 
-    private static Task NotFoundAsync(HttpContext context) =>
-        WriteAsync(context, StatusCodes.Status404NotFound, new PrefetchError($"no prefetch job '{context.Request.RouteValues["id"]}'"), PrefetchJsonContext.Default.PrefetchError);
+    private static Task NotFoundAsync(HttpContext context, string id) =>
+        WriteAsync(context, StatusCodes.Status404NotFound, new PrefetchError($"no prefetch job '{id}'"), PrefetchJsonContext.Default.PrefetchError);
+
+    private static Task MethodNotAllowedAsync(HttpContext context, string allow)
+    {
+        context.Response.Headers.Allow = allow;
+        return WriteAsync(context, StatusCodes.Status405MethodNotAllowed, new PrefetchError($"method {context.Request.Method} is not allowed here; expected {allow}"), PrefetchJsonContext.Default.PrefetchError);
+    }
 
     private static Task BadRequestAsync(HttpContext context, string error) =>
         WriteAsync(context, StatusCodes.Status400BadRequest, new PrefetchError(error), PrefetchJsonContext.Default.PrefetchError);

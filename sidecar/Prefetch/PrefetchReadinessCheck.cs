@@ -9,7 +9,7 @@ namespace Fluid.Serverless.Sidecar.Prefetch;
 internal sealed class PrefetchReadinessCheck(PrefetchManager manager) : IHealthCheck
 {
     public const string Name = "prefetch";
-    public const string ReadyTag = "ready";
+    public const string ReadyTag = Hosting.ReadinessChecks.Tag;
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {

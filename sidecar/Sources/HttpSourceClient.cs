@@ -1,5 +1,3 @@
-using System.Net;
-
 namespace Fluid.Serverless.Sidecar.Sources;
 
 /// <summary>
@@ -12,18 +10,15 @@ internal static class HttpSourceClient
 
     public static HttpClient Shared => Client.Value;
 
-    private static HttpClient Create() => new(new SocketsHttpHandler
+    private static HttpClient Create()
     {
-        AutomaticDecompression = DecompressionMethods.None,
-        // Re-resolve DNS now and then: origins behind load balancers move.
-        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
-        ConnectTimeout = TimeSpan.FromSeconds(10),
-        AllowAutoRedirect = true,
-        MaxAutomaticRedirections = 5,
-    })
-    {
-        Timeout = Timeout.InfiniteTimeSpan,
-        DefaultRequestHeaders = { { "User-Agent", "fluid-serverless-sidecar" } },
-    };
+        var handler = SourceConnections.CreateHandler();
+        handler.AllowAutoRedirect = true;
+        handler.MaxAutomaticRedirections = 5;
+        return new HttpClient(handler)
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+            DefaultRequestHeaders = { { "User-Agent", "fluid-serverless-sidecar" } },
+        };
+    }
 }

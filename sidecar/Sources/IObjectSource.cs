@@ -40,7 +40,11 @@ public sealed record RemoteObject(
     string? ContentType = null,
     string? VersionId = null);
 
-/// <summary>A listing request. <see cref="StartAfter"/> is exclusive; null Delimiter means a flat listing.</summary>
+/// <summary>
+/// A listing request. <see cref="StartAfter"/> is exclusive; null Delimiter means a flat listing. When StartAfter equals
+/// a common prefix (it ends with the delimiter), the whole prefix is skipped, so a <see cref="ListPage.NextStartAfter"/>
+/// that is a common prefix resumes after it (S3's own start-after would return that prefix again).
+/// </summary>
 public sealed record ListRequest(string Prefix, string? Delimiter, string? StartAfter, int MaxKeys);
 
 /// <summary>

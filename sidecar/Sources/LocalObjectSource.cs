@@ -12,7 +12,8 @@ internal sealed class LocalObjectSource : IObjectSource
 {
     private readonly string root;
 
-    public LocalObjectSource(string rootPath, string identityScheme = "local")
+    /// <param name="identity">The cache identity; by default local://&lt;real root&gt;/ (nfs:// sources pass their URI).</param>
+    public LocalObjectSource(string rootPath, string? identity = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(rootPath);
         if (!Path.IsPathFullyQualified(rootPath))
@@ -24,7 +25,7 @@ internal sealed class LocalObjectSource : IObjectSource
         // (kubelet mounts often are) without every key looking like an escape.
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(rootPath));
         root = Directory.Exists(full) ? ResolveRealPath(full) : full;
-        Identity = $"{identityScheme}://{root}/";
+        Identity = identity ?? $"local://{root}/";
     }
 
     public string Identity { get; }

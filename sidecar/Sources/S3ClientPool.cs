@@ -26,6 +26,7 @@ internal sealed class S3ClientPool
             ForcePathStyle = settings.PathStyle,
             // Polly owns retries and timeouts (one policy for every source); the SDK's own retries would multiply them.
             MaxErrorRetry = 0,
+            HttpClientFactory = S3HttpClientFactory.Instance,
         };
 
         if (settings.Endpoint is { } endpoint)

@@ -7,7 +7,7 @@ namespace Fluid.Serverless.Sidecar.Sources;
 /// </summary>
 internal sealed record SourceLocation(string Original, string Scheme, string Authority, string Path)
 {
-    public static readonly IReadOnlyList<string> SupportedSchemes = ["s3", "http", "https", "local"];
+    public static readonly IReadOnlyList<string> SupportedSchemes = ["s3", "oss", "http", "https", "hdfs", "webhdfs", "swebhdfs", "nfs", "local"];
 
     public static SourceLocation Parse(string datasetName, string source)
     {

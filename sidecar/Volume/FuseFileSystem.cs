@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using Fluid.Serverless.Sidecar.Cache;
@@ -62,7 +63,7 @@ internal sealed partial class FuseFileSystem
     public async ValueTask HandleAsync(FuseChannel channel, ReadOnlyMemory<byte> request, CancellationToken cancellationToken)
     {
         var header = MemoryMarshal.Read<FuseInHeader>(request.Span);
-        var body = request[Marshal.SizeOf<FuseInHeader>()..];
+        var body = request[Unsafe.SizeOf<FuseInHeader>()..];
         Interlocked.Increment(ref RequestCounts[(int)header.Opcode & 63]);
         try
         {
@@ -243,7 +244,7 @@ internal sealed partial class FuseFileSystem
     private void BatchForget(ReadOnlySpan<byte> body)
     {
         var count = MemoryMarshal.Read<FuseBatchForgetIn>(body).Count;
-        var items = MemoryMarshal.Cast<byte, FuseForgetOne>(body[Marshal.SizeOf<FuseBatchForgetIn>()..]);
+        var items = MemoryMarshal.Cast<byte, FuseForgetOne>(body[Unsafe.SizeOf<FuseBatchForgetIn>()..]);
         for (var i = 0; i < count && i < items.Length; i++)
         {
             _inodes.Forget(items[i].NodeId, items[i].LookupCount);
@@ -416,7 +417,7 @@ internal sealed partial class FuseFileSystem
     private static readonly DirectoryEntry DotEntry = new(".", "."u8.ToArray(), "", IsDirectory: true, Object: null);
     private static readonly DirectoryEntry DotDotEntry = new("..", ".."u8.ToArray(), "", IsDirectory: true, Object: null);
 
-    private static int DirentSize(int nameLength) => (Marshal.SizeOf<FuseDirent>() + nameLength + 7) & ~7;
+    private static int DirentSize(int nameLength) => (Unsafe.SizeOf<FuseDirent>() + nameLength + 7) & ~7;
 
     private static int TryWriteDirent(Span<byte> destination, DirectoryEntry entry, long index, InodeEntry directory)
     {
@@ -435,14 +436,14 @@ internal sealed partial class FuseFileSystem
         };
         destination[..size].Clear();
         MemoryMarshal.Write(destination, in dirent);
-        entry.NameUtf8.CopyTo(destination[Marshal.SizeOf<FuseDirent>()..]);
+        entry.NameUtf8.CopyTo(destination[Unsafe.SizeOf<FuseDirent>()..]);
         return size;
     }
 
     private int TryWriteDirentPlus(Span<byte> destination, DirectoryEntry entry, long index, InodeEntry directory, TimeSpan timeout)
     {
-        var entrySize = Marshal.SizeOf<FuseEntryOut>();
-        var size = (entrySize + Marshal.SizeOf<FuseDirent>() + entry.NameUtf8.Length + 7) & ~7;
+        var entrySize = Unsafe.SizeOf<FuseEntryOut>();
+        var size = (entrySize + Unsafe.SizeOf<FuseDirent>() + entry.NameUtf8.Length + 7) & ~7;
         if (size > destination.Length)
         {
             return 0;
@@ -472,7 +473,7 @@ internal sealed partial class FuseFileSystem
             Type = entry.IsDirectory ? FuseConstants.DirentTypeDirectory : FuseConstants.DirentTypeRegular,
         };
         MemoryMarshal.Write(destination[entrySize..], in dirent);
-        entry.NameUtf8.CopyTo(destination[(entrySize + Marshal.SizeOf<FuseDirent>())..]);
+        entry.NameUtf8.CopyTo(destination[(entrySize + Unsafe.SizeOf<FuseDirent>())..]);
         return size;
     }
 

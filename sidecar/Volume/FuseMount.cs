@@ -145,6 +145,10 @@ internal sealed partial class FuseMount : IAsyncDisposable
         {
             await _fileSystem.HandleAsync(_channel, request.AsMemory(0, length), cancellationToken);
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping: the descriptor closes next and the kernel fails the request for its caller.
+        }
         catch (Exception exception)
         {
             Log.HandlerCrashed(_logger, MountPath, exception);

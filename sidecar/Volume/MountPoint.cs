@@ -15,11 +15,13 @@ internal static partial class MountPoint
         Directory.CreateDirectory(mountPath);
     }
 
-    /// <summary>True when the path was a dead mount (stat → ENOTCONN) and has been lazily unmounted.</summary>
-    public static unsafe bool DetachIfStale(string mountPath)
+    /// <summary>
+    /// True when the path was a dead mount and has been lazily unmounted. Probed with statfs, not stat: the kernel
+    /// answers stat from attributes it cached (for up to the TTL) even after the server died; statfs always asks.
+    /// </summary>
+    public static bool DetachIfStale(string mountPath)
     {
-        var statBuffer = stackalloc byte[512];
-        if (LibC.Stat(mountPath, statBuffer) == 0 || LibC.LastError != LibC.ENOTCONN)
+        if (ProbeError(mountPath) != LibC.ENOTCONN)
         {
             return false;
         }
@@ -30,11 +32,11 @@ internal static partial class MountPoint
         return true;
     }
 
-    /// <summary>The errno stat(2) gives for the path, 0 when it succeeds.</summary>
-    public static unsafe int StatError(string path)
+    /// <summary>The errno statfs(2) gives for the path (ENOTCONN: a FUSE mount whose server is gone), 0 on success.</summary>
+    public static unsafe int ProbeError(string path)
     {
-        var statBuffer = stackalloc byte[512];
-        return LibC.Stat(path, statBuffer) == 0 ? 0 : LibC.LastError;
+        var buffer = stackalloc byte[512];
+        return LibC.StatFs(path, buffer) == 0 ? 0 : LibC.LastError;
     }
 
     /// <summary>

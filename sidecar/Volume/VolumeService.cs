@@ -295,9 +295,9 @@ internal sealed partial class VolumeService(
 
         private async Task StopRunAsync()
         {
+            // Not disposed: StopAsync may follow an update that already stopped a run (no timer, nothing leaks).
             await _cancellation.CancelAsync();
             await _run.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            _cancellation.Dispose();
         }
     }
 

@@ -1,5 +1,7 @@
+using Fluid.Serverless.Sidecar.Hosting;
 using Fluid.Serverless.Sidecar.Volume;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -7,7 +9,8 @@ public static class VolumeServiceCollectionExtensions
 {
     /// <summary>
     /// Serves datasets on the shared volume (FUSE or copy, per <see cref="VolumeOptions.Mode"/>) as a hosted service,
-    /// and exposes <see cref="IVolumeStatus"/> for /status and /readyz. Needs IDatasetRegistry and IObjectReader.
+    /// exposes <see cref="IVolumeStatus"/> for /status and adds the "volumes" readiness check (/readyz).
+    /// Needs IDatasetRegistry and IObjectReader.
     /// </summary>
     public static IServiceCollection AddVolumes(this IServiceCollection services, VolumeOptions options)
     {
@@ -18,6 +21,8 @@ public static class VolumeServiceCollectionExtensions
         services.AddSingleton<VolumeService>();
         services.AddSingleton<IVolumeStatus>(provider => provider.GetRequiredService<VolumeService>());
         services.AddHostedService(provider => provider.GetRequiredService<VolumeService>());
+        services.AddHealthChecks().Add(new HealthCheckRegistration(
+            "volumes", provider => new VolumeReadinessCheck(provider.GetRequiredService<IVolumeStatus>()), HealthStatus.Unhealthy, [ReadinessChecks.Tag]));
         return services;
     }
 }

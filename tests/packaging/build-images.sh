@@ -196,7 +196,8 @@ build() { # DOCKERFILE TAG
     tail -n 40 "$work/build.log" >&2
     die "docker build -f $1 failed (last lines above)"
   fi
-  say "built $2 in $(elapsed "$t") s"
+  say "built $2 in $(elapsed "$t") s ($(grep -c 'Using cache' "$work/build.log" || true) steps from the layer cache," \
+    "$(grep -c -E 'warning (IL|CS)[0-9]+' "$work/build.log" || true) IL/CS warnings)"
 }
 build Dockerfile.sidecar "$SIDECAR_TAG"
 build Dockerfile.injector "$INJECTOR_TAG"
@@ -210,9 +211,11 @@ for image in "$SIDECAR_TAG" "$INJECTOR_TAG"; do
 done
 user="$(docker image inspect -f '{{.Config.User}}' "$SIDECAR_TAG")"
 [[ "$user" == 65532:65532 ]] || die "$SIDECAR_TAG runs as '$user', expected 65532:65532"
-docker run --rm --network none --entrypoint /bin/sh "$SIDECAR_TAG" -c true >/dev/null 2>&1 \
-  && die "$SIDECAR_TAG contains a shell (/bin/sh); the runtime image must hold only the binary and its libraries"
-say "$SIDECAR_TAG has no shell (as intended)"
+for image in "$SIDECAR_TAG" "$INJECTOR_TAG"; do
+  docker run --rm --network none --entrypoint /bin/sh "$image" -c true >/dev/null 2>&1 \
+    && die "$image contains a shell (/bin/sh); the runtime image must hold only the program and its libraries"
+done
+say "neither image contains a shell (as intended)"
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 s3_port=$(free_port); admin_port=$(free_port)
@@ -220,14 +223,18 @@ data="$work/data"; mkdir -p "$data/dir"
 head -c 1048583 /dev/urandom >"$data/dir/blob.bin"
 echo "hello from the sidecar image" >"$data/hello.txt"
 chmod -R a+rX "$work"
+# Every section spelt out, as the injector writes it into the sidecar-config annotation.
 cat >"$work/sidecar.json" <<EOF
 {
   "version": 1,
   "mode": "s3",
   "s3": { "address": "127.0.0.1", "port": $s3_port },
   "admin": { "address": "127.0.0.1", "port": $admin_port },
-  "cache": { "directory": "/var/cache/fluid-serverless", "quotaBytes": 268435456, "minFreeBytes": 0 },
-  "datasets": [ { "name": "sample", "source": "local:///data", "readOnly": true } ]
+  "cache": { "directory": "/var/cache/fluid-serverless", "quotaBytes": 268435456, "blockSizeBytes": 4194304,
+             "minFreeBytes": 0, "readAheadMemoryBytes": 67108864, "metadataTtlSeconds": 30, "medium": "disk" },
+  "prefetch": { "workers": 2, "bandwidthBytesPerSecond": 0, "waitForReady": false },
+  "datasets": [ { "name": "sample", "source": "local:///data", "options": {}, "secretOptions": {},
+                  "readOnly": true, "immutable": false, "prefetch": [] } ]
 }
 EOF
 say "starting $SIDECAR_TAG (read-only root, all capabilities dropped, no new privileges, user 65532)"
@@ -258,7 +265,7 @@ docker rm -f "$container" >/dev/null; container=""
 
 # The injector image: its runtime starts and the offline tool answers (no cluster needed).
 if docker run --rm --network none --read-only --cap-drop ALL -v "$repo/samples:/samples:ro" "$INJECTOR_TAG" \
-    inject -f /samples/pod-pvc.yaml --dataset-file /samples/datasets/s3-dataset.yaml >"$work/injected.yaml" 2>"$work/injector.err"; then
+    inject -f /samples/pod-pvc.yaml --cluster /samples/datasets/s3-dataset.yaml >"$work/injected.yaml" 2>"$work/injector.err"; then
   grep -q "done.sidecar.fluid.io/inject" "$work/injected.yaml" \
     || die "the injector image's offline tool printed no injected pod (no done.sidecar.fluid.io/inject label)"
   say "injector image: 'inject -f samples/pod-pvc.yaml' printed the injected pod"

@@ -278,6 +278,19 @@ def check_crds(report: Report, where: str, install: str, docs: list[dict]) -> No
         report.check(not missing, at, f"spec declares {sorted(INJECTION_POLICY_FIELDS)} (missing {sorted(missing)})")
         report.check(set(spec_props.get("mode", {}).get("enum", [])) == {"auto", "fuse", "copy", "s3"}, at,
                      "mode is an enum of auto/fuse/copy/s3")
+        # The schema and the injector must agree field by field: a field the injector does not read is silently
+        # ignored (a podSelector ignored means the policy selects every pod), and a field it reads that the schema
+        # lacks is pruned by the API server before the injector ever sees it.
+        reader = os.path.join(REPO, "injector", "Policy", "InjectionPolicy.cs")
+        if report.check(os.path.isfile(reader), at, "injector/Policy/InjectionPolicy.cs reads InjectionPolicy objects"):
+            with open(reader, encoding="utf-8") as handle:
+                read = set(re.findall(r'spec\.(?:Str|Obj|Arr|Bool|Int)\("(\w+)"\)', handle.read()))
+            for field_name in sorted(spec_props):
+                report.check(field_name in read, at, f"spec.{field_name} is read by the injector "
+                             f"(injector/Policy/InjectionPolicy.cs reads spec.{{{', '.join(sorted(read))}}})")
+            for field_name in sorted(read - set(spec_props)):
+                report.fail(at, f"the injector reads spec.{field_name}, which the CRD schema lacks (the API server "
+                            f"would prune it)")
     dataset = crds.get("datasets.data.fluid.io")
     if install == "with-fluid":
         report.check(dataset is None, where, "leaves the Dataset CRD to Fluid")

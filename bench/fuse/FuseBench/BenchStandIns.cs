@@ -60,9 +60,18 @@ internal sealed class BenchS3Source(IAmazonS3 s3, string bucket) : IObjectSource
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }
 
-/// <summary>Bench stand-in for the block-cached ObjectReader: straight to the source.</summary>
-internal sealed class DirectReader : IObjectReader
+/// <summary>
+/// Bench stand-in for the block-cached ObjectReader: 8 MiB blocks in memory (LRU, 24 blocks), one fetch per block
+/// however many readers want it, and the next two blocks fetched ahead when a read reaches a block's second half.
+/// </summary>
+internal sealed class BlockReader : IObjectReader
 {
+    private const int BlockSize = 8 * 1024 * 1024;
+    private const int MaxBlocks = 24;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<(string Key, long Block), Task<byte[]>> _blocks = [];
+    private readonly LinkedList<(string Key, long Block)> _lru = new();
+
     public async Task CopyToAsync(Dataset dataset, RemoteObject obj, long offset, long length, Stream destination, CancellationToken cancellationToken)
     {
         var buffer = new byte[length];
@@ -73,11 +82,55 @@ internal sealed class DirectReader : IObjectReader
     public async ValueTask<int> ReadAsync(Dataset dataset, RemoteObject obj, long offset, Memory<byte> destination, CancellationToken cancellationToken)
     {
         var length = (int)Math.Max(0, Math.Min(destination.Length, obj.Size - offset));
-        if (length > 0)
+        var done = 0;
+        while (done < length)
         {
-            await dataset.Source.ReadAsync(obj, offset, destination[..length], cancellationToken);
+            var position = offset + done;
+            var block = position / BlockSize;
+            var within = (int)(position % BlockSize);
+            var bytes = await GetBlock(dataset, obj, block);
+            if (within >= BlockSize / 2)
+            {
+                _ = GetBlock(dataset, obj, block + 1);
+                _ = GetBlock(dataset, obj, block + 2);
+            }
+            var take = Math.Min(length - done, bytes.Length - within);
+            bytes.AsMemory(within, take).CopyTo(destination[done..]);
+            done += take;
         }
         return length;
+    }
+
+    private Task<byte[]> GetBlock(Dataset dataset, RemoteObject obj, long block)
+    {
+        var id = (obj.Key, block);
+        lock (_lock)
+        {
+            if (block * BlockSize >= obj.Size)
+            {
+                return Task.FromResult(Array.Empty<byte>());
+            }
+            if (_blocks.TryGetValue(id, out var existing) && !existing.IsFaulted)
+            {
+                _lru.Remove(id);
+                _lru.AddFirst(id);
+                return existing;
+            }
+            var fetch = Task.Run(async () =>
+            {
+                var bytes = new byte[Math.Min(BlockSize, obj.Size - block * BlockSize)];
+                await dataset.Source.ReadAsync(obj, block * BlockSize, bytes, CancellationToken.None);
+                return bytes;
+            });
+            _blocks[id] = fetch;
+            _lru.AddFirst(id);
+            while (_lru.Count > MaxBlocks)
+            {
+                _blocks.Remove(_lru.Last!.Value);
+                _lru.RemoveLast();
+            }
+            return fetch;
+        }
     }
 
     public Task<long> WarmAsync(Dataset dataset, RemoteObject obj, CancellationToken cancellationToken) => Task.FromResult(0L);

@@ -7,8 +7,8 @@ using Fluid.Serverless.Sidecar.Volume;
 using FuseBench;
 
 // Usage: FuseBench <endpoint> <bucket> <mountPath>. Mounts the bucket (immutable dataset) and serves until SIGTERM.
-// BENCH STAND-INS: the S3 source and the reader below are minimal (ranged GETs, no block cache) until the sidecar's
-// real S3 source and ObjectReader land; warm reads are then served by the kernel page cache (FOPEN_KEEP_CACHE).
+// BENCH STAND-INS: the S3 source and the reader (an in-memory 8 MiB block cache with read-ahead) are minimal until
+// the sidecar's ObjectReader lands; warm reads of the immutable dataset come from the kernel page cache (FOPEN_KEEP_CACHE).
 if (args.Length != 3)
 {
     Console.Error.WriteLine("usage: FuseBench <endpoint> <bucket> <mountPath>");
@@ -20,7 +20,7 @@ var dataset = new Dataset(new DatasetConfig { Name = args[1], Source = $"s3://{a
 
 var builder = Host.CreateApplicationBuilder();
 builder.Services.AddSingleton<IDatasetRegistry>(new FixedRegistry(dataset));
-builder.Services.AddSingleton<IObjectReader>(new DirectReader());
+builder.Services.AddSingleton<IObjectReader>(new BlockReader());
 builder.Services.AddVolumes(new VolumeOptions { Mode = DatasetModes.Fuse });
 using var host = builder.Build();
 await host.RunAsync();

@@ -11,7 +11,8 @@ namespace Fluid.Serverless.Injector.Tests.Admission;
 /// <summary>
 /// Golden files: testdata/&lt;case&gt;.yaml is posted as a real AdmissionReview over HTTPS to the running webhook; the
 /// returned patch is applied and compared with &lt;case&gt;.injected.yaml, and the patch itself with &lt;case&gt;.patch.json
-/// (kubectl-golden-check.sh applies those with kubectl). Denied cases compare the message with &lt;case&gt;.denied.txt.
+/// (kubectl-golden-check.sh applies those with kubectl). Denied cases compare the message with &lt;case&gt;.denied.txt,
+/// admission warnings go to &lt;case&gt;.warnings.txt.
 /// Cluster objects come from _shared.cluster.yaml plus the optional &lt;case&gt;.cluster.yaml.
 /// UPDATE_GOLDEN=1 rewrites the expectations; a golden without its case, or a case without goldens, fails.
 /// </summary>
@@ -28,7 +29,7 @@ public sealed class GoldenAdmissionTests
     private static string TestDataDirectory([CallerFilePath] string source = "") =>
         Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(source))!, "testdata");
 
-    private static readonly string[] GoldenSuffixes = [".injected.yaml", ".patch.json", ".denied.txt", ".cluster.yaml"];
+    private static readonly string[] GoldenSuffixes = [".injected.yaml", ".patch.json", ".denied.txt", ".warnings.txt", ".cluster.yaml"];
 
     internal static IReadOnlyList<string> Cases()
     {
@@ -132,6 +133,15 @@ public sealed class GoldenAdmissionTests
         }
 
         ExpectAbsent(basePath, name, ".denied.txt");
+        var warnings = string.Concat((response.Arr("warnings") ?? []).Select(w => w!.GetValue<string>() + "\n"));
+        if (warnings.Length > 0)
+        {
+            Compare(basePath + ".warnings.txt", warnings, ReadOrNull(basePath + ".warnings.txt"), name);
+        }
+        else
+        {
+            ExpectAbsent(basePath, name, ".warnings.txt");
+        }
 
         // a second admission of the injected pod (reinvocationPolicy: IfNeeded) must change nothing
         if (patch.Count > 0)

@@ -126,6 +126,24 @@ public sealed class CachingObjectSourceTests
     }
 
     [Fact]
+    public async Task HeadAndList_RemoteDownAfterTtl_AnswerWithTheLastKnownMetadata()
+    {
+        var failing = new FailingSource(_remote);
+        var source = new CachingObjectSource(failing, Ttl, immutable: false, _time);
+        var known = _remote.Put("k", [1, 2, 3]);
+        var request = new ListRequest("", null, null, 1000);
+        await source.HeadAsync("k", default);
+        await source.ListAsync(request, default);
+
+        failing.Down = true;
+        _time.Advance(Ttl * 2);
+
+        Assert.Equal(known, await source.HeadAsync("k", default));
+        Assert.Equal(known, Assert.Single((await source.ListAsync(request, default)).Objects));
+        await Assert.ThrowsAsync<SourceUnavailableException>(async () => await source.HeadAsync("never-seen", default));
+    }
+
+    [Fact]
     public async Task ReadAsync_ObjectChangedAtRemote_DropsTheCachedHead()
     {
         var source = new CachingObjectSource(_remote, Ttl, immutable: false, _time);
@@ -136,6 +154,25 @@ public sealed class CachingObjectSourceTests
         await Assert.ThrowsAsync<RemoteObjectChangedException>(async () => await source.ReadAsync(old, 0, new byte[2], default));
 
         Assert.Equal(newer, await source.HeadAsync("k", default));
+    }
+
+    /// <summary>Fails HEAD and LIST as a source does when its remote is down (after retries).</summary>
+    private sealed class FailingSource(CountingObjectSource inner) : IObjectSource
+    {
+        public bool Down { get; set; }
+
+        public string Identity => inner.Identity;
+
+        public ValueTask<RemoteObject?> HeadAsync(string key, CancellationToken cancellationToken) =>
+            Down ? throw new SourceUnavailableException("remote down") : inner.HeadAsync(key, cancellationToken);
+
+        public ValueTask<ListPage> ListAsync(ListRequest request, CancellationToken cancellationToken) =>
+            Down ? throw new SourceUnavailableException("remote down") : inner.ListAsync(request, cancellationToken);
+
+        public ValueTask ReadAsync(RemoteObject obj, long offset, Memory<byte> destination, CancellationToken cancellationToken) =>
+            inner.ReadAsync(obj, offset, destination, cancellationToken);
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     /// <summary>Holds HEADs back until the test opens the gate, so concurrent callers overlap.</summary>

@@ -240,6 +240,26 @@ public sealed class ObjectReaderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CopyToAsync_CachedObjectWithBigBlocks_StreamsFromDiskInSmallPieces()
+    {
+        const int bigBlock = 1024 * 1024;
+        await using var cache = new DiskBlockCache(
+            new DiskBlockCacheOptions { Directory = Path.Combine(_dir.Path, "big"), BlockSize = bigBlock, MinFreeBytes = 0 },
+            NullLogger<DiskBlockCache>.Instance,
+            TimeProvider.System);
+        await using var reader = new ObjectReader(cache, new ObjectReaderOptions(), NullLogger<ObjectReader>.Instance, TimeProvider.System);
+        var (obj, bytes) = PutObject("big.bin", (3 * bigBlock) + 12_345);
+        await reader.WarmAsync(_dataset, obj, default);
+
+        using var output = new RecordingStream();
+        await reader.CopyToAsync(_dataset, obj, 100, obj.Size - 100, output, default);
+
+        Assert.Equal(Sha(bytes.AsSpan(100)), Sha(output.ToArray()));
+        Assert.True(output.LargestWrite <= 256 * 1024, $"largest write {output.LargestWrite}");
+        Assert.Equal(4, _source.Reads);
+    }
+
+    [Fact]
     public async Task CopyToAsync_DestinationFailsMidway_ErrorPropagatesAndNextReadIsCorrect()
     {
         await using var reader = NewReader();
@@ -285,6 +305,18 @@ public sealed class ObjectReaderTests : IAsyncLifetime
         }
 
         Assert.True(condition());
+    }
+
+    /// <summary>Remembers the largest single write (how much the reader held at once).</summary>
+    private sealed class RecordingStream : MemoryStream
+    {
+        public int LargestWrite { get; private set; }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            LargestWrite = Math.Max(LargestWrite, buffer.Length);
+            return base.WriteAsync(buffer, cancellationToken);
+        }
     }
 
     /// <summary>A destination that breaks after some bytes, like a client that disconnects.</summary>

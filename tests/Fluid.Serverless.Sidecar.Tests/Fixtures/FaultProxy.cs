@@ -43,6 +43,7 @@ public sealed class FaultProxy : IAsyncDisposable
     private readonly Queue<Fault> nextFaults = new();
     private Fault? allFault;
     private (double Share, Fault Fault, Random Random)? shareFault;
+    private readonly List<string> hosts = [];
     private int requestCount;
 
     private FaultProxy(WebApplication app, Uri upstream)
@@ -57,6 +58,18 @@ public sealed class FaultProxy : IAsyncDisposable
 
     /// <summary>http://127.0.0.1:port</summary>
     public string Endpoint { get; private set; } = "";
+
+    /// <summary>Host headers of the requests received, in order (shows virtual-hosted vs path-style addressing).</summary>
+    public IReadOnlyList<string> Hosts
+    {
+        get
+        {
+            lock (gate)
+            {
+                return [.. hosts];
+            }
+        }
+    }
 
     /// <summary>Requests that reached the proxy (faulted or not).</summary>
     public int RequestCount => Volatile.Read(ref requestCount);
@@ -148,6 +161,11 @@ public sealed class FaultProxy : IAsyncDisposable
     private async Task HandleAsync(HttpContext context)
     {
         Interlocked.Increment(ref requestCount);
+        lock (gate)
+        {
+            hosts.Add(context.Request.Host.Value ?? "");
+        }
+
         var fault = NextFault();
         switch (fault)
         {

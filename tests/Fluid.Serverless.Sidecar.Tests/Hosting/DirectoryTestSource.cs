@@ -1,8 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
 using Fluid.Serverless.Contracts;
-using Fluid.Serverless.Sidecar.Cache;
-using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Sources;
 
 namespace Fluid.Serverless.Sidecar.Tests.Hosting;
@@ -124,32 +122,6 @@ internal sealed class TestSourceFactory : ISourceFactory
         var s when s.StartsWith("broken://", StringComparison.Ordinal) => new BrokenTestSource(),
         _ => throw new ArgumentException($"source: '{dataset.Source}' is not supported by the test factory"),
     };
-}
-
-/// <summary>No cache: streams straight from the source in 64 KiB reads (the real reader goes through the block cache).</summary>
-internal sealed class PassThroughObjectReader : IObjectReader
-{
-    public async Task CopyToAsync(Dataset dataset, RemoteObject obj, long offset, long length, Stream destination, CancellationToken cancellationToken)
-    {
-        var buffer = new byte[64 * 1024];
-        while (length > 0)
-        {
-            var chunk = (int)Math.Min(buffer.Length, length);
-            await dataset.Source.ReadAsync(obj, offset, buffer.AsMemory(0, chunk), cancellationToken);
-            await destination.WriteAsync(buffer.AsMemory(0, chunk), cancellationToken);
-            offset += chunk;
-            length -= chunk;
-        }
-    }
-
-    public async ValueTask<int> ReadAsync(Dataset dataset, RemoteObject obj, long offset, Memory<byte> destination, CancellationToken cancellationToken)
-    {
-        var count = (int)Math.Max(0, Math.Min(destination.Length, obj.Size - offset));
-        await dataset.Source.ReadAsync(obj, offset, destination[..count], cancellationToken);
-        return count;
-    }
-
-    public Task<long> WarmAsync(Dataset dataset, RemoteObject obj, CancellationToken cancellationToken) => Task.FromResult(0L);
 }
 
 /// <summary>UTF-8 binary order, the order S3 lists keys in.</summary>

@@ -15,8 +15,9 @@ namespace Fluid.Serverless.Sidecar.Tests.Hosting;
 
 /// <summary>
 /// The real sidecar host (CreateSlimBuilder → AddFluidSidecar → MapFluidSidecar, real Kestrel on 127.0.0.1:0 for
-/// both listeners) over a temp directory dataset "data", a writable dataset "scratch", and "broken" whose remote is
-/// down. Only the source factory and the object reader are test stand-ins (see <see cref="DirectoryTestSource"/>).
+/// both listeners, the real block cache and object reader, metadata cache, prefetch) over a temp directory dataset
+/// "data", a writable dataset "scratch", and "broken" whose remote is down. Only the source factory is a test
+/// stand-in (see <see cref="DirectoryTestSource"/>): a naive directory reader, so traversal tests prove the S3 layer.
 /// </summary>
 public sealed class TestSidecar : IAsyncDisposable
 {
@@ -82,7 +83,6 @@ public sealed class TestSidecar : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddSingleton<ISourceFactory, TestSourceFactory>();
-        builder.Services.AddSingleton<IObjectReader, PassThroughObjectReader>();
         builder.AddFluidSidecar(config, "test fixture");
         var app = builder.Build();
         app.MapFluidSidecar();

@@ -6,6 +6,7 @@ using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Prefetch;
+using Fluid.Serverless.Sidecar.Sources;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting;
@@ -16,14 +17,19 @@ using Microsoft.Extensions.Logging;
 
 namespace Fluid.Serverless.Sidecar.Tests.Prefetch;
 
-/// <summary>Boots real Kestrel on 127.0.0.1:0 with AddPrefetch + MapPrefetchAdmin, as the hosting layer will.</summary>
-public sealed class PrefetchAdminEndpointsTests : IAsyncLifetime
+/// <summary>
+/// Boots real Kestrel on 127.0.0.1:0 with AddPrefetch and the admin API, once mapped as routes (MapPrefetchAdmin)
+/// and once as the routing-free middleware in a MapWhen branch (UsePrefetchAdmin), as the admin port uses it.
+/// </summary>
+public abstract class PrefetchAdminEndpointsTests(bool asMiddleware) : IAsyncLifetime
 {
     private readonly TempDataset _data = new();
     private readonly StandInDatasetRegistry _registry = new();
     private CountingObjectSource _source = null!;
     private WebApplication _app = null!;
     private HttpClient _client = null!;
+
+    protected HttpClient Client => _client;
 
     public async Task InitializeAsync()
     {
@@ -32,7 +38,7 @@ public sealed class PrefetchAdminEndpointsTests : IAsyncLifetime
             _data.Write($"train/{i:D2}.bin", 3000);
         }
 
-        _source = new CountingObjectSource(new DirectoryObjectSource(_data.Root)) { ReadGate = new TaskCompletionSource() };
+        _source = new CountingObjectSource(new LocalObjectSource(_data.Root)) { ReadGate = new TaskCompletionSource() };
         var datasetConfig = new DatasetConfig { Name = "ds", Source = "local://" + _data.Root, Prefetch = ["train/1*"] };
         _registry.Publish(new DatasetSnapshot(new Dictionary<string, Dataset> { ["ds"] = new(datasetConfig, _source) }, 1));
 
@@ -45,8 +51,26 @@ public sealed class PrefetchAdminEndpointsTests : IAsyncLifetime
         builder.Services.AddSingleton<IDatasetRegistry>(_registry);
         builder.Services.AddPrefetch(new PrefetchConfig { WaitForReady = true, Workers = 4 });
         _app = builder.Build();
-        _app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = r => r.Tags.Contains(PrefetchReadinessCheck.ReadyTag) });
-        _app.MapPrefetchAdmin();
+        var readiness = new HealthCheckOptions { Predicate = r => r.Tags.Contains(PrefetchReadinessCheck.ReadyTag) };
+        if (asMiddleware)
+        {
+            _app.MapWhen(_ => true, admin =>
+            {
+                admin.UseHealthChecks("/readyz", readiness);
+                admin.UsePrefetchAdmin();
+                admin.Run(context =>
+                {
+                    context.Response.StatusCode = 404;
+                    return Task.CompletedTask;
+                });
+            });
+        }
+        else
+        {
+            _app.MapHealthChecks("/readyz", readiness);
+            _app.MapPrefetchAdmin();
+        }
+
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         _client = new HttpClient { BaseAddress = new Uri(address) };
@@ -154,5 +178,28 @@ public sealed class PrefetchAdminEndpointsTests : IAsyncLifetime
             doc.Dispose();
             await Task.Delay(20);
         }
+    }
+}
+
+public sealed class PrefetchAdminRoutesTests() : PrefetchAdminEndpointsTests(asMiddleware: false);
+
+public sealed class PrefetchAdminMiddlewareTests() : PrefetchAdminEndpointsTests(asMiddleware: true)
+{
+    [Theory]
+    [InlineData("PUT", "/prefetch", "GET, POST")]
+    [InlineData("POST", "/prefetch/pf-1", "GET, DELETE")]
+    public async Task WrongMethod_405WithAllow(string method, string path, string allow)
+    {
+        using var response = await Client.SendAsync(new HttpRequestMessage(new HttpMethod(method), new Uri(path, UriKind.Relative)));
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Equal(allow, string.Join(", ", response.Content.Headers.Allow));
+    }
+
+    [Fact]
+    public async Task OtherAdminPath_FallsThroughToNext()
+    {
+        using var response = await Client.GetAsync(new Uri("/prefetchx", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal(0, response.Content.Headers.ContentLength);
     }
 }

@@ -2,6 +2,7 @@ using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Prefetch;
+using Fluid.Serverless.Sidecar.Sources;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Fluid.Serverless.Sidecar.Tests.Prefetch;
@@ -13,61 +14,6 @@ public sealed class PrefetchJobTests : IDisposable
     private readonly TempDataset _data = new();
 
     public void Dispose() => _data.Dispose();
-
-    [Fact]
-    public async Task Prefix_With2000Files_AllBlocksCachedAndReadsNeedNoRemote()
-    {
-        var expected = new Dictionary<string, byte[]>();
-        for (var i = 0; i < 2000; i++)
-        {
-            // 1 byte .. ~3 blocks, so single- and multi-block files and a short last block all occur.
-            var key = $"shard/{i % 7}/file-{i:D4}.bin";
-            expected[key] = _data.Write(key, 1 + (i * 37 % (3 * BlockSize)));
-        }
-
-        _data.Write("other/not-prefetched.bin", 100);
-        var (source, cache, manager, dataset) = Build(new PrefetchConfig { Workers = 8 });
-
-        var job = manager.StartAdminJob(dataset, Entries("shard/"));
-        await job.Completion;
-
-        var progress = job.GetProgress();
-        var totalBytes = expected.Values.Sum(b => (long)b.Length);
-        Assert.Equal(PrefetchPhase.Complete, progress.Phase);
-        Assert.True(progress.TotalsFinal);
-        Assert.Equal(2000, progress.FilesTotal);
-        Assert.Equal(2000, progress.FilesDone);
-        Assert.Equal(0, progress.FilesFailed);
-        Assert.Equal(totalBytes, progress.BytesTotal);
-        Assert.Equal(totalBytes, progress.BytesDone);
-        Assert.Equal(totalBytes, progress.BytesFetched);
-        Assert.Empty(progress.FailedFiles);
-        Assert.NotNull(progress.StartTime);
-        Assert.NotNull(progress.FinishTime);
-        Assert.Null(progress.EtaSeconds);
-
-        foreach (var (key, bytes) in expected)
-        {
-            var obj = (await source.HeadAsync(key, CancellationToken.None))!;
-            for (long block = 0; block < (bytes.Length + BlockSize - 1) / BlockSize; block++)
-            {
-                Assert.True(cache.Contains(new BlockKey(source.Identity, key, obj.ETag, block)), $"{key} block {block}");
-            }
-        }
-
-        // Read everything back the way a request would: the remote must see no read at all, and bytes must match.
-        var readsBefore = source.Reads;
-        var reader = new BlockCacheObjectReader(cache);
-        foreach (var (key, bytes) in expected)
-        {
-            var obj = (await source.HeadAsync(key, CancellationToken.None))!;
-            var buffer = new byte[obj.Size];
-            Assert.Equal(bytes.Length, await reader.ReadAsync(dataset, obj, 0, buffer, CancellationToken.None));
-            Assert.Equal(TempDataset.Sha256(bytes), TempDataset.Sha256(buffer));
-        }
-
-        Assert.Equal(readsBefore, source.Reads);
-    }
 
     [Fact]
     public async Task SecondRun_AlreadyCached_FetchesNothing()
@@ -255,7 +201,7 @@ public sealed class PrefetchJobTests : IDisposable
     private (CountingObjectSource Source, MemoryBlockCache Cache, PrefetchManager Manager, Dataset Dataset) Build(
         PrefetchConfig config, PrefetchOptions? options = null, long quotaBytes = long.MaxValue)
     {
-        var source = new CountingObjectSource(new DirectoryObjectSource(_data.Root));
+        var source = new CountingObjectSource(new LocalObjectSource(_data.Root));
         var cache = new MemoryBlockCache(BlockSize, quotaBytes);
         var manager = new PrefetchManager(config, new BlockCacheObjectReader(cache), cache, TimeProvider.System, NullLoggerFactory.Instance, options ?? FastRetries);
         var dataset = new Dataset(new DatasetConfig { Name = "ds", Source = "local://" + _data.Root }, source);

@@ -1,6 +1,7 @@
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Prefetch;
+using Fluid.Serverless.Sidecar.Sources;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Fluid.Serverless.Sidecar.Tests.Prefetch;
@@ -18,7 +19,7 @@ public sealed class PrefetchManagerTests : IDisposable
             _data.Write($"train/{i:D2}.bin", 5000);
         }
 
-        _source = new CountingObjectSource(new DirectoryObjectSource(_data.Root));
+        _source = new CountingObjectSource(new LocalObjectSource(_data.Root));
     }
 
     public void Dispose() => _data.Dispose();

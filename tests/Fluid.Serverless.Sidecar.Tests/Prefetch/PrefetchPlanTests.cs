@@ -1,5 +1,6 @@
 using System.Text;
 using Fluid.Serverless.Sidecar.Prefetch;
+using Fluid.Serverless.Sidecar.Sources;
 
 namespace Fluid.Serverless.Sidecar.Tests.Prefetch;
 
@@ -15,7 +16,7 @@ public sealed class PrefetchPlanTests : IDisposable
             _data.Write(key, 10);
         }
 
-        _source = new CountingObjectSource(new DirectoryObjectSource(_data.Root));
+        _source = new CountingObjectSource(new LocalObjectSource(_data.Root));
     }
 
     public void Dispose() => _data.Dispose();

@@ -7,62 +7,9 @@ using Fluid.Serverless.Sidecar.Sources;
 
 namespace Fluid.Serverless.Sidecar.Tests.Prefetch;
 
-// Stand-ins used until the cache helper's DiskBlockCache/ObjectReader and the sources helper's LocalObjectSource
-// land in main. They are deliberately small: a real directory on disk as the remote, and an in-memory block cache
-// that honours the IBlockCache contract (keys, Contains, quota figures) so the prefetch code is exercised end to end.
-
-/// <summary>A real directory as a dataset's remote: keys are relative paths, listed in UTF-8 binary order.</summary>
-internal sealed class DirectoryObjectSource(string root) : IObjectSource
-{
-    public string Identity { get; } = "local://" + root.TrimEnd('/') + "/";
-
-    public ValueTask<RemoteObject?> HeadAsync(string key, CancellationToken cancellationToken)
-    {
-        var path = Path.Combine(root, key);
-        return ValueTask.FromResult(File.Exists(path) ? Describe(key, new FileInfo(path)) : null);
-    }
-
-    public ValueTask<ListPage> ListAsync(ListRequest request, CancellationToken cancellationToken)
-    {
-        Assert.Null(request.Delimiter); // prefetch lists flat
-        var keys = Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
-            .Select(p => Path.GetRelativePath(root, p).Replace('\\', '/'))
-            .Where(k => k.StartsWith(request.Prefix, StringComparison.Ordinal))
-            .Where(k => request.StartAfter is null || Utf8Compare(k, request.StartAfter) > 0)
-            .Order(Comparer<string>.Create(Utf8Compare))
-            .Take(request.MaxKeys + 1)
-            .ToList();
-        var truncated = keys.Count > request.MaxKeys;
-        var page = keys.Take(request.MaxKeys).Select(k => Describe(k, new FileInfo(Path.Combine(root, k)))).ToList();
-        return ValueTask.FromResult(new ListPage(page, [], truncated ? page[^1].Key : null));
-    }
-
-    public async ValueTask ReadAsync(RemoteObject obj, long offset, Memory<byte> destination, CancellationToken cancellationToken)
-    {
-        var path = Path.Combine(root, obj.Key);
-        if (!File.Exists(path))
-        {
-            throw new RemoteObjectNotFoundException(obj.Key);
-        }
-
-        if (Describe(obj.Key, new FileInfo(path)).ETag != obj.ETag)
-        {
-            throw new RemoteObjectChangedException(obj.Key);
-        }
-
-        await using var stream = File.OpenRead(path);
-        stream.Position = offset;
-        await stream.ReadExactlyAsync(destination, cancellationToken);
-    }
-
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-
-    private static int Utf8Compare(string? a, string? b) =>
-        Encoding.UTF8.GetBytes(a ?? "").AsSpan().SequenceCompareTo(Encoding.UTF8.GetBytes(b ?? ""));
-
-    private static RemoteObject Describe(string key, FileInfo file) =>
-        new(key, file.Length, $"\"{file.Length:x}-{file.LastWriteTimeUtc.Ticks:x}\"", file.LastWriteTimeUtc);
-}
+// Test helpers. Two are stand-ins: BlockCacheObjectReader (until the cache helper's ObjectReader is in main) and
+// MemoryBlockCache, kept where a test needs exact quota arithmetic (DiskBlockCache counts file headers too); the
+// tests that claim "cached" use the real DiskBlockCache. Sources are the real LocalObjectSource / S3ObjectSource.
 
 /// <summary>
 /// Wraps a source to count what reaches the remote and to inject faults: reads of <see cref="FailingKeys"/> throw,

@@ -159,7 +159,8 @@ public sealed class FuseMountBehaviourTests
         var first = await MountedDataset.StartAsync(source);
         // Like kill -9: the server's descriptor goes away, the mount stays behind, dead.
         await first.Mount.AbandonWithoutUnmountAsync();
-        Assert.Equal(LibC.ENOTCONN, MountPoint.StatError(first.MountPath));
+        Assert.Equal(LibC.ENOTCONN, MountPoint.ProbeError(first.MountPath));
+        Assert.Contains("Transport endpoint is not connected", (await Shell.RunAsync("ls", first.MountPath)).StandardError, StringComparison.Ordinal);
 
         await using var second = await MountedDataset.StartAsync(source, mountPath: first.MountPath);
 
@@ -167,6 +168,42 @@ public sealed class FuseMountBehaviourTests
         var mountLines = File.ReadLines("/proc/self/mountinfo").Count(line => line.Contains(" " + first.MountPath + " ", StringComparison.Ordinal));
         Assert.Equal(1, mountLines);
         TempDirectory.Delete(first.Root);
+    }
+
+    [Fact]
+    public async Task Mount_OverTheDeadMountOfAKilledFuseServer_ReplacesIt()
+    {
+        // A real FUSE server process (rclone mount of a local directory) killed with SIGKILL leaves a dead mount.
+        var root = TempDirectory.Create("fluid-killed");
+        var mountPath = Path.Combine(root, "mnt");
+        Directory.CreateDirectory(mountPath);
+        Directory.CreateDirectory(Path.Combine(root, "src"));
+        var start = new System.Diagnostics.ProcessStartInfo("rclone", ["mount", Path.Combine(root, "src"), mountPath, "--read-only"])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        start.Environment.Remove("AWS_CA_BUNDLE");
+        using (var rclone = System.Diagnostics.Process.Start(start)!)
+        {
+            for (var i = 0; i < 300 && !MountTable.IsMounted(mountPath); i++)
+            {
+                await Task.Delay(50);
+            }
+            Assert.True(MountTable.IsMounted(mountPath), "rclone did not mount");
+            rclone.Kill();
+            await rclone.WaitForExitAsync();
+        }
+        Assert.Equal(LibC.ENOTCONN, MountPoint.ProbeError(mountPath));
+
+        var source = new StandInSource();
+        source.Put("a.txt", "after the crash"u8.ToArray());
+        await using var mounted = await MountedDataset.StartAsync(source, mountPath: mountPath);
+
+        Assert.Equal("after the crash", await File.ReadAllTextAsync(mounted.PathOf("a.txt")));
+        Assert.Equal(1, File.ReadLines("/proc/self/mountinfo").Count(line => line.Contains(" " + mountPath + " ", StringComparison.Ordinal)));
+        await mounted.Mount.DisposeAsync();
+        TempDirectory.Delete(root);
     }
 
     [Fact]

@@ -21,7 +21,7 @@ internal sealed class MountedDataset : IAsyncDisposable
     public FuseMount Mount { get; }
     public Dataset Dataset { get; }
 
-    public static async Task<MountedDataset> StartAsync(StandInSource source, IObjectReader? reader = null, bool immutable = false, string? mountPath = null)
+    public static async Task<MountedDataset> StartAsync(Fluid.Serverless.Sidecar.Sources.IObjectSource source, IObjectReader? reader = null, bool immutable = false, string? mountPath = null)
     {
         var root = TempDirectory.Create("fluid-fuse");
         mountPath ??= Path.Combine(root, "mnt");

@@ -196,6 +196,6 @@ internal sealed class StandInDatasetRegistry : IDatasetRegistry
 
 internal static class TestDatasets
 {
-    public static Dataset Create(IObjectSource source, string name = "demo", string? mountPath = null, bool immutable = false, IReadOnlyList<string>? prefetch = null) =>
-        new(new DatasetConfig { Name = name, Source = "local:///stand-in", MountPath = mountPath, Immutable = immutable, Prefetch = prefetch ?? [] }, source);
+    public static Dataset Create(IObjectSource source, string name = "demo", string? mountPath = null, bool immutable = false, IReadOnlyList<string>? prefetch = null, string sourceUri = "local:///stand-in") =>
+        new(new DatasetConfig { Name = name, Source = sourceUri, MountPath = mountPath, Immutable = immutable, Prefetch = prefetch ?? [] }, source);
 }

@@ -86,11 +86,31 @@ public sealed class VolumeServiceTests : IDisposable
 
         await service.StartAsync(CancellationToken.None);
         await WaitUntilAsync(() => service.IsReady, "the copy is ready");
+        var readiness = await new VolumeReadinessCheck(service).CheckHealthAsync(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext());
+        Assert.Equal("mode copy, 1 volume(s) ready", readiness.Description);
 
         Assert.Equal("copied", await File.ReadAllTextAsync(Path.Combine(target, "dir/a.txt")));
         Assert.True(File.Exists(Path.Combine(target, DatasetCopier.ReadyMarkerName)));
         var status = Assert.Single(service.Volumes);
         Assert.Equal((DatasetModes.Copy, VolumeState.Ready, 1L, 6L), (status.Mode, status.State, status.FilesDone, status.BytesDone));
+    }
+
+    [Fact]
+    public async Task RegistryChange_CopyModeDatasetSwitchesSource_CopiesTheNewSourceAndStaysReady()
+    {
+        var target = Path.Combine(_root, "one");
+        var registry = new StandInDatasetRegistry();
+        registry.Set(TestDatasets.Create(Source("v1.txt", "first"), name: "one", mountPath: target, sourceUri: "local:///v1"));
+        await using var service = Create(registry, DatasetModes.Copy);
+        await service.StartAsync(CancellationToken.None);
+        await WaitUntilAsync(() => service.IsReady, "the first copy is ready");
+
+        registry.Set(TestDatasets.Create(Source("v2.txt", "second"), name: "one", mountPath: target, sourceUri: "local:///v2"));
+        await WaitUntilAsync(() => File.Exists(Path.Combine(target, "v2.txt")) && service.IsReady, "the second source is copied");
+
+        Assert.Equal("second", await File.ReadAllTextAsync(Path.Combine(target, "v2.txt")));
+        await service.StopAsync(CancellationToken.None);
+        Assert.Equal(VolumeState.Ready, Assert.Single(service.Volumes).State);
     }
 
     [Fact]
@@ -156,11 +176,13 @@ public sealed class VolumeServiceTests : IDisposable
         services.AddVolumes(new VolumeOptions { Mode = DatasetModes.Copy });
         await using var provider = services.BuildServiceProvider();
 
-        var hosted = Assert.Single(provider.GetServices<IHostedService>());
+        var hosted = Assert.Single(provider.GetServices<IHostedService>().OfType<VolumeService>());
         var status = provider.GetRequiredService<IVolumeStatus>();
         Assert.Same(hosted, status);
         await hosted.StartAsync(CancellationToken.None);
         Assert.Equal(DatasetModes.Copy, status.Mode);
+        var health = await provider.GetRequiredService<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckService>().CheckHealthAsync();
+        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, health.Entries["volumes"].Status);
         await hosted.StopAsync(CancellationToken.None);
     }
 }

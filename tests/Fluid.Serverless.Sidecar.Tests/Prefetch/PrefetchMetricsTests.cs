@@ -1,0 +1,79 @@
+using System.Buffers;
+using System.Text;
+using Fluid.Serverless.Sidecar.Configuration;
+using Fluid.Serverless.Sidecar.Hosting;
+using Fluid.Serverless.Sidecar.Prefetch;
+
+namespace Fluid.Serverless.Sidecar.Tests.Prefetch;
+
+public class PrefetchMetricsTests
+{
+    [Fact]
+    public void Write_OneLoadingJob_SeriesPerStateAndOneHotPhase()
+    {
+        var job = new PrefetchProgress
+        {
+            Id = "pf-1",
+            Dataset = "imagenet",
+            Origin = PrefetchOrigin.Config,
+            Paths = ["train/"],
+            Phase = PrefetchPhase.Loading,
+            TotalsFinal = true,
+            FilesTotal = 10,
+            FilesDone = 4,
+            FilesFailed = 1,
+            BytesTotal = 1000,
+            BytesDone = 400,
+            BytesFetched = 300,
+            ThroughputBytesPerSecond = 200,
+            EtaSeconds = 3,
+        };
+
+        var text = Render(w => PrefetchMetrics.Write(w, new PrefetchStatusSnapshot([job], WaitForReady: true, Ready: false, "loading")));
+
+        Assert.Contains("fluid_prefetch_ready 0\n", text, StringComparison.Ordinal);
+        Assert.Contains("fluid_prefetch_files{dataset=\"imagenet\",job=\"pf-1\",state=\"total\"} 10\n", text, StringComparison.Ordinal);
+        Assert.Contains("fluid_prefetch_files{dataset=\"imagenet\",job=\"pf-1\",state=\"failed\"} 1\n", text, StringComparison.Ordinal);
+        Assert.Contains("fluid_prefetch_bytes{dataset=\"imagenet\",job=\"pf-1\",state=\"fetched\"} 300\n", text, StringComparison.Ordinal);
+        Assert.Contains("fluid_prefetch_throughput_bytes_per_second{dataset=\"imagenet\",job=\"pf-1\"} 200\n", text, StringComparison.Ordinal);
+        Assert.Contains("fluid_prefetch_eta_seconds{dataset=\"imagenet\",job=\"pf-1\"} 3\n", text, StringComparison.Ordinal);
+        Assert.Contains("fluid_prefetch_phase{dataset=\"imagenet\",job=\"pf-1\",phase=\"Loading\"} 1\n", text, StringComparison.Ordinal);
+        Assert.Contains("fluid_prefetch_phase{dataset=\"imagenet\",job=\"pf-1\",phase=\"Complete\"} 0\n", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE fluid_prefetch_files gauge\n", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Write_NoJobs_OnlyReadiness()
+    {
+        var text = Render(w => PrefetchMetrics.Write(w, new PrefetchStatusSnapshot([], WaitForReady: false, Ready: true, "")));
+        Assert.Contains("fluid_prefetch_ready 1\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("fluid_prefetch_files", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ConfigReload_Write_CountersFromStatus()
+    {
+        var status = new ConfigReloadStatus
+        {
+            Path = "/etc/podinfo/annotations",
+            Kind = ConfigFileKind.Annotations,
+            Generation = 3,
+            Reloads = 2,
+            ReloadFailures = 5,
+            LastAppliedTime = DateTimeOffset.FromUnixTimeSeconds(1_800_000_000),
+        };
+
+        var text = Render(w => ConfigReloadMetrics.Write(w, status));
+
+        Assert.Contains("# TYPE fluid_config_reload_failures_total counter\nfluid_config_reload_failures_total 5\n", text, StringComparison.Ordinal);
+        Assert.Contains("fluid_config_reloads_total 2\n", text, StringComparison.Ordinal);
+        Assert.Contains("fluid_config_last_reload_success_timestamp_seconds 1800000000\n", text, StringComparison.Ordinal);
+    }
+
+    private static string Render(Action<MetricsWriter> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        write(new MetricsWriter(buffer));
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+}
