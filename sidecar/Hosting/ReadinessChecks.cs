@@ -32,6 +32,7 @@ internal sealed class DatasetsReadinessCheck(DatasetRegistry registry) : IHealth
 /// <summary>Where the running config came from (for /status and the readiness report).</summary>
 internal sealed record SidecarConfigSource(string Origin);
 
+
 /// <summary>Ready when every shared volume is mounted (fuse) or materialized (copy); always ready in s3 mode.</summary>
 internal sealed class VolumesReadinessCheck(Volume.IVolumeStatus? volumes) : IHealthCheck
 {

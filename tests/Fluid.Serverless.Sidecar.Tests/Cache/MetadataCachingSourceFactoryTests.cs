@@ -2,9 +2,8 @@ using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Sources;
-using Fluid.Serverless.Sidecar.Tests.Cache;
 
-namespace Fluid.Serverless.Sidecar.Tests.Datasets;
+namespace Fluid.Serverless.Sidecar.Tests.Cache;
 
 public sealed class MetadataCachingSourceFactoryTests
 {

@@ -1,18 +1,18 @@
-"""Creates BUCKET on an S3 endpoint and uploads FILE as KEY (multipart for big files). Bench helper.
+"""Creates BUCKET on an S3-compatible endpoint and uploads FILE as KEY (multipart for big files). Bench helper.
 
-Usage: seed_moto.py ENDPOINT BUCKET KEY FILE
+Usage: seed_remote.py ENDPOINT ACCESS_KEY SECRET_KEY BUCKET KEY FILE
 """
 import sys
 
 import boto3
 from botocore.config import Config
 
-endpoint, bucket, key, path = sys.argv[1:]
+endpoint, access_key, secret_key, bucket, key, path = sys.argv[1:]
 s3 = boto3.client(
     "s3",
     endpoint_url=endpoint,
-    aws_access_key_id="testing",
-    aws_secret_access_key="testing",
+    aws_access_key_id=access_key,
+    aws_secret_access_key=secret_key,
     region_name="us-east-1",
     config=Config(request_checksum_calculation="when_required", response_checksum_validation="when_required"),
 )
