@@ -49,7 +49,7 @@ PY
 echo "== building and mounting"
 dotnet build -c Release "$here/FuseBench/FuseBench.csproj" -v q -nologo >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 dll=$(find "$here/FuseBench/bin/Release" -name FuseBench.dll | head -1)
-dotnet "$dll" "$endpoint" "$bucket" "$work/fluid" >"$work/fluid.log" 2>&1 &
+dotnet "$dll" "$endpoint" "$bucket" "$work/fluid" "$work/fluid-cache" >"$work/fluid.log" 2>&1 &
 pids+=($!)
 env -u AWS_CA_BUNDLE RCLONE_CONFIG_MOTO_TYPE=s3 RCLONE_CONFIG_MOTO_PROVIDER=Other RCLONE_CONFIG_MOTO_ENDPOINT="$endpoint" \
   RCLONE_CONFIG_MOTO_ACCESS_KEY_ID=test RCLONE_CONFIG_MOTO_SECRET_ACCESS_KEY=test \

@@ -39,34 +39,52 @@ internal sealed partial class AdmissionEndpoint(AdmissionReviewProcessor process
             return;
         }
 
-        var buffer = new ArrayBufferWriter<byte>(request.ContentLength is > 0 and < MaxBodyBytes ? (int)request.ContentLength.Value : 16 * 1024);
-        while (true)
-        {
-            var read = await request.Body.ReadAsync(buffer.GetMemory(16 * 1024), context.RequestAborted);
-            if (read == 0)
-            {
-                break;
-            }
-
-            buffer.Advance(read);
-            if (buffer.WrittenCount > MaxBodyBytes)
-            {
-                await WriteErrorAsync(context, 413, $"body exceeds the {MaxBodyBytes}-byte limit", started);
-                return;
-            }
-        }
-
+        // pooled: a busy cluster admits many pods per second, each body a few KiB to a few hundred
+        var buffer = ArrayPool<byte>.Shared.Rent(request.ContentLength is > 0 and <= MaxBodyBytes ? (int)request.ContentLength.Value : 16 * 1024);
+        var length = 0;
         AdmissionReply reply;
         try
         {
-            reply = processor.Process(buffer.WrittenSpan);
-        }
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    if (buffer.Length >= MaxBodyBytes)
+                    {
+                        await WriteErrorAsync(context, 413, $"body exceeds the {MaxBodyBytes}-byte limit", started);
+                        return;
+                    }
+
+                    var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, MaxBodyBytes));
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                var read = await request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                length += read;
+            }
+
+            try
+            {
+                reply = processor.Process(buffer.AsSpan(0, length));
+            }
 #pragma warning disable CA1031 // the webhook must answer every request; the exception is logged and becomes a denial
-        catch (Exception exception)
+            catch (Exception exception)
 #pragma warning restore CA1031
+            {
+                Log.AdmissionFailed(logger, exception);
+                reply = new AdmissionReply(500, new() { ["error"] = "internal error while processing the AdmissionReview: " + exception.Message }, AdmissionOutcome.Error);
+            }
+        }
+        finally
         {
-            Log.AdmissionFailed(logger, exception);
-            reply = new AdmissionReply(500, new() { ["error"] = "internal error while processing the AdmissionReview: " + exception.Message }, AdmissionOutcome.Error);
+            ArrayPool<byte>.Shared.Return(buffer);
         }
 
         if (reply.Outcome is AdmissionOutcome.Denied or AdmissionOutcome.BadRequest)

@@ -142,6 +142,22 @@ internal sealed partial class SelfManagedCertificates(
 
     private async Task SyncCaBundleAsync(string caPem, CancellationToken cancel)
     {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await TrySyncCaBundleAsync(caPem, cancel);
+                return;
+            }
+            catch (HttpOperationException exception) when (attempt < 4 && exception.Response.StatusCode is HttpStatusCode.Conflict or HttpStatusCode.UnprocessableEntity)
+            {
+                // the resourceVersion test failed: someone (often another replica) changed it meanwhile; re-read
+            }
+        }
+    }
+
+    private async Task TrySyncCaBundleAsync(string caPem, CancellationToken cancel)
+    {
         V1MutatingWebhookConfiguration configuration;
         try
         {

@@ -17,6 +17,10 @@ internal sealed class ClusterState
     private readonly ConcurrentDictionary<string, IReadOnlyDictionary<string, string>> _namespaceLabels = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Namespace, string Name), InjectionPolicy> _policies = new();
 
+    // per-namespace policies, sorted by name, rebuilt on change (rare) so admission (frequent) only reads an array
+    private readonly ConcurrentDictionary<string, InjectionPolicy[]> _policiesByNamespace = new(StringComparer.Ordinal);
+    private readonly Lock _policyLock = new();
+
     public FluidDataset? FindDataset(string @namespace, string name) => _datasets.GetValueOrDefault((@namespace, name));
 
     public ClaimInfo? FindClaim(string @namespace, string name) => _claims.GetValueOrDefault((@namespace, name));
@@ -26,7 +30,7 @@ internal sealed class ClusterState
 
     /// <summary>Policies of a namespace in name order: the first that selects a pod wins, so the outcome is deterministic.</summary>
     public IReadOnlyList<InjectionPolicy> Policies(string @namespace) =>
-        [.. _policies.Values.Where(p => p.Namespace == @namespace).OrderBy(p => p.Name, StringComparer.Ordinal)];
+        _policiesByNamespace.TryGetValue(@namespace, out var policies) ? policies : [];
 
     public void SetDataset(FluidDataset dataset) => _datasets[(dataset.Namespace, dataset.Name)] = dataset;
 
@@ -40,9 +44,26 @@ internal sealed class ClusterState
 
     public void RemoveNamespace(string name) => _namespaceLabels.TryRemove(name, out _);
 
-    public void SetPolicy(InjectionPolicy policy) => _policies[(policy.Namespace, policy.Name)] = policy;
+    public void SetPolicy(InjectionPolicy policy)
+    {
+        lock (_policyLock)
+        {
+            _policies[(policy.Namespace, policy.Name)] = policy;
+            RebuildPolicies(policy.Namespace);
+        }
+    }
 
-    public void RemovePolicy(string @namespace, string name) => _policies.TryRemove((@namespace, name), out _);
+    public void RemovePolicy(string @namespace, string name)
+    {
+        lock (_policyLock)
+        {
+            _policies.TryRemove((@namespace, name), out _);
+            RebuildPolicies(@namespace);
+        }
+    }
+
+    private void RebuildPolicies(string @namespace) =>
+        _policiesByNamespace[@namespace] = [.. _policies.Values.Where(p => p.Namespace == @namespace).OrderBy(p => p.Name, StringComparer.Ordinal)];
 
     /// <summary>Keys of every cached object of a kind (namespace "" for Namespaces).</summary>
     public IReadOnlyList<(string Namespace, string Name)> Keys(string kind) => kind switch
@@ -59,7 +80,11 @@ internal sealed class ClusterState
         _datasets.Clear();
         _claims.Clear();
         _namespaceLabels.Clear();
-        _policies.Clear();
+        lock (_policyLock)
+        {
+            _policies.Clear();
+            _policiesByNamespace.Clear();
+        }
     }
 
     public int DatasetCount => _datasets.Count;

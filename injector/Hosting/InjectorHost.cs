@@ -4,9 +4,9 @@ using Fluid.Serverless.Injector.Admission;
 using Fluid.Serverless.Injector.Certificates;
 using Fluid.Serverless.Injector.Datasets;
 using Fluid.Serverless.Injector.Kubernetes;
-using k8s;
 using Fluid.Serverless.Injector.Mutation;
 using Fluid.Serverless.Injector.Policy;
+using k8s;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -19,7 +19,7 @@ using Microsoft.Extensions.Logging;
 namespace Fluid.Serverless.Injector.Hosting;
 
 /// <summary>Builds the webhook: Kestrel on HTTPS only (TLS 1.2+), /mutate, /healthz, /readyz, /metrics.</summary>
-internal static class InjectorHost
+internal static partial class InjectorHost
 {
     public static WebApplication Build(string[] args, Action<IServiceCollection>? overrides = null)
     {
@@ -47,13 +47,14 @@ internal static class InjectorHost
 
         var services = builder.Services;
         var sync = new CacheSyncStatus();
+        string? detectedVersion = null;
         if (server.WatchCluster)
         {
             var client = KubernetesConnection.Create(server);
             if (server.DetectNativeSidecar && KubernetesConnection.TryDetectNativeSidecars(client, out var native, out var version))
             {
                 options = options with { NativeSidecarSupported = native };
-                Console.Error.WriteLine($"fluid-injector: API server {version}: {(native ? "native" : "legacy")} sidecars");
+                detectedVersion = version;
             }
 
             services.AddSingleton<IKubernetes>(client);
@@ -111,6 +112,8 @@ internal static class InjectorHost
         overrides?.Invoke(services);
 
         var app = builder.Build();
+        var startupLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Fluid.Serverless.Injector");
+        Log.Starting(startupLogger, detectedVersion ?? "not queried", options.NativeSidecarSupported ? "native" : "legacy", server.CertificateMode, server.WatchCluster);
         var endpoint = app.Services.GetRequiredService<AdmissionEndpoint>();
         app.Map("/mutate", endpoint.HandleAsync);
         app.MapGet("/healthz", static context => context.Response.WriteAsync("ok"));
@@ -133,5 +136,11 @@ internal static class InjectorHost
             return context.Response.WriteAsync(context.RequestServices.GetRequiredService<AdmissionMetrics>().ToPrometheusText());
         });
         return app;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "starting: API server version {Version}, {SidecarForm} sidecars by default, certificates {CertificateMode}, watching the cluster: {Watching}")]
+        public static partial void Starting(ILogger logger, string version, string sidecarForm, string certificateMode, bool watching);
     }
 }

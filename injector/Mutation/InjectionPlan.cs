@@ -35,6 +35,9 @@ internal sealed record InjectionPlan
     public required IReadOnlySet<string> AppContainers { get; init; }
     public required IReadOnlyList<string> Warnings { get; init; }
 
+    /// <summary>The sidecar's config, built and validated once by <see cref="PodInjector"/>.</summary>
+    public SidecarConfig? SidecarConfig { get; init; }
+
     public const string SharedVolumeRoot = "/run/fluid-serverless/datasets";
 
     public static string SidecarMountPath(PlannedDataset dataset) => SharedVolumeRoot + "/" + dataset.Dataset.Name;

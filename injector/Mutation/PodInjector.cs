@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Injector.Datasets;
 using Fluid.Serverless.Injector.Json;
 using Fluid.Serverless.Injector.Policy;
@@ -87,6 +88,16 @@ internal sealed class PodInjector(ClusterState cluster, InjectorOptions options)
             return new(InjectionOutcomeKind.Skipped, reason, null, decision, null, warnings);
         }
 
+        // the sidecar checks its config with the same validator and refuses to start on an error: deny now instead
+        var config = SidecarConfigMutator.Build(plan);
+        var configErrors = SidecarConfigValidator.Validate(config);
+        if (configErrors.Count > 0)
+        {
+            return new(InjectionOutcomeKind.Denied,
+                $"the sidecar could not serve this pod's datasets (namespace '{@namespace}'): {string.Join("; ", configErrors)}", null, decision, plan, []);
+        }
+
+        plan = plan with { SidecarConfig = config };
         var mutated = (JsonObject)pod.DeepClone();
         var context = new MutationContext(mutated, plan);
         foreach (var mutator in Mutators)

@@ -16,7 +16,7 @@ internal sealed class SidecarConfigMutator : IPodMutator
 
     public void Mutate(MutationContext context)
     {
-        var config = Build(context.Plan);
+        var config = context.Plan.SidecarConfig ?? Build(context.Plan);
         var json = JsonSerializer.Serialize(config, ContractsJsonContext.Default.SidecarConfig);
         context.Pod.EnsureObj("metadata").EnsureObj("annotations")[Annotations.SidecarConfig] = json;
 

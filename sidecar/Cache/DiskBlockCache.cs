@@ -134,7 +134,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         return FetchAsync(key, path, length, fetch, priority, cancellationToken);
     }
 
-    public BlockLease? TryReadCached(BlockKey key, int blockLength, int offset, int count)
+    public BlockLease? TryReadCached(BlockKey key, int blockLength, int offset, int count, bool continuation = false)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (blockLength <= 0 || blockLength > _options.BlockSize)
@@ -148,7 +148,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         }
 
         var lease = TryReadLease(key, BlockPath(key), blockLength, offset, count);
-        if (lease is not null)
+        if (lease is not null && !continuation)
         {
             Interlocked.Increment(ref _hits);
         }

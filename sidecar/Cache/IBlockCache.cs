@@ -42,9 +42,10 @@ public interface IBlockCache
     /// Bytes [<paramref name="offset"/>, offset+<paramref name="count"/>) of a block of <paramref name="blockLength"/>
     /// bytes when it is on disk and intact, reading and CRC-checking only the chunks that hold them (a small range
     /// read of a big block costs a small disk read); null on a miss, with nothing fetched (then use GetAsync).
-    /// The default (for caches without sub-block reads) always answers null.
+    /// The default (for caches without sub-block reads) always answers null. <paramref name="continuation"/> marks
+    /// a further piece of a block the caller already read (not counted as another hit).
     /// </summary>
-    BlockLease? TryReadCached(BlockKey key, int blockLength, int offset, int count) => null;
+    BlockLease? TryReadCached(BlockKey key, int blockLength, int offset, int count, bool continuation = false) => null;
 
     /// <summary>True when the block is on disk (no remote traffic would be needed).</summary>
     bool Contains(BlockKey key);

@@ -330,7 +330,7 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         while (position < to)
         {
             var pieceEnd = Math.Min(to, ((position / StreamPieceSize) + 1) * StreamPieceSize);
-            using var piece = _cache.TryReadCached(key, blockLength, position, pieceEnd - position);
+            using var piece = _cache.TryReadCached(key, blockLength, position, pieceEnd - position, continuation: position != from);
             if (piece is null)
             {
                 break;

@@ -42,6 +42,7 @@ internal sealed partial class ConfigFileWatcher : IHostedService, IDisposable
     private ITimer? _poll;
     private Task? _loop;
     private ulong? _lastSeenHash;
+    private int _disposed;
     private SidecarConfig? _current;
     private ConfigReloadStatus _status;
 
@@ -154,8 +155,14 @@ internal sealed partial class ConfigFileWatcher : IHostedService, IDisposable
         }
     }
 
+    /// <summary>Idempotent: a host that registers the watcher as a singleton and as a hosted service disposes it twice.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _stop.Cancel();
         _events?.Dispose();
         _poll?.Dispose();

@@ -89,7 +89,8 @@ internal static class SidecarHostingExtensions
                 };
                 return watcher;
             });
-            services.AddHostedService(sp => sp.GetRequiredService<ConfigFileWatcher>());
+            // A wrapper, not the watcher itself: the container would otherwise dispose the same instance twice.
+            services.AddHostedService(sp => new HostedServiceAdapter(sp.GetRequiredService<ConfigFileWatcher>()));
         }
 
         services.AddSingleton<MetricsRegistry>();
@@ -122,8 +123,8 @@ internal static class SidecarHostingExtensions
         services.AddSingleton(sp => new DatasetsReadinessCheck(sp.GetRequiredService<DatasetRegistry>()));
         services.AddHealthChecks()
             .Add(new HealthCheckRegistration("config", sp => sp.GetRequiredService<ConfigReadinessCheck>(), HealthStatus.Unhealthy, [ReadinessChecks.Tag]))
-            .Add(new HealthCheckRegistration("datasets", sp => sp.GetRequiredService<DatasetsReadinessCheck>(), HealthStatus.Unhealthy, [ReadinessChecks.Tag]))
-            .Add(new HealthCheckRegistration("volumes", sp => new VolumesReadinessCheck(sp.GetService<IVolumeStatus>()), HealthStatus.Unhealthy, [ReadinessChecks.Tag]));
+            .Add(new HealthCheckRegistration("datasets", sp => sp.GetRequiredService<DatasetsReadinessCheck>(), HealthStatus.Unhealthy, [ReadinessChecks.Tag]));
+        // The "volumes" check comes with AddVolumes above.
         return builder;
     }
 
@@ -211,4 +212,12 @@ internal sealed class DatasetStartup(ConfigApplier applier, SidecarConfig config
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>Runs a singleton's Start/Stop as a hosted service without giving the container a second disposable reference.</summary>
+internal sealed class HostedServiceAdapter(IHostedService inner) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => inner.StartAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => inner.StopAsync(cancellationToken);
 }

@@ -1,6 +1,5 @@
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Cache;
-using Fluid.Serverless.Sidecar.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
@@ -12,23 +11,17 @@ public static class PrefetchServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the prefetch manager (also as <see cref="IPrefetchStatus"/> for /status and /metrics), the
-    /// background service that follows the dataset registry, the "prefetch" readiness check (tag "ready") and, when
-    /// a MetricsRegistry is registered, the fluid_prefetch_* series.
+    /// background service that follows the dataset registry, and the "prefetch" readiness check (tag "ready").
     /// Needs IObjectReader, IBlockCache and IDatasetRegistry registered. Factories, not reflection: AOT-clean.
     /// </summary>
     public static IServiceCollection AddPrefetch(this IServiceCollection services, PrefetchConfig config)
     {
-        services.AddSingleton(sp =>
-        {
-            var manager = new PrefetchManager(
-                config,
-                sp.GetRequiredService<IObjectReader>(),
-                sp.GetRequiredService<IBlockCache>(),
-                sp.GetService<TimeProvider>() ?? TimeProvider.System,
-                sp.GetRequiredService<ILoggerFactory>());
-            sp.GetService<MetricsRegistry>()?.AddCollector(writer => PrefetchMetrics.Write(writer, manager.Snapshot()));
-            return manager;
-        });
+        services.AddSingleton(sp => new PrefetchManager(
+            config,
+            sp.GetRequiredService<IObjectReader>(),
+            sp.GetRequiredService<IBlockCache>(),
+            sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton<IPrefetchStatus>(sp => sp.GetRequiredService<PrefetchManager>());
         services.AddSingleton<IHostedService>(sp => new PrefetchService(
             sp.GetRequiredService<PrefetchManager>(),

@@ -97,27 +97,21 @@ internal sealed class S3ObjectSource : IObjectSource
             }
         }
 
-        var response = await Client.ListObjectsV2Async(s3Request, cancellationToken);
-
-        // Merged and sorted here rather than trusted: some S3-compatible stores return a page out of key order or with
-        // common prefixes beyond MaxKeys (s3rver does both). Sorting a page costs nothing next to the round trip.
-        var entries = new List<(string Key, RemoteObject? Object)>((response.S3Objects?.Count ?? 0) + (response.CommonPrefixes?.Count ?? 0));
-        foreach (var item in response.S3Objects ?? [])
+        ListObjectsV2Response response;
+        List<(string Key, RemoteObject? Object)> entries;
+        while (true)
         {
-            if (item.Key.StartsWith(rootPrefix, StringComparison.Ordinal))
-            {
-                var key = item.Key[rootPrefix.Length..];
-                entries.Add((key, new RemoteObject(key, item.Size ?? 0, item.ETag, ToOffset(item.LastModified))));
-            }
-        }
+            response = await Client.ListObjectsV2Async(s3Request, cancellationToken);
+            entries = ToEntries(response, request.StartAfter);
 
-        foreach (var commonPrefix in response.CommonPrefixes ?? [])
-        {
-            var relative = commonPrefix.StartsWith(rootPrefix, StringComparison.Ordinal) ? commonPrefix[rootPrefix.Length..] : commonPrefix;
-            if (relative != request.StartAfter)
+            // A page whose only entry was the common prefix we resume after is empty but not the end: go on.
+            if (entries.Count > 0 || response.IsTruncated != true || response.NextContinuationToken is not { } token)
             {
-                entries.Add((relative, null));
+                break;
             }
+
+            s3Request.StartAfter = null;
+            s3Request.ContinuationToken = token;
         }
 
         entries.Sort(static (a, b) => Utf8KeyComparer.Compare(a.Key, b.Key));
@@ -160,6 +154,35 @@ internal sealed class S3ObjectSource : IObjectSource
         }
 
         return new ListPage(objects, prefixes, last);
+    }
+
+    /// <summary>
+    /// Objects and common prefixes of one S3 page, relative to the root prefix. Merged and sorted by the caller rather
+    /// than trusted: some S3-compatible stores return a page out of key order or with common prefixes beyond MaxKeys
+    /// (s3rver does both). Sorting a page costs nothing next to the round trip.
+    /// </summary>
+    private List<(string Key, RemoteObject? Object)> ToEntries(ListObjectsV2Response response, string? startAfter)
+    {
+        var entries = new List<(string Key, RemoteObject? Object)>((response.S3Objects?.Count ?? 0) + (response.CommonPrefixes?.Count ?? 0));
+        foreach (var item in response.S3Objects ?? [])
+        {
+            if (item.Key.StartsWith(rootPrefix, StringComparison.Ordinal))
+            {
+                var key = item.Key[rootPrefix.Length..];
+                entries.Add((key, new RemoteObject(key, item.Size ?? 0, item.ETag, ToOffset(item.LastModified))));
+            }
+        }
+
+        foreach (var commonPrefix in response.CommonPrefixes ?? [])
+        {
+            var relative = commonPrefix.StartsWith(rootPrefix, StringComparison.Ordinal) ? commonPrefix[rootPrefix.Length..] : commonPrefix;
+            if (relative != startAfter)
+            {
+                entries.Add((relative, null));
+            }
+        }
+
+        return entries;
     }
 
     public async ValueTask ReadAsync(RemoteObject obj, long offset, Memory<byte> destination, CancellationToken cancellationToken)

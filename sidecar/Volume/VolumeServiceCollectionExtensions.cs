@@ -1,7 +1,5 @@
-using Fluid.Serverless.Sidecar.Hosting;
 using Fluid.Serverless.Sidecar.Volume;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -9,7 +7,7 @@ public static class VolumeServiceCollectionExtensions
 {
     /// <summary>
     /// Serves datasets on the shared volume (FUSE or copy, per <see cref="VolumeOptions.Mode"/>) as a hosted service,
-    /// exposes <see cref="IVolumeStatus"/> for /status and adds the "volumes" readiness check (/readyz).
+    /// and exposes <see cref="IVolumeStatus"/> for /status and the "volumes" readiness check (registered by Hosting).
     /// Needs IDatasetRegistry and IObjectReader.
     /// </summary>
     public static IServiceCollection AddVolumes(this IServiceCollection services, VolumeOptions options)
@@ -21,8 +19,6 @@ public static class VolumeServiceCollectionExtensions
         services.AddSingleton<VolumeService>();
         services.AddSingleton<IVolumeStatus>(provider => provider.GetRequiredService<VolumeService>());
         services.AddHostedService(provider => provider.GetRequiredService<VolumeService>());
-        services.AddHealthChecks().Add(new HealthCheckRegistration(
-            "volumes", provider => new VolumeReadinessCheck(provider.GetRequiredService<IVolumeStatus>()), HealthStatus.Unhealthy, [ReadinessChecks.Tag]));
         return services;
     }
 }

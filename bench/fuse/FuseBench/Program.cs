@@ -1,26 +1,34 @@
-using Amazon.Runtime;
-using Amazon.S3;
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Datasets;
+using Fluid.Serverless.Sidecar.Sources;
 using Fluid.Serverless.Sidecar.Volume;
 using FuseBench;
 
-// Usage: FuseBench <endpoint> <bucket> <mountPath>. Mounts the bucket (immutable dataset) and serves until SIGTERM.
-// BENCH STAND-INS: the S3 source and the reader (an in-memory 8 MiB block cache with read-ahead) are minimal until
-// the sidecar's ObjectReader lands; warm reads of the immutable dataset come from the kernel page cache (FOPEN_KEEP_CACHE).
-if (args.Length != 3)
+// Usage: FuseBench <endpoint> <bucket> <mountPath> <cacheDirectory>
+// Mounts the bucket as an immutable dataset through the sidecar's real parts — S3 source (ISourceFactory, with its
+// resilience pipeline), DiskBlockCache + ObjectReader (AddBlockCache) and the Volume component (AddVolumes) — and
+// serves until SIGTERM. Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+if (args.Length != 4)
 {
-    Console.Error.WriteLine("usage: FuseBench <endpoint> <bucket> <mountPath>");
+    Console.Error.WriteLine("usage: FuseBench <endpoint> <bucket> <mountPath> <cacheDirectory>");
     return 2;
 }
-var s3 = new AmazonS3Client(new BasicAWSCredentials("test", "test"), new AmazonS3Config { ServiceURL = args[0], ForcePathStyle = true, AuthenticationRegion = "us-east-1" });
-var source = new BenchS3Source(s3, args[1]);
-var dataset = new Dataset(new DatasetConfig { Name = args[1], Source = $"s3://{args[1]}/", MountPath = args[2], Immutable = true }, source);
+var dataset = new DatasetConfig
+{
+    Name = args[1],
+    Source = $"s3://{args[1]}/",
+    Options = new Dictionary<string, string> { ["endpoint"] = args[0], ["region"] = "us-east-1", ["pathStyle"] = "true" },
+    SecretOptions = new Dictionary<string, string> { ["accessKeyId"] = "AWS_ACCESS_KEY_ID", ["secretAccessKey"] = "AWS_SECRET_ACCESS_KEY" },
+    MountPath = args[2],
+    Immutable = true,
+};
 
 var builder = Host.CreateApplicationBuilder();
-builder.Services.AddSingleton<IDatasetRegistry>(new FixedRegistry(dataset));
-builder.Services.AddSingleton<IObjectReader>(new BlockReader());
+builder.Services.AddObjectSources();
+builder.Services.AddBlockCache(new CacheConfig { Directory = args[3], MinFreeBytes = 0 });
+builder.Services.AddSingleton<IDatasetRegistry>(provider =>
+    new FixedRegistry(new Dataset(dataset, provider.GetRequiredService<ISourceFactory>().Create(dataset))));
 builder.Services.AddVolumes(new VolumeOptions { Mode = DatasetModes.Fuse });
 using var host = builder.Build();
 await host.RunAsync();

@@ -38,6 +38,19 @@ public sealed class AdmissionEndpointTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Mutate_BodyOverLimit_413AndServerKeepsServing()
+    {
+        var huge = "{\"apiVersion\":\"" + new string('x', 9 * 1024 * 1024) + "\"}";
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/mutate") { Content = new StringContent(huge, System.Text.Encoding.UTF8, "application/json") };
+        request.Headers.ExpectContinue = true; // the server answers before the body is sent, as the API server's client would see it
+        using var response = await _server.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        using var health = await _server.Client.GetAsync("/healthz");
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
+    [Fact]
     public async Task Mutate_Get_MethodNotAllowed()
     {
         using var response = await _server.Client.GetAsync("/mutate");

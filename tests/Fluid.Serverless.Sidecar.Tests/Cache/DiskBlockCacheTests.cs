@@ -326,6 +326,24 @@ public sealed class DiskBlockCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task Store_WriteFailsWithIOException_PassesThroughAndReservationIsReturned()
+    {
+        await using var cache = NewCache();
+        await cache.IndexLoadCompletion;
+        var (obj, bytes) = PutObject("eio.bin", BlockSize);
+
+        // The block's shard directory cannot be created (a file has its name): the write fails like ENOSPC/EIO would.
+        var shard = Path.Combine(_dir.Path, "blocks", BlockFileFormat.FileStem(KeyOf(obj, 0))[..2]);
+        await File.WriteAllTextAsync(shard, "not a directory");
+        using var lease = await Get(cache, obj, 0);
+
+        Assert.Equal(Sha(bytes), Sha(lease.Memory.Span));
+        var stats = cache.GetStatistics();
+        Assert.Equal((1L, 0L, 0L), (stats.PassThroughFills, stats.Blocks, stats.UsedBytes));
+        Assert.False(cache.Contains(KeyOf(obj, 0)));
+    }
+
+    [Fact]
     public async Task Constructor_DirectoryUnusable_EveryReadPassesThrough()
     {
         var notADirectory = Path.Combine(_dir.Path, "file");

@@ -257,6 +257,7 @@ public sealed class ObjectReaderTests : IAsyncLifetime
         Assert.Equal(Sha(bytes.AsSpan(100)), Sha(output.ToArray()));
         Assert.True(output.LargestWrite <= 256 * 1024, $"largest write {output.LargestWrite}");
         Assert.Equal(4, _source.Reads);
+        Assert.Equal(4, cache.GetStatistics().Hits); // one per block, however many pieces it was streamed in
     }
 
     [Fact]
@@ -270,6 +271,28 @@ public sealed class ObjectReaderTests : IAsyncLifetime
         await reader.CopyToAsync(_dataset, obj, 0, obj.Size, output, default);
 
         Assert.Equal(Sha(bytes), Sha(output.ToArray()));
+    }
+
+    [Fact]
+    public async Task InvalidateObject_AfterAnOverwrite_ReadersSeeTheNewVersion()
+    {
+        var metadata = new CachingObjectSource(_source, TimeSpan.FromMinutes(5), immutable: false, TimeProvider.System);
+        var dataset = new Dataset(new DatasetConfig { Name = "ds" }, metadata);
+        await using var reader = NewReader();
+        var (_, _) = PutObject("w.bin", BlockSize + 10);
+        var old = (await metadata.HeadAsync("w.bin", default))!;
+        await reader.WarmAsync(dataset, old, default);
+        var newer = RandomNumberGenerator.GetBytes(2 * BlockSize);
+        _source.Put("w.bin", newer);
+
+        _cache.InvalidateObject(dataset, "w.bin");
+
+        var current = (await metadata.HeadAsync("w.bin", default))!;
+        using var output = new MemoryStream();
+        await reader.CopyToAsync(dataset, current, 0, current.Size, output, default);
+        Assert.Equal(Sha(newer), Sha(output.ToArray()));
+        Assert.False(_cache.Contains(KeyOf(old, 0)));
+        Assert.Equal(2, _source.Heads);
     }
 
     [Fact]

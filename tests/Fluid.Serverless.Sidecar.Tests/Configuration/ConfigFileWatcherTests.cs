@@ -180,6 +180,20 @@ public sealed class ConfigFileWatcherTests : IDisposable
         Assert.Equal("alpha", Assert.Single(watcher.Current!.Datasets).Name);
     }
 
+    [Fact]
+    public async Task Dispose_Twice_NoError()
+    {
+        _podInfo.WriteConfig(Config("alpha"));
+        var watcher = NewWatcher(TimeProvider.System, useEvents: true);
+        await watcher.StartAsync(CancellationToken.None);
+        await watcher.StopAsync(CancellationToken.None);
+
+        watcher.Dispose();
+        watcher.Dispose();
+
+        Assert.Equal("alpha", Assert.Single(watcher.Current!.Datasets).Name);
+    }
+
     internal static SidecarConfig Config(string datasetName, string source = "local:///data", params string[] prefetch) =>
         new() { Datasets = [new DatasetConfig { Name = datasetName, Source = source, Prefetch = prefetch }] };
 

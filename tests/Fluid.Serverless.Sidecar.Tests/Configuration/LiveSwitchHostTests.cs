@@ -17,9 +17,9 @@ namespace Fluid.Serverless.Sidecar.Tests.Configuration;
 
 /// <summary>
 /// The live-switch test on the real host: config read by SidecarConfigLoader from a kubelet-style
-/// annotations file, AddFluidSidecar + AddPrefetch + AddConfigReload, real Kestrel, DiskBlockCache, SourceFactory.
-/// Stand-ins: the object reader (BlockCacheObjectReader, until the cache helper's is in main) and a source factory
-/// wrapper that counts reads and can hold them (to keep a download in flight across the switch).
+/// annotations file, AddFluidSidecar with its watcher, real Kestrel, DiskBlockCache and ObjectReader. The only
+/// test part is a source factory wrapper (over the real SourceFactory) that counts reads and can hold them, to keep
+/// a download in flight across the switch.
 /// </summary>
 public sealed class LiveSwitchHostTests : IAsyncLifetime
 {
@@ -46,13 +46,9 @@ public sealed class LiveSwitchHostTests : IAsyncLifetime
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        var cache = new DiskBlockCache(new DiskBlockCacheOptions { Directory = _cacheDirectory, BlockSize = 1024 * 1024, MinFreeBytes = 0 }, Microsoft.Extensions.Logging.Abstractions.NullLogger<DiskBlockCache>.Instance, TimeProvider.System);
-        builder.Services.AddSingleton<IBlockCache>(cache);
-        builder.Services.AddSingleton<IObjectReader>(new BlockCacheObjectReader(cache));
         builder.Services.AddSingleton<ISourceFactory>(_decorator);
-        builder.AddFluidSidecar(load.Config!, load.Origin);
-        builder.Services.AddPrefetch(load.Config!.Prefetch);
-        builder.Services.AddConfigReload(new ConfigFileWatcherOptions { Path = _podInfo.AnnotationsPath, Kind = ConfigFileKind.Annotations });
+        Assert.NotNull(load.Watch);
+        builder.AddFluidSidecar(load.Config!, load.Origin, load.Watch);
         _app = builder.Build();
         _app.MapFluidSidecar();
         await _app.StartAsync();
@@ -115,14 +111,14 @@ public sealed class LiveSwitchHostTests : IAsyncLifetime
 
         var metrics = "";
         var deadline = DateTime.UtcNow + SafetyTimeout;
-        while (!metrics.Contains("fluid_config_reload_failures_total 1\n", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+        while (!metrics.Contains("fluid_sidecar_config_reload_failures_total 1\n", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
         {
             await Task.Delay(50);
             metrics = await _admin.GetStringAsync(new Uri("/metrics", UriKind.Relative));
         }
 
-        Assert.Contains("fluid_config_reload_failures_total 1\n", metrics, StringComparison.Ordinal);
-        Assert.Contains("fluid_config_reloads_total 0\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("fluid_sidecar_config_reload_failures_total 1\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("fluid_sidecar_config_reloads_total 0\n", metrics, StringComparison.Ordinal);
         var watcher = _app.Services.GetRequiredService<ConfigFileWatcher>();
         Assert.Contains("datasets[0].name: 'BAD NAME'", watcher.Status.LastError, StringComparison.Ordinal);
         using var stillServed = await _s3.GetAsync(new Uri("/models/big.bin", UriKind.Relative));

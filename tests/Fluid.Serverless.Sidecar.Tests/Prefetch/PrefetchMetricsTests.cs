@@ -9,7 +9,7 @@ namespace Fluid.Serverless.Sidecar.Tests.Prefetch;
 public class PrefetchMetricsTests
 {
     [Fact]
-    public void Write_OneLoadingJob_SeriesPerStateAndOneHotPhase()
+    public void Write_OneLoadingJob_EverySeriesWithJobLabels()
     {
         var job = new PrefetchProgress
         {
@@ -31,23 +31,22 @@ public class PrefetchMetricsTests
 
         var text = Render(w => PrefetchMetrics.Write(w, new PrefetchStatusSnapshot([job], WaitForReady: true, Ready: false, "loading")));
 
-        Assert.Contains("fluid_prefetch_ready 0\n", text, StringComparison.Ordinal);
-        Assert.Contains("fluid_prefetch_files{dataset=\"imagenet\",job=\"pf-1\",state=\"total\"} 10\n", text, StringComparison.Ordinal);
-        Assert.Contains("fluid_prefetch_files{dataset=\"imagenet\",job=\"pf-1\",state=\"failed\"} 1\n", text, StringComparison.Ordinal);
-        Assert.Contains("fluid_prefetch_bytes{dataset=\"imagenet\",job=\"pf-1\",state=\"fetched\"} 300\n", text, StringComparison.Ordinal);
-        Assert.Contains("fluid_prefetch_throughput_bytes_per_second{dataset=\"imagenet\",job=\"pf-1\"} 200\n", text, StringComparison.Ordinal);
-        Assert.Contains("fluid_prefetch_eta_seconds{dataset=\"imagenet\",job=\"pf-1\"} 3\n", text, StringComparison.Ordinal);
-        Assert.Contains("fluid_prefetch_phase{dataset=\"imagenet\",job=\"pf-1\",phase=\"Loading\"} 1\n", text, StringComparison.Ordinal);
-        Assert.Contains("fluid_prefetch_phase{dataset=\"imagenet\",job=\"pf-1\",phase=\"Complete\"} 0\n", text, StringComparison.Ordinal);
-        Assert.Contains("# TYPE fluid_prefetch_files gauge\n", text, StringComparison.Ordinal);
+        const string labels = "{dataset=\"imagenet\",job=\"pf-1\",phase=\"Loading\"}";
+        Assert.Contains("fluid_sidecar_prefetch_ready 0\n", text, StringComparison.Ordinal);
+        Assert.Contains($"fluid_sidecar_prefetch_files_total{labels} 10\n", text, StringComparison.Ordinal);
+        Assert.Contains($"fluid_sidecar_prefetch_files_failed{labels} 1\n", text, StringComparison.Ordinal);
+        Assert.Contains($"fluid_sidecar_prefetch_bytes_fetched{labels} 300\n", text, StringComparison.Ordinal);
+        Assert.Contains($"fluid_sidecar_prefetch_throughput_bytes_per_second{labels} 200\n", text, StringComparison.Ordinal);
+        Assert.Contains($"fluid_sidecar_prefetch_eta_seconds{labels} 3\n", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE fluid_sidecar_prefetch_files_done gauge\n", text, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Write_NoJobs_OnlyReadiness()
+    public void Write_NoJobs_ReadinessAndNoSamples()
     {
         var text = Render(w => PrefetchMetrics.Write(w, new PrefetchStatusSnapshot([], WaitForReady: false, Ready: true, "")));
-        Assert.Contains("fluid_prefetch_ready 1\n", text, StringComparison.Ordinal);
-        Assert.DoesNotContain("fluid_prefetch_files", text, StringComparison.Ordinal);
+        Assert.Contains("fluid_sidecar_prefetch_ready 1\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("fluid_sidecar_prefetch_files_total{", text, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -65,9 +64,9 @@ public class PrefetchMetricsTests
 
         var text = Render(w => ConfigReloadMetrics.Write(w, status));
 
-        Assert.Contains("# TYPE fluid_config_reload_failures_total counter\nfluid_config_reload_failures_total 5\n", text, StringComparison.Ordinal);
-        Assert.Contains("fluid_config_reloads_total 2\n", text, StringComparison.Ordinal);
-        Assert.Contains("fluid_config_last_reload_success_timestamp_seconds 1800000000\n", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE fluid_sidecar_config_reload_failures_total counter\nfluid_sidecar_config_reload_failures_total 5\n", text, StringComparison.Ordinal);
+        Assert.Contains("fluid_sidecar_config_reloads_total 2\n", text, StringComparison.Ordinal);
+        Assert.Contains("fluid_sidecar_config_last_reload_success_timestamp_seconds 1800000000\n", text, StringComparison.Ordinal);
     }
 
     private static string Render(Action<MetricsWriter> write)

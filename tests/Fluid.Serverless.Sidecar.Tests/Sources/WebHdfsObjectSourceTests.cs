@@ -83,6 +83,36 @@ public sealed class WebHdfsObjectSourceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ListAsync_RandomTree_SameAsLocalSourceOverSameFiles()
+    {
+        // The local source is checked against a naive S3 model (ListingPagerTests); the WebHDFS walk must agree with it.
+        var random = new Random(21);
+        string[] alphabet = ["a", "b", "-", "/", "/", "é", "\U0001F600"];
+        foreach (var key in Enumerable.Range(0, 40).Select(_ => string.Concat(Enumerable.Range(0, random.Next(1, 6)).Select(_ => alphabet[random.Next(alphabet.Length)]))).Where(k => !k.StartsWith('/') && !k.EndsWith('/') && !k.Contains("//", StringComparison.Ordinal)).Distinct())
+        {
+            try
+            {
+                Server.Write("data/" + key, [1]);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // A file where a directory is needed: not representable in a file system.
+            }
+        }
+
+        Server.BatchSize = 3;
+        await using var source = CreateSource();
+        var local = new LocalObjectSource(Path.Join(Server.Root, "data"));
+        foreach (var (prefix, delimiter, maxKeys) in new (string, string?, int)[] { ("", null, 2), ("", "/", 1000), ("a/", "/", 2), ("b", null, 1000) })
+        {
+            var expected = await ListAllAsync(local, prefix, delimiter, maxKeys);
+            var actual = await ListAllAsync(source, prefix, delimiter, maxKeys);
+            Assert.Equal(expected.Keys, actual.Keys);
+            Assert.Equal(expected.Prefixes, actual.Prefixes);
+        }
+    }
+
+    [Fact]
     public async Task HeadAndRead_MissingFile_NullAndNotFound()
     {
         Server.Write("data/x.bin", [1]);
