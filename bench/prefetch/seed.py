@@ -29,7 +29,10 @@ s3.create_bucket(Bucket=bucket)
 
 
 def content(seed, size):
-    return random.Random(seed).randbytes(size)
+    # randbytes() of 256 MiB overflows a C int inside CPython; build it from 1 MiB pieces.
+    rng = random.Random(seed)
+    piece = 1024 * 1024
+    return b"".join(rng.randbytes(min(piece, size - offset)) for offset in range(0, size, piece))
 
 
 def put_small(i):

@@ -16,19 +16,25 @@ internal sealed class ReadPatternTracker(int maxWindowBlocks, int blockSize, Tim
     private static readonly TimeSpan IdleAfter = TimeSpan.FromMinutes(1);
 
     private readonly ConcurrentDictionary<(string Dataset, string Key), Pattern> _patterns = new();
+    private int _approximateCount;
 
     /// <summary>
     /// Records a read of [offset, offset+length) and returns how many blocks past its end to read ahead (0 = none).
     /// </summary>
     public int OnRead(string dataset, string key, long offset, long length)
     {
-        if (_patterns.Count >= MaxTrackedObjects)
+        var now = timeProvider.GetUtcNow();
+        if (!_patterns.TryGetValue((dataset, key), out var pattern))
         {
-            ForgetIdle();
+            // An approximate count: ConcurrentDictionary.Count takes every lock, too much for each read.
+            if (Interlocked.Increment(ref _approximateCount) > MaxTrackedObjects)
+            {
+                ForgetIdle();
+            }
+
+            pattern = _patterns.GetOrAdd((dataset, key), static _ => new Pattern());
         }
 
-        var now = timeProvider.GetUtcNow();
-        var pattern = _patterns.GetOrAdd((dataset, key), static _ => new Pattern());
         lock (pattern)
         {
             pattern.LastUsed = now;
@@ -66,6 +72,8 @@ internal sealed class ReadPatternTracker(int maxWindowBlocks, int blockSize, Tim
             // All busy within a minute: start over rather than grow without bound.
             _patterns.Clear();
         }
+
+        Volatile.Write(ref _approximateCount, _patterns.Count);
     }
 
     private sealed class Pattern

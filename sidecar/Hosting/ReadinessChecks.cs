@@ -31,3 +31,19 @@ internal sealed class DatasetsReadinessCheck(DatasetRegistry registry) : IHealth
 
 /// <summary>Where the running config came from (for /status and the readiness report).</summary>
 internal sealed record SidecarConfigSource(string Origin);
+
+
+/// <summary>Ready when every shared volume is mounted (fuse) or materialized (copy); always ready in s3 mode.</summary>
+internal sealed class VolumesReadinessCheck(Volume.IVolumeStatus? volumes) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (volumes is null || volumes.IsReady)
+        {
+            return Task.FromResult(HealthCheckResult.Healthy(volumes is null ? "no volumes" : $"mode {volumes.Mode}"));
+        }
+
+        var pending = string.Join(", ", volumes.Volumes.Where(v => v.State is not (Volume.VolumeState.Mounted or Volume.VolumeState.Ready)).Select(v => $"{v.Dataset}: {v.State}{(v.Error is null ? "" : " (" + v.Error + ")")}"));
+        return Task.FromResult(HealthCheckResult.Unhealthy($"mode {volumes.Mode}: {pending}"));
+    }
+}

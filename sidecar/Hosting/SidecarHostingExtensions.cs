@@ -123,8 +123,8 @@ internal static class SidecarHostingExtensions
         services.AddSingleton(sp => new DatasetsReadinessCheck(sp.GetRequiredService<DatasetRegistry>()));
         services.AddHealthChecks()
             .Add(new HealthCheckRegistration("config", sp => sp.GetRequiredService<ConfigReadinessCheck>(), HealthStatus.Unhealthy, [ReadinessChecks.Tag]))
-            .Add(new HealthCheckRegistration("datasets", sp => sp.GetRequiredService<DatasetsReadinessCheck>(), HealthStatus.Unhealthy, [ReadinessChecks.Tag]));
-        // The "volumes" check comes with AddVolumes above.
+            .Add(new HealthCheckRegistration("datasets", sp => sp.GetRequiredService<DatasetsReadinessCheck>(), HealthStatus.Unhealthy, [ReadinessChecks.Tag]))
+            .Add(new HealthCheckRegistration("volumes", sp => new VolumesReadinessCheck(sp.GetService<IVolumeStatus>()), HealthStatus.Unhealthy, [ReadinessChecks.Tag]));
         return builder;
     }
 

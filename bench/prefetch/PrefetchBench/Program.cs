@@ -6,7 +6,6 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Cache;
-using Fluid.Serverless.Sidecar.Configuration;
 using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Hosting;
 using Fluid.Serverless.Sidecar.Prefetch;
@@ -62,7 +61,7 @@ internal static partial class Bench
             },
             NullLogger<DiskBlockCache>.Instance,
             TimeProvider.System);
-        var reader = new BenchObjectReader(cache);
+        await using var reader = new ObjectReader(cache, new ObjectReaderOptions(), NullLogger<ObjectReader>.Instance, TimeProvider.System);
         using var manager = new PrefetchManager(new PrefetchConfig { Workers = workers }, reader, cache, TimeProvider.System, NullLoggerFactory.Instance);
         if (!PrefetchEntry.TryParse(prefix, out var entry, out var error))
         {
@@ -169,11 +168,7 @@ internal static partial class Bench
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        var cache = new DiskBlockCache(new DiskBlockCacheOptions { Directory = cacheDirectory, MinFreeBytes = 0 }, NullLogger<DiskBlockCache>.Instance, TimeProvider.System);
-        builder.Services.AddSingleton<IBlockCache>(cache);
-        builder.Services.AddSingleton<IObjectReader>(new BenchObjectReader(cache));
-        builder.AddFluidSidecar(load.Config!, load.Origin);
-        builder.Services.AddConfigReload(new ConfigFileWatcherOptions { Path = Path.Combine(podInfo, "annotations"), UseFileSystemEvents = fileEvents });
+        builder.AddFluidSidecar(load.Config!, load.Origin, load.Watch! with { UseFileSystemEvents = fileEvents });
         await using var app = builder.Build();
         app.MapFluidSidecar();
         await app.StartAsync();

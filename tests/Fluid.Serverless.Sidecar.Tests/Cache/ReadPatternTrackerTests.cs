@@ -49,4 +49,24 @@ public sealed class ReadPatternTrackerTests
         Assert.Equal(1, tracker.OnRead("ds", "b", 0, Block));
         Assert.Equal(4, tracker.OnRead("ds", "a", 2 * Block, Block));
     }
+
+    [Fact]
+    public void OnRead_MoreObjectsThanTracked_IdleOnesForgottenAndMemoryBounded()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var tracker = new ReadPatternTracker(maxWindowBlocks: 8, Block, time);
+        for (var i = 0; i < 4096; i++)
+        {
+            tracker.OnRead("ds", $"old-{i}", 0, Block);
+        }
+
+        time.Advance(TimeSpan.FromMinutes(2));
+        for (var i = 0; i < 10; i++)
+        {
+            tracker.OnRead("ds", $"new-{i}", 0, Block);
+        }
+
+        Assert.Equal(10, tracker.TrackedObjects);
+        Assert.Equal(2, tracker.OnRead("ds", "new-3", Block, Block));
+    }
 }
