@@ -16,6 +16,10 @@ s3 = boto3.client(
     region_name="us-east-1",
     config=Config(request_checksum_calculation="when_required", response_checksum_validation="when_required"),
 )
-s3.create_bucket(Bucket=bucket)
+try:
+    s3.create_bucket(Bucket=bucket)
+except s3.exceptions.ClientError as e:  # a second object into the same bucket
+    if e.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+        raise
 s3.upload_file(path, bucket, key)
 print(s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
