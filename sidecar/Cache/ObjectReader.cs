@@ -50,7 +50,7 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
     /// piece opens the block file and checks its header; 1 MiB pieces cost a quarter of the opens and header checks
     /// of 256 KiB ones (bench (a)) for 768 KiB more per warm reader.
     /// </summary>
-    private const int StreamPieceSize = 1024 * 1024;
+    internal const int StreamPieceSize = 1024 * 1024;
 
     private readonly IBlockCache _cache;
     private readonly ObjectReaderOptions _options;

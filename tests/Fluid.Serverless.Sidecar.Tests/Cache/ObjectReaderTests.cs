@@ -84,14 +84,15 @@ public sealed class ObjectReaderTests : IAsyncLifetime
         using var output = new MemoryStream();
         var copy = reader.CopyToAsync(_dataset, obj, 0, obj.Size, output, default);
 
-        // Before any block arrives, the reader has 8 fetches (its per-read limit) outstanding, not one.
-        await WaitUntil(() => _source.InFlightReads == 8);
+        // Before any block arrives, the reader has 16 fetches (its per-read limit) outstanding, not one.
+        Assert.Equal(16, new ObjectReaderOptions().MaxParallelBlocksPerRead);
+        await WaitUntil(() => _source.InFlightReads == 16);
         gate.SetResult();
         await copy;
 
         Assert.Equal(Sha(bytes), Sha(output.ToArray()));
         Assert.Equal(32, _source.Reads);
-        Assert.True(_source.MaxConcurrentReads >= 8);
+        Assert.True(_source.MaxConcurrentReads >= 16);
     }
 
     [Fact]
@@ -242,7 +243,7 @@ public sealed class ObjectReaderTests : IAsyncLifetime
     [Fact]
     public async Task CopyToAsync_CachedObjectWithBigBlocks_StreamsFromDiskInSmallPieces()
     {
-        const int bigBlock = 1024 * 1024;
+        const int bigBlock = 4 * ObjectReader.StreamPieceSize;
         await using var cache = new DiskBlockCache(
             new DiskBlockCacheOptions { Directory = Path.Combine(_dir.Path, "big"), BlockSize = bigBlock, MinFreeBytes = 0 },
             NullLogger<DiskBlockCache>.Instance,
@@ -255,7 +256,7 @@ public sealed class ObjectReaderTests : IAsyncLifetime
         await reader.CopyToAsync(_dataset, obj, 100, obj.Size - 100, output, default);
 
         Assert.Equal(Sha(bytes.AsSpan(100)), Sha(output.ToArray()));
-        Assert.True(output.LargestWrite <= 256 * 1024, $"largest write {output.LargestWrite}");
+        Assert.True(output.LargestWrite <= ObjectReader.StreamPieceSize, $"largest write {output.LargestWrite}");
         Assert.Equal(4, _source.Reads);
         Assert.Equal(4, cache.GetStatistics().Hits); // one per block, however many pieces it was streamed in
     }
