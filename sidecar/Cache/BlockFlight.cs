@@ -18,6 +18,7 @@ internal sealed class BlockFlight
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private byte[]? _buffer;
     private int _references = 1; // the runner's
+    private bool _bufferTaken;
     private BlockPriority _priority;
     private CancellationTokenSource? _priorityWait;
 
@@ -70,13 +71,33 @@ internal sealed class BlockFlight
     {
         lock (_gate)
         {
-            if (_references == 0)
+            if (_references == 0 || _bufferTaken)
             {
                 return false;
             }
 
             _references++;
             return true;
+        }
+    }
+
+    /// <summary>
+    /// Hands the completed buffer to the caller when it holds the last reference (the usual case: one reader per
+    /// block), saving a copy of the whole block; null when others still share it. Nobody can join afterwards.
+    /// </summary>
+    public byte[]? TryTakeBuffer()
+    {
+        lock (_gate)
+        {
+            if (_references != 1 || _buffer is null || !_completion.Task.IsCompletedSuccessfully)
+            {
+                return null;
+            }
+
+            _bufferTaken = true;
+            var buffer = _buffer;
+            _buffer = null;
+            return buffer;
         }
     }
 

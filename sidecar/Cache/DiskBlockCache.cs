@@ -267,6 +267,11 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         try
         {
             await flight.Completion.WaitAsync(cancellationToken);
+            if (flight.TryTakeBuffer() is { } own)
+            {
+                return new BlockLease(own, flight.Length, flight.FromDisk);
+            }
+
             var buffer = ArrayPool<byte>.Shared.Rent(flight.Length);
             flight.Payload.CopyTo(buffer);
             return new BlockLease(buffer, flight.Length, flight.FromDisk);
