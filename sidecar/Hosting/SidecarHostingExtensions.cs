@@ -35,6 +35,11 @@ internal static class SidecarHostingExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(config);
 
+        // ASP.NET Core logs two Information lines per request (Hosting.Diagnostics): at thousands of range reads a
+        // second that is most of the console output and a measurable share of CPU. Our own components log what
+        // matters; the host's lifetime messages stay.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+
         var listeners = new SidecarListeners();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -173,7 +178,18 @@ internal static class SidecarHostingExtensions
             await Console.Out.WriteLineAsync(DemoDataset.Banner(listeners.S3Port, listeners.AdminPort));
         }
 
-        await app.WaitForShutdownAsync();
+        try
+        {
+            await app.WaitForShutdownAsync();
+        }
+        catch (OperationCanceledException)
+        {
+            // ShutdownTimeout expired with work in flight: what was not done by then is cut (clients see a reset
+            // connection, never a short body passed off as whole; cache fills are temp files until renamed).
+            // That is the promised SIGTERM behaviour, so it is a clean exit, not a crash.
+            Log.ShutdownTimedOut(logger, ShutdownTimeout.TotalMilliseconds);
+        }
+
         await app.DisposeAsync();
         return 0;
     }
