@@ -16,8 +16,12 @@ namespace Fluid.Serverless.Sidecar.Hosting;
 /// <summary>The composition root: <c>AddFluidSidecar</c> → <c>MapFluidSidecar</c> → <c>RunFluidSidecarAsync</c>.</summary>
 internal static class SidecarHostingExtensions
 {
-    /// <summary>SIGTERM → exit within this, in-flight requests completed or cut (serverless pods pay for every second).</summary>
-    public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// How long in-flight requests get after SIGTERM before they are cut (serverless pods pay for every second).
+    /// 750 ms, not 1 s: the promise is SIGTERM → process exit ≤ 1 s, and disposing the host and leaving the process
+    /// take ~70 ms after the timeout (bench/footprint measured 1,071 ms with a 1 s timeout and a stalled client).
+    /// </summary>
+    public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromMilliseconds(750);
 
     /// <summary>Kestrel's request-header budget: larger headers get 431 and the connection closes; the process keeps serving.</summary>
     public const int MaxRequestHeadersTotalSize = 64 * 1024;
