@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Judges one end-to-end run: what a user would check after `kubectl get pod` and `kubectl logs`.
+
+Usage: check.py VARIANT EXPECTED_MODE INJECTED_YAML RESULT_JSON APP_LOG EXPECTED_JSON
+Prints one summary line; exit 1 with every failed check named.
+"""
+import json
+import re
+import sys
+
+import yaml
+
+LINE = re.compile(r"^(OK|MISMATCH)\s+(.+?)  file=(\S+)  s3=(\S+)$")
+
+
+def main() -> int:
+    variant, mode, injected_path, result_path, log_path, expected_path = sys.argv[1:7]
+    failures: list[str] = []
+    docs = [d for d in yaml.safe_load_all(open(injected_path)) if d]
+    job = next(d for d in docs if d.get("kind") in ("Job", "Pod"))
+    template = job["spec"]["template"] if job["kind"] == "Job" else job
+    status = json.loads(template["metadata"]["annotations"]["serverless.fluid.io/status"])
+    if status["mode"] != mode:
+        failures.append(f"injected mode is {status['mode']!r}, expected {mode!r}")
+    if not status.get("native"):
+        failures.append("the sidecar was not injected as a native sidecar")
+
+    result = json.load(open(result_path))
+    if result["phase"] != "Succeeded":
+        failures.append(f"pod phase {result['phase']}: {result.get('error', 'an app container failed')}")
+    events = result["events"]
+    ready = [e["t"] for e in events if e["event"] == "startupProbe succeeded"]
+    app_names = {c["name"] for c in template["spec"]["containers"]}
+    app_starts = [e["t"] for e in events if e["event"] == "started" and e["container"] in app_names]
+    if not ready or not app_starts or min(app_starts) < max(ready):
+        failures.append(f"ordering: app containers started at {app_starts}, sidecar ready at {ready}")
+    for sidecar in result["sidecars"]:
+        if sidecar.get("stoppedBy") != "SIGTERM" or sidecar.get("exitCode") != 0:
+            failures.append(f"sidecar {sidecar['name']} after the app exited: stopped by {sidecar.get('stoppedBy')}, "
+                            f"exit code {sidecar.get('exitCode')} (expected a clean exit on SIGTERM)")
+    if not result["sidecars"]:
+        failures.append("no native sidecar ran")
+
+    expected = json.load(open(expected_path))
+    seen = {}
+    for line in open(log_path, errors="replace"):
+        match = LINE.match(line.rstrip("\n"))
+        if match:
+            seen[match.group(2)] = (match.group(3), match.group(4))
+    for key, want in expected.items():
+        if key not in seen:
+            failures.append(f"{key}: not read by the app")
+            continue
+        file_sha, s3_sha = seen[key]
+        if s3_sha != want["sha256"]:
+            failures.append(f"{key}: S3 endpoint sha256 {s3_sha} != moto {want['sha256']}")
+        if mode != "s3" and file_sha != want["sha256"]:
+            failures.append(f"{key}: file path sha256 {file_sha} != moto {want['sha256']}")
+    for key in sorted(set(seen) - set(expected)):
+        failures.append(f"{key}: read by the app but not in the dataset on moto")
+
+    stop = ", ".join(f"{s['name']} stopped in {s.get('stopSeconds', 0):.2f} s" for s in result["sidecars"])
+    ready_at = f"sidecar ready at {max(ready):.2f} s" if ready else "sidecar never ready"
+    total = sum(v["size"] for v in expected.values())
+    verdict = "PASS" if not failures else "FAIL"
+    print(f"{verdict} {variant:6} mode={status['mode']:5} phase={result['phase']:9} {len(seen)}/{len(expected)} files "
+          f"({total} bytes) match moto; {ready_at}; {stop}")
+    for failure in failures:
+        print(f"       - {failure}")
+    return 0 if not failures else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

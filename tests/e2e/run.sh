@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# End-to-end: inject a sample pod with the offline injector, then run the injected spec's containers as processes
+# (tests/e2e/kubelet.py stands in for kubelet) in one network namespace, against moto, and check what a user would:
+# the Job's pod succeeds, the app's bytes (file path and S3 endpoint) equal the remote's, the sidecar started first
+# and stopped on SIGTERM once the app was done. Variants: copy (ECI profile), fuse, s3. Needs root (netns, mounts).
+# Usage: tests/e2e/run.sh [variant...]    (default: copy s3 fuse)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+VARIANTS=("${@:-copy s3 fuse}")
+read -r -a VARIANTS <<<"${VARIANTS[*]}"
+INJECTOR="$REPO/injector/bin/Release/net10.0/fluid-injector.dll"
+SIDECAR="${FLUID_SIDECAR_BINARY:-$REPO/sidecar/bin/Release/net10.0/fluid-sidecar}"
+PYTHON="$(command -v python3)"
+MOTO_PORT=15000   # inside a fresh network namespace every port is free; nothing else listens there
+
+[[ $(id -u) == 0 ]] || { echo "e2e: needs root (ip netns, mount namespaces, FUSE)"; exit 1; }
+for need in "$INJECTOR" "$SIDECAR"; do
+  [[ -e $need ]] || { echo "e2e: $need is missing: run 'dotnet build -c Release' on the injector and sidecar first"; exit 1; }
+done
+"$PYTHON" -c 'import yaml, boto3' || { echo "e2e: python3 needs PyYAML and boto3"; exit 1; }
+command -v moto_server >/dev/null || { echo "e2e: moto_server is not on PATH"; exit 1; }
+
+NS="fluid-e2e-$$"
+WORK="$(mktemp -d /tmp/fluid-e2e.XXXXXX)"
+MOTO_PID=""
+cleanup() {
+  local code=$?
+  [[ -n $MOTO_PID ]] && kill "$MOTO_PID" 2>/dev/null && wait "$MOTO_PID" 2>/dev/null
+  ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null || true   # only processes in our own namespace
+  ip netns del "$NS" 2>/dev/null || true
+  if [[ $code == 0 ]]; then rm -rf "$WORK"; else echo "e2e: logs kept in $WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+started=$SECONDS
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+in_ns() { ip netns exec "$NS" "$@"; }
+
+# The remote store runs inside the pod's network namespace, so the sidecar reaches it on 127.0.0.1 like any remote.
+in_ns moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
+MOTO_PID=$!
+in_ns "$PYTHON" "$HERE/seed.py" "http://127.0.0.1:$MOTO_PORT" "$WORK/expected.json"
+
+# The cluster: the sample Dataset + Secret, pointed at this moto.
+sed "s#endpoint: http://moto[^ ]*#endpoint: http://127.0.0.1:$MOTO_PORT#" "$REPO/samples/datasets/s3-dataset.yaml" >"$WORK/cluster.yaml"
+grep -q "endpoint: http://127.0.0.1:$MOTO_PORT" "$WORK/cluster.yaml" || { echo "e2e: could not point samples/datasets/s3-dataset.yaml at moto"; exit 1; }
+
+# The reader sample as a user deploys it (kustomize turns reader.py into a ConfigMap).
+kubectl kustomize "$REPO/samples/reader" >"$WORK/reader.yaml"
+
+# variant -> pod manifest, extra pod-template annotations (JSON), expected mode
+pod_for() {
+  case $1 in
+    copy) echo "$WORK/reader.yaml" '{"serverless.fluid.io/platform":"eci"}' copy ;;
+    fuse) echo "$WORK/reader.yaml" '{}' fuse ;;
+    s3)   echo "$HERE/pods/s3-job.yaml" '{}' s3 ;;
+    *) echo "e2e: unknown variant '$1' (copy, fuse, s3)" >&2; return 1 ;;
+  esac
+}
+
+failed=0
+summary=()
+for variant in "${VARIANTS[@]}"; do
+  read -r manifest annotations mode < <(pod_for "$variant")
+  dir="$WORK/$variant"; mkdir -p "$dir/root"
+  "$PYTHON" - "$manifest" "$annotations" "$dir/pod.yaml" <<'PY'
+import json, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+for d in docs:
+    if d.get("kind") == "Job":
+        d["spec"]["template"]["metadata"].setdefault("annotations", {}).update(json.loads(sys.argv[2]))
+yaml.safe_dump_all(docs, open(sys.argv[3], "w"), sort_keys=False)
+PY
+  echo "== $variant: inject $(basename "$manifest") (+ $annotations)"
+  dotnet "$INJECTOR" inject -f "$dir/pod.yaml" --cluster "$WORK/cluster.yaml" >"$dir/injected.yaml"
+  echo "== $variant: run the injected pod"
+  set +e
+  in_ns unshare --mount --propagation private "$PYTHON" "$HERE/kubelet.py" run --pod "$dir/injected.yaml" \
+    --cluster "$WORK/cluster.yaml" --root "$dir/root" --sidecar-binary "$SIDECAR" --result "$dir/result.json" \
+    --app-timeout 60
+  set -e
+  app_log="$(ls "$dir"/root/logs/*.log | grep -v fluid-serverless-sidecar | head -1)"
+  sed 's/^/   app| /' "$app_log" | tail -12
+  if line="$("$PYTHON" "$HERE/check.py" "$variant" "$mode" "$dir/injected.yaml" "$dir/result.json" "$app_log" "$WORK/expected.json")"; then
+    :
+  else
+    failed=$((failed + 1))
+    echo "-- sidecar log (last 30 lines):"; tail -30 "$dir/root/logs/fluid-serverless-sidecar.log" || true
+  fi
+  summary+=("$line")
+done
+
+echo
+echo "== end-to-end summary ($((SECONDS - started)) s)"
+printf '%s\n' "${summary[@]}"
+echo "$(( ${#VARIANTS[@]} - failed )) passed, $failed failed"
+[[ $failed == 0 ]]
