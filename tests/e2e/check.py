@@ -59,11 +59,12 @@ def main() -> int:
     for key in sorted(set(seen) - set(expected)):
         failures.append(f"{key}: read by the app but not in the dataset on moto")
 
+    matched = sum(1 for key in expected if not any(f.startswith(key + ":") for f in failures))
     stop = ", ".join(f"{s['name']} stopped in {s.get('stopSeconds', 0):.2f} s" for s in result["sidecars"])
     ready_at = f"sidecar ready at {max(ready):.2f} s" if ready else "sidecar never ready"
     total = sum(v["size"] for v in expected.values())
     verdict = "PASS" if not failures else "FAIL"
-    print(f"{verdict} {variant:6} mode={status['mode']:5} phase={result['phase']:9} {len(seen)}/{len(expected)} files "
+    print(f"{verdict} {variant:6} mode={status['mode']:5} phase={result['phase']:9} {matched}/{len(expected)} files "
           f"({total} bytes) match moto; {ready_at}; {stop}")
     for failure in failures:
         print(f"       - {failure}")
