@@ -42,6 +42,17 @@ def main() -> int:
         failures.append("no native sidecar ran")
 
     expected = json.load(open(expected_path))
+    # The dataset volume as the node saw it when the app started: FUSE mounted (propagated back from the sidecar's
+    # Bidirectional mount), or every file already materialized with copy mode's ready marker.
+    data_volume = next((m["name"] for c in template["spec"]["containers"] for m in c.get("volumeMounts") or []
+                        if m["mountPath"] == "/data"), None)
+    at_start = result.get("volumesAtAppStart", {}).get(data_volume, {})
+    if mode == "fuse" and not str(at_start.get("fstype", "")).startswith("fuse"):
+        failures.append(f"volume {data_volume}: filesystem at app start is {at_start.get('fstype')}, expected fuse")
+    if mode == "copy":
+        missing = sorted((set(expected) | {".fluid-ready"}) - set(at_start.get("files", [])))
+        if missing:
+            failures.append(f"volume {data_volume}: not materialized when the app started, missing {missing}")
     seen = {}
     for line in open(log_path, errors="replace"):
         match = LINE.match(line.rstrip("\n"))

@@ -10,8 +10,10 @@ pods of the end-to-end test, and refuses (exit 2, naming the field) anything it 
 * every container runs in its own mount namespace (`unshare -m`) with each volumeMount bind-mounted at its
   mountPath, propagation as asked (Bidirectional = rshared, HostToContainer = rslave, none = private),
   `readOnly` as a read-only bind. Mount points missing on this machine are created before the pod starts and
-  removed (if still empty) afterwards. Containers that are neither privileged nor given SYS_ADMIN lose
-  CAP_SYS_ADMIN from their bounding set, as under a container runtime's default capabilities.
+  removed (if still empty) afterwards. securityContext: a non-privileged container keeps only the runtime's
+  default capabilities + `add` - `drop` (`ALL` drops every one) in its bounding set (so no SYS_ADMIN, no FUSE
+  mount); `allowPrivilegeEscalation: false` sets no_new_privs. Users/filesystems stay the host's (uid 0, no
+  image root filesystem, no seccomp, no cgroup limits).
 * env: value, valueFrom secretKeyRef/configMapKeyRef (from Secrets/ConfigMaps in the given files), fieldRef
   (metadata.name/namespace/uid, labels/annotations['k'], status.podIP = 127.0.0.1); $(VAR) expansion in
   command/args. PATH/HOME come from this machine (the "image").
@@ -45,8 +47,29 @@ import urllib.request
 import yaml
 
 SIDECAR_IMAGE_COMMAND = "/app/fluid-sidecar"
-CAP_SYS_ADMIN = 21
-PR_CAPBSET_DROP = 24
+PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 24, 38
+CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+                "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK",
+                "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN",
+                "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE",
+                "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM",
+                "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE"]
+# containerd's/Docker's default capability set for a non-privileged container.
+DEFAULT_CAPABILITIES = {"CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID",
+                        "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"}
+
+
+def capabilities_to_drop(security: dict) -> list[int]:
+    """The bounding-set entries a container runtime would not grant: defaults + add - drop (ALL = every one)."""
+    if security.get("privileged"):
+        return []
+    caps = security.get("capabilities") or {}
+    normalize = lambda names: {n.upper().removeprefix("CAP_") for n in names or []}  # noqa: E731
+    dropped = normalize(caps.get("drop"))
+    allowed = (set() if "ALL" in dropped else DEFAULT_CAPABILITIES - dropped) | normalize(caps.get("add"))
+    with open("/proc/sys/kernel/cap_last_cap") as handle:
+        last = int(handle.read())
+    return [number for number, name in enumerate(CAPABILITIES) if number <= last and name not in allowed]
 
 
 class Unsupported(Exception):
@@ -191,6 +214,31 @@ class Pod:
                 if not os.path.exists(target):
                     os.makedirs(target)
                     self.created_dirs.append(missing)
+                    # Recorded for the caller's clean-up too, in case this process is killed before its own.
+                    with open(os.path.join(self.root, "created-mount-points"), "a") as handle:
+                        handle.write(missing + "\n")
+
+    def snapshot_volumes(self) -> dict:
+        """What the sidecar has put on each emptyDir by the time the app starts, as this (the node's) side sees it:
+        the filesystem type on top of the volume directory (fuse.* only if the sidecar's Bidirectional mount
+        propagated back) and up to 100 file names."""
+        mounts = {}
+        with open("/proc/self/mountinfo") as handle:
+            for line in handle:
+                fields = line.split()
+                mounts[fields[4]] = fields[fields.index("-") + 1]  # the last mount on a path wins: the top one
+        snapshot = {}
+        for volume in self.spec.get("volumes") or []:
+            if "emptyDir" not in volume:
+                continue
+            path = self.volume_dirs[volume["name"]]
+            files = []
+            for directory, _, names in os.walk(path):
+                files.extend(os.path.relpath(os.path.join(directory, n), path) for n in names)
+                if len(files) >= 100:
+                    break
+            snapshot[volume["name"]] = {"fstype": mounts.get(path), "files": sorted(files)[:100]}
+        return snapshot
 
     def remove_mount_points(self) -> None:
         for top in reversed(self.created_dirs):
@@ -261,8 +309,6 @@ class Pod:
     def start(self, container: dict) -> subprocess.Popen:
         env = self.environment(container)
         security = container.get("securityContext") or {}
-        privileged = security.get("privileged", False)
-        added = (security.get("capabilities") or {}).get("add") or []
         spec = {
             "argv": self.argv(container, env),
             "env": env,
@@ -271,7 +317,8 @@ class Pod:
                         "target": m["mountPath"], "readOnly": bool(m.get("readOnly")),
                         "propagation": m.get("mountPropagation", "None")}
                        for m in container.get("volumeMounts") or []],
-            "dropSysAdmin": not privileged and "SYS_ADMIN" not in added and "CAP_SYS_ADMIN" not in added,
+            "dropCapabilities": capabilities_to_drop(security),
+            "noNewPrivileges": security.get("allowPrivilegeEscalation") is False,
         }
         spec_path = os.path.join(self.root, f"container-{container['name']}.json")
         with open(spec_path, "w") as handle:
@@ -352,6 +399,7 @@ class Pod:
                     result["containers"].append({"name": container["name"], "init": True, "exitCode": code})
                     if code != 0:
                         raise RuntimeError(f"init container {container['name']!r} exited with {code}")
+            result["volumesAtAppStart"] = self.snapshot_volumes()
             for container in self.spec.get("containers") or []:
                 if container.get("lifecycle"):
                     raise Unsupported(f"container {container['name']!r}: lifecycle hooks are not implemented")
@@ -396,10 +444,13 @@ def enter(spec_path: str) -> None:
         subprocess.run(["mount", flag, mount["target"]], check=True)
         if mount["readOnly"]:
             subprocess.run(["mount", "-o", "remount,bind,ro", mount["target"]], check=True)
-    if spec["dropSysAdmin"]:
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN)")
+    libc = ctypes.CDLL(None, use_errno=True)
+    # Root keeps only the bounding set across exec: dropping there is what the runtime's capability set does.
+    for number in spec["dropCapabilities"]:
+        if libc.prctl(PR_CAPBSET_DROP, number, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), f"prctl(PR_CAPBSET_DROP, {CAPABILITIES[number]})")
+    if spec["noNewPrivileges"] and libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
     if spec.get("workingDir"):
         os.chdir(spec["workingDir"])
     argv = spec["argv"]

@@ -27,10 +27,16 @@ WORK="$(mktemp -d /tmp/fluid-e2e.XXXXXX)"
 MOTO_PID=""
 cleanup() {
   local code=$?
-  [[ -n $MOTO_PID ]] && kill "$MOTO_PID" 2>/dev/null && wait "$MOTO_PID" 2>/dev/null
+  set +e
+  if [[ -n $MOTO_PID ]]; then kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null; fi
   ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null || true   # only processes in our own namespace
   ip netns del "$NS" 2>/dev/null || true
-  if [[ $code == 0 ]]; then rm -rf "$WORK"; else echo "e2e: logs kept in $WORK"; fi
+  # Mount points kubelet.py created on this machine (/data, ...): only the ones it recorded, only if empty.
+  cat "$WORK"/*/root/created-mount-points 2>/dev/null | sort -u | while read -r dir; do
+    [[ -d $dir ]] && find "$dir" -depth -type d -empty -delete
+  done
+  if [[ $code == 0 && -z ${E2E_KEEP:-} ]]; then rm -rf "$WORK"; else echo "e2e: logs kept in $WORK"; fi
+  exit "$code"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -41,8 +47,8 @@ ip -n "$NS" link set lo up
 in_ns() { ip netns exec "$NS" "$@"; }
 
 # The remote store runs inside the pod's network namespace, so the sidecar reaches it on 127.0.0.1 like any remote.
-in_ns moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
-MOTO_PID=$!
+ip netns exec "$NS" moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
+MOTO_PID=$!   # ip netns exec execs moto_server: this is moto's own pid
 in_ns "$PYTHON" "$HERE/seed.py" "http://127.0.0.1:$MOTO_PORT" "$WORK/expected.json"
 
 # The cluster: the sample Dataset + Secret, pointed at this moto.
