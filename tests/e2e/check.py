@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Judges one end-to-end run: what a user would check after `kubectl get pod` and `kubectl logs`.
 
-Usage: check.py VARIANT EXPECTED_MODE INJECTED_YAML RESULT_JSON APP_LOG EXPECTED_JSON
+Usage: check.py VARIANT EXPECTED_MODE INJECTED_YAML RESULT_JSON APP_LOG EXPECTED_JSON MOTO_REQUESTS_LOG
 Prints one summary line; exit 1 with every failed check named.
 """
 import json
@@ -14,7 +14,7 @@ LINE = re.compile(r"^(OK|MISMATCH)\s+(.+?)  file=(\S+)  s3=(\S+)$")
 
 
 def main() -> int:
-    variant, mode, injected_path, result_path, log_path, expected_path = sys.argv[1:7]
+    variant, mode, injected_path, result_path, log_path, expected_path, moto_log = sys.argv[1:8]
     failures: list[str] = []
     docs = [d for d in yaml.safe_load_all(open(injected_path)) if d]
     job = next(d for d in docs if d.get("kind") in ("Job", "Pod"))
@@ -70,13 +70,25 @@ def main() -> int:
     for key in sorted(set(seen) - set(expected)):
         failures.append(f"{key}: read by the app but not in the dataset on moto")
 
+    # One download serves every view: whatever the app read (file path, then S3 endpoint) reached the remote at
+    # most once per cache block. Twice as many GETs would mean the second view bypassed the block cache.
+    block = json.loads(template["metadata"]["annotations"]["serverless.fluid.io/sidecar-config"])["cache"]["blockSizeBytes"]
+    blocks = sum(max(1, -(-v["size"] // block)) for v in expected.values())
+    requests = [line for line in open(moto_log, errors="replace") if '"GET /fluid-samples/' in line]
+    object_gets = [r for r in requests if "?list-type" not in r]
+    if len(object_gets) > blocks:
+        failures.append(f"the remote served {len(object_gets)} object GETs for {blocks} cache blocks: "
+                        f"a view re-downloaded what the cache held")
+    if any("outside-the-dataset" in r for r in requests):
+        failures.append("the sidecar read an object outside the dataset's prefix")
+
     matched = sum(1 for key in expected if not any(f.startswith(key + ":") for f in failures))
     stop = ", ".join(f"{s['name']} stopped in {s.get('stopSeconds', 0):.2f} s" for s in result["sidecars"])
     ready_at = f"sidecar ready at {max(ready):.2f} s" if ready else "sidecar never ready"
     total = sum(v["size"] for v in expected.values())
     verdict = "PASS" if not failures else "FAIL"
     print(f"{verdict} {variant:6} mode={status['mode']:5} phase={result['phase']:9} {matched}/{len(expected)} files "
-          f"({total} bytes) match moto; {ready_at}; {stop}")
+          f"({total} bytes) match moto; remote GETs {len(object_gets)}/{blocks} blocks; {ready_at}; {stop}")
     for failure in failures:
         print(f"       - {failure}")
     return 0 if not failures else 1

@@ -84,14 +84,16 @@ PY
   echo "== $variant: inject $(basename "$manifest") (+ $annotations)"
   dotnet "$INJECTOR" inject -f "$dir/pod.yaml" --cluster "$WORK/cluster.yaml" >"$dir/injected.yaml"
   echo "== $variant: run the injected pod"
+  moto_before=$(wc -l <"$WORK/moto.log")
   set +e
   in_ns unshare --mount --propagation private "$PYTHON" "$HERE/kubelet.py" run --pod "$dir/injected.yaml" \
     --cluster "$WORK/cluster.yaml" --root "$dir/root" --sidecar-binary "$SIDECAR" --result "$dir/result.json" \
     --app-timeout 60
   set -e
+  tail -n +"$((moto_before + 1))" "$WORK/moto.log" >"$dir/moto-requests.log"
   app_log="$(ls "$dir"/root/logs/*.log | grep -v fluid-serverless-sidecar | head -1)"
   sed 's/^/   app| /' "$app_log" | tail -12
-  if line="$("$PYTHON" "$HERE/check.py" "$variant" "$mode" "$dir/injected.yaml" "$dir/result.json" "$app_log" "$WORK/expected.json")"; then
+  if line="$("$PYTHON" "$HERE/check.py" "$variant" "$mode" "$dir/injected.yaml" "$dir/result.json" "$app_log" "$WORK/expected.json" "$dir/moto-requests.log")"; then
     :
   else
     failed=$((failed + 1))
