@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Judges one end-to-end run: what a user would check after `kubectl get pod` and `kubectl logs`.
 
-Usage: check.py VARIANT EXPECTED_MODE INJECTED_YAML RESULT_JSON APP_LOG EXPECTED_JSON MOTO_REQUESTS_LOG
+Usage: check.py VARIANT EXPECTED_MODE EXPECTED_NATIVE(true|false) INJECTED_YAML RESULT_JSON APP_LOG EXPECTED_JSON MOTO_REQUESTS_LOG
 Prints one summary line; exit 1 with every failed check named.
 """
 import json
@@ -14,7 +14,8 @@ LINE = re.compile(r"^(OK|MISMATCH)\s+(.+?)  file=(\S+)  s3=(\S+)$")
 
 
 def main() -> int:
-    variant, mode, injected_path, result_path, log_path, expected_path, moto_log = sys.argv[1:8]
+    variant, mode, native, injected_path, result_path, log_path, expected_path, moto_log = sys.argv[1:9]
+    native = native == "true"
     failures: list[str] = []
     docs = [d for d in yaml.safe_load_all(open(injected_path)) if d]
     job = next(d for d in docs if d.get("kind") in ("Job", "Pod"))
@@ -22,24 +23,35 @@ def main() -> int:
     status = json.loads(template["metadata"]["annotations"]["serverless.fluid.io/status"])
     if status["mode"] != mode:
         failures.append(f"injected mode is {status['mode']!r}, expected {mode!r}")
-    if not status.get("native"):
-        failures.append("the sidecar was not injected as a native sidecar")
+    if bool(status.get("native")) != native:
+        failures.append(f"the sidecar was injected as a {'native' if status.get('native') else 'legacy'} sidecar, "
+                        f"expected {'native' if native else 'legacy'}")
 
     result = json.load(open(result_path))
     if result["phase"] != "Succeeded":
         failures.append(f"pod phase {result['phase']}: {result.get('error', 'an app container failed')}")
     events = result["events"]
-    ready = [e["t"] for e in events if e["event"] == "startupProbe succeeded"]
-    app_names = {c["name"] for c in template["spec"]["containers"]}
+    sidecar_name = status["sidecar"]
+    # Native: the startupProbe gates the app containers. Legacy: the sidecar's postStart hook does.
+    gate = "startupProbe succeeded" if native else "postStart succeeded"
+    ready = [e["t"] for e in events if e["event"] == gate and e["container"] == sidecar_name]
+    app_names = {c["name"] for c in template["spec"]["containers"]} - {sidecar_name}
     app_starts = [e["t"] for e in events if e["event"] == "started" and e["container"] in app_names]
     if not ready or not app_starts or min(app_starts) < max(ready):
-        failures.append(f"ordering: app containers started at {app_starts}, sidecar ready at {ready}")
-    for sidecar in result["sidecars"]:
-        if sidecar.get("stoppedBy") != "SIGTERM" or sidecar.get("exitCode") != 0:
-            failures.append(f"sidecar {sidecar['name']} after the app exited: stopped by {sidecar.get('stoppedBy')}, "
-                            f"exit code {sidecar.get('exitCode')} (expected a clean exit on SIGTERM)")
-    if not result["sidecars"]:
-        failures.append("no native sidecar ran")
+        failures.append(f"ordering: app containers started at {app_starts}, sidecar ready ({gate}) at {ready}")
+    if native:
+        sidecars = result["sidecars"]
+        if not sidecars:
+            failures.append("no native sidecar ran")
+        for sidecar in sidecars:
+            if sidecar.get("stoppedBy") != "SIGTERM" or sidecar.get("exitCode") != 0:
+                failures.append(f"sidecar {sidecar['name']} after the app exited: stopped by {sidecar.get('stoppedBy')}, "
+                                f"exit code {sidecar.get('exitCode')} (expected a clean exit on SIGTERM)")
+    else:
+        # A legacy sidecar is a regular container: the pod only finishes if it exits by itself (/quitquitquit).
+        sidecars = [c for c in result["containers"] if c["name"] == sidecar_name]
+        if not sidecars or sidecars[0]["exitCode"] != 0:
+            failures.append(f"legacy sidecar did not exit 0 after the app's /quitquitquit: {sidecars}")
 
     expected = json.load(open(expected_path))
     # The dataset volume as the node saw it when the app started: FUSE mounted (propagated back from the sidecar's
@@ -83,7 +95,8 @@ def main() -> int:
         failures.append("the sidecar read an object outside the dataset's prefix")
 
     matched = sum(1 for key in expected if not any(f.startswith(key + ":") for f in failures))
-    stop = ", ".join(f"{s['name']} stopped in {s.get('stopSeconds', 0):.2f} s" for s in result["sidecars"])
+    stop = ", ".join(f"{s['name']} stopped in {s.get('stopSeconds', 0):.2f} s" if native else
+                     f"{s['name']} exited {s['exitCode']} by itself" for s in sidecars)
     ready_at = f"sidecar ready at {max(ready):.2f} s" if ready else "sidecar never ready"
     total = sum(v["size"] for v in expected.values())
     verdict = "PASS" if not failures else "FAIL"

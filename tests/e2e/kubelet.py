@@ -21,7 +21,8 @@ pods of the end-to-end test, and refuses (exit 2, naming the field) anything it 
   (`sh`, `python`) run from this machine's PATH.
 * ordering: init containers with `restartPolicy: Always` (native sidecars) start first, each waited for until its
   startupProbe (httpGet on 127.0.0.1) succeeds; then regular init containers run to completion; then the app
-  containers start. When every app container has exited, native sidecars get SIGTERM in reverse order and
+  containers start, in order, each one's postStart exec hook (run in its mount namespace) returning before the
+  next starts (what the legacy sidecar form relies on). When every app container has exited, native sidecars get SIGTERM in reverse order and
   SIGKILL after terminationGracePeriodSeconds, as kubelet does.
 
 The caller runs this inside the pod's network namespace and a private mount namespace
@@ -360,6 +361,47 @@ class Pod:
             time.sleep(0.1)
         raise RuntimeError(f"container {container['name']!r}: startupProbe {url} did not succeed in time ({last})")
 
+    def run_post_start(self, container: dict, process: subprocess.Popen, timeout: float) -> None:
+        lifecycle = container.get("lifecycle") or {}
+        if set(lifecycle) - {"postStart"}:
+            raise Unsupported(f"container {container['name']!r}: lifecycle {sorted(set(lifecycle) - {'postStart'})}")
+        hook = lifecycle.get("postStart")
+        if not hook:
+            return
+        if "exec" not in hook:
+            raise Unsupported(f"container {container['name']!r}: postStart {sorted(hook)}")
+        # The hook runs inside the container: wait until it has its own mount namespace and has exec'd its
+        # command (its volumes are mounted by then), then nsenter that mount namespace.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                own = os.readlink("/proc/self/ns/mnt") != os.readlink(f"/proc/{process.pid}/ns/mnt")
+                with open(f"/proc/{process.pid}/cmdline", "rb") as handle:
+                    entered = b"kubelet.py" not in handle.read()
+            except OSError:
+                break
+            if own and entered:
+                break
+            time.sleep(0.01)
+        env = self.environment(container)
+        argv = [expand(part, env) for part in hook["exec"]["command"]]
+        if argv[0] == SIDECAR_IMAGE_COMMAND:
+            argv[0] = self.sidecar_binary
+        with open(os.path.join(self.root, "logs", f"{container['name']}.postStart.log"), "wb") as log:
+            hook_process = subprocess.Popen(["nsenter", "-t", str(process.pid), "-m", "--"] + argv, env=env,
+                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            try:
+                code = hook_process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                hook_process.kill()
+                code = "timeout"
+        if code != 0:
+            with open(log.name, errors="replace") as handle:
+                output = handle.read().strip()[-400:]
+            raise RuntimeError(f"container {container['name']!r}: postStart hook {' '.join(hook['exec']['command'])} "
+                               f"failed ({code}): {output}; kubelet kills the container")
+        self.event("postStart succeeded", container=container["name"])
+
     def stop(self, name: str, process: subprocess.Popen) -> dict:
         grace = self.spec.get("terminationGracePeriodSeconds", 30)
         if process.poll() is not None:
@@ -401,9 +443,11 @@ class Pod:
                         raise RuntimeError(f"init container {container['name']!r} exited with {code}")
             result["volumesAtAppStart"] = self.snapshot_volumes()
             for container in self.spec.get("containers") or []:
-                if container.get("lifecycle"):
-                    raise Unsupported(f"container {container['name']!r}: lifecycle hooks are not implemented")
-                apps.append((container["name"], self.start(container)))
+                process = self.start(container)
+                apps.append((container["name"], process))
+                # kubelet starts containers in order and does not start the next one until postStart returns
+                # (the legacy sidecar relies on this); a failed hook kills the container.
+                self.run_post_start(container, process, app_timeout)
             deadline = time.monotonic() + app_timeout
             for name, process in apps:
                 code = process.wait(timeout=max(deadline - time.monotonic(), 0.1))
