@@ -329,7 +329,7 @@ class Pod:
         process = subprocess.Popen(["unshare", "--mount", "--propagation", "unchanged", "--",
                                     sys.executable, os.path.abspath(__file__), "enter", spec_path],
                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self.event("started", container=container["name"], pid=process.pid, argv=" ".join(spec["argv"][:3]))
+        self.event("started", container=container["name"], pid=process.pid, argv=" ".join(spec["argv"][:3]).replace("\n", " ")[:100])
         return process
 
     def wait_startup_probe(self, container: dict, process: subprocess.Popen) -> None:

@@ -10,14 +10,16 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 VARIANTS=("${@:-copy s3 fuse}")
 read -r -a VARIANTS <<<"${VARIANTS[*]}"
-INJECTOR="$REPO/injector/bin/Release/net10.0/fluid-injector.dll"
-SIDECAR="${FLUID_SIDECAR_BINARY:-$REPO/sidecar/bin/Release/net10.0/fluid-sidecar}"
+CONFIGURATION="${CONFIGURATION:-Release}"
+INJECTOR="$REPO/injector/bin/$CONFIGURATION/net10.0/fluid-injector.dll"
+# FLUID_SIDECAR_BINARY: another build of the sidecar, e.g. the Native AOT one (artifacts/aot-sidecar/fluid-sidecar).
+SIDECAR="${FLUID_SIDECAR_BINARY:-$REPO/sidecar/bin/$CONFIGURATION/net10.0/fluid-sidecar}"
 PYTHON="$(command -v python3)"
 MOTO_PORT=15000   # inside a fresh network namespace every port is free; nothing else listens there
 
 [[ $(id -u) == 0 ]] || { echo "e2e: needs root (ip netns, mount namespaces, FUSE)"; exit 1; }
 for need in "$INJECTOR" "$SIDECAR"; do
-  [[ -e $need ]] || { echo "e2e: $need is missing: run 'dotnet build -c Release' on the injector and sidecar first"; exit 1; }
+  [[ -e $need ]] || { echo "e2e: $need is missing: run 'dotnet build -c $CONFIGURATION' on the injector and sidecar first"; exit 1; }
 done
 "$PYTHON" -c 'import yaml, boto3' || { echo "e2e: python3 needs PyYAML and boto3"; exit 1; }
 command -v moto_server >/dev/null || { echo "e2e: moto_server is not on PATH"; exit 1; }
