@@ -12,8 +12,11 @@ pods of the end-to-end test, and refuses (exit 2, naming the field) anything it 
   `readOnly` as a read-only bind. Mount points missing on this machine are created before the pod starts and
   removed (if still empty) afterwards. securityContext: a non-privileged container keeps only the runtime's
   default capabilities + `add` - `drop` (`ALL` drops every one) in its bounding set (so no SYS_ADMIN, no FUSE
-  mount); `allowPrivilegeEscalation: false` sets no_new_privs. Users/filesystems stay the host's (uid 0, no
+  mount); `allowPrivilegeEscalation: false` sets no_new_privs. The filesystem stays the host's (no
   image root filesystem, no seccomp, no cgroup limits).
+* users: runAsUser/runAsGroup (container, then pod) over the image's USER given with --image-user (the sidecar
+  image's comes from Dockerfile.sidecar); emptyDirs are world-writable as kubelet makes them; runAsNonRoot with
+  uid 0 is refused like kubelet does. No fsGroup, no supplemental groups.
 * env: value, valueFrom secretKeyRef/configMapKeyRef (from Secrets/ConfigMaps in the given files), fieldRef
   (metadata.name/namespace/uid, labels/annotations['k'], status.podIP = 127.0.0.1); $(VAR) expansion in
   command/args. PATH/HOME come from this machine (the "image").
@@ -132,8 +135,9 @@ def quantity_bytes(text: str) -> int:
 
 
 class Pod:
-    def __init__(self, pod_docs: list[dict], cluster_docs: list[dict], root: str, sidecar_binary: str) -> None:
-        self.root, self.sidecar_binary = root, sidecar_binary
+    def __init__(self, pod_docs: list[dict], cluster_docs: list[dict], root: str, sidecar_binary: str,
+                 image_users: dict[str, str]) -> None:
+        self.root, self.sidecar_binary, self.image_users = root, sidecar_binary, image_users
         templates = [d for d in pod_docs if d.get("kind") in ("Pod", "Job")]
         if len(templates) != 1:
             raise Unsupported(f"expected exactly one Pod or Job in the pod file, found {len(templates)}")
@@ -180,6 +184,7 @@ class Pod:
                     subprocess.run(["mount", "--bind", path, path], check=True)
                 # A shared mount, like kubelet's pod volume directory, so Bidirectional mounts (FUSE) propagate.
                 subprocess.run(["mount", "--make-shared", path], check=True)
+                os.chmod(path, 0o777)  # kubelet makes emptyDirs world-writable: any container user may write
             elif "hostPath" in volume:
                 path = volume["hostPath"]["path"]
                 kind = volume["hostPath"].get("type", "")
@@ -319,6 +324,7 @@ class Pod:
                         "propagation": m.get("mountPropagation", "None")}
                        for m in container.get("volumeMounts") or []],
             "dropCapabilities": capabilities_to_drop(security),
+            "user": self.user(container),
             "noNewPrivileges": security.get("allowPrivilegeEscalation") is False,
         }
         spec_path = os.path.join(self.root, f"container-{container['name']}.json")
@@ -329,8 +335,21 @@ class Pod:
         process = subprocess.Popen(["unshare", "--mount", "--propagation", "unchanged", "--",
                                     sys.executable, os.path.abspath(__file__), "enter", spec_path],
                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self.event("started", container=container["name"], pid=process.pid, argv=" ".join(spec["argv"][:3]).replace("\n", " ")[:100])
+        self.event("started", container=container["name"], pid=process.pid, uid=spec["user"][0], argv=" ".join(spec["argv"][:3]).replace("\n", " ")[:100])
         return process
+
+    def user(self, container: dict) -> list[int]:
+        """uid/gid as the runtime picks them: securityContext (container, then pod) over the image's USER."""
+        image = container.get("image", "").rsplit(":", 1)[0] if "@" not in container.get("image", "") else ""
+        image_uid, _, image_gid = self.image_users.get(image, "0:0").partition(":")
+        pod_security = self.spec.get("securityContext") or {}
+        security = container.get("securityContext") or {}
+        uid = security.get("runAsUser", pod_security.get("runAsUser", int(image_uid)))
+        gid = security.get("runAsGroup", pod_security.get("runAsGroup", int(image_gid or 0) if uid == int(image_uid) else 0))
+        if (security.get("runAsNonRoot", pod_security.get("runAsNonRoot")) is True) and uid == 0:
+            raise Unsupported(f"container {container['name']!r}: runAsNonRoot but the user is root "
+                              "(kubelet refuses to start it: CreateContainerConfigError)")
+        return [int(uid), int(gid)]
 
     def wait_startup_probe(self, container: dict, process: subprocess.Popen) -> None:
         probe = container.get("startupProbe")
@@ -495,6 +514,11 @@ def enter(spec_path: str) -> None:
             raise OSError(ctypes.get_errno(), f"prctl(PR_CAPBSET_DROP, {CAPABILITIES[number]})")
     if spec["noNewPrivileges"] and libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    uid, gid = spec["user"]
+    if uid != 0 or gid != 0:
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)  # a non-root uid also loses every capability, as in a container
     if spec.get("workingDir"):
         os.chdir(spec["workingDir"])
     argv = spec["argv"]
@@ -511,6 +535,8 @@ def main() -> int:
     run.add_argument("--sidecar-binary", required=True)
     run.add_argument("--result", required=True)
     run.add_argument("--app-timeout", type=float, default=60)
+    run.add_argument("--image-user", action="append", default=[], metavar="IMAGE=UID:GID",
+                     help="an image's USER (images run as root otherwise)")
     entered = sub.add_parser("enter")
     entered.add_argument("spec")
     args = parser.parse_args()
@@ -520,7 +546,8 @@ def main() -> int:
     load = lambda path: [d for d in yaml.safe_load_all(open(path)) if d]  # noqa: E731
     cluster = [d for path in args.cluster for d in load(path)]
     try:
-        pod = Pod(load(args.pod), cluster, args.root, args.sidecar_binary)
+        image_users = dict(item.split("=", 1) for item in args.image_user)
+        pod = Pod(load(args.pod), cluster, args.root, args.sidecar_binary, image_users)
     except Unsupported as error:
         print(f"kubelet: {error}", file=sys.stderr)
         return 2

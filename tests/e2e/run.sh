@@ -57,6 +57,11 @@ in_ns "$PYTHON" "$HERE/seed.py" "http://127.0.0.1:$MOTO_PORT" "$WORK/expected.js
 sed "s#endpoint: http://moto[^ ]*#endpoint: http://127.0.0.1:$MOTO_PORT#" "$REPO/samples/datasets/s3-dataset.yaml" >"$WORK/cluster.yaml"
 grep -q "endpoint: http://127.0.0.1:$MOTO_PORT" "$WORK/cluster.yaml" || { echo "e2e: could not point samples/datasets/s3-dataset.yaml at moto"; exit 1; }
 
+# The sidecar image's USER, from its Dockerfile: the copy-mode sidecar runs as that non-root user, as in a cluster.
+SIDECAR_USER="$(sed -n 's/^USER[[:space:]]\+\([0-9]\+:[0-9]\+\).*/\1/p' "$REPO/Dockerfile.sidecar" | tail -1)"
+[[ -n $SIDECAR_USER ]] || { echo "e2e: no numeric USER uid:gid in Dockerfile.sidecar"; exit 1; }
+SIDECAR_IMAGE="fluid-serverless/sidecar"   # the injector's default Injector:SidecarImage, without the tag
+
 # The reader sample as a user deploys it (kustomize turns reader.py into a ConfigMap).
 kubectl kustomize "$REPO/samples/reader" >"$WORK/reader.yaml"
 
@@ -91,7 +96,7 @@ PY
   set +e
   in_ns unshare --mount --propagation private "$PYTHON" "$HERE/kubelet.py" run --pod "$dir/injected.yaml" \
     --cluster "$WORK/cluster.yaml" --root "$dir/root" --sidecar-binary "$SIDECAR" --result "$dir/result.json" \
-    --app-timeout 60
+    --app-timeout 60 --image-user "$SIDECAR_IMAGE=$SIDECAR_USER"
   set -e
   tail -n +"$((moto_before + 1))" "$WORK/moto.log" >"$dir/moto-requests.log"
   app_log="$(ls "$dir"/root/logs/*.log 2>/dev/null | grep -v fluid-serverless-sidecar | head -1 || true)"
