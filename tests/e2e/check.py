@@ -2,9 +2,11 @@
 """Judges one end-to-end run: what a user would check after `kubectl get pod` and `kubectl logs`.
 
 Usage: check.py VARIANT EXPECTED_MODE EXPECTED_NATIVE(true|false) INJECTED_YAML RESULT_JSON APP_LOG EXPECTED_JSON MOTO_REQUESTS_LOG
+       MOTO_RECORDING_JSONL ACCESS_KEY_ID
 Prints one summary line; exit 1 with every failed check named.
 """
 import json
+import os
 import re
 import sys
 
@@ -14,7 +16,7 @@ LINE = re.compile(r"^(OK|MISMATCH)\s+(.+?)  file=(\S+)  s3=(\S+)$")
 
 
 def main() -> int:
-    variant, mode, native, injected_path, result_path, log_path, expected_path, moto_log = sys.argv[1:9]
+    variant, mode, native, injected_path, result_path, log_path, expected_path, moto_log, recording, access_key = sys.argv[1:11]
     native = native == "true"
     failures: list[str] = []
     docs = [d for d in yaml.safe_load_all(open(injected_path)) if d]
@@ -94,6 +96,19 @@ def main() -> int:
     if any("outside-the-dataset" in r for r in requests):
         failures.append("the sidecar read an object outside the dataset's prefix")
 
+    # The Secret reached only the sidecar, and the sidecar used it: every request moto saw is signed with its key.
+    recorded = [json.loads(line) for line in open(recording) if line.strip()]
+    signed = [r for r in recorded if f"Credential={access_key}/" in r["headers"].get("Authorization", "")]
+    if not recorded or len(signed) != len(recorded):
+        failures.append(f"{len(recorded) - len(signed)} of {len(recorded)} requests at moto were not signed with the "
+                        f"Secret's access key {access_key}")
+
+    # ... and never an app container: no app env holds the Secret's value.
+    for name in app_names:
+        spec_file = os.path.join(os.path.dirname(result_path), "root", f"container-{name}.json")
+        if os.path.exists(spec_file) and access_key in json.dumps(json.load(open(spec_file))["env"]):
+            failures.append(f"app container {name} has the Secret's access key in its environment")
+
     matched = sum(1 for key in expected if not any(f.startswith(key + ":") for f in failures))
     stop = ", ".join(f"{s['name']} stopped in {s.get('stopSeconds', 0):.2f} s" if native else
                      f"{s['name']} exited {s['exitCode']} by itself" for s in sidecars)
@@ -101,7 +116,7 @@ def main() -> int:
     total = sum(v["size"] for v in expected.values())
     verdict = "PASS" if not failures else "FAIL"
     print(f"{verdict} {variant:6} mode={status['mode']:5} phase={result['phase']:9} {matched}/{len(expected)} files "
-          f"({total} bytes) match moto; remote GETs {len(object_gets)}/{blocks} blocks; {ready_at}; {stop}")
+          f"({total} bytes) match moto; remote GETs {len(object_gets)}/{blocks} blocks, {len(signed)}/{len(recorded)} signed with the Secret; {ready_at}; {stop}")
     for failure in failures:
         print(f"       - {failure}")
     return 0 if not failures else 1

@@ -49,13 +49,17 @@ ip -n "$NS" link set lo up
 in_ns() { ip netns exec "$NS" "$@"; }
 
 # The remote store runs inside the pod's network namespace, so the sidecar reaches it on 127.0.0.1 like any remote.
-ip netns exec "$NS" moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
+MOTO_RECORDER_FILEPATH="$WORK/moto-recording.jsonl" ip netns exec "$NS" moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
 MOTO_PID=$!   # ip netns exec execs moto_server: this is moto's own pid
 in_ns "$PYTHON" "$HERE/seed.py" "http://127.0.0.1:$MOTO_PORT" "$WORK/expected.json"
 
-# The cluster: the sample Dataset + Secret, pointed at this moto.
-sed "s#endpoint: http://moto[^ ]*#endpoint: http://127.0.0.1:$MOTO_PORT#" "$REPO/samples/datasets/s3-dataset.yaml" >"$WORK/cluster.yaml"
-grep -q "endpoint: http://127.0.0.1:$MOTO_PORT" "$WORK/cluster.yaml" || { echo "e2e: could not point samples/datasets/s3-dataset.yaml at moto"; exit 1; }
+# The cluster: the sample Dataset + Secret, pointed at this moto, with an access key id of its own: moto's recording
+# then shows whether the sidecar signed with the Secret's key (secretKeyRef -> env -> sidecar config -> SigV4).
+ACCESS_KEY="E2EKEYFROMSECRET$$"
+sed -e "s#endpoint: http://moto[^ ]*#endpoint: http://127.0.0.1:$MOTO_PORT#" -e "s#accessKeyId: testing#accessKeyId: $ACCESS_KEY#" \
+  "$REPO/samples/datasets/s3-dataset.yaml" >"$WORK/cluster.yaml"
+grep -q "endpoint: http://127.0.0.1:$MOTO_PORT" "$WORK/cluster.yaml" && grep -q "accessKeyId: $ACCESS_KEY" "$WORK/cluster.yaml" \
+  || { echo "e2e: could not point samples/datasets/s3-dataset.yaml at moto"; exit 1; }
 
 # The sidecar image's USER, from its Dockerfile: the copy-mode sidecar runs as that non-root user, as in a cluster.
 SIDECAR_USER="$(sed -n 's/^USER[[:space:]]\+\([0-9]\+:[0-9]\+\).*/\1/p' "$REPO/Dockerfile.sidecar" | tail -1)"
@@ -93,15 +97,18 @@ PY
   dotnet "$INJECTOR" inject -f "$dir/pod.yaml" --cluster "$WORK/cluster.yaml" >"$dir/injected.yaml"
   echo "== $variant: run the injected pod"
   moto_before=$(wc -l <"$WORK/moto.log")
+  recorded_before=0; [[ -f $WORK/moto-recording.jsonl ]] && recorded_before=$(wc -l <"$WORK/moto-recording.jsonl")
   set +e
   in_ns unshare --mount --propagation private "$PYTHON" "$HERE/kubelet.py" run --pod "$dir/injected.yaml" \
     --cluster "$WORK/cluster.yaml" --root "$dir/root" --sidecar-binary "$SIDECAR" --result "$dir/result.json" \
     --app-timeout 60 --image-user "$SIDECAR_IMAGE=$SIDECAR_USER"
   set -e
   tail -n +"$((moto_before + 1))" "$WORK/moto.log" >"$dir/moto-requests.log"
+  { tail -n +"$((recorded_before + 1))" "$WORK/moto-recording.jsonl" 2>/dev/null || true; } >"$dir/moto-recording.jsonl"
   app_log="$(ls "$dir"/root/logs/*.log 2>/dev/null | grep -v fluid-serverless-sidecar | head -1 || true)"
   if [[ -n $app_log ]]; then sed 's/^/   app| /' "$app_log" | tail -12; else app_log=/dev/null; fi
-  if line="$("$PYTHON" "$HERE/check.py" "$variant" "$mode" "$native" "$dir/injected.yaml" "$dir/result.json" "$app_log" "$WORK/expected.json" "$dir/moto-requests.log")"; then
+  if line="$("$PYTHON" "$HERE/check.py" "$variant" "$mode" "$native" "$dir/injected.yaml" "$dir/result.json" "$app_log" "$WORK/expected.json" "$dir/moto-requests.log" \
+      "$dir/moto-recording.jsonl" "$ACCESS_KEY")"; then
     :
   else
     failed=$((failed + 1))

@@ -2,13 +2,15 @@
 """Waits for moto_server, fills the remote the Dataset points at, and writes the expected SHA-256 of every file.
 
 Usage: seed.py ENDPOINT EXPECTED_JSON. Bucket fluid-samples, prefix imagenet-mini/ (as in
-samples/datasets/s3-dataset.yaml); one object outside the prefix must never appear in the pod.
+samples/datasets/s3-dataset.yaml); one object outside the prefix must never appear in the pod. Then turns on
+moto's request recorder (MOTO_RECORDER_FILEPATH), so only the pods' requests are recorded.
 """
 import hashlib
 import json
 import os
 import sys
 import time
+import urllib.request
 
 import boto3
 from botocore.config import Config
@@ -47,6 +49,8 @@ def main() -> int:
     expected = {key: {"sha256": hashlib.sha256(body).hexdigest(), "size": len(body)} for key, body in files.items()}
     with open(expected_path, "w") as handle:
         json.dump(expected, handle, indent=1)
+    # From here on moto records every request with its headers: the test checks how the sidecar signed them.
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/recorder/start-recording", method="POST"))
     print(f"seed: {len(files)} objects ({sum(len(b) for b in files.values())} bytes) in s3://{BUCKET}/{PREFIX} at {endpoint}")
     return 0
 
