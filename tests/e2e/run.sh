@@ -22,7 +22,9 @@ for need in "$INJECTOR" "$SIDECAR"; do
   [[ -e $need ]] || { echo "e2e: $need is missing: run 'dotnet build -c $CONFIGURATION' on the injector and sidecar first"; exit 1; }
 done
 "$PYTHON" -c 'import yaml, boto3' || { echo "e2e: python3 needs PyYAML and boto3"; exit 1; }
-command -v moto_server >/dev/null || { echo "e2e: moto_server is not on PATH"; exit 1; }
+for tool in moto_server kubectl ip unshare nsenter mount; do
+  command -v "$tool" >/dev/null || { echo "e2e: $tool is not on PATH"; exit 1; }
+done
 
 NS="fluid-e2e-$$"
 WORK="$(mktemp -d /tmp/fluid-e2e.XXXXXX)"
