@@ -99,7 +99,9 @@ def main() -> int:
     # The Secret reached only the sidecar, and the sidecar used it: every request moto saw is signed with its key.
     recorded = [json.loads(line) for line in open(recording) if line.strip()]
     signed = [r for r in recorded if f"Credential={access_key}/" in r["headers"].get("Authorization", "")]
-    if not recorded or len(signed) != len(recorded):
+    if not recorded:
+        failures.append("moto saw no request from the pod")
+    elif len(signed) != len(recorded):
         failures.append(f"{len(recorded) - len(signed)} of {len(recorded)} requests at moto were not signed with the "
                         f"Secret's access key {access_key}")
 
