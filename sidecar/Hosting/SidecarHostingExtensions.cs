@@ -145,6 +145,22 @@ internal static class SidecarHostingExtensions
     public static async Task<int> RunFluidSidecarAsync(this WebApplication app, bool demo)
     {
         ArgumentNullException.ThrowIfNull(app);
+        var config = app.Services.GetRequiredService<SidecarConfig>();
+        try
+        {
+            return await RunAsync(app, demo, config);
+        }
+        finally
+        {
+            if (demo)
+            {
+                DemoDataset.Cleanup(config);
+            }
+        }
+    }
+
+    private static async Task<int> RunAsync(WebApplication app, bool demo, SidecarConfig config)
+    {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Fluid.Serverless.Sidecar");
         try
         {
@@ -165,7 +181,6 @@ internal static class SidecarHostingExtensions
             return 2;
         }
 
-        var config = app.Services.GetRequiredService<SidecarConfig>();
         var listeners = app.Services.GetRequiredService<SidecarListeners>();
         Log.Listening(logger, config.S3.Address, listeners.S3Port, config.Admin.Address, listeners.AdminPort);
         if (demo)
