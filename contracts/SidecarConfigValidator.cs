@@ -195,6 +195,14 @@ public static class SidecarConfigValidator
         {
             errors.Add($"{field}.source: '{dataset.Source}' is not a local path URI: expected local:///absolute/path");
         }
+        else if (source.Scheme == "local" && dataset.Source["local://".Length..].Split('/').Any(segment => segment is "." or ".."))
+        {
+            errors.Add($"{field}.source: '{dataset.Source}' has '.' or '..' segments: expected local:///absolute/path");
+        }
+        else if (source.Scheme == "local" && dataset.Options.TryGetValue("hostPath", out var hostPath) && !hostPath.StartsWith('/'))
+        {
+            errors.Add($"{field}.options.hostPath: '{hostPath}' is not an absolute node path: expected e.g. /mnt/lustre");
+        }
         else if (source.Scheme == "nfs" && (source.Host.Length == 0 || source.AbsolutePath.Length <= 1))
         {
             errors.Add($"{field}.source: '{dataset.Source}' is not an NFS export URI: expected nfs://server/export/path");

@@ -35,7 +35,7 @@ internal sealed class PodInjector(ClusterState cluster, InjectorOptions options)
         new SidecarContainerMutator(),
         new DatasetVolumeMutator(),
         new CacheVolumeMutator(),
-        new NfsVolumeMutator(),
+        new SourceVolumeMutator(),
         new SecretEnvMutator(),
         new AppEnvironmentMutator(),
         new FuseMutator(),
