@@ -41,9 +41,13 @@ internal sealed class SourceVolumeMutator : IPodMutator
                 {
                     ["server"] = server,
                     ["path"] = exportPath,
-                    ["readOnly"] = config.ReadOnly,
                 },
             };
+            if (config.ReadOnly)
+            {
+                nfs.Obj("nfs")!["readOnly"] = true; // false is the default; Kubernetes leaves it out, so do we
+            }
+
             AddSidecarVolume(context, VolumeNamePrefix + config.Name.Replace('.', '-'), nfs, MountPath(config), config.ReadOnly);
         }
     }
@@ -66,7 +70,7 @@ internal sealed class SourceVolumeMutator : IPodMutator
         }
 
         return config.Options.TryGetValue(ClaimNameOption, out var claim) && claim.Length > 0
-            ? new JsonObject { ["persistentVolumeClaim"] = new JsonObject { ["claimName"] = claim, ["readOnly"] = config.ReadOnly } }
+            ? new JsonObject { ["persistentVolumeClaim"] = config.ReadOnly ? new JsonObject { ["claimName"] = claim, ["readOnly"] = true } : new JsonObject { ["claimName"] = claim } }
             : null;
     }
 
@@ -76,12 +80,13 @@ internal sealed class SourceVolumeMutator : IPodMutator
     private static void AddSidecarVolume(MutationContext context, string preferredName, JsonObject source, string mountPath, bool readOnly)
     {
         var volume = context.AddVolume(preferredName, source);
-        context.Sidecar.EnsureArr("volumeMounts").Add(new JsonObject
+        var mount = new JsonObject { ["name"] = volume.Str("name"), ["mountPath"] = mountPath };
+        if (readOnly)
         {
-            ["name"] = volume.Str("name"),
-            ["mountPath"] = mountPath,
-            ["readOnly"] = readOnly,
-        });
+            mount["readOnly"] = true;
+        }
+
+        context.Sidecar.EnsureArr("volumeMounts").Add(mount);
     }
 
     public static string MountPath(DatasetConfig config) =>

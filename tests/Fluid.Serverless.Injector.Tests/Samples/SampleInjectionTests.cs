@@ -156,11 +156,11 @@ public sealed class SampleInjectionTests
             var name = volume.Str("name");
             var mount = Assert.Single(sidecar.Arr("volumeMounts").Objects(), m => m.Str("name") == name);
             Assert.DoesNotContain(app.Arr("volumeMounts").Objects(), m => m.Str("name") == name);
-            Assert.Equal(served.ReadOnly, mount.Bool("readOnly"));
+            Assert.Equal(served.ReadOnly, mount.Bool("readOnly") ?? false);
             if (volume.Obj("nfs") is { } nfs)
             {
                 Assert.Equal(mountPoint, "nfs://" + nfs.Str("server") + nfs.Str("path"));
-                Assert.Equal(served.ReadOnly, nfs.Bool("readOnly"));
+                Assert.Equal(served.ReadOnly, nfs.Bool("readOnly") ?? false);
                 Assert.Equal(SidecarDefaults.NfsMountPath(datasetName), mount.Str("mountPath"));
             }
             else
