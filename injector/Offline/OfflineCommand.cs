@@ -21,8 +21,9 @@ internal static class OfflineCommand
           fluid-injector inject  -f FILE|- [--dataset NAME=URL]... [--cluster FILE]... [--legacy-sidecar] [--image IMAGE]
           fluid-injector explain -f FILE|- [--dataset NAME=URL]... [--cluster FILE]...
         FILE holds Pods, Deployments, StatefulSets, DaemonSets, Jobs, CronJobs or Knative Services (multi-document YAML).
-        --dataset NAME=URL  a Dataset with one mount (s3://bucket/prefix, https://host/path, local:///path); pods that
-                            reference no dataset get every --dataset on the S3 endpoint.
+        --dataset NAME=URL  a Dataset with one mount (s3://bucket/prefix, oss://bucket/prefix, https://host/path,
+                            hdfs://namenode/path, nfs://server/export/path, local:///path); pods that reference no
+                            dataset get every --dataset on the S3 endpoint.
         --cluster FILE      Datasets, PVCs, Namespaces and InjectionPolicies as YAML.
         """;
 
@@ -150,6 +151,14 @@ internal static class OfflineCommand
                         stderr.WriteLine($"{what}: note: Knative must allow the injected fields (config-features: kubernetes.podspec-init-containers, "
                             + "kubernetes.podspec-emptydir, kubernetes.podspec-volumes-hostpath and kubernetes.podspec-securitycontext for fuse); "
                             + "or let the webhook inject the revision's pods instead");
+                    }
+
+                    if (platformHint == Platforms.Knative && outcome.Pod!.Obj("spec").Arr("volumes").Objects().Any(v => v.ContainsKey("nfs")))
+                    {
+                        // Knative Serving checks volume types against its own list (secret, configMap, projected; emptyDir, PVC, hostPath
+                        // behind feature flags), which has no nfs: only the webhook path (pods) can carry it
+                        stderr.WriteLine($"{what}: note: Knative Services cannot carry the nfs volume an nfs:// dataset needs; "
+                            + "let the webhook inject the revision's pods instead");
                     }
 
                     break;
