@@ -180,6 +180,28 @@ public sealed class OfflineCommandTests : IDisposable
         Assert.Contains("Knative Services cannot carry the nfs volume", errors, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void SidecarConfig_AnnotatedPod_PrintsTheConfigJsonTheSidecarReads()
+    {
+        var pod = Write("pod.yaml", """
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: fn
+              annotations: {serverless.fluid.io/datasets: "models:/models"}
+            spec:
+              containers:
+              - {name: app, image: python:3.11}
+            """);
+
+        var (code, output, errors) = Run("sidecar-config", "-f", pod, "--dataset", "models=s3://bucket/v2");
+
+        Assert.True(code == 0, errors);
+        var config = System.Text.Json.JsonSerializer.Deserialize(output.Trim(), Fluid.Serverless.Contracts.ContractsJsonContext.Default.SidecarConfig)!;
+        var dataset = Assert.Single(config.Datasets);
+        Assert.Equal(("models", "s3://bucket/v2"), (dataset.Name, dataset.Source));
+    }
+
     private string Write(string name, string text)
     {
         var path = Path.Combine(_directory, name);
