@@ -24,8 +24,9 @@ internal static class OfflineCommand
         sidecar-config prints, one line per injected pod, the serverless.fluid.io/sidecar-config JSON the injector would
         write: annotate a running pod with it to switch its datasets live (see README, "Switch datasets live").
         FILE holds Pods, Deployments, StatefulSets, DaemonSets, Jobs, CronJobs or Knative Services (multi-document YAML).
-        --dataset NAME=URL  a Dataset with one mount (s3://bucket/prefix, https://host/path, local:///path); pods that
-                            reference no dataset get every --dataset on the S3 endpoint.
+        --dataset NAME=URL  a Dataset with one mount (s3://bucket/prefix, oss://bucket/prefix, https://host/path,
+                            hdfs://namenode/path, nfs://server/export/path, local:///path); pods that reference no
+                            dataset get every --dataset on the S3 endpoint.
         --cluster FILE      Datasets, PVCs, Namespaces and InjectionPolicies as YAML.
         """;
 
@@ -157,6 +158,14 @@ internal static class OfflineCommand
                         stderr.WriteLine($"{what}: note: Knative must allow the injected fields (config-features: kubernetes.podspec-init-containers, "
                             + "kubernetes.podspec-emptydir, kubernetes.podspec-volumes-hostpath and kubernetes.podspec-securitycontext for fuse); "
                             + "or let the webhook inject the revision's pods instead");
+                    }
+
+                    if (platformHint == Platforms.Knative && outcome.Pod!.Obj("spec").Arr("volumes").Objects().Any(v => v.ContainsKey("nfs")))
+                    {
+                        // Knative Serving checks volume types against its own list (secret, configMap, projected; emptyDir, PVC, hostPath
+                        // behind feature flags), which has no nfs: only the webhook path (pods) can carry it
+                        stderr.WriteLine($"{what}: note: Knative Services cannot carry the nfs volume an nfs:// dataset needs; "
+                            + "let the webhook inject the revision's pods instead");
                     }
 
                     break;

@@ -154,6 +154,33 @@ public sealed class OfflineCommandTests : IDisposable
     }
 
     [Fact]
+    public void Inject_NfsDatasetInKnativeService_NotesThatOnlyTheWebhookCanCarryTheNfsVolume()
+    {
+        const string Service = """
+            apiVersion: serving.knative.dev/v1
+            kind: Service
+            metadata:
+              name: predictor
+            spec:
+              template:
+                metadata:
+                  annotations: {serverless.fluid.io/datasets: "models:/models"}
+                spec:
+                  containers:
+                  - image: ghcr.io/example/predictor
+            """;
+
+        var (code, output, errors) = Run("inject", "-f", Write("ksvc.yaml", Service), "--dataset", "models=nfs://nas.example.com/models");
+
+        Assert.Equal(0, code);
+        var volumes = YamlJson.ParseDocuments(output)[0]!["spec"]!["template"]!["spec"]!["volumes"]!.AsArray();
+        var nfs = Assert.Single(volumes, v => v!["nfs"] is not null)!["nfs"]!;
+        Assert.Equal("nas.example.com", nfs["server"]!.GetValue<string>());
+        Assert.Equal("/models", nfs["path"]!.GetValue<string>());
+        Assert.Contains("Knative Services cannot carry the nfs volume", errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void SidecarConfig_AnnotatedPod_PrintsTheConfigJsonTheSidecarReads()
     {
         var pod = Write("pod.yaml", """
