@@ -117,7 +117,8 @@ internal static class SidecarHostingExtensions
             sp.GetRequiredService<SidecarMetrics>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<S3RequestHandler>>(),
-            config.VirtualHostDomains));
+            config.VirtualHostDomains,
+            sp.GetService<IBlockCache>()));
 
         services.AddSingleton<ConfigReadinessCheck>();
         services.AddSingleton(sp => new DatasetsReadinessCheck(sp.GetRequiredService<DatasetRegistry>()));
