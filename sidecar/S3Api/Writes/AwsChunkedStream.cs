@@ -148,6 +148,11 @@ internal sealed class AwsChunkedStream : Stream
             if (newline >= 0)
             {
                 var length = scanned + newline;
+                if (length > MaxLineLength)
+                {
+                    throw Malformed($"a chunk header or trailer line is longer than {MaxLineLength} bytes");
+                }
+
                 var lineEnd = length > 0 && _buffer[_position + length - 1] == '\r' ? length - 1 : length;
                 var line = Encoding.ASCII.GetString(_buffer, _position, lineEnd);
                 _position += length + 1;

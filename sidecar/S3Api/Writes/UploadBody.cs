@@ -186,7 +186,12 @@ internal sealed class DigestCheck
         }
 
         Span<byte> actual = stackalloc byte[_size];
-        if (_algorithm is NonCryptographicHashAlgorithm crc)
+        if (_algorithm is Crc32 ieee)
+        {
+            // System.IO.Hashing writes CRC-32 little-endian; S3 encodes the value big-endian.
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(actual, ieee.GetCurrentHashAsUInt32());
+        }
+        else if (_algorithm is NonCryptographicHashAlgorithm crc)
         {
             crc.GetCurrentHash(actual);
         }

@@ -204,26 +204,37 @@ internal sealed class WriteResponder(IBlockCache? cache)
         {
             int? number = null;
             string? etag = null;
-            while (reader.Read())
+            reader.Read();
+            while (!reader.EOF)
             {
+                // ReadElementContentAsString moves past the element itself, so only the other branches call Read.
                 if (reader.NodeType == XmlNodeType.Element && reader.LocalName == "PartNumber")
                 {
-                    number = int.Parse(reader.ReadElementContentAsString(), CultureInfo.InvariantCulture);
+                    if (!int.TryParse(reader.ReadElementContentAsString(), NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
+                    {
+                        return new S3Error(400, "MalformedXML", "A <PartNumber> of CompleteMultipartUpload is not an integer.");
+                    }
+
+                    number = parsed;
                 }
                 else if (reader.NodeType == XmlNodeType.Element && reader.LocalName == "ETag")
                 {
                     etag = reader.ReadElementContentAsString();
                 }
-
-                if (reader.NodeType == XmlNodeType.EndElement && reader.LocalName == "Part")
+                else
                 {
-                    if (number is null || etag is null)
+                    if (reader.NodeType == XmlNodeType.EndElement && reader.LocalName == "Part")
                     {
-                        return new S3Error(400, "MalformedXML", "Every <Part> of CompleteMultipartUpload needs a <PartNumber> and an <ETag>.");
+                        if (number is null || etag is null)
+                        {
+                            return new S3Error(400, "MalformedXML", "Every <Part> of CompleteMultipartUpload needs a <PartNumber> and an <ETag>.");
+                        }
+
+                        parts.Add(new UploadedPart(number.Value, etag));
+                        (number, etag) = (null, null);
                     }
 
-                    parts.Add(new UploadedPart(number.Value, etag));
-                    (number, etag) = (null, null);
+                    reader.Read();
                 }
             }
         }
@@ -289,20 +300,20 @@ internal sealed class WriteResponder(IBlockCache? cache)
         var quiet = false;
         using (var reader = XmlReader.Create(new MemoryStream(xmlBody), new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null }))
         {
-            while (reader.Read())
+            reader.Read();
+            while (!reader.EOF)
             {
-                if (reader.NodeType != XmlNodeType.Element)
-                {
-                    continue;
-                }
-
-                if (reader.LocalName == "Quiet")
+                if (reader.NodeType == XmlNodeType.Element && reader.LocalName == "Quiet")
                 {
                     quiet = reader.ReadElementContentAsString().Trim().Equals("true", StringComparison.OrdinalIgnoreCase);
                 }
-                else if (reader.LocalName == "Key")
+                else if (reader.NodeType == XmlNodeType.Element && reader.LocalName == "Key")
                 {
                     keys.Add(reader.ReadElementContentAsString());
+                }
+                else
+                {
+                    reader.Read();
                 }
             }
         }

@@ -14,8 +14,8 @@ namespace Fluid.Serverless.Sidecar.Tests.S3Api.Writes;
 /// <summary>A real sidecar process over moto: a writable dataset "rw" and a read-only "ro" on the same remote bucket.</summary>
 public sealed class WriteThroughEnvironment : IAsyncLifetime
 {
-    public const string Writable = "rw";
-    public const string ReadOnly = "ro";
+    public const string Writable = "rw-data";
+    public const string ReadOnly = "ro-data";
     public const string RemoteBucket = "writes-remote";
 
     public MotoProcess Moto { get; private set; } = null!;
@@ -255,7 +255,7 @@ public sealed class WriteThroughTests(WriteThroughEnvironment environment)
         // The sidecar keeps serving; give it the moment it needs to notice the cut and abort.
         using var s3 = environment.SidecarClient();
         await s3.PutObjectAsync(new PutObjectRequest { BucketName = WriteThroughEnvironment.Writable, Key = "bad/after-cut.txt", ContentBody = "still serving" });
-        Assert.NotNull(await environment.RemoteSha256Async("rw/after-cut.txt".Insert(3, "bad/")));
+        Assert.NotNull(await environment.RemoteSha256Async("rw/bad/after-cut.txt"));
         for (var attempt = 0; attempt < 50 && await environment.RemoteMultipartUploadCountAsync() > 0; attempt++)
         {
             await Task.Delay(100);
