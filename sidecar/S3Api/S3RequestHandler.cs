@@ -32,6 +32,7 @@ internal sealed partial class S3RequestHandler
     private readonly ObjectResponder _objects;
     private readonly ListObjectsResponder _lists;
     private readonly Writes.WriteResponder _writes;
+    private readonly Auth.SigV4Verifier? _signatures;
     private readonly SidecarMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -44,8 +45,10 @@ internal sealed partial class S3RequestHandler
         TimeProvider time,
         ILogger<S3RequestHandler> logger,
         IReadOnlyList<string> virtualHostDomains,
-        IBlockCache? cache = null)
+        IBlockCache? cache = null,
+        Auth.SigV4Verifier? signatures = null)
     {
+        _signatures = signatures;
         _datasets = datasets;
         _metrics = metrics;
         _time = time;
@@ -72,7 +75,7 @@ internal sealed partial class S3RequestHandler
             operation = parseError is null ? Classify(context.Request, target) : S3Operation.InvalidRequest;
             var error = parseError is not null
                 ? S3Error.InvalidArgument(parseError)
-                : await ExecuteAsync(context, operation, target, _datasets.Current);
+                : _signatures?.Verify(context) ?? await ExecuteAsync(context, operation, target, _datasets.Current);
             if (error is not null)
             {
                 await WriteErrorAsync(context, error, requestId);
