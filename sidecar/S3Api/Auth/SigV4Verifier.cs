@@ -105,9 +105,18 @@ internal sealed class SigV4Verifier(string accessKeyId, string secretAccessKey, 
         key = HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(scope[3]));
         key = HMACSHA256.HashData(key, "aws4_request"u8);
         var expected = Convert.ToHexStringLower(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(stringToSign)));
-        return CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(signature.ToLowerInvariant()))
-            ? null
-            : Denied("SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.");
+        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(signature.ToLowerInvariant())))
+        {
+            return Denied("SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.");
+        }
+
+        if (payloadHash.StartsWith("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", StringComparison.Ordinal))
+        {
+            // The body's chunks continue the chain from this seed signature; UploadBody checks them as they stream.
+            context.Items[ChunkSignatureChain.ItemKey] = new ChunkSignatureChain(key, amzDate, $"{scope[1]}/{scope[2]}/{scope[3]}/aws4_request", expected);
+        }
+
+        return null;
     }
 
     private static Dictionary<string, string> ParseAuthorization(string text)

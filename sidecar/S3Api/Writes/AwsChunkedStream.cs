@@ -24,7 +24,14 @@ internal sealed class AwsChunkedStream : Stream
     private bool _seenChunk;
     private bool _done;
 
-    public AwsChunkedStream(Stream inner) => _inner = inner;
+    private readonly Auth.ChunkSignatureChain? _signatures;
+
+    /// <param name="signatures">When the request was SigV4-verified with a signed streaming payload: the chain every chunk must continue.</param>
+    public AwsChunkedStream(Stream inner, Auth.ChunkSignatureChain? signatures = null)
+    {
+        _inner = inner;
+        _signatures = signatures;
+    }
 
     public Dictionary<string, string> Trailers { get; } = new(StringComparer.OrdinalIgnoreCase);
 
@@ -58,13 +65,20 @@ internal sealed class AwsChunkedStream : Stream
                 }
 
                 _inChunk = false;
+                _signatures?.EndChunk();
             }
 
             var header = await ReadLineAsync(cancellationToken);
             var size = ParseChunkHeader(header);
+            if (_signatures is not null)
+            {
+                var at = header.IndexOf(";chunk-signature=", StringComparison.Ordinal);
+                _signatures.BeginChunk(at < 0 ? "" : header[(at + ";chunk-signature=".Length)..]);
+            }
             _seenChunk = true;
             if (size == 0)
             {
+                _signatures?.EndChunk();
                 await ReadTrailersAsync(cancellationToken);
                 _done = true;
                 return 0;
@@ -91,11 +105,13 @@ internal sealed class AwsChunkedStream : Stream
             }
         }
 
+        _signatures?.Append(destination.Span[..read]);
+
         _chunkRemaining -= read;
         return read;
     }
 
-    /// <summary>The chunk size; a chunk-signature extension is accepted (signatures are not verified yet, see README).</summary>
+    /// <summary>The chunk size; the chunk-signature extension is checked by the signature chain when SigV4 is on.</summary>
     private static long ParseChunkHeader(string header)
     {
         var semicolon = header.IndexOf(';', StringComparison.Ordinal);
@@ -115,11 +131,18 @@ internal sealed class AwsChunkedStream : Stream
 
     private async ValueTask ReadTrailersAsync(CancellationToken cancellationToken)
     {
+        var lines = new List<KeyValuePair<string, string>>();
+        string? trailerSignature = null;
         for (var count = 0; ; count++)
         {
             var line = await ReadLineAsync(cancellationToken, endOfStreamIsEmptyLine: true);
             if (line.Length == 0)
             {
+                if (_signatures is not null && (lines.Count > 0 || trailerSignature is not null))
+                {
+                    _signatures.VerifyTrailer(lines, trailerSignature);
+                }
+
                 return;
             }
 
@@ -134,7 +157,16 @@ internal sealed class AwsChunkedStream : Stream
                 throw Malformed($"trailer line '{Truncate(line)}' is not 'name:value'");
             }
 
-            Trailers[line[..colon].Trim()] = line[(colon + 1)..].Trim();
+            var name = line[..colon].Trim();
+            var value = line[(colon + 1)..].Trim();
+            if (name.Equals("x-amz-trailer-signature", StringComparison.OrdinalIgnoreCase))
+            {
+                trailerSignature = value;
+                continue;
+            }
+
+            lines.Add(new(name, value));
+            Trailers[name] = value;
         }
     }
 

@@ -33,7 +33,10 @@ internal static class UploadBody
                 throw UploadRejectedException.InvalidRequest($"x-amz-content-sha256 '{contentSha256}' is not a supported streaming payload (STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER], STREAMING-UNSIGNED-PAYLOAD-TRAILER).");
             }
 
-            body = chunked = new AwsChunkedStream(body);
+            var chain = contentSha256.StartsWith("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", StringComparison.Ordinal)
+                ? request.HttpContext.Items[Auth.ChunkSignatureChain.ItemKey] as Auth.ChunkSignatureChain
+                : null;
+            body = chunked = new AwsChunkedStream(body, chain);
         }
 
         long? decodedLength = null;
