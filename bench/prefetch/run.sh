@@ -4,6 +4,8 @@
 #
 #   bash bench/prefetch/run.sh
 #   BENCH_SMALL_COUNT=500 BENCH_LARGE_COUNT=1 bash bench/prefetch/run.sh      # a quicker, smaller run
+#   BENCH_PREFETCH_WORKERS=16 BENCH_BLOCK_BYTES=8388608 bash bench/prefetch/run.sh
+#   BENCH_SKIP_BUILD=1 ...   # reuse the last Release build of PrefetchBench
 #
 # (a) prefetch of 2,000 x 256 KiB objects from moto behind a proxy adding 20 ms per request, into the sidecar's
 #     DiskBlockCache, vs /usr/bin/aws s3 sync (aws-cli v2, default settings) of the same prefix through the same
@@ -23,6 +25,7 @@ small_bytes="${BENCH_SMALL_BYTES:-262144}"
 large_count="${BENCH_LARGE_COUNT:-4}"
 large_bytes="${BENCH_LARGE_BYTES:-268435456}"
 workers="${BENCH_PREFETCH_WORKERS:-8}"
+block_bytes="${BENCH_BLOCK_BYTES:-4194304}"   # the cache's block size (cache.blockSizeBytes); 4 MiB is the default
 switch_trials="${BENCH_SWITCH_TRIALS:-10}"
 aws_cli="${BENCH_AWS_CLI:-/usr/bin/aws}"
 if [[ -d "$HOME/.pyenv/shims" && ":$PATH:" != *":$HOME/.pyenv/shims:"* ]]; then
@@ -54,7 +57,7 @@ say "aws-cli: $aws_version (process start-up alone: ${aws_start} s, included in 
 say "         prefetch is timed from the job's start inside a running sidecar, listing included)"
 
 say "building bench/prefetch/PrefetchBench (Release)"
-dotnet build bench/prefetch/PrefetchBench/PrefetchBench.csproj -c Release -nologo -clp:ErrorsOnly >/dev/null
+[[ -n "${BENCH_SKIP_BUILD:-}" ]] || dotnet build bench/prefetch/PrefetchBench/PrefetchBench.csproj -c Release -nologo -clp:ErrorsOnly >/dev/null
 bench_dll="bench/prefetch/PrefetchBench/bin/Release/net10.0/PrefetchBench.dll"
 
 moto_port="$(free_port)"
@@ -75,7 +78,7 @@ export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null   # aws-c
 
 run_pair() { # NAME PREFIX -> prints both times and the ratio
     local name="$1" prefix="$2" dest="$work/sync-$1" cache="$work/cache-$1" t0 t1 aws_s out pf_s
-    section "($name) $prefix: prefetch ($workers workers) vs aws s3 sync, ${latency_ms} ms per request"
+    section "($name) $prefix: prefetch ($workers workers, $((block_bytes / 1048576)) MiB blocks) vs aws s3 sync, ${latency_ms} ms per request"
 
     t0="$(now)"
     "$aws_cli" s3 sync "s3://prefetch-bench/$prefix" "$dest" --endpoint-url "$remote" --only-show-errors
@@ -85,7 +88,7 @@ run_pair() { # NAME PREFIX -> prints both times and the ratio
         || { say "aws s3 sync produced wrong bytes" >&2; exit 1; }
     rm -rf "$dest"
 
-    out="$(dotnet "$bench_dll" prefetch "$remote" prefetch-bench "$prefix" "$cache" "$workers" "$work/$name.expected")" \
+    out="$(dotnet "$bench_dll" prefetch "$remote" prefetch-bench "$prefix" "$cache" "$workers" "$work/$name.expected" "$block_bytes")" \
         || { say "prefetch failed or read back wrong bytes: $out" >&2; exit 1; }
     pf_s="$(field "$out" seconds)"
     rm -rf "$cache"

@@ -62,8 +62,10 @@ internal sealed class SidecarContainerMutator : IPodMutator
             context.Spec.EnsureArr("containers").Insert(0, sidecar);
         }
 
+        // FUSE needs mount(2): the image's non-root user would hold no effective capabilities even in a privileged
+        // container, so FUSE mode (and only FUSE mode) runs the sidecar as root.
         sidecar["securityContext"] = plan.Mode == Contracts.DatasetModes.Fuse
-            ? new JsonObject { ["privileged"] = true, ["capabilities"] = new JsonObject { ["add"] = new JsonArray("SYS_ADMIN") } }
+            ? new JsonObject { ["privileged"] = true, ["runAsUser"] = 0, ["runAsNonRoot"] = false, ["capabilities"] = new JsonObject { ["add"] = new JsonArray("SYS_ADMIN") } }
             : new JsonObject { ["allowPrivilegeEscalation"] = false, ["privileged"] = false, ["capabilities"] = new JsonObject { ["drop"] = new JsonArray("ALL") } };
 
         context.Sidecar = sidecar;

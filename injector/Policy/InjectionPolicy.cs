@@ -49,7 +49,7 @@ internal sealed record InjectionPolicy
         {
             Namespace = metadata.Str("namespace") ?? "default",
             Name = metadata.Str("name") ?? "",
-            Selector = LabelSelector.FromJson(spec.Obj("selector")),
+            Selector = LabelSelector.FromJson(spec.Obj("podSelector")),
             Inject = spec.Bool("inject") ?? true,
             Defaults = defaults,
         };

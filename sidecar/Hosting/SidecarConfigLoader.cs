@@ -89,8 +89,9 @@ internal static class SidecarConfigLoader
         {
             origin = $"annotation '{Annotations.SidecarConfig}' in '{annotationsFile}'";
             config = ReadFile(annotationsFile, origin, errors, static (text, origin) =>
-                DownwardApiAnnotations.Find(text, Annotations.SidecarConfig)
-                ?? throw new FormatException($"{origin}: the file has no such annotation"));
+                GoQuotedAnnotations.Parse(System.Text.Encoding.UTF8.GetBytes(text)).TryGetValue(Annotations.SidecarConfig, out var value)
+                    ? value
+                    : throw new FormatException($"{origin}: the file has no such annotation"));
             watch = new ConfigFileWatcherOptions { Path = annotationsFile, Kind = ConfigFileKind.Annotations };
         }
         else

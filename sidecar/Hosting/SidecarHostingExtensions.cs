@@ -126,7 +126,9 @@ internal static class SidecarHostingExtensions
             sp.GetRequiredService<SidecarMetrics>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<S3RequestHandler>>(),
-            config.VirtualHostDomains));
+            config.VirtualHostDomains,
+            sp.GetService<IBlockCache>(),
+            CreateSignatureVerifier(config, sp.GetRequiredService<TimeProvider>())));
 
         services.AddSingleton<ConfigReadinessCheck>();
         services.AddSingleton(sp => new DatasetsReadinessCheck(sp.GetRequiredService<DatasetRegistry>()));
@@ -135,6 +137,20 @@ internal static class SidecarHostingExtensions
             .Add(new HealthCheckRegistration("datasets", sp => sp.GetRequiredService<DatasetsReadinessCheck>(), HealthStatus.Unhealthy, [ReadinessChecks.Tag]))
             .Add(new HealthCheckRegistration("volumes", sp => new VolumesReadinessCheck(sp.GetService<IVolumeStatus>()), HealthStatus.Unhealthy, [ReadinessChecks.Tag]));
         return builder;
+    }
+
+    /// <summary>SigV4 verification is on only when pod-local credentials are configured (the endpoint is loopback-only).</summary>
+    private static S3Api.Auth.SigV4Verifier? CreateSignatureVerifier(SidecarConfig config, TimeProvider time)
+    {
+        if (config.Credentials is not { } credentials)
+        {
+            return null;
+        }
+
+        var secret = Environment.GetEnvironmentVariable(credentials.SecretAccessKeyEnv);
+        return string.IsNullOrEmpty(secret)
+            ? throw new InvalidOperationException($"credentials.secretAccessKeyEnv names '{credentials.SecretAccessKeyEnv}', but that environment variable is not set; it must hold the pod-local secret access key")
+            : new S3Api.Auth.SigV4Verifier(credentials.AccessKeyId, secret, time);
     }
 
     /// <summary>Routes by local port: admin requests to the admin endpoints, everything else to the S3 handler.</summary>
@@ -154,6 +170,22 @@ internal static class SidecarHostingExtensions
     public static async Task<int> RunFluidSidecarAsync(this WebApplication app, bool demo)
     {
         ArgumentNullException.ThrowIfNull(app);
+        var config = app.Services.GetRequiredService<SidecarConfig>();
+        try
+        {
+            return await RunAsync(app, demo, config);
+        }
+        finally
+        {
+            if (demo)
+            {
+                DemoDataset.Cleanup(config);
+            }
+        }
+    }
+
+    private static async Task<int> RunAsync(WebApplication app, bool demo, SidecarConfig config)
+    {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Fluid.Serverless.Sidecar");
         try
         {
@@ -174,7 +206,6 @@ internal static class SidecarHostingExtensions
             return 2;
         }
 
-        var config = app.Services.GetRequiredService<SidecarConfig>();
         var listeners = app.Services.GetRequiredService<SidecarListeners>();
         Log.Listening(logger, config.S3.Address, listeners.S3Port, config.Admin.Address, listeners.AdminPort);
         if (demo)

@@ -45,40 +45,12 @@ internal sealed class SidecarMetrics
 
         if (prefetch is not null)
         {
-            registry.AddCollector(writer => WritePrefetch(writer, prefetch.Snapshot()));
+            registry.AddCollector(writer => PrefetchMetrics.Write(writer, prefetch.Snapshot()));
         }
 
         if (watcher is not null)
         {
-            registry.AddCollector(writer =>
-            {
-                var status = watcher.Status;
-                writer.Counter("fluid_sidecar_config_reloads_total", "Live config changes applied.", status.Reloads);
-                writer.Counter("fluid_sidecar_config_reload_failures_total", "Config changes rejected (did not parse, validate or apply); the old config kept serving.", status.ReloadFailures);
-            });
-        }
-    }
-
-    private static readonly string[] JobLabels = ["dataset", "job", "phase"];
-
-    private static void WritePrefetch(MetricsWriter writer, PrefetchStatusSnapshot snapshot)
-    {
-        writer.Gauge("fluid_sidecar_prefetch_ready", "1 when the prefetch readiness gate is open (always 1 without wait-for-prefetch).", snapshot.Ready ? 1 : 0);
-        (string Name, string Help, Func<PrefetchProgress, long> Value)[] series =
-        [
-            ("fluid_sidecar_prefetch_files_total", "Files a prefetch job will warm.", p => p.FilesTotal),
-            ("fluid_sidecar_prefetch_files_done", "Files a prefetch job has warmed.", p => p.FilesDone),
-            ("fluid_sidecar_prefetch_files_failed", "Files a prefetch job failed to warm after retries.", p => p.FilesFailed),
-            ("fluid_sidecar_prefetch_bytes_total", "Bytes a prefetch job will warm.", p => p.BytesTotal),
-            ("fluid_sidecar_prefetch_bytes_done", "Bytes a prefetch job has warmed.", p => p.BytesDone),
-        ];
-        foreach (var (name, help, value) in series)
-        {
-            writer.Header(name, help, "gauge");
-            foreach (var job in snapshot.Jobs)
-            {
-                writer.Sample(name, JobLabels, new LabelValues(job.Dataset, job.Id, job.Phase.ToString()), value(job));
-            }
+            registry.AddCollector(writer => ConfigReloadMetrics.Write(writer, watcher.Status));
         }
     }
 

@@ -5,7 +5,7 @@ namespace Fluid.Serverless.Sidecar.Prefetch;
 /// <summary>
 /// Prefetch figures in Prometheus form, read at scrape time from <see cref="IPrefetchStatus"/>: the series
 /// SidecarMetrics writes today (same names and labels: dataset, job, phase) plus the ones the issue asks for that it
-/// lacks: bytes fetched from the remote, throughput and ETA. A drop-in for SidecarMetrics.WritePrefetch.
+/// lacks: bytes fetched from the remote, throughput and ETA. Collected by SidecarMetrics for /metrics.
 /// </summary>
 internal static class PrefetchMetrics
 {

@@ -17,7 +17,7 @@ namespace Fluid.Serverless.Sidecar.Volume;
 /// <c>.fluid-ready</c> marker (files, bytes) is written last, by rename too.
 /// </summary>
 internal sealed partial class DatasetCopier(
-    Dataset dataset, string targetPath, IObjectReader reader, CopyOptions options, VolumeProgress progress, ILogger logger)
+    Dataset dataset, string targetPath, IObjectReader reader, CopyOptions options, VolumeProgress progress, TimeProvider time, ILogger logger)
 {
     public const string ReadyMarkerName = ".fluid-ready";
     public const string CopiedRecordName = ".fluid-copied";
@@ -307,7 +307,7 @@ internal sealed partial class DatasetCopier(
 
     private void WriteReadyMarker(long files, long bytes)
     {
-        var marker = new ReadyMarker(dataset.Name, files, bytes, DateTimeOffset.UtcNow);
+        var marker = new ReadyMarker(dataset.Name, files, bytes, time.GetUtcNow());
         var temporary = Path.Combine(_root, ReadyMarkerName + PartialSuffix);
         File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(marker, VolumeJsonContext.Default.ReadyMarker));
         File.Move(temporary, Path.Combine(_root, ReadyMarkerName), overwrite: true);

@@ -265,7 +265,7 @@ internal sealed partial class VolumeService(
         {
             var copier = new DatasetCopier(Dataset, Progress.MountPath, owner.Reader,
                 new CopyOptions(owner.Options.CopySizeLimitBytes, owner.Options.CopyFreeSpaceFloorBytes, owner.Options.CopyWorkers),
-                Progress, owner.Logger);
+                Progress, owner.Time, owner.Logger);
             var token = _cancellation.Token;
             _run = Task.Run(() => copier.RunAsync(token), CancellationToken.None);
         }

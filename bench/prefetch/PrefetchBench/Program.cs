@@ -17,12 +17,14 @@ using Microsoft.Extensions.Logging.Abstractions;
 using PrefetchBench;
 
 // Two measurements for bench/prefetch/run.sh; each prints key=value lines the script parses.
-//   prefetch ENDPOINT BUCKET PREFIX CACHE_DIR WORKERS EXPECTED_FILE   (EXPECTED_FILE: "sha256 size key" per line)
+//   prefetch ENDPOINT BUCKET PREFIX CACHE_DIR WORKERS EXPECTED_FILE [BLOCK_BYTES]   (EXPECTED_FILE: "sha256 size key" per line)
 //   switch WORK_DIR TRIALS EVENTS(true|false)
 return args switch
 {
     ["prefetch", var endpoint, var bucket, var prefix, var cacheDir, var workers, var expected] =>
-        await Bench.PrefetchAsync(endpoint, bucket, prefix, cacheDir, int.Parse(workers, CultureInfo.InvariantCulture), expected),
+        await Bench.PrefetchAsync(endpoint, bucket, prefix, cacheDir, int.Parse(workers, CultureInfo.InvariantCulture), expected, SidecarDefaults.BlockSizeBytes),
+    ["prefetch", var endpoint, var bucket, var prefix, var cacheDir, var workers, var expected, var blockBytes] =>
+        await Bench.PrefetchAsync(endpoint, bucket, prefix, cacheDir, int.Parse(workers, CultureInfo.InvariantCulture), expected, int.Parse(blockBytes, CultureInfo.InvariantCulture)),
     ["switch", var workDir, var trials, var events] =>
         await Bench.SwitchAsync(workDir, int.Parse(trials, CultureInfo.InvariantCulture), bool.Parse(events)),
     _ => Bench.Usage(),
@@ -38,7 +40,7 @@ internal static partial class Bench
         return 2;
     }
 
-    public static async Task<int> PrefetchAsync(string endpoint, string bucket, string prefix, string cacheDirectory, int workers, string expectedFile)
+    public static async Task<int> PrefetchAsync(string endpoint, string bucket, string prefix, string cacheDirectory, int workers, string expectedFile, int blockBytes)
     {
         var config = new DatasetConfig
         {
@@ -55,7 +57,7 @@ internal static partial class Bench
             {
                 Directory = cacheDirectory,
                 QuotaBytes = 64L << 30,
-                BlockSize = SidecarDefaults.BlockSizeBytes,
+                BlockSize = blockBytes,
                 MinFreeBytes = 0,
                 PrefetchFetchConcurrency = workers,
             },
@@ -79,7 +81,7 @@ internal static partial class Bench
         // read reaching the remote.
         var readsBefore = source.Reads;
         var verified = 0;
-        var buffer = new byte[SidecarDefaults.BlockSizeBytes];
+        var buffer = new byte[blockBytes];
         foreach (var line in await File.ReadAllLinesAsync(expectedFile))
         {
             var parts = line.Split(' ', 3);

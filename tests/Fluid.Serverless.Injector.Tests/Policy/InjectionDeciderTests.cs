@@ -35,7 +35,7 @@ public sealed class InjectionDeciderTests
 
         if (policyInject is not null)
         {
-            var policy = (JsonObject)JsonNode.Parse("""{"metadata":{"name":"p","namespace":"team"},"spec":{"selector":{"matchLabels":{"app":"x"}}}}""")!;
+            var policy = (JsonObject)JsonNode.Parse("""{"metadata":{"name":"p","namespace":"team"},"spec":{"podSelector":{"matchLabels":{"app":"x"}}}}""")!;
             policy["spec"]!["inject"] = policyInject == "true";
             cluster.SetPolicy(InjectionPolicy.FromJson(policy));
         }
@@ -74,7 +74,7 @@ public sealed class InjectionDeciderTests
         var cluster = new ClusterState();
         cluster.SetNamespace("team", new Dictionary<string, string> { ["serverless.fluid.io/injection"] = "enabled" });
         cluster.SetPolicy(InjectionPolicy.FromJson(JsonNode.Parse("""
-            {"metadata":{"name":"p","namespace":"team"},"spec":{"selector":{"matchExpressions":[{"key":"app","operator":"NotIn","values":["x"]}]},"inject":false}}
+            {"metadata":{"name":"p","namespace":"team"},"spec":{"podSelector":{"matchExpressions":[{"key":"app","operator":"NotIn","values":["x"]}]},"inject":false}}
             """)!));
 
         var decision = InjectionDecider.Decide(Pod(null, null), "team", cluster, new InjectorOptions());

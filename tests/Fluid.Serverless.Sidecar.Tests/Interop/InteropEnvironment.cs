@@ -71,16 +71,25 @@ public sealed class InteropEnvironment : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _root = Directory.CreateTempSubdirectory("fluid-interop-").FullName;
-        Hashes = TestDatasets.WriteFiles(SourceDirectory, Files);
-        Moto = await MotoProcess.StartAsync();
-        using (var s3 = Moto.CreateClient())
+        try
         {
-            await TestDatasets.UploadDirectoryAsync(s3, RemoteBucket, SourceDirectory, Hashes.Keys);
-        }
+            Hashes = TestDatasets.WriteFiles(SourceDirectory, Files);
+            Moto = await MotoProcess.StartAsync();
+            using (var s3 = Moto.CreateClient())
+            {
+                await TestDatasets.UploadDirectoryAsync(s3, RemoteBucket, SourceDirectory, Hashes.Keys);
+            }
 
-        Sidecar = await SidecarProcess.StartAsync(
-            new SidecarConfig { Datasets = [TestDatasets.S3(Bucket, RemoteBucket, Moto.Endpoint)] },
-            Moto.ClientEnvironment);
+            Sidecar = await SidecarProcess.StartAsync(
+                new SidecarConfig { Datasets = [TestDatasets.S3(Bucket, RemoteBucket, Moto.Endpoint)] },
+                Moto.ClientEnvironment);
+        }
+        catch
+        {
+            // A fixture that fails to start is not disposed by the runner: stop moto here rather than leak it.
+            await DisposeAsync();
+            throw;
+        }
     }
 
     public async Task DisposeAsync()

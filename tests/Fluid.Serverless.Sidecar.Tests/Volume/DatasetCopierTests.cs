@@ -38,7 +38,7 @@ public sealed class DatasetCopierTests : IDisposable
     private async Task<VolumeProgress> CopyAsync(Dataset dataset, IObjectReader reader, long sizeLimit = 0, long floor = 0, int workers = 4)
     {
         var progress = new VolumeProgress(dataset.Name, "copy", _target);
-        var copier = new DatasetCopier(dataset, _target, reader, new CopyOptions(sizeLimit, floor, workers), progress, NullLogger.Instance);
+        var copier = new DatasetCopier(dataset, _target, reader, new CopyOptions(sizeLimit, floor, workers), progress, TimeProvider.System, NullLogger.Instance);
         await copier.RunAsync(CancellationToken.None);
         return progress;
     }

@@ -1,8 +1,10 @@
-using Fluid.Serverless.Sidecar.Hosting;
+using System.Text;
+using Fluid.Serverless.Sidecar.Configuration;
 
-namespace Fluid.Serverless.Sidecar.Tests.Hosting;
+namespace Fluid.Serverless.Sidecar.Tests.Configuration;
 
-public sealed class DownwardApiAnnotationsTests
+/// <summary>The annotations file as kubelet writes it, read by the one parser start-up and live reload share.</summary>
+public sealed class DownwardApiAnnotationsFileTests
 {
     // What kubelet writes: one key="value" line per annotation, values quoted by Go's strconv.Quote.
     private const string AnnotationsFile = """
@@ -14,7 +16,7 @@ public sealed class DownwardApiAnnotationsTests
     [Fact]
     public void Find_SidecarConfig_UnquotesGoEscapes()
     {
-        var value = DownwardApiAnnotations.Find(AnnotationsFile, "serverless.fluid.io/sidecar-config");
+        var value = Find(AnnotationsFile, "serverless.fluid.io/sidecar-config");
 
         Assert.Equal("{\"datasets\":[{\"name\":\"demo\",\"source\":\"local:///data\"}],\n\t\"mode\":\"s3\"}", value);
     }
@@ -22,13 +24,13 @@ public sealed class DownwardApiAnnotationsTests
     [Fact]
     public void Find_AllGoEscapeForms_Decode()
     {
-        Assert.Equal("café é 😀 \\ \" \a\b\f\r\v A ünï", DownwardApiAnnotations.Find(AnnotationsFile, "weird"));
+        Assert.Equal("café é 😀 \\ \" \a\b\f\r\v A ünï", Find(AnnotationsFile, "weird"));
     }
 
     [Fact]
     public void Find_MissingKey_ReturnsNull()
     {
-        Assert.Null(DownwardApiAnnotations.Find(AnnotationsFile, "serverless.fluid.io/other"));
+        Assert.Null(Find(AnnotationsFile, "serverless.fluid.io/other"));
     }
 
     [Theory]
@@ -38,7 +40,10 @@ public sealed class DownwardApiAnnotationsTests
     [InlineData("k=\"\\u12\"")]
     public void Find_MalformedValue_ThrowsFormatExceptionNamingTheKey(string line)
     {
-        var error = Assert.Throws<FormatException>(() => DownwardApiAnnotations.Find(line, "k"));
-        Assert.Contains("annotation 'k'", error.Message, StringComparison.Ordinal);
+        var error = Assert.Throws<FormatException>(() => Find(line, "k"));
+        Assert.Contains("'k'", error.Message, StringComparison.Ordinal);
     }
+
+    private static string? Find(string file, string key) =>
+        GoQuotedAnnotations.Parse(Encoding.UTF8.GetBytes(file)).TryGetValue(key, out var value) ? value : null;
 }
