@@ -120,6 +120,11 @@ internal static class SidecarHostingExtensions
             sp.GetService<IPrefetchStatus>(),
             sp.GetService<IVolumeStatus>(),
             sp.GetService<ConfigFileWatcher>()));
+        if (config.Upstream is { Endpoint.Length: > 0 })
+        {
+            services.AddHttpForwarder();
+        }
+
         services.AddSingleton(sp => new S3RequestHandler(
             sp.GetRequiredService<IDatasetRegistry>(),
             sp.GetRequiredService<IObjectReader>(),
@@ -128,7 +133,8 @@ internal static class SidecarHostingExtensions
             sp.GetRequiredService<ILogger<S3RequestHandler>>(),
             config.VirtualHostDomains,
             sp.GetService<IBlockCache>(),
-            CreateSignatureVerifier(config, sp.GetRequiredService<TimeProvider>())));
+            CreateSignatureVerifier(config, sp.GetRequiredService<TimeProvider>()),
+            CreateUpstreamForwarder(config, sp)));
 
         services.AddSingleton<ConfigReadinessCheck>();
         services.AddSingleton(sp => new DatasetsReadinessCheck(sp.GetRequiredService<DatasetRegistry>()));
@@ -137,6 +143,25 @@ internal static class SidecarHostingExtensions
             .Add(new HealthCheckRegistration("datasets", sp => sp.GetRequiredService<DatasetsReadinessCheck>(), HealthStatus.Unhealthy, [ReadinessChecks.Tag]))
             .Add(new HealthCheckRegistration("volumes", sp => new VolumesReadinessCheck(sp.GetService<IVolumeStatus>()), HealthStatus.Unhealthy, [ReadinessChecks.Tag]));
         return builder;
+    }
+
+    /// <summary>Passthrough for buckets that are not datasets, only when an upstream endpoint is configured.</summary>
+    private static S3Api.Passthrough.UpstreamForwarder? CreateUpstreamForwarder(SidecarConfig config, IServiceProvider services)
+    {
+        if (config.Upstream is not { Endpoint.Length: > 0 } upstream)
+        {
+            return null;
+        }
+
+        var accessKey = upstream.AccessKeyIdEnv is { } keyEnv ? Environment.GetEnvironmentVariable(keyEnv) : null;
+        var secret = upstream.SecretAccessKeyEnv is { } secretEnv ? Environment.GetEnvironmentVariable(secretEnv) : null;
+        if (string.IsNullOrEmpty(accessKey) || string.IsNullOrEmpty(secret))
+        {
+            throw new InvalidOperationException($"upstream {upstream.Endpoint}: the environment variables named by upstream.accessKeyIdEnv ('{upstream.AccessKeyIdEnv}') and upstream.secretAccessKeyEnv ('{upstream.SecretAccessKeyEnv}') must both be set");
+        }
+
+        return new S3Api.Passthrough.UpstreamForwarder(
+            services.GetRequiredService<Yarp.ReverseProxy.Forwarder.IHttpForwarder>(), upstream, accessKey, secret, services.GetRequiredService<TimeProvider>());
     }
 
     /// <summary>SigV4 verification is on only when pod-local credentials are configured (the endpoint is loopback-only).</summary>

@@ -33,6 +33,7 @@ internal sealed partial class S3RequestHandler
     private readonly ListObjectsResponder _lists;
     private readonly Writes.WriteResponder _writes;
     private readonly Auth.SigV4Verifier? _signatures;
+    private readonly Passthrough.UpstreamForwarder? _upstream;
     private readonly SidecarMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -46,9 +47,11 @@ internal sealed partial class S3RequestHandler
         ILogger<S3RequestHandler> logger,
         IReadOnlyList<string> virtualHostDomains,
         IBlockCache? cache = null,
-        Auth.SigV4Verifier? signatures = null)
+        Auth.SigV4Verifier? signatures = null,
+        Passthrough.UpstreamForwarder? upstream = null)
     {
         _signatures = signatures;
+        _upstream = upstream;
         _datasets = datasets;
         _metrics = metrics;
         _time = time;
@@ -215,7 +218,7 @@ internal sealed partial class S3RequestHandler
 
         if (!snapshot.TryGet(target.Bucket!, out var dataset))
         {
-            return S3Error.NoSuchBucket(target.Bucket!);
+            return _upstream is null ? S3Error.NoSuchBucket(target.Bucket!) : await _upstream.ForwardAsync(context, target.Bucket!);
         }
 
         if (Writes.WriteResponder.Handles(operation, context.Request))

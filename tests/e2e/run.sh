@@ -3,12 +3,12 @@
 # (tests/e2e/kubelet.py stands in for kubelet) in one network namespace, against moto, and check what a user would:
 # the Job's pod succeeds, the app's bytes (file path and S3 endpoint) equal the remote's, the sidecar started first
 # and stopped on SIGTERM once the app was done. Variants: copy (ECI profile), fuse, s3. Needs root (netns, mounts).
-# Usage: tests/e2e/run.sh [variant...]    (default: copy s3 fuse; also: legacy, the non-native sidecar form)
+# Usage: tests/e2e/run.sh [variant...]    (default: copy s3 fuse legacy; legacy = the non-native sidecar form)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-VARIANTS=("${@:-copy s3 fuse}")
+VARIANTS=("${@:-copy s3 fuse legacy}")
 read -r -a VARIANTS <<<"${VARIANTS[*]}"
 CONFIGURATION="${CONFIGURATION:-Release}"
 INJECTOR="$REPO/injector/bin/$CONFIGURATION/net10.0/fluid-injector.dll"
