@@ -84,7 +84,7 @@ public sealed record DatasetConfig
     /// <summary>The bucket name on the S3 endpoint; must be a valid S3 bucket name.</summary>
     public string Name { get; set; } = "";
 
-    /// <summary>s3://bucket/prefix, http(s)://host/base/, local:///path (later: oss://, hdfs://, nfs://).</summary>
+    /// <summary>A URI with one of <see cref="SidecarConfigValidator.SourceSchemes"/>: s3://bucket/prefix, oss://bucket/prefix, http(s)://host/base/, hdfs://namenode/path, nfs://server/export/path, local:///path.</summary>
     public string Source { get; set; } = "";
 
     /// <summary>Non-secret source options (endpoint, region, pathStyle, listing file…).</summary>

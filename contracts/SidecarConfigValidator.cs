@@ -11,8 +11,15 @@ namespace Fluid.Serverless.Contracts;
 /// </summary>
 public static class SidecarConfigValidator
 {
-    /// <summary>URI schemes a dataset source may use today (the sidecar's source factory maps each to a class).</summary>
-    public static readonly IReadOnlyList<string> SourceSchemes = ["s3", "http", "https", "local"];
+    /// <summary>
+    /// URI schemes a dataset source may use: the one list both programs use (the injector denies any other scheme,
+    /// the sidecar's source factory maps each of these to a class).
+    /// </summary>
+    public static readonly IReadOnlyList<string> SourceSchemes = ["s3", "oss", "http", "https", "hdfs", "webhdfs", "swebhdfs", "nfs", "local"];
+
+    /// <summary>What a source URI looks like, for error messages.</summary>
+    public const string SourceSchemesExpected =
+        "s3://bucket/prefix, oss://bucket/prefix, http(s)://host/base/, hdfs://namenode[:port]/path, webhdfs://host:port/path, nfs://server/export/path or local:///path";
 
     public const int MinBlockSizeBytes = 64 * 1024;
     public const int MaxBlockSizeBytes = 64 * 1024 * 1024;
@@ -182,11 +189,37 @@ public static class SidecarConfigValidator
 
         if (!Uri.TryCreate(dataset.Source, UriKind.Absolute, out var source) || !SourceSchemes.Contains(source.Scheme))
         {
-            errors.Add($"{field}.source: '{dataset.Source}' is not a source URI: expected s3://bucket/prefix, http(s)://host/base/ or local:///path");
+            errors.Add($"{field}.source: '{dataset.Source}' is not a source URI: expected {SourceSchemesExpected}");
         }
         else if (source.Scheme == "local" && !dataset.Source.StartsWith("local:///", StringComparison.Ordinal))
         {
             errors.Add($"{field}.source: '{dataset.Source}' is not a local path URI: expected local:///absolute/path");
+        }
+        else if (source.Scheme == "local" && dataset.Source["local://".Length..].Split('/').Any(segment => segment is "." or ".."))
+        {
+            errors.Add($"{field}.source: '{dataset.Source}' has '.' or '..' segments: expected local:///absolute/path");
+        }
+        else if (source.Scheme == "local" && dataset.Options.TryGetValue("hostPath", out var hostPath) && !hostPath.StartsWith('/'))
+        {
+            errors.Add($"{field}.options.hostPath: '{hostPath}' is not an absolute node path: expected e.g. /mnt/lustre");
+        }
+        else if (source.Scheme == "nfs" && (source.Host.Length == 0 || source.AbsolutePath.Length <= 1))
+        {
+            errors.Add($"{field}.source: '{dataset.Source}' is not an NFS export URI: expected nfs://server/export/path");
+        }
+        else if (source.Scheme == "nfs" && !source.IsDefaultPort)
+        {
+            // the export is mounted by kubelet through an in-tree nfs volume, which has no port field
+            errors.Add($"{field}.source: '{dataset.Source}' names a port: expected nfs://server/export/path (Kubernetes nfs volumes use the standard NFS port)");
+        }
+        else if (source.Scheme == "nfs" && dataset.Options.TryGetValue("localPath", out var localPath)
+            && (!localPath.StartsWith('/') || localPath.Split('/').Any(segment => segment is "." or "..")))
+        {
+            errors.Add($"{field}.options.localPath: '{localPath}' is not an absolute path without '.' or '..' segments: expected e.g. /mnt/{dataset.Name}");
+        }
+        else if (source.Scheme is "s3" or "oss" or "hdfs" or "webhdfs" or "swebhdfs" && source.Host.Length == 0)
+        {
+            errors.Add($"{field}.source: '{dataset.Source}' names no {(source.Scheme is "s3" or "oss" ? "bucket" : "namenode")}: expected {source.Scheme}://{(source.Scheme is "s3" or "oss" ? "bucket/prefix" : "namenode[:port]/path")}");
         }
 
         if (dataset.MountPath is { } mountPath

@@ -2,7 +2,7 @@ using Fluid.Serverless.Injector.Hosting;
 using Fluid.Serverless.Injector.Offline;
 
 // `fluid-injector inject|explain …` runs offline (no server, no cluster); anything else starts the webhook.
-if (args.Length > 0 && args[0] is "inject" or "explain" or "help" or "--help" or "-h")
+if (args.Length > 0 && args[0] is "inject" or "explain" or "sidecar-config" or "help" or "--help" or "-h")
 {
     return OfflineCommand.Run(args, Console.In, Console.Out, Console.Error);
 }

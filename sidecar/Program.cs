@@ -1,5 +1,11 @@
 using Fluid.Serverless.Sidecar.Hosting;
 
+// `wait-ready` (the legacy sidecar's postStart hook) only polls /readyz: no host, so it starts in milliseconds.
+if (args is [WaitReadyCommand.Name, ..])
+{
+    return await WaitReadyCommand.RunAsync(args[1..], Environment.GetEnvironmentVariables(), Console.Out, Console.Error);
+}
+
 // Config first: a bad one exits with code 2 and a message naming the field, before anything listens.
 var load = SidecarConfigLoader.Load(args, Environment.GetEnvironmentVariables());
 if (!load.Succeeded)

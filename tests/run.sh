@@ -202,6 +202,19 @@ if [[ -z "$test_filter" ]]; then
             check_failed=$((check_failed + 1))
         fi
     done < <(find tests -path tests/node -prune -o \( -path 'tests/*/*-check.sh' -o -path 'tests/*/check-*.sh' -o -path 'tests/checks/*.sh' \) -type f -print0 | sort -z)
+    # End to end (issue 7): inject sample pods offline and run them as a stand-in kubelet would (tests/e2e/README.md);
+    # with --aot, once more with the Native AOT sidecar.
+    e2e_binaries=("")
+    if [[ -n "${aot_dir:-}" && -x "${aot_dir}/fluid-sidecar" ]]; then e2e_binaries+=("$aot_dir/fluid-sidecar"); fi
+    for binary in "${e2e_binaries[@]}"; do
+        log "check: tests/e2e/run.sh ${binary:+(sidecar: $binary)}"
+        if CONFIGURATION="$configuration" FLUID_SIDECAR_BINARY="$binary" bash tests/e2e/run.sh; then
+            check_passed=$((check_passed + 1))
+        else
+            echo "FAILED check: tests/e2e/run.sh ${binary:+(sidecar: $binary)}" >&2
+            check_failed=$((check_failed + 1))
+        fi
+    done
     echo "script checks: $check_passed passed, $check_failed failed"
 fi
 

@@ -61,7 +61,7 @@ internal sealed record FluidDataset
 }
 
 /// <param name="Name">Fluid's mount name (a subdirectory when the dataset has several mounts).</param>
-/// <param name="MountPoint">s3://…, http(s)://…, local://…, pvc://…</param>
+/// <param name="MountPoint">A source URI; the schemes the sidecar serves are <c>SidecarConfigValidator.SourceSchemes</c> (s3, oss, http(s), hdfs, webhdfs, swebhdfs, nfs, local).</param>
 /// <param name="Path">Where the mount appears inside the dataset; Fluid defaults it to "/&lt;name&gt;".</param>
 internal sealed record DatasetMount(
     string Name,

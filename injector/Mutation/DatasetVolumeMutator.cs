@@ -39,7 +39,14 @@ internal sealed class DatasetVolumeMutator : IPodMutator
                 {
                     if (!mounts.Objects().Any(m => m.Str("mountPath") == path))
                     {
-                        mounts.Add(new JsonObject { ["name"] = volumeName, ["mountPath"] = path, ["readOnly"] = !dataset.Dataset.Writable });
+                        // readOnly: false is Kubernetes' default and its typed round trip drops it: leave it out
+                        var mount = new JsonObject { ["name"] = volumeName, ["mountPath"] = path };
+                        if (!dataset.Dataset.Writable)
+                        {
+                            mount["readOnly"] = true;
+                        }
+
+                        mounts.Add(mount);
                     }
                 }
             }

@@ -203,7 +203,7 @@ internal static class InjectionPlanner
             var mount = dataset.Mounts[i];
             if (!mount.MountPoint.Contains("://", StringComparison.Ordinal))
             {
-                error = $"dataset '{dataset.Name}' in namespace '{dataset.Namespace}': invalid mountPoint '{mount.MountPoint}' in spec.mounts[{i}]: expected scheme://location (s3://, http(s)://, local://, pvc://)";
+                error = $"dataset '{dataset.Name}' in namespace '{dataset.Namespace}': invalid mountPoint '{mount.MountPoint}' in spec.mounts[{i}]: expected scheme://location: {SidecarConfigValidator.SourceSchemesExpected}";
                 return false;
             }
 

@@ -35,6 +35,7 @@ internal sealed class PodInjector(ClusterState cluster, InjectorOptions options)
         new SidecarContainerMutator(),
         new DatasetVolumeMutator(),
         new CacheVolumeMutator(),
+        new SourceVolumeMutator(),
         new SecretEnvMutator(),
         new AppEnvironmentMutator(),
         new FuseMutator(),

@@ -20,9 +20,13 @@ internal static class OfflineCommand
         usage:
           fluid-injector inject  -f FILE|- [--dataset NAME=URL]... [--cluster FILE]... [--legacy-sidecar] [--image IMAGE]
           fluid-injector explain -f FILE|- [--dataset NAME=URL]... [--cluster FILE]...
+          fluid-injector sidecar-config -f FILE|- [--dataset NAME=URL]... [--cluster FILE]...
+        sidecar-config prints, one line per injected pod, the serverless.fluid.io/sidecar-config JSON the injector would
+        write: annotate a running pod with it to switch its datasets live (see README, "Switch datasets live").
         FILE holds Pods, Deployments, StatefulSets, DaemonSets, Jobs, CronJobs or Knative Services (multi-document YAML).
-        --dataset NAME=URL  a Dataset with one mount (s3://bucket/prefix, https://host/path, local:///path); pods that
-                            reference no dataset get every --dataset on the S3 endpoint.
+        --dataset NAME=URL  a Dataset with one mount (s3://bucket/prefix, oss://bucket/prefix, https://host/path,
+                            hdfs://namenode/path, nfs://server/export/path, local:///path); pods that reference no
+                            dataset get every --dataset on the S3 endpoint.
         --cluster FILE      Datasets, PVCs, Namespaces and InjectionPolicies as YAML.
         """;
 
@@ -108,6 +112,7 @@ internal static class OfflineCommand
 
         var injector = new PodInjector(cluster, options);
         var explain = command == "explain";
+        var configOnly = command == "sidecar-config";
         var failed = false;
         var report = new StringBuilder();
         foreach (var document in documents)
@@ -141,6 +146,9 @@ internal static class OfflineCommand
 
             switch (outcome.Kind)
             {
+                case InjectionOutcomeKind.Injected when configOnly:
+                    report.AppendLine(outcome.Pod!.Obj("metadata").StringMap("annotations")[Annotations.SidecarConfig]);
+                    break;
                 case InjectionOutcomeKind.Injected:
                     template["metadata"] = outcome.Pod!["metadata"]!.DeepClone();
                     template["spec"] = outcome.Pod!["spec"]!.DeepClone();
@@ -150,6 +158,14 @@ internal static class OfflineCommand
                         stderr.WriteLine($"{what}: note: Knative must allow the injected fields (config-features: kubernetes.podspec-init-containers, "
                             + "kubernetes.podspec-emptydir, kubernetes.podspec-volumes-hostpath and kubernetes.podspec-securitycontext for fuse); "
                             + "or let the webhook inject the revision's pods instead");
+                    }
+
+                    if (platformHint == Platforms.Knative && outcome.Pod!.Obj("spec").Arr("volumes").Objects().Any(v => v.ContainsKey("nfs")))
+                    {
+                        // Knative Serving checks volume types against its own list (secret, configMap, projected; emptyDir, PVC, hostPath
+                        // behind feature flags), which has no nfs: only the webhook path (pods) can carry it
+                        stderr.WriteLine($"{what}: note: Knative Services cannot carry the nfs volume an nfs:// dataset needs; "
+                            + "let the webhook inject the revision's pods instead");
                     }
 
                     break;
@@ -168,7 +184,7 @@ internal static class OfflineCommand
             }
         }
 
-        stdout.Write(explain ? report.ToString() : YamlJson.Write(documents));
+        stdout.Write(explain || configOnly ? report.ToString() : YamlJson.Write(documents));
         return failed ? 1 : 0;
     }
 

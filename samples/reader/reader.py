@@ -30,6 +30,9 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 CHUNK = 1024 * 1024
+# Copy mode's bookkeeping next to the data (sidecar/Volume/DatasetCopier): not dataset files, never on the S3 side.
+SIDECAR_MARKERS = (".fluid-ready", ".fluid-copied")
+PARTIAL_SUFFIX = ".fluid-partial"
 
 
 class FileDataset:
@@ -41,6 +44,8 @@ class FileDataset:
         paths = []
         for directory, _, files in os.walk(base):
             for name in files:
+                if name in SIDECAR_MARKERS or name.endswith(PARTIAL_SUFFIX):
+                    continue
                 paths.append(os.path.relpath(os.path.join(directory, name), root).replace(os.sep, "/"))
         self.paths = sorted(paths)
 

@@ -137,7 +137,15 @@ internal sealed partial class ConfigFileWatcher : IHostedService, IDisposable
         _wake.Writer.TryComplete();
         if (_loop is not null)
         {
-            await _loop.WaitAsync(cancellationToken);
+            try
+            {
+                await _loop.WaitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // The host's shutdown timeout expired (SIGTERM with requests in flight): the loop has been told to
+                // stop and ends on its own; failing the stop here would turn a clean SIGTERM into a crash exit.
+            }
         }
     }
 

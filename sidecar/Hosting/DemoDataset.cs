@@ -39,6 +39,23 @@ internal static class DemoDataset
         return (config, $"--demo (samples from '{samples}', served from '{data.FullName}')");
     }
 
+    /// <summary>Removes the demo's temp copy and cache (only a directory this class created: checked by its name).</summary>
+    public static void Cleanup(SidecarConfig config)
+    {
+        var root = Path.GetDirectoryName(config.Cache.Directory);
+        if (root is not null && Path.GetFileName(root).StartsWith("fluid-sidecar-demo-", StringComparison.Ordinal) && Directory.Exists(root))
+        {
+            try
+            {
+                Directory.Delete(root, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Best effort: a temp directory left behind is not worth failing a clean exit for.
+            }
+        }
+    }
+
     /// <summary>The lines printed once the endpoint listens: where it is and two commands to try.</summary>
     public static string Banner(int s3Port, int adminPort)
     {

@@ -13,4 +13,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Critical, Message = "Sidecar cannot start: {Reason}")]
     public static partial void StartFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "Shutdown timeout ({TimeoutMs} ms) expired: requests still in flight were cut")]
+    public static partial void ShutdownTimedOut(ILogger logger, double timeoutMs);
 }

@@ -31,6 +31,9 @@ internal sealed partial class S3RequestHandler
     private readonly IDatasetRegistry _datasets;
     private readonly ObjectResponder _objects;
     private readonly ListObjectsResponder _lists;
+    private readonly Writes.WriteResponder _writes;
+    private readonly Auth.SigV4Verifier? _signatures;
+    private readonly Passthrough.UpstreamForwarder? _upstream;
     private readonly SidecarMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -42,14 +45,20 @@ internal sealed partial class S3RequestHandler
         SidecarMetrics metrics,
         TimeProvider time,
         ILogger<S3RequestHandler> logger,
-        IReadOnlyList<string> virtualHostDomains)
+        IReadOnlyList<string> virtualHostDomains,
+        IBlockCache? cache = null,
+        Auth.SigV4Verifier? signatures = null,
+        Passthrough.UpstreamForwarder? upstream = null)
     {
+        _signatures = signatures;
+        _upstream = upstream;
         _datasets = datasets;
         _metrics = metrics;
         _time = time;
         _logger = logger;
         _objects = new ObjectResponder(reader);
         _lists = new ListObjectsResponder();
+        _writes = new Writes.WriteResponder(cache);
         _virtualHostSuffixes = [.. virtualHostDomains.Select(domain => "." + domain)];
     }
 
@@ -69,7 +78,7 @@ internal sealed partial class S3RequestHandler
             operation = parseError is null ? Classify(context.Request, target) : S3Operation.InvalidRequest;
             var error = parseError is not null
                 ? S3Error.InvalidArgument(parseError)
-                : await ExecuteAsync(context, operation, target, _datasets.Current);
+                : _signatures?.Verify(context) ?? await ExecuteAsync(context, operation, target, _datasets.Current);
             if (error is not null)
             {
                 await WriteErrorAsync(context, error, requestId);
@@ -209,15 +218,14 @@ internal sealed partial class S3RequestHandler
 
         if (!snapshot.TryGet(target.Bucket!, out var dataset))
         {
-            return S3Error.NoSuchBucket(target.Bucket!);
+            return _upstream is null ? S3Error.NoSuchBucket(target.Bucket!) : await _upstream.ForwardAsync(context, target.Bucket!);
         }
 
-        if (operation.IsWrite())
+        if (Writes.WriteResponder.Handles(operation, context.Request))
         {
-            // Writes come with a later version; until then nothing is changed, and the answer says why.
             return dataset.ReadOnly
                 ? S3Error.AccessDenied($"Dataset '{dataset.Name}' is read-only: {operation.Name()} is refused and nothing was changed.") with { BucketName = dataset.Name, Key = target.Key }
-                : S3Error.NotImplemented($"writes are not enabled for dataset '{dataset.Name}' ({operation.Name()}); nothing was changed") with { BucketName = dataset.Name, Key = target.Key };
+                : await _writes.RespondAsync(context, operation, dataset, target.Key, context.RequestAborted);
         }
 
         var cancellationToken = context.RequestAborted;

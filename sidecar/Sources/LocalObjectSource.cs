@@ -8,7 +8,7 @@ namespace Fluid.Serverless.Sidecar.Sources;
 /// followed only while its target stays under the root. Listing walks directories in S3 key order (a directory sorts
 /// as "name/"), reads use <see cref="RandomAccess"/> on a handle whose identity is checked against the ETag.
 /// </summary>
-internal sealed class LocalObjectSource : IObjectSource
+internal sealed partial class LocalObjectSource : IObjectSource
 {
     private readonly string root;
 

@@ -10,7 +10,7 @@ namespace Fluid.Serverless.Sidecar.Sources;
 /// ranged GETs pinned with If-Match to the ETag the metadata was read with, so a changed object is detected, never
 /// mixed into the cache.
 /// </summary>
-internal sealed class S3ObjectSource : IObjectSource
+internal sealed partial class S3ObjectSource : IObjectSource
 {
     /// <summary>How many continuation tokens to remember before starting over (see <see cref="ListAsync"/>).</summary>
     private const int MaxRememberedTokens = 4096;

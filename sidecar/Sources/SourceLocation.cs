@@ -1,3 +1,5 @@
+using Fluid.Serverless.Contracts;
+
 namespace Fluid.Serverless.Sidecar.Sources;
 
 /// <summary>
@@ -7,7 +9,8 @@ namespace Fluid.Serverless.Sidecar.Sources;
 /// </summary>
 internal sealed record SourceLocation(string Original, string Scheme, string Authority, string Path)
 {
-    public static readonly IReadOnlyList<string> SupportedSchemes = ["s3", "oss", "http", "https", "hdfs", "webhdfs", "swebhdfs", "nfs", "local"];
+    /// <summary>The contract's list, so the injector never admits a scheme the sidecar cannot serve (and vice versa).</summary>
+    public static IReadOnlyList<string> SupportedSchemes => SidecarConfigValidator.SourceSchemes;
 
     public static SourceLocation Parse(string datasetName, string source)
     {

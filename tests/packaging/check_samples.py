@@ -45,9 +45,19 @@ ANNOTATION_VALUES = {
     "platform": lambda v: v in {"auto", "default", "knative", "eci"},
     "prefetch": lambda v: bool(v.strip()),
 }
-SOURCE_SCHEMES = {"s3", "http", "https", "local", "pvc"}
+# The schemes the sidecar serves (contracts/SidecarConfigValidator.cs SourceSchemes), read from there at start.
+SOURCE_SCHEMES: set[str] = set()
 # Fields of a Knative RevisionSpec that are not PodSpec fields.
 KNATIVE_REVISION_FIELDS = {"containerConcurrency", "timeoutSeconds", "responseStartTimeoutSeconds", "idleTimeoutSeconds"}
+
+
+def contract_source_schemes(repo: str) -> set[str]:
+    """The dataset source schemes, from the one list in contracts/SidecarConfigValidator.cs."""
+    with open(os.path.join(repo, "contracts", "SidecarConfigValidator.cs"), encoding="utf-8") as handle:
+        match = re.search(r"SourceSchemes\s*=\s*\[([^\]]*)\]", handle.read())
+    if not match:
+        raise SystemExit("check-samples: SourceSchemes not found in contracts/SidecarConfigValidator.cs")
+    return set(re.findall(r'"([a-z0-9]+)"', match.group(1)))
 
 
 def contract_annotations(repo: str) -> set[str]:
@@ -90,6 +100,9 @@ def main(argv: list[str]) -> int:
     schemas = k8scheck.crd_schemas([d for d in installed if d["kind"] == "CustomResourceDefinition"])
     webhooks = [h for d in installed if d["kind"] == "MutatingWebhookConfiguration" for h in d["webhooks"]]
     known_annotations = contract_annotations(repo)
+    SOURCE_SCHEMES.update(contract_source_schemes(repo))
+    report.check({"s3", "oss", "hdfs", "nfs", "local"} <= SOURCE_SCHEMES, "contracts",
+                 f"the contract's source schemes include s3, oss, hdfs, nfs and local (got {sorted(SOURCE_SCHEMES)})")
 
     everything: list[tuple[str, dict]] = []
     units = sample_units(repo)
@@ -139,7 +152,7 @@ def main(argv: list[str]) -> int:
     report.check(any(d["spec"]["mounts"][0]["mountPoint"].startswith(scheme)
                      for _, d in everything if d["kind"] == "Dataset" for scheme in ("s3://",)), "samples",
                  "a Dataset points at S3")
-    for scheme in ("http", "local://"):
+    for scheme in ("http", "local://", "oss://", "hdfs://", "nfs://"):
         report.check(any(d["spec"]["mounts"][0]["mountPoint"].startswith(scheme)
                          for _, d in everything if d["kind"] == "Dataset"), "samples", f"a Dataset points at {scheme}")
 
@@ -267,8 +280,53 @@ def check_offline_injection(report: Report, units: list[tuple[str, str]], everyt
                 leaked = sorted(v for v in secret_values if v in json.dumps(out))
                 report.check(not leaked, at, f"no Secret value of the samples appears in the injected manifest "
                              f"(found {len(leaked)})")
+        check_datasets_injected(report, everything, injector, cluster, secret_values)
     finally:
         os.unlink(cluster)
+
+
+def check_datasets_injected(report: Report, everything: list[tuple[str, dict]], injector: str, cluster: str,
+                            secret_values: set[str]) -> None:
+    """Every sample Dataset named by a pod (serverless.fluid.io/datasets: NAME:/data), all pods in one
+    `inject -f` run: each is injected and served from its mountPoint; an nfs:// export is a volume of the sidecar only."""
+    datasets = [(name, d) for name, d in everything if d["kind"] == "Dataset"]
+    pods = []
+    for index, (_, dataset) in enumerate(datasets):
+        pods.append({"apiVersion": "v1", "kind": "Pod",
+                     "metadata": {"name": f"dataset-{index}", "namespace": namespace_of(dataset),
+                                  "labels": {"serverless.fluid.io/inject": "true"},
+                                  "annotations": {"serverless.fluid.io/datasets": dataset["metadata"]["name"] + ":/data"}},
+                     "spec": {"containers": [{"name": "app", "image": "python:3.11"}]}})
+    source = k8scheck.write_temp("\n---\n".join(json.dumps(p) for p in pods))
+    try:
+        result = subprocess.run(["dotnet", injector, "inject", "-f", source, "--cluster", cluster],
+                                capture_output=True, text=True, timeout=120)
+    finally:
+        os.unlink(source)
+    if not report.check(result.returncode == 0, "samples/datasets",
+                        f"fluid-injector inject -f accepts a pod for each of the {len(datasets)} sample Datasets "
+                        f"(exit {result.returncode}: {result.stderr.strip()[-400:]})"):
+        return
+    injected = {d["metadata"]["name"]: d for d in k8scheck.parse_yaml(result.stdout, "datasets injected")}
+    for index, (name, dataset) in enumerate(datasets):
+        at = f"{name} {describe(dataset)} (inject -f)"
+        out = injected.get(f"dataset-{index}")
+        if not report.check(out is not None, at, "a pod naming it is in the injector's output"):
+            continue
+        config = json.loads(out["metadata"]["annotations"].get("serverless.fluid.io/sidecar-config", "{}"))
+        sources = [d.get("source") for d in config.get("datasets", [])]
+        mount_points = [m["mountPoint"] for m in dataset["spec"]["mounts"]]
+        report.check(sources == mount_points, at, f"the sidecar serves it from its mountPoints {mount_points} (got {sources})")
+        k8scheck.check_typed_round_trip(report, out, at)
+        nfs = [v["name"] for v in out["spec"].get("volumes", []) if "nfs" in v]
+        sidecar_mounts = {m["name"] for c in out["spec"].get("initContainers", []) + out["spec"]["containers"]
+                          if c["name"] == "fluid-serverless-sidecar" for m in c.get("volumeMounts", [])}
+        app_mounts = {m["name"] for c in out["spec"]["containers"] if c["name"] == "app" for m in c.get("volumeMounts", [])}
+        expected_nfs = sum(1 for m in mount_points if m.startswith("nfs://"))
+        report.check(len(nfs) == expected_nfs and set(nfs) <= sidecar_mounts and not set(nfs) & app_mounts, at,
+                     f"{expected_nfs} nfs volume(s), mounted in the sidecar only (got {nfs})")
+        leaked = sorted(v for v in secret_values if v in json.dumps(out))
+        report.check(not leaked, at, f"no Secret value of the samples appears in the injected pod (found {len(leaked)})")
 
 
 def free_port() -> int:

@@ -153,6 +153,55 @@ public sealed class OfflineCommandTests : IDisposable
         Assert.Contains("absent.yaml", errors, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Inject_NfsDatasetInKnativeService_NotesThatOnlyTheWebhookCanCarryTheNfsVolume()
+    {
+        const string Service = """
+            apiVersion: serving.knative.dev/v1
+            kind: Service
+            metadata:
+              name: predictor
+            spec:
+              template:
+                metadata:
+                  annotations: {serverless.fluid.io/datasets: "models:/models"}
+                spec:
+                  containers:
+                  - image: ghcr.io/example/predictor
+            """;
+
+        var (code, output, errors) = Run("inject", "-f", Write("ksvc.yaml", Service), "--dataset", "models=nfs://nas.example.com/models");
+
+        Assert.Equal(0, code);
+        var volumes = YamlJson.ParseDocuments(output)[0]!["spec"]!["template"]!["spec"]!["volumes"]!.AsArray();
+        var nfs = Assert.Single(volumes, v => v!["nfs"] is not null)!["nfs"]!;
+        Assert.Equal("nas.example.com", nfs["server"]!.GetValue<string>());
+        Assert.Equal("/models", nfs["path"]!.GetValue<string>());
+        Assert.Contains("Knative Services cannot carry the nfs volume", errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SidecarConfig_AnnotatedPod_PrintsTheConfigJsonTheSidecarReads()
+    {
+        var pod = Write("pod.yaml", """
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: fn
+              annotations: {serverless.fluid.io/datasets: "models:/models"}
+            spec:
+              containers:
+              - {name: app, image: python:3.11}
+            """);
+
+        var (code, output, errors) = Run("sidecar-config", "-f", pod, "--dataset", "models=s3://bucket/v2");
+
+        Assert.True(code == 0, errors);
+        var config = System.Text.Json.JsonSerializer.Deserialize(output.Trim(), Fluid.Serverless.Contracts.ContractsJsonContext.Default.SidecarConfig)!;
+        var dataset = Assert.Single(config.Datasets);
+        Assert.Equal(("models", "s3://bucket/v2"), (dataset.Name, dataset.Source));
+    }
+
     private string Write(string name, string text)
     {
         var path = Path.Combine(_directory, name);

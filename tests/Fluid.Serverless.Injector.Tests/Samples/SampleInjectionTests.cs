@@ -81,6 +81,100 @@ public sealed class SampleInjectionTests
         }
     }
 
+    /// <summary>Every Dataset under samples/datasets/, as (file, dataset name).</summary>
+    public static TheoryData<string, string> SampleDatasets()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var file in Directory.GetFiles(Path.Combine(SamplesDirectory(), "datasets"), "*.yaml").Order(StringComparer.Ordinal))
+        {
+            foreach (var doc in YamlJson.ParseDocuments(File.ReadAllText(file)).OfType<JsonObject>().Where(d => d.Str("kind") == "Dataset"))
+            {
+                data.Add(Path.GetFileName(file), doc.Obj("metadata").Str("name")!);
+            }
+        }
+
+        return data;
+    }
+
+    [Fact]
+    public void SampleDatasets_EveryStorageSystemSample_Present()
+    {
+        var sources = SampleDatasets().Select(row => (string)row[1]).ToList();
+        Assert.True(sources.Count >= 14, $"expected at least 14 sample Datasets, found {sources.Count}");
+    }
+
+    /// <summary>
+    /// Each sample Dataset, named by a pod as a user would (<c>serverless.fluid.io/datasets: NAME:/data</c>), through
+    /// <c>inject -f - --cluster samples/datasets/FILE</c>: accepted, served from its mountPoint, secrets only as
+    /// references; an nfs:// export or a local:// hostPath/claimName is a volume of the sidecar and of no other
+    /// container.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(SampleDatasets))]
+    public void Inject_SampleDataset_AcceptedAndServedFromItsMountPoint(string file, string datasetName)
+    {
+        var path = Path.Combine(SamplesDirectory(), "datasets", file);
+        var dataset = YamlJson.ParseDocuments(File.ReadAllText(path)).OfType<JsonObject>()
+            .Single(d => d.Str("kind") == "Dataset" && d.Obj("metadata").Str("name") == datasetName);
+        var mountPoint = dataset.Obj("spec").Arr("mounts").Objects().Single().Str("mountPoint")!;
+        var pod = $$"""
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: reader
+              labels: {"{{Annotations.Inject}}": "true"}
+              annotations: {"{{Annotations.Datasets}}": "{{datasetName}}:/data"}
+            spec:
+              containers:
+              - name: app
+                image: python:3.11
+            """;
+
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var exit = OfflineCommand.Run(["inject", "-f", "-", "--cluster", path], new StringReader(pod), stdout, stderr);
+
+        Assert.True(exit == 0, $"inject -f (dataset {datasetName} of {file}) exited {exit}: {stderr}");
+        var injected = YamlJson.ParseDocuments(stdout.ToString()).OfType<JsonObject>().Single();
+        var config = JsonSerializer.Deserialize(
+            injected.Obj("metadata").StringMap("annotations")[Annotations.SidecarConfig], ContractsJsonContext.Default.SidecarConfig)!;
+        var served = Assert.Single(config.Datasets);
+        Assert.Equal(datasetName, served.Name);
+        Assert.Equal(mountPoint, served.Source);
+
+        var spec = injected.Obj("spec");
+        var sidecar = spec.Arr("initContainers").Objects().Single(c => c.Str("name") == "fluid-serverless-sidecar");
+        var app = spec.Arr("containers").Objects().Single(c => c.Str("name") == "app");
+        var sourceVolumes = spec.Arr("volumes").Objects()
+            .Where(v => v.ContainsKey("nfs") || (v.ContainsKey("hostPath") && v.Obj("hostPath").Str("path") != "/dev/fuse") || v.ContainsKey("persistentVolumeClaim"))
+            .ToList();
+        var needsVolume = mountPoint.StartsWith("nfs://", StringComparison.Ordinal)
+            || (mountPoint.StartsWith("local://", StringComparison.Ordinal) && (served.Options.ContainsKey("hostPath") || served.Options.ContainsKey("claimName")));
+        Assert.Equal(needsVolume ? 1 : 0, sourceVolumes.Count);
+        foreach (var volume in sourceVolumes)
+        {
+            var name = volume.Str("name");
+            var mount = Assert.Single(sidecar.Arr("volumeMounts").Objects(), m => m.Str("name") == name);
+            Assert.DoesNotContain(app.Arr("volumeMounts").Objects(), m => m.Str("name") == name);
+            Assert.Equal(served.ReadOnly, mount.Bool("readOnly") ?? false);
+            if (volume.Obj("nfs") is { } nfs)
+            {
+                Assert.Equal(mountPoint, "nfs://" + nfs.Str("server") + nfs.Str("path"));
+                Assert.Equal(served.ReadOnly, nfs.Bool("readOnly") ?? false);
+                Assert.Equal(SidecarDefaults.NfsMountPath(datasetName), mount.Str("mountPath"));
+            }
+            else
+            {
+                Assert.Equal(mountPoint["local://".Length..], mount.Str("mountPath"));
+            }
+        }
+
+        foreach (var secretValue in SecretValues([path]))
+        {
+            Assert.DoesNotContain(secretValue, stdout.ToString(), StringComparison.Ordinal);
+        }
+    }
+
     /// <summary>Kind/name → manifest of every object with a pod template.</summary>
     private static Dictionary<string, JsonObject> Workloads(string yaml) =>
         YamlJson.ParseDocuments(yaml)

@@ -83,4 +83,48 @@ public sealed class SidecarConfigValidatorTests
 
         Assert.Equal(["admin.port: '18000' is the S3 port too: expected a different port"], errors);
     }
+
+    [Theory]
+    [InlineData("s3://bucket/prefix")]
+    [InlineData("oss://bucket/prefix")]
+    [InlineData("https://host/base/")]
+    [InlineData("hdfs://namenode:8020/warehouse")]
+    [InlineData("webhdfs://namenode:9870/warehouse")]
+    [InlineData("swebhdfs://namenode:9871/warehouse")]
+    [InlineData("nfs://nas.example.com/export/path")]
+    [InlineData("local:///mnt/lustre")]
+    public void Validate_EverySourceTheSidecarServes_Accepted(string source)
+    {
+        Assert.Empty(SidecarConfigValidator.Validate(WithDatasets(new DatasetConfig { Name = "data", Source = source })));
+    }
+
+    [Theory]
+    [InlineData("nfs://nas.example.com:2049/export", "names a port")]
+    [InlineData("nfs://nas.example.com/", "expected nfs://server/export/path")]
+    [InlineData("oss:///prefix", "names no bucket")]
+    [InlineData("hdfs:///warehouse", "names no namenode")]
+    [InlineData("local:///mnt/../etc", "'.' or '..' segments")]
+    [InlineData("pvc://claim/path", "is not a source URI")]
+    public void Validate_SourceTheSidecarCannotServe_NamesSourceAndExpectation(string source, string expected)
+    {
+        var error = Assert.Single(SidecarConfigValidator.Validate(WithDatasets(new DatasetConfig { Name = "data", Source = source })));
+
+        Assert.StartsWith($"datasets[0].source: '{source}'", error, StringComparison.Ordinal);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("nfs://nas.example.com/export", "localPath", "relative/dir")]
+    [InlineData("local:///mnt/lustre", "hostPath", "mnt/lustre")]
+    public void Validate_RelativeMountOption_NamesOption(string source, string option, string value)
+    {
+        var error = Assert.Single(SidecarConfigValidator.Validate(WithDatasets(new DatasetConfig
+        {
+            Name = "data",
+            Source = source,
+            Options = new Dictionary<string, string> { [option] = value },
+        })));
+
+        Assert.StartsWith($"datasets[0].options.{option}: '{value}'", error, StringComparison.Ordinal);
+    }
 }

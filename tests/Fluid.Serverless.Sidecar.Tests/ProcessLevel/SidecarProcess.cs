@@ -149,6 +149,33 @@ public sealed class SidecarProcess : IAsyncDisposable
         return process.ExitCode;
     }
 
+    /// <summary>Waits for the process to exit on its own (e.g. after POST /quitquitquit); throws when it does not in time.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        var process = _process ?? throw new InvalidOperationException("The sidecar has not been started.");
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"The sidecar did not exit within {timeout}.\n{Describe()}");
+        }
+
+        return process.ExitCode;
+    }
+
+    /// <summary>
+    /// The program and arguments that run the tested sidecar binary with <paramref name="arguments"/> (for
+    /// subcommands such as <c>wait-ready</c>, run with <see cref="CommandRunner"/>).
+    /// </summary>
+    public static (string Program, IReadOnlyList<string> Arguments) Command(params string[] arguments)
+    {
+        var startInfo = CreateStartInfo();
+        return (startInfo.FileName, [.. startInfo.ArgumentList, .. arguments]);
+    }
+
     /// <summary>A description for assertion messages: command line, exit state and the output so far.</summary>
     public string Describe() =>
         $"sidecar: {CommandLine}\nexited: {HasExited} (code {ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"})\n--- output ---\n{Output}";

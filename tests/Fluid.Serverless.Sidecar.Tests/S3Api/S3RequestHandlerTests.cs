@@ -97,13 +97,14 @@ public sealed class S3RequestHandlerTests(SidecarFixture fixture) : IClassFixtur
     }
 
     [Fact]
-    public async Task Writes_OnWritableDataset_AreNotImplementedYetAndChangeNothing()
+    public async Task Writes_WritableDatasetWhoseSourceCannotWrite_NotImplementedAndChangeNothing()
     {
         using var http = _sidecar.CreateHttpClient();
         using (var put = await http.PutAsync($"/{TestSidecar.WritableBucket}/new.txt", new StringContent("x")))
         {
             var error = await AssertS3ErrorAsync(put, HttpStatusCode.NotImplemented, "NotImplemented");
-            Assert.Contains($"writes are not enabled for dataset '{TestSidecar.WritableBucket}'", error.Element("Message")!.Value, StringComparison.Ordinal);
+            // The test stand-in source (DirectoryTestSource) does not implement IWritableObjectSource.
+            Assert.Contains($"dataset '{TestSidecar.WritableBucket}' is writable but its source", error.Element("Message")!.Value, StringComparison.Ordinal);
         }
 
         using (var delete = await http.DeleteAsync($"/{TestSidecar.WritableBucket}/keep.txt"))

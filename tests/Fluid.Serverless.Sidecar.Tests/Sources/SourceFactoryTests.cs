@@ -21,6 +21,18 @@ public sealed class SourceFactoryTests
         Assert.NotNull(await source.HeadAsync("x.txt", CancellationToken.None));
     }
 
+    /// <summary>The injector admits exactly the contract's schemes: each must reach a source class here.</summary>
+    [Fact]
+    public void Create_EveryContractScheme_HasASourceClass()
+    {
+        foreach (var scheme in SidecarConfigValidator.SourceSchemes)
+        {
+            var error = Record.Exception(() => Factory(NoEnvironment).Create(new DatasetConfig { Name = "imagenet", Source = scheme + "://x/y" }));
+
+            Assert.False(error?.Message.Contains("unsupported scheme", StringComparison.Ordinal) == true, $"{scheme}: {error?.Message}");
+        }
+    }
+
     [Theory]
     [InlineData("ftp://host/x", "unsupported scheme 'ftp'")]
     [InlineData("just-a-path", "is not a URI")]

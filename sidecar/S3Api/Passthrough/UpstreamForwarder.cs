@@ -1,0 +1,160 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Sidecar.S3Api.Writes;
+using Microsoft.AspNetCore.Http;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Fluid.Serverless.Sidecar.S3Api.Passthrough;
+
+/// <summary>
+/// Buckets that are not datasets go to the configured upstream S3 endpoint with YARP's <see cref="IHttpForwarder"/>,
+/// streaming both ways. The app only knows its pod-local credentials, so the client's signature is dropped and the
+/// request is signed anew with the sidecar's upstream credentials (payload UNSIGNED-PAYLOAD, so bodies stream; an
+/// aws-chunked body is decoded — and its checksums verified — on the way). Upstream answers, errors included, reach
+/// the client unchanged.
+/// </summary>
+internal sealed class UpstreamForwarder : IDisposable
+{
+    private readonly IHttpForwarder _forwarder;
+    private readonly string _endpoint;
+    private readonly ResigningTransformer _transformer;
+    private readonly HttpMessageInvoker _client = new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        AllowAutoRedirect = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        UseCookies = false,
+        ConnectTimeout = TimeSpan.FromSeconds(10),
+    });
+
+    public UpstreamForwarder(IHttpForwarder forwarder, UpstreamConfig upstream, string accessKeyId, string secretAccessKey, TimeProvider time)
+    {
+        _forwarder = forwarder;
+        _endpoint = upstream.Endpoint.TrimEnd('/');
+        _transformer = new ResigningTransformer(upstream.Region, accessKeyId, secretAccessKey, time);
+    }
+
+    /// <summary>Forwards the request; null when the upstream answered (whatever its status), else the error to send.</summary>
+    public async ValueTask<S3Error?> ForwardAsync(HttpContext context, string bucket)
+    {
+        var request = context.Request;
+        if (request.Headers["x-amz-content-sha256"].ToString().StartsWith("STREAMING-", StringComparison.Ordinal)
+            || request.Headers.ContentEncoding.ToString().Contains("aws-chunked", StringComparison.OrdinalIgnoreCase))
+        {
+            // Chunk signatures were made with the app's key: the upstream gets the decoded (and verified) bytes.
+            try
+            {
+                request.Body = UploadBody.Open(request);
+            }
+            catch (UploadRejectedException e)
+            {
+                return e.Error with { BucketName = bucket };
+            }
+
+            request.Headers.ContentLength = long.TryParse(request.Headers["x-amz-decoded-content-length"], NumberStyles.None, CultureInfo.InvariantCulture, out var length) ? length : null;
+            request.Headers.Remove("Content-Encoding");
+        }
+
+        var error = await _forwarder.SendAsync(context, _endpoint, _client, ForwarderRequestConfig.Empty, _transformer);
+        if (error == ForwarderError.None || context.Response.HasStarted)
+        {
+            return null;
+        }
+
+        if (context.Features.Get<IForwarderErrorFeature>()?.Exception is UploadRejectedException rejected)
+        {
+            return rejected.Error with { BucketName = bucket };
+        }
+
+        return context.RequestAborted.IsCancellationRequested
+            ? null
+            : S3Error.ServiceUnavailable(bucket, $"the upstream S3 endpoint {_endpoint} did not answer ({error}: {context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message})");
+    }
+
+    public void Dispose() => _client.Dispose();
+
+    private sealed class ResigningTransformer(string region, string accessKeyId, string secretAccessKey, TimeProvider time) : HttpTransformer
+    {
+        public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+        {
+            await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+            foreach (var name in new[] { "Authorization", "x-amz-date", "x-amz-content-sha256", "x-amz-security-token", "x-amz-decoded-content-length", "x-amz-trailer" })
+            {
+                proxyRequest.Headers.Remove(name);
+            }
+
+            // The raw target as the client sent it (Request.Path would normalize "a/../b" and decode %2F), unchanged on the wire.
+            var raw = httpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? "/";
+            if (!raw.StartsWith('/'))
+            {
+                var slash = raw.IndexOf('/', raw.IndexOf("//", StringComparison.Ordinal) + 2);
+                raw = slash < 0 ? "/" : raw[slash..];
+            }
+
+            var uri = new Uri(destinationPrefix.TrimEnd('/') + raw, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
+            proxyRequest.RequestUri = uri;
+            var amzDate = time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
+            const string Payload = "UNSIGNED-PAYLOAD";
+            proxyRequest.Headers.Host = uri.Authority;
+            proxyRequest.Headers.TryAddWithoutValidation("x-amz-date", amzDate);
+            proxyRequest.Headers.TryAddWithoutValidation("x-amz-content-sha256", Payload);
+            var canonical = new StringBuilder(256);
+            canonical.Append(proxyRequest.Method.Method).Append('\n');
+            var segments = uri.AbsolutePath.Split('/');
+            for (var i = 0; i < segments.Length; i++)
+            {
+                canonical.Append(i == 0 ? "" : "/").Append(Encode(Uri.UnescapeDataString(segments[i])));
+            }
+
+            canonical.Append('\n');
+            var pairs = new List<(string Name, string Value)>();
+            foreach (var pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var equals = pair.IndexOf('=', StringComparison.Ordinal);
+                pairs.Add((Encode(Uri.UnescapeDataString(equals < 0 ? pair : pair[..equals])), Encode(equals < 0 ? "" : Uri.UnescapeDataString(pair[(equals + 1)..]))));
+            }
+
+            pairs.Sort((a, b) => a.Name != b.Name ? string.CompareOrdinal(a.Name, b.Name) : string.CompareOrdinal(a.Value, b.Value));
+            for (var i = 0; i < pairs.Count; i++)
+            {
+                canonical.Append(i == 0 ? "" : "&").Append(pairs[i].Name).Append('=').Append(pairs[i].Value);
+            }
+
+            const string SignedHeaders = "host;x-amz-content-sha256;x-amz-date";
+            canonical.Append('\n').Append("host:").Append(uri.Authority).Append('\n')
+                .Append("x-amz-content-sha256:").Append(Payload).Append('\n')
+                .Append("x-amz-date:").Append(amzDate).Append("\n\n")
+                .Append(SignedHeaders).Append('\n').Append(Payload);
+            var day = amzDate[..8];
+            var scope = $"{day}/{region}/s3/aws4_request";
+            var stringToSign = $"AWS4-HMAC-SHA256\n{amzDate}\n{scope}\n{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical.ToString())))}";
+            var key = HMACSHA256.HashData(Encoding.UTF8.GetBytes("AWS4" + secretAccessKey), Encoding.UTF8.GetBytes(day));
+            key = HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(region));
+            key = HMACSHA256.HashData(key, "s3"u8);
+            key = HMACSHA256.HashData(key, "aws4_request"u8);
+            var signature = Convert.ToHexStringLower(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(stringToSign)));
+            proxyRequest.Headers.TryAddWithoutValidation("Authorization", $"AWS4-HMAC-SHA256 Credential={accessKeyId}/{scope}, SignedHeaders={SignedHeaders}, Signature={signature}");
+        }
+
+        private static string Encode(string text)
+        {
+            var builder = new StringBuilder(text.Length + 16);
+            foreach (var b in Encoding.UTF8.GetBytes(text))
+            {
+                if (b is (>= (byte)'A' and <= (byte)'Z') or (>= (byte)'a' and <= (byte)'z') or (>= (byte)'0' and <= (byte)'9') or (byte)'-' or (byte)'.' or (byte)'_' or (byte)'~')
+                {
+                    builder.Append((char)b);
+                }
+                else
+                {
+                    builder.Append('%').Append(b.ToString("X2", CultureInfo.InvariantCulture));
+                }
+            }
+
+            return builder.ToString();
+        }
+    }
+}

@@ -1,0 +1,94 @@
+namespace Fluid.Serverless.Sidecar.S3Api.Writes;
+
+/// <summary>
+/// Feeds every byte read to the declared digests and, on the read that reaches the end, checks them and the
+/// declared length. The end-of-body read throws on a mismatch, so a consumer that commits only after reading to the
+/// end (a PUT, a CompleteMultipartUpload) never commits bad bytes.
+/// </summary>
+internal sealed class VerifyingStream(Stream inner, List<DigestCheck> checks, long? declaredLength) : Stream
+{
+    private long _length;
+    private bool _verified;
+
+    public long BytesRead => _length;
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => declaredLength ?? throw new NotSupportedException();
+    public override long Position { get => _length; set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
+    {
+        if (destination.Length == 0)
+        {
+            return 0;
+        }
+
+        var read = await inner.ReadAsync(destination, cancellationToken);
+        if (read == 0)
+        {
+            Verify();
+            return 0;
+        }
+
+        _length += read;
+        if (declaredLength is { } limit && _length > limit)
+        {
+            throw UploadRejectedException.InvalidRequest($"The body is longer than its declared length of {limit} bytes; nothing was stored.");
+        }
+
+        var span = destination.Span[..read];
+        foreach (var check in checks)
+        {
+            check.Append(span);
+        }
+
+        return read;
+    }
+
+    private void Verify()
+    {
+        if (_verified)
+        {
+            return;
+        }
+
+        if (declaredLength is { } expected && _length != expected)
+        {
+            throw UploadRejectedException.IncompleteBody($"The body has {_length} bytes but its declared length is {expected}; nothing was stored.");
+        }
+
+        foreach (var check in checks)
+        {
+            check.Verify();
+        }
+
+        _verified = true;
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            inner.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,418 @@
+using System.Buffers;
+using System.Globalization;
+using System.Xml;
+using Fluid.Serverless.Sidecar.Cache;
+using Fluid.Serverless.Sidecar.Datasets;
+using Fluid.Serverless.Sidecar.Sources;
+using Fluid.Serverless.Sidecar.Sources.Writes;
+using Microsoft.AspNetCore.Http;
+
+namespace Fluid.Serverless.Sidecar.S3Api.Writes;
+
+/// <summary>
+/// Writes on a writable dataset, written through to its source: PutObject, CopyObject (x-amz-copy-source within the
+/// dataset), DeleteObject, DeleteObjects, and client multipart uploads (mapped 1:1 onto the remote's). After every
+/// change the object's cached metadata and blocks are dropped, so reads see the new version at once.
+/// </summary>
+internal sealed class WriteResponder(IBlockCache? cache)
+{
+    /// <summary>A client part is read (and verified) whole before it goes to the remote; bigger parts are refused.</summary>
+    public const int MaxClientPartSize = 64 * 1024 * 1024;
+
+    private const int MaxXmlBody = 4 * 1024 * 1024;
+
+    /// <summary>True for the requests this responder answers (writes, and ListParts which is a GET with uploadId).</summary>
+    public static bool Handles(S3Operation operation, HttpRequest request) =>
+        operation.IsWrite() || (operation == S3Operation.UnsupportedSubresource && HttpMethods.IsGet(request.Method)
+            && request.Query.ContainsKey("uploadId") && request.Query.Count == 1 + (request.Query.ContainsKey("max-parts") ? 1 : 0) + (request.Query.ContainsKey("part-number-marker") ? 1 : 0));
+
+    public async ValueTask<S3Error?> RespondAsync(HttpContext context, S3Operation operation, Dataset dataset, string? key, CancellationToken cancellationToken)
+    {
+        var request = context.Request;
+        var query = request.Query;
+        var source = WritableSources.Find(dataset.Source);
+        if (source is null)
+        {
+            return S3Error.NotImplemented($"dataset '{dataset.Name}' is writable but its source ({dataset.Source.Identity}) does not accept writes; nothing was changed") with { BucketName = dataset.Name, Key = key };
+        }
+
+        try
+        {
+            if (key is null)
+            {
+                return operation == S3Operation.PostBucket && query.ContainsKey("delete")
+                    ? await DeleteObjectsAsync(context, dataset, source, cancellationToken)
+                    : S3Error.NotImplemented($"{request.Method} on bucket '{dataset.Name}' is not supported (buckets are datasets, configured in the sidecar)") with { BucketName = dataset.Name };
+            }
+
+            var uploadId = query["uploadId"].ToString();
+            var multipart = source as IMultipartObjectSource;
+            if ((uploadId.Length > 0 || query.ContainsKey("uploads")) && multipart is null)
+            {
+                return S3Error.NotImplemented($"multipart uploads are not supported for dataset '{dataset.Name}' ({dataset.Source.Identity}); use a single PutObject") with { BucketName = dataset.Name, Key = key };
+            }
+
+            switch (request.Method)
+            {
+                case "PUT" when uploadId.Length > 0:
+                    return await UploadPartAsync(context, multipart!, key, uploadId, cancellationToken);
+                case "PUT" when request.Headers.ContainsKey("x-amz-copy-source"):
+                    return await CopyAsync(context, dataset, source, key, cancellationToken);
+                case "PUT" when !HasOtherSubresource(query):
+                    return await PutAsync(context, dataset, source, key, cancellationToken);
+                case "POST" when query.ContainsKey("uploads"):
+                    return await CreateMultipartAsync(context, dataset, multipart!, key, cancellationToken);
+                case "POST" when uploadId.Length > 0:
+                    return await CompleteMultipartAsync(context, dataset, multipart!, key, uploadId, cancellationToken);
+                case "DELETE" when uploadId.Length > 0:
+                    await multipart!.AbortMultipartUploadAsync(key, uploadId, cancellationToken);
+                    context.Response.StatusCode = StatusCodes.Status204NoContent;
+                    return null;
+                case "DELETE" when !HasOtherSubresource(query):
+                    await source.DeleteAsync(key, cancellationToken);
+                    cache?.InvalidateObject(dataset, key);
+                    context.Response.StatusCode = StatusCodes.Status204NoContent;
+                    return null;
+                case "GET" when uploadId.Length > 0:
+                    return await ListPartsAsync(context, dataset, multipart!, key, uploadId, cancellationToken);
+                default:
+                    return S3Error.NotImplemented($"{request.Method} {request.QueryString} on an object is not supported by the sidecar; nothing was changed") with { BucketName = dataset.Name, Key = key };
+            }
+        }
+        catch (UploadRejectedException e)
+        {
+            return e.Error with { BucketName = dataset.Name, Key = key };
+        }
+        catch (Amazon.S3.AmazonS3Exception e) when (e.StatusCode is System.Net.HttpStatusCode.NotFound && e.ErrorCode == "NoSuchUpload")
+        {
+            return new S3Error(404, "NoSuchUpload", "The specified multipart upload does not exist: " + e.Message) { BucketName = dataset.Name, Key = key };
+        }
+        catch (Amazon.S3.AmazonS3Exception e) when ((int)e.StatusCode is >= 400 and < 500 && e.ErrorCode is { Length: > 0 })
+        {
+            // The remote refused (e.g. InvalidPart, EntityTooSmall): the client sees the remote's own answer.
+            return new S3Error((int)e.StatusCode, e.ErrorCode, $"The remote of dataset '{dataset.Name}' refused the request: {e.Message}") { BucketName = dataset.Name, Key = key };
+        }
+        catch (Amazon.Runtime.AmazonServiceException e)
+        {
+            throw new SourceUnavailableException($"dataset '{dataset.Name}': the remote failed the write ({e.Message}); nothing was changed", e);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new SourceUnavailableException($"dataset '{dataset.Name}': the remote failed the write ({e.Message}); nothing was changed", e);
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException e)
+        {
+            return new S3Error(400, "IncompleteBody", $"The request body could not be read ({e.Message}); nothing was stored.") { BucketName = dataset.Name, Key = key };
+        }
+    }
+
+    private async ValueTask<S3Error?> PutAsync(HttpContext context, Dataset dataset, IWritableObjectSource source, string key, CancellationToken cancellationToken)
+    {
+        await using var body = UploadBody.Open(context.Request);
+        string etag;
+        try
+        {
+            etag = await source.PutAsync(key, body, WriteOptions(context.Request), cancellationToken);
+        }
+        finally
+        {
+            // Even a failed write may have replaced (local) or removed nothing; dropping the cache is always safe.
+            cache?.InvalidateObject(dataset, key);
+        }
+
+        context.Response.Headers.ETag = etag;
+        return null;
+    }
+
+    private async ValueTask<S3Error?> CopyAsync(HttpContext context, Dataset dataset, IWritableObjectSource source, string key, CancellationToken cancellationToken)
+    {
+        var copySource = Uri.UnescapeDataString(context.Request.Headers["x-amz-copy-source"].ToString()).TrimStart('/');
+        var question = copySource.IndexOf('?', StringComparison.Ordinal);
+        if (question >= 0)
+        {
+            copySource = copySource[..question];
+        }
+
+        var slash = copySource.IndexOf('/', StringComparison.Ordinal);
+        if (slash <= 0 || copySource[..slash] != dataset.Name)
+        {
+            return S3Error.NotImplemented($"x-amz-copy-source '{copySource}': only copies within dataset '{dataset.Name}' are supported") with { BucketName = dataset.Name, Key = key };
+        }
+
+        var sourceKey = copySource[(slash + 1)..];
+        if (!ObjectKeys.IsSafeRelativeKey(sourceKey))
+        {
+            return S3Error.InvalidArgument($"x-amz-copy-source key '{sourceKey}' is not a valid key");
+        }
+
+        var copied = await source.CopyAsync(sourceKey, key, cancellationToken);
+        cache?.InvalidateObject(dataset, key);
+        if (copied is null)
+        {
+            return S3Error.NoSuchKey(dataset.Name, sourceKey);
+        }
+
+        using var xml = new S3XmlWriter();
+        xml.StartDocumentElement("CopyObjectResult"u8);
+        xml.Element("LastModified"u8, copied.LastModified);
+        xml.Element("ETag"u8, copied.ETag);
+        xml.End("CopyObjectResult"u8);
+        await xml.WriteToAsync(context.Response, cancellationToken);
+        return null;
+    }
+
+    private static async ValueTask<S3Error?> CreateMultipartAsync(HttpContext context, Dataset dataset, IMultipartObjectSource source, string key, CancellationToken cancellationToken)
+    {
+        var uploadId = await source.CreateMultipartUploadAsync(key, WriteOptions(context.Request), cancellationToken);
+        using var xml = new S3XmlWriter();
+        xml.StartDocumentElement("InitiateMultipartUploadResult"u8);
+        xml.Element("Bucket"u8, dataset.Name);
+        xml.Element("Key"u8, key);
+        xml.Element("UploadId"u8, uploadId);
+        xml.End("InitiateMultipartUploadResult"u8);
+        await xml.WriteToAsync(context.Response, cancellationToken);
+        return null;
+    }
+
+    private static async ValueTask<S3Error?> UploadPartAsync(HttpContext context, IMultipartObjectSource source, string key, string uploadId, CancellationToken cancellationToken)
+    {
+        if (!int.TryParse(context.Request.Query["partNumber"], NumberStyles.None, CultureInfo.InvariantCulture, out var partNumber) || partNumber is < 1 or > 10000)
+        {
+            return S3Error.InvalidArgument($"partNumber '{context.Request.Query["partNumber"]}' must be an integer from 1 to 10000");
+        }
+
+        await using var body = UploadBody.Open(context.Request);
+        var buffer = ArrayPool<byte>.Shared.Rent(MaxClientPartSize);
+        try
+        {
+            var length = await ReadBoundedAsync(body, buffer, MaxClientPartSize, "part", cancellationToken);
+            var etag = await source.UploadPartAsync(key, uploadId, partNumber, buffer.AsMemory(0, length), cancellationToken);
+            context.Response.Headers.ETag = etag;
+            return null;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async ValueTask<S3Error?> CompleteMultipartAsync(HttpContext context, Dataset dataset, IMultipartObjectSource source, string key, string uploadId, CancellationToken cancellationToken)
+    {
+        var parts = new List<UploadedPart>();
+        var xmlBody = await ReadXmlBodyAsync(context.Request, cancellationToken);
+        using (var reader = XmlReader.Create(new MemoryStream(xmlBody), new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null, Async = false }))
+        {
+            int? number = null;
+            string? etag = null;
+            reader.Read();
+            while (!reader.EOF)
+            {
+                // ReadElementContentAsString moves past the element itself, so only the other branches call Read.
+                if (reader.NodeType == XmlNodeType.Element && reader.LocalName == "PartNumber")
+                {
+                    if (!int.TryParse(reader.ReadElementContentAsString(), NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
+                    {
+                        return new S3Error(400, "MalformedXML", "A <PartNumber> of CompleteMultipartUpload is not an integer.");
+                    }
+
+                    number = parsed;
+                }
+                else if (reader.NodeType == XmlNodeType.Element && reader.LocalName == "ETag")
+                {
+                    etag = reader.ReadElementContentAsString();
+                }
+                else
+                {
+                    if (reader.NodeType == XmlNodeType.EndElement && reader.LocalName == "Part")
+                    {
+                        if (number is null || etag is null)
+                        {
+                            return new S3Error(400, "MalformedXML", "Every <Part> of CompleteMultipartUpload needs a <PartNumber> and an <ETag>.");
+                        }
+
+                        parts.Add(new UploadedPart(number.Value, etag));
+                        (number, etag) = (null, null);
+                    }
+
+                    reader.Read();
+                }
+            }
+        }
+
+        if (parts.Count == 0)
+        {
+            return new S3Error(400, "MalformedXML", "CompleteMultipartUpload lists no parts.");
+        }
+
+        var objectEtag = await source.CompleteMultipartUploadAsync(key, uploadId, parts, cancellationToken);
+        cache?.InvalidateObject(dataset, key);
+        using var xml = new S3XmlWriter();
+        xml.StartDocumentElement("CompleteMultipartUploadResult"u8);
+        xml.Element("Location"u8, $"/{dataset.Name}/{key}");
+        xml.Element("Bucket"u8, dataset.Name);
+        xml.Element("Key"u8, key);
+        xml.Element("ETag"u8, objectEtag);
+        xml.End("CompleteMultipartUploadResult"u8);
+        await xml.WriteToAsync(context.Response, cancellationToken);
+        return null;
+    }
+
+    private static async ValueTask<S3Error?> ListPartsAsync(HttpContext context, Dataset dataset, IMultipartObjectSource source, string key, string uploadId, CancellationToken cancellationToken)
+    {
+        var parts = await source.ListPartsAsync(key, uploadId, cancellationToken);
+        using var xml = new S3XmlWriter();
+        xml.StartDocumentElement("ListPartsResult"u8);
+        xml.Element("Bucket"u8, dataset.Name);
+        xml.Element("Key"u8, key);
+        xml.Element("UploadId"u8, uploadId);
+        xml.Element("IsTruncated"u8, false);
+        foreach (var part in parts)
+        {
+            xml.Start("Part"u8);
+            xml.Element("PartNumber"u8, part.PartNumber);
+            xml.Element("LastModified"u8, part.LastModified);
+            xml.Element("ETag"u8, part.ETag);
+            xml.Element("Size"u8, part.Size);
+            xml.End("Part"u8);
+        }
+
+        xml.End("ListPartsResult"u8);
+        await xml.WriteToAsync(context.Response, cancellationToken);
+        return null;
+    }
+
+    private async ValueTask<S3Error?> DeleteObjectsAsync(HttpContext context, Dataset dataset, IWritableObjectSource source, CancellationToken cancellationToken)
+    {
+        var headers = context.Request.Headers;
+        var hasDigest = headers.ContainsKey("Content-MD5") || headers.ContainsKey("x-amz-trailer");
+        foreach (var (name, _) in headers)
+        {
+            hasDigest |= name.StartsWith("x-amz-checksum-", StringComparison.OrdinalIgnoreCase) && !name.Equals("x-amz-checksum-algorithm", StringComparison.OrdinalIgnoreCase);
+        }
+
+        if (!hasDigest)
+        {
+            return new S3Error(400, "InvalidRequest", "DeleteObjects requires a Content-MD5 or x-amz-checksum-* header; nothing was deleted.") { BucketName = dataset.Name };
+        }
+
+        var xmlBody = await ReadXmlBodyAsync(context.Request, cancellationToken);
+        var keys = new List<string>();
+        var quiet = false;
+        using (var reader = XmlReader.Create(new MemoryStream(xmlBody), new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null }))
+        {
+            reader.Read();
+            while (!reader.EOF)
+            {
+                if (reader.NodeType == XmlNodeType.Element && reader.LocalName == "Quiet")
+                {
+                    quiet = reader.ReadElementContentAsString().Trim().Equals("true", StringComparison.OrdinalIgnoreCase);
+                }
+                else if (reader.NodeType == XmlNodeType.Element && reader.LocalName == "Key")
+                {
+                    keys.Add(reader.ReadElementContentAsString());
+                }
+                else
+                {
+                    reader.Read();
+                }
+            }
+        }
+
+        if (keys.Count > 1000)
+        {
+            return new S3Error(400, "MalformedXML", $"DeleteObjects lists {keys.Count} keys; at most 1000 are allowed. Nothing was deleted.") { BucketName = dataset.Name };
+        }
+
+        using var xml = new S3XmlWriter();
+        xml.StartDocumentElement("DeleteResult"u8);
+        foreach (var key in keys)
+        {
+            if (!ObjectKeys.IsSafeRelativeKey(key))
+            {
+                xml.Start("Error"u8);
+                xml.Element("Key"u8, key);
+                xml.Element("Code"u8, "InvalidArgument");
+                xml.Element("Message"u8, "The key is not a valid dataset key.");
+                xml.End("Error"u8);
+                continue;
+            }
+
+            try
+            {
+                await source.DeleteAsync(key, cancellationToken);
+                cache?.InvalidateObject(dataset, key);
+                if (!quiet)
+                {
+                    xml.Start("Deleted"u8);
+                    xml.Element("Key"u8, key);
+                    xml.End("Deleted"u8);
+                }
+            }
+            catch (Exception e) when (e is Amazon.Runtime.AmazonServiceException or IOException or UnauthorizedAccessException)
+            {
+                xml.Start("Error"u8);
+                xml.Element("Key"u8, key);
+                xml.Element("Code"u8, "InternalError");
+                xml.Element("Message"u8, e.Message);
+                xml.End("Error"u8);
+            }
+        }
+
+        xml.End("DeleteResult"u8);
+        await xml.WriteToAsync(context.Response, cancellationToken);
+        return null;
+    }
+
+    /// <summary>A small XML request body, decoded and verified like any upload.</summary>
+    private static async ValueTask<byte[]> ReadXmlBodyAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        await using var body = UploadBody.Open(request);
+        var buffer = ArrayPool<byte>.Shared.Rent(MaxXmlBody);
+        try
+        {
+            var length = await ReadBoundedAsync(body, buffer, MaxXmlBody, "XML body", cancellationToken);
+            return buffer.AsSpan(0, length).ToArray();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static async ValueTask<int> ReadBoundedAsync(Stream body, byte[] buffer, int limit, string what, CancellationToken cancellationToken)
+    {
+        var length = 0;
+        while (true)
+        {
+            var read = await body.ReadAsync(buffer.AsMemory(length, Math.Min(buffer.Length, limit + 1) - length), cancellationToken);
+            if (read == 0)
+            {
+                return length;
+            }
+
+            length += read;
+            if (length > limit)
+            {
+                throw new UploadRejectedException(new S3Error(400, "EntityTooLarge", $"The {what} is larger than the {limit} bytes the sidecar accepts; nothing was stored."));
+            }
+        }
+    }
+
+    private static ObjectWriteOptions WriteOptions(HttpRequest request)
+    {
+        var metadata = new List<KeyValuePair<string, string>>();
+        foreach (var (name, value) in request.Headers)
+        {
+            if (name.StartsWith("x-amz-meta-", StringComparison.OrdinalIgnoreCase))
+            {
+                metadata.Add(new(name["x-amz-meta-".Length..].ToLowerInvariant(), value.ToString()));
+            }
+        }
+
+        var contentType = request.ContentType;
+        return new ObjectWriteOptions(string.IsNullOrEmpty(contentType) ? null : contentType, metadata);
+    }
+
+    private static bool HasOtherSubresource(IQueryCollection query) =>
+        query.ContainsKey("tagging") || query.ContainsKey("acl") || query.ContainsKey("retention") || query.ContainsKey("legal-hold");
+}

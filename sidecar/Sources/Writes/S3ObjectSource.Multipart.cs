@@ -1,0 +1,74 @@
+using System.Runtime.InteropServices;
+using Amazon.S3.Model;
+using Fluid.Serverless.Sidecar.Sources.Writes;
+
+namespace Fluid.Serverless.Sidecar.Sources;
+
+internal sealed partial class S3ObjectSource : IMultipartObjectSource
+{
+    public async ValueTask<string> CreateMultipartUploadAsync(string key, ObjectWriteOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var request = new InitiateMultipartUploadRequest { BucketName = bucket, Key = rootPrefix + key, ContentType = options.ContentType };
+        AddMetadata(request.Metadata, options);
+        return (await Client.InitiateMultipartUploadAsync(request, cancellationToken)).UploadId;
+    }
+
+    public async ValueTask<string> UploadPartAsync(string key, string uploadId, int partNumber, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    {
+        var stream = MemoryMarshal.TryGetArray(content, out var segment)
+            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(content.ToArray(), writable: false);
+        var response = await Client.UploadPartAsync(
+            new UploadPartRequest
+            {
+                BucketName = bucket,
+                Key = rootPrefix + key,
+                UploadId = uploadId,
+                PartNumber = partNumber,
+                InputStream = stream,
+                PartSize = content.Length,
+            },
+            cancellationToken);
+        return response.ETag;
+    }
+
+    public async ValueTask<string> CompleteMultipartUploadAsync(string key, string uploadId, IReadOnlyList<UploadedPart> parts, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        var etags = new List<PartETag>(parts.Count);
+        foreach (var part in parts)
+        {
+            etags.Add(new PartETag(part.PartNumber, part.ETag));
+        }
+
+        var response = await Client.CompleteMultipartUploadAsync(
+            new CompleteMultipartUploadRequest { BucketName = bucket, Key = rootPrefix + key, UploadId = uploadId, PartETags = etags },
+            cancellationToken);
+        return response.ETag;
+    }
+
+    public async ValueTask AbortMultipartUploadAsync(string key, string uploadId, CancellationToken cancellationToken) =>
+        await Client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = bucket, Key = rootPrefix + key, UploadId = uploadId }, cancellationToken);
+
+    public async ValueTask<IReadOnlyList<UploadedPart>> ListPartsAsync(string key, string uploadId, CancellationToken cancellationToken)
+    {
+        var parts = new List<UploadedPart>();
+        var request = new ListPartsRequest { BucketName = bucket, Key = rootPrefix + key, UploadId = uploadId };
+        while (true)
+        {
+            var response = await Client.ListPartsAsync(request, cancellationToken);
+            foreach (var part in response.Parts ?? [])
+            {
+                parts.Add(new UploadedPart(part.PartNumber ?? 0, part.ETag, part.Size ?? 0, ToOffset(part.LastModified)));
+            }
+
+            if (response.IsTruncated != true)
+            {
+                return parts;
+            }
+
+            request.PartNumberMarker = response.NextPartNumberMarker?.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+}
