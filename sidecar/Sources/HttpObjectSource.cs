@@ -110,16 +110,10 @@ internal sealed class HttpObjectSource : IObjectSource
 
     public async ValueTask ReadAsync(RemoteObject obj, long offset, Memory<byte> destination, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(obj);
-        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ReadRange.ThrowIfOutside(obj, offset, destination.Length);
         if (destination.IsEmpty)
         {
             return;
-        }
-
-        if (offset + destination.Length > obj.Size)
-        {
-            throw new ArgumentOutOfRangeException(nameof(destination), $"read of {destination.Length} bytes at {offset} runs past the end of '{obj.Key}' ({obj.Size} bytes)");
         }
 
         if (!ObjectKeys.IsSafeRelativeKey(obj.Key))

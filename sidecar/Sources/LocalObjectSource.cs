@@ -67,12 +67,7 @@ internal sealed partial class LocalObjectSource : IObjectSource
 
     public async ValueTask ReadAsync(RemoteObject obj, long offset, Memory<byte> destination, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(obj);
-        ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        if (offset + destination.Length > obj.Size)
-        {
-            throw new ArgumentOutOfRangeException(nameof(destination), $"read of {destination.Length} bytes at {offset} runs past the end of '{obj.Key}' ({obj.Size} bytes)");
-        }
+        ReadRange.ThrowIfOutside(obj, offset, destination.Length);
 
         var path = ResolveKey(obj.Key) ?? throw new RemoteObjectNotFoundException(obj.Key);
         SafeFileHandle handle;
