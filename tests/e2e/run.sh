@@ -28,6 +28,13 @@ done
 
 NS="fluid-e2e-$$"
 WORK="$(mktemp -d /tmp/fluid-e2e.XXXXXX)"
+# The copy-mode sidecar runs as the image's non-root user: like an image's /app, its binary must be reachable by that
+# user whatever the permissions of the checkout (a clone in a 0700 `mktemp -d` directory is not).
+chmod 755 "$WORK"
+mkdir -p "$WORK/image"
+cp -a "$(dirname "$SIDECAR")/." "$WORK/image/"
+chmod -R a+rX "$WORK/image"
+SIDECAR="$WORK/image/$(basename "$SIDECAR")"
 MOTO_PID=""
 cleanup() {
   local code=$?
