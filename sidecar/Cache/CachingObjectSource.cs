@@ -117,6 +117,20 @@ internal sealed class CachingObjectSource : IObjectSource
         }
     }
 
+    public async ValueTask ReadIntoAsync(RemoteObject obj, RangeSink sink, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(obj);
+        try
+        {
+            await _inner.ReadIntoAsync(obj, sink, cancellationToken);
+        }
+        catch (Exception e) when (e is RemoteObjectChangedException or RemoteObjectNotFoundException)
+        {
+            Invalidate(obj.Key);
+            throw;
+        }
+    }
+
     /// <summary>
     /// Forgets what is cached about <paramref name="key"/> (after a write or delete through the sidecar): its HEAD
     /// result and every listing page whose prefix covers it. Results of requests already in flight are not kept.

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.IO.Enumeration;
 using Microsoft.Extensions.Logging;
+using Fluid.Serverless.Sidecar.Sources;
 using Microsoft.Win32.SafeHandles;
 
 namespace Fluid.Serverless.Sidecar.Cache;
@@ -55,6 +56,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
     private long _remoteFetches;
     private long _remoteBytes;
     private long _singleFlightJoins;
+    private long _remoteRequests;
 
     public DiskBlockCache(DiskBlockCacheOptions options, ILogger<DiskBlockCache> logger, TimeProvider timeProvider)
     {
@@ -195,6 +197,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         RemoteFetches = Interlocked.Read(ref _remoteFetches),
         RemoteBytes = Interlocked.Read(ref _remoteBytes),
         SingleFlightJoins = Interlocked.Read(ref _singleFlightJoins),
+        RemoteRequests = Interlocked.Read(ref _remoteRequests),
     };
 
     public async ValueTask DisposeAsync()
@@ -300,6 +303,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
             try
             {
                 payload = flight.AllocatePayload();
+                Interlocked.Increment(ref _remoteRequests);
                 await fetch(payload, _lifetimeToken);
             }
             finally
@@ -333,6 +337,145 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
             _flights.TryRemove(new KeyValuePair<BlockKey, BlockFlight>(key, flight));
             flight.Leave();
         }
+    }
+
+    public IReadOnlyList<Task> FetchRun(BlockKey first, int count, int lastBlockLength, Func<RangeSink, CancellationToken, ValueTask> fetchRun, BlockPriority priority)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(fetchRun);
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        if (lastBlockLength <= 0 || lastBlockLength > _options.BlockSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(lastBlockLength), lastBlockLength, $"a block holds 1..{_options.BlockSize} bytes");
+        }
+
+        // Claim every block that is neither on disk nor in flight by registering its flight now, before any await:
+        // a reader arriving a moment later joins it instead of fetching the block a second time.
+        var done = new Task[count];
+        var runs = new List<List<RunBlock>>();
+        List<RunBlock>? run = null;
+        for (var i = 0; i < count; i++)
+        {
+            var key = first with { Index = first.Index + i };
+            var length = i == count - 1 ? lastBlockLength : _options.BlockSize;
+            var claimed = TryClaim(key, length, priority, out var ready);
+            if (claimed is null)
+            {
+                done[i] = ready;
+                run = null;
+                continue;
+            }
+
+            done[i] = claimed.Flight.Completion;
+            if (run is null)
+            {
+                run = [];
+                runs.Add(run);
+            }
+
+            run.Add(claimed);
+        }
+
+        foreach (var blocks in runs)
+        {
+            _ = RunSpanAsync(blocks, fetchRun);
+        }
+
+        return done;
+    }
+
+    /// <summary>A new flight for a missing block not in flight; otherwise null and what to wait on for it.</summary>
+    private RunBlock? TryClaim(BlockKey key, int length, BlockPriority priority, out Task ready)
+    {
+        while (true)
+        {
+            if (Contains(key))
+            {
+                ready = Task.CompletedTask;
+                return null;
+            }
+
+            if (_flights.TryGetValue(key, out var running))
+            {
+                running.RaisePriority(priority);
+                ready = running.Completion;
+                return null;
+            }
+
+            var flight = new BlockFlight(length, priority);
+            if (!_flights.TryAdd(key, flight))
+            {
+                continue;
+            }
+
+            // A flight that ended between the checks above stored the block before it left the map.
+            if (Contains(key))
+            {
+                _flights.TryRemove(new KeyValuePair<BlockKey, BlockFlight>(key, flight));
+                flight.Complete();
+                flight.Leave();
+                ready = Task.CompletedTask;
+                return null;
+            }
+
+            Interlocked.Increment(ref _misses);
+            ready = flight.Completion;
+            return new RunBlock(key, BlockPath(key), flight);
+        }
+    }
+
+    /// <summary>One remote request for a run of claimed adjacent blocks; a failure fails only the blocks not yet stored.</summary>
+    private async Task RunSpanAsync(List<RunBlock> blocks, Func<RangeSink, CancellationToken, ValueTask> fetchRun)
+    {
+        var sink = new BlockRunSink(blocks, _options.BlockSize, CompleteRunBlock, FailRunBlock);
+        SemaphoreSlim? slot = null;
+        try
+        {
+            // The run waits at its first block's priority: a reader joining that block (the one it needs first) raises it.
+            slot = await _slots.AcquireAsync(blocks[0].Flight, _lifetimeToken);
+            Interlocked.Increment(ref _remoteRequests);
+            await fetchRun(sink, _lifetimeToken);
+            if (sink.Remaining > 0)
+            {
+                throw new IOException($"the source returned with {sink.Remaining} bytes of the run still missing");
+            }
+        }
+        catch (Exception e)
+        {
+            sink.FailRest(e);
+        }
+        finally
+        {
+            slot?.Release();
+        }
+    }
+
+    /// <summary>A block of a run has all its bytes: count, store (before readers are released, as a flight does), release.</summary>
+    private void CompleteRunBlock(RunBlock block, Memory<byte> payload)
+    {
+        try
+        {
+            Interlocked.Increment(ref _remoteFetches);
+            Interlocked.Add(ref _remoteBytes, payload.Length);
+            Store(block.Key, block.Path, payload.Span);
+        }
+        catch (ArgumentException e)
+        {
+            PassThrough(block.Path, e.Message);
+        }
+        finally
+        {
+            block.Flight.Complete();
+            _flights.TryRemove(new KeyValuePair<BlockKey, BlockFlight>(block.Key, block.Flight));
+            block.Flight.Leave();
+        }
+    }
+
+    private void FailRunBlock(RunBlock block, Exception error)
+    {
+        block.Flight.Fail(error);
+        _flights.TryRemove(new KeyValuePair<BlockKey, BlockFlight>(block.Key, block.Flight));
+        block.Flight.Leave();
     }
 
     private bool MayBeOnDisk(BlockKey key) => _diskUsable && (!_indexLoaded || _index.Contains(key));

@@ -47,6 +47,35 @@ public interface IBlockCache
     /// </summary>
     BlockLease? TryReadCached(BlockKey key, int blockLength, int offset, int count, bool continuation = false) => null;
 
+    /// <summary>
+    /// Makes blocks [<paramref name="first"/>.Index, +<paramref name="count"/>) of one object cached, fetching each
+    /// maximal run of them that is neither on disk nor already in flight with ONE call of
+    /// <paramref name="fetchRun"/> (one ranged GET, see <see cref="IObjectSource.ReadIntoAsync"/>). Every block is
+    /// CRC'd, stored and its single-flight waiters released as soon as its own bytes have arrived. A block already
+    /// in flight elsewhere is not fetched again. Returns one task per block, completed when that block is stored (or
+    /// passed through) and faulted when its fetch failed; the fetch itself runs under the cache's lifetime. Every
+    /// block but the last is full; the last has <paramref name="lastBlockLength"/> bytes.
+    /// The default fetches block by block through <see cref="GetAsync"/>.
+    /// </summary>
+    IReadOnlyList<Task> FetchRun(BlockKey first, int count, int lastBlockLength, Func<RangeSink, CancellationToken, ValueTask> fetchRun, BlockPriority priority)
+    {
+        ArgumentNullException.ThrowIfNull(fetchRun);
+        var tasks = new Task[count];
+        for (var i = 0; i < count; i++)
+        {
+            var key = first with { Index = first.Index + i };
+            var offset = key.Index * (long)BlockSize;
+            var length = i == count - 1 ? lastBlockLength : BlockSize;
+            tasks[i] = Contains(key)
+                ? Task.CompletedTask
+                : FetchAndReleaseAsync(GetAsync(key, length, (destination, ct) => fetchRun(new MemoryRangeSink(offset, destination), ct), priority, CancellationToken.None));
+        }
+
+        return tasks;
+
+        static async Task FetchAndReleaseAsync(ValueTask<BlockLease> lease) => (await lease).Dispose();
+    }
+
     /// <summary>True when the block is on disk (no remote traffic would be needed).</summary>
     bool Contains(BlockKey key);
 
@@ -76,6 +105,9 @@ public sealed record CacheStatistics(
 
     /// <summary>Misses that joined a fetch already in flight instead of starting their own.</summary>
     public long SingleFlightJoins { get; init; }
+
+    /// <summary>Remote requests made for blocks: a run of adjacent blocks fetched with one ranged GET counts once.</summary>
+    public long RemoteRequests { get; init; }
 }
 
 /// <summary>A block's bytes in a pooled buffer; dispose to return it.</summary>

@@ -21,6 +21,14 @@ internal sealed class ThrottledObjectSource(IObjectSource inner, TokenBucket buc
         await inner.ReadAsync(obj, offset, destination, cancellationToken);
     }
 
+    /// <summary>Tokens for the whole rest of the span up front: the cap holds on average, one request stays one request.</summary>
+    public async ValueTask ReadIntoAsync(RemoteObject obj, RangeSink sink, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        await bucket.TakeAsync(sink.Remaining, cancellationToken);
+        await inner.ReadIntoAsync(obj, sink, cancellationToken);
+    }
+
     /// <summary>The wrapper owns nothing: the dataset's source is disposed by whoever built the dataset.</summary>
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

@@ -59,6 +59,39 @@ internal sealed class ResilientObjectSource(IObjectSource inner, ResiliencePipel
         }
     }
 
+    /// <summary>
+    /// A streamed range read under the pipeline. Each attempt resumes where the sink stands, so a body broken midway
+    /// refetches only what had not arrived. An attempt that failed after making progress starts a fresh pipeline run
+    /// for the rest: a long span streaming from a slow but healthy remote is not failed by the retry or timeout budget
+    /// meant for one request, while a remote that delivers nothing still fails after the usual retries.
+    /// </summary>
+    public async ValueTask ReadIntoAsync(RemoteObject obj, RangeSink sink, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(obj);
+        ArgumentNullException.ThrowIfNull(sink);
+        while (true)
+        {
+            var remainingBefore = sink.Remaining;
+            try
+            {
+                await pipeline.ExecuteAsync(
+                    static (state, token) => state.inner.ReadIntoAsync(state.obj, state.sink, token),
+                    (inner, obj, sink),
+                    cancellationToken);
+                return;
+            }
+            catch (Exception e) when (IsUnavailable(e, cancellationToken))
+            {
+                if (sink.Remaining < remainingBefore)
+                {
+                    continue;
+                }
+
+                throw Unavailable("GET", obj.Key, e);
+            }
+        }
+    }
+
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 
     private static bool IsUnavailable(Exception e, CancellationToken cancellationToken) => e switch

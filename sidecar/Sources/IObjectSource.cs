@@ -29,6 +29,15 @@ public interface IObjectSource : IAsyncDisposable
     /// <see cref="SourceUnavailableException"/> when the remote fails after retries.
     /// </summary>
     ValueTask ReadAsync(RemoteObject obj, long offset, Memory<byte> destination, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Streams bytes [<see cref="RangeSink.Offset"/>, +<see cref="RangeSink.Remaining"/>) of <paramref name="obj"/>
+    /// into <paramref name="sink"/> in order, with one remote request where the source can (a ranged GET), so a run
+    /// of adjacent cache blocks costs one request rather than one per block. Same exceptions as
+    /// <see cref="ReadAsync"/>. A call after a failure resumes at the sink's offset. The default reads part by part.
+    /// </summary>
+    ValueTask ReadIntoAsync(RemoteObject obj, RangeSink sink, CancellationToken cancellationToken) =>
+        RangeSink.ReadPartByPartAsync(this, obj, sink, cancellationToken);
 }
 
 /// <summary>Metadata of one remote object. <see cref="ETag"/> is quoted as S3 sends it ("\"abc\"").</summary>

@@ -193,6 +193,35 @@ internal sealed partial class S3ObjectSource : IObjectSource
             return;
         }
 
+        using var response = await GetRangeAsync(obj, offset, destination.Length, cancellationToken);
+        await StreamReading.FillAsync(response.ResponseStream, destination, obj.Key, cancellationToken);
+    }
+
+    /// <summary>One ranged GET for the whole rest of the sink, carved into its parts as the body streams in.</summary>
+    public async ValueTask ReadIntoAsync(RemoteObject obj, RangeSink sink, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        if (sink.Remaining == 0)
+        {
+            return;
+        }
+
+        ArgumentNullException.ThrowIfNull(obj);
+        if (sink.Offset < 0 || sink.Offset + sink.Remaining > obj.Size)
+        {
+            throw new ArgumentOutOfRangeException(nameof(sink), $"read of {sink.Remaining} bytes at {sink.Offset} runs past the end of '{obj.Key}' ({obj.Size} bytes)");
+        }
+
+        using var response = await GetRangeAsync(obj, sink.Offset, sink.Remaining, cancellationToken);
+        await RangeSink.FillFromAsync(response.ResponseStream, sink, obj.Key, cancellationToken);
+    }
+
+    /// <summary>
+    /// A GET of [offset, offset+length) pinned to the object's ETag, its body positioned at <paramref name="offset"/>.
+    /// The caller disposes the response.
+    /// </summary>
+    private async ValueTask<GetObjectResponse> GetRangeAsync(RemoteObject obj, long offset, long length, CancellationToken cancellationToken)
+    {
         GetObjectResponse response;
         try
         {
@@ -200,7 +229,7 @@ internal sealed partial class S3ObjectSource : IObjectSource
             {
                 BucketName = bucket,
                 Key = rootPrefix + obj.Key,
-                ByteRange = new ByteRange(offset, offset + destination.Length - 1),
+                ByteRange = new ByteRange(offset, offset + length - 1),
                 EtagToMatch = obj.ETag,
             }, cancellationToken);
         }
@@ -213,7 +242,7 @@ internal sealed partial class S3ObjectSource : IObjectSource
             throw new RemoteObjectNotFoundException(obj.Key);
         }
 
-        using (response)
+        try
         {
             // A store that ignores If-Match still tells us the ETag of what it sent.
             if (!string.IsNullOrEmpty(response.ETag) && response.ETag != obj.ETag)
@@ -221,15 +250,18 @@ internal sealed partial class S3ObjectSource : IObjectSource
                 throw new RemoteObjectChangedException(obj.Key);
             }
 
-            var body = response.ResponseStream;
-
             // A store that ignores Range sends the whole object with 200: skip to the offset rather than cache wrong bytes.
             if (response.HttpStatusCode == HttpStatusCode.OK && offset > 0)
             {
-                await StreamReading.SkipAsync(body, offset, obj.Key, cancellationToken);
+                await StreamReading.SkipAsync(response.ResponseStream, offset, obj.Key, cancellationToken);
             }
 
-            await StreamReading.FillAsync(body, destination, obj.Key, cancellationToken);
+            return response;
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
         }
     }
 
