@@ -65,6 +65,12 @@ public sealed record CacheConfig
     public long MinFreeBytes { get; set; } = SidecarDefaults.MinFreeBytes;
     /// <summary>Global memory budget for read-ahead buffers.</summary>
     public long ReadAheadMemoryBytes { get; set; } = SidecarDefaults.ReadAheadMemoryBytes;
+    /// <summary>
+    /// Largest byte range one remote request fetches for a run of adjacent missing blocks (read-ahead, sequential
+    /// GETs, prefetch): fewer, longer ranged GETs for stores with a per-request cost; the block size = one request
+    /// per block. Null (the injector does not write it) = <see cref="SidecarDefaults.FetchSpanBytes"/>.
+    /// </summary>
+    public long? FetchSpanBytes { get; set; }
     public int MetadataTtlSeconds { get; set; } = SidecarDefaults.MetadataTtlSeconds;
     /// <summary>memory or disk (informational for the injector's emptyDir medium).</summary>
     public string Medium { get; set; } = "disk";

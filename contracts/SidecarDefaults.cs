@@ -16,6 +16,7 @@ public static class SidecarDefaults
     public const long CacheQuotaBytes = 10L * 1024 * 1024 * 1024;
     public const long MinFreeBytes = 512L * 1024 * 1024;
     public const long ReadAheadMemoryBytes = 64L * 1024 * 1024;
+    public const long FetchSpanBytes = 64L * 1024 * 1024;
     public const int MetadataTtlSeconds = 30;
     public const int PrefetchWorkers = 8;
 

@@ -12,8 +12,22 @@ internal sealed record ObjectReaderOptions
     /// <summary>Global budget for blocks held in memory beyond the one a reader is writing (read-ahead and pipelining).</summary>
     public long ReadAheadMemoryBytes { get; init; } = SidecarDefaults.ReadAheadMemoryBytes;
 
-    /// <summary>Largest background read-ahead window, in blocks.</summary>
-    public int MaxReadAheadBlocks { get; init; } = 8;
+    /// <summary>
+    /// Largest background read-ahead window, in blocks. 32 × 4 MiB: two spans of 16 blocks ahead of a sequential
+    /// reader. A span holds one block buffer while it streams (the rest goes to disk), so the window costs disk
+    /// bandwidth, not memory.
+    /// </summary>
+    public int MaxReadAheadBlocks { get; init; } = 32;
+
+    /// <summary>
+    /// Largest range one remote request fetches for a run of adjacent missing blocks (rounded down to whole blocks,
+    /// at least one). Stores with a per-request cost (moto materialises the object per GET; every store has a
+    /// first-byte latency) pay it once per span instead of once per block.
+    /// </summary>
+    public long MaxSpanBytes { get; init; } = SidecarDefaults.FetchSpanBytes;
+
+    /// <summary>Spans one CopyToAsync keeps in flight ahead of its writer (parallel ranged GETs).</summary>
+    public int SpansPerRead { get; init; } = 4;
 
     /// <summary>
     /// Blocks one CopyToAsync keeps in flight ahead of its writer. 16 × 4 MiB: against a store that gives one stream
@@ -22,8 +36,11 @@ internal sealed record ObjectReaderOptions
     /// </summary>
     public int MaxParallelBlocksPerRead { get; init; } = 16;
 
-    /// <summary>Blocks one WarmAsync fetches at once (the cache's prefetch limiter bounds all of them together).</summary>
+    /// <summary>Spans one WarmAsync fetches at once (the cache's prefetch limiter bounds all of them together).</summary>
     public int WarmParallelism { get; init; } = 4;
+
+    /// <summary>Blocks per span for <paramref name="blockSize"/>-byte blocks.</summary>
+    public int SpanBlocks(int blockSize) => (int)Math.Clamp(MaxSpanBytes / blockSize, 1, 1024);
 
     public static ObjectReaderOptions From(CacheConfig cache)
     {
@@ -33,7 +50,16 @@ internal sealed record ObjectReaderOptions
             throw new ArgumentException($"cache.readAheadMemoryBytes is {cache.ReadAheadMemoryBytes}; expected 0 or more (0 = no read-ahead)", nameof(cache));
         }
 
-        return new ObjectReaderOptions { ReadAheadMemoryBytes = cache.ReadAheadMemoryBytes };
+        if (cache.FetchSpanBytes is { } span && span < cache.BlockSizeBytes)
+        {
+            throw new ArgumentException($"cache.fetchSpanBytes is {span}; expected at least cache.blockSizeBytes ({cache.BlockSizeBytes})", nameof(cache));
+        }
+
+        return new ObjectReaderOptions
+        {
+            ReadAheadMemoryBytes = cache.ReadAheadMemoryBytes,
+            MaxSpanBytes = cache.FetchSpanBytes ?? SidecarDefaults.FetchSpanBytes,
+        };
     }
 }
 
@@ -106,65 +132,87 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         var window = _tracker.OnRead(dataset.Name, obj.Key, offset, length);
 
         // Blocks ahead of the writer, in order. A block cached at planning time is streamed from disk in pieces
-        // when its turn comes (no memory held ahead); a missing one is fetched now. The head of the queue never
-        // needs budget (the reader always makes progress); other fetches hold one budget unit until written.
-        var pending = new Queue<(Task<BlockSlice>? Fetch, bool HoldsBudget)>();
+        // when its turn comes; a run of missing blocks is fetched now as one span (one ranged GET) that stores each
+        // block as it arrives, and the writer streams it from disk once stored. So memory is one block per span in
+        // flight, not one per block ahead. The span at the head of the queue needs no budget (the reader always
+        // makes progress); every other span holds one budget unit until its last block is written.
+        var pending = new Queue<PendingBlock>();
+        var spanBlocks = _options.SpanBlocks(blockSize);
+        var spansPerRead = Math.Max(1, _options.SpansPerRead);
+        var maxAhead = spanBlocks * spansPerRead;
+        var spansQueued = 0; // spans with a block not yet written: at most spansPerRead requests per reader
         var next = firstBlock;
         try
         {
             for (var block = firstBlock; block <= lastBlock; block++)
             {
-                while (next <= lastBlock && pending.Count < _options.MaxParallelBlocksPerRead)
+                while (next <= lastBlock && pending.Count < maxAhead)
                 {
                     if (_cache.Contains(KeyOf(dataset, obj, next)))
                     {
-                        pending.Enqueue((null, false));
+                        pending.Enqueue(new PendingBlock(null, null, false));
                         next++;
                         continue;
                     }
 
-                    var holdsBudget = pending.Count > 0;
-                    if (holdsBudget && !_memoryBudget.Wait(0))
+                    if (spansQueued >= spansPerRead)
+                    {
+                        break;
+                    }
+
+                    var count = 1;
+                    while (count < spanBlocks && next + count <= lastBlock && !_cache.Contains(KeyOf(dataset, obj, next + count)))
+                    {
+                        count++;
+                    }
+
+                    var budget = pending.Count > 0 ? _memoryBudget : null;
+                    if (budget is not null && !budget.Wait(0))
                     {
                         Interlocked.Increment(ref _readAheadSkippedForBudget);
                         break;
                     }
 
-                    var (from, to) = RangeInBlock(obj, next, offset, end);
-                    pending.Enqueue((GetSliceAsync(dataset, obj, next, from, to, cancellationToken).AsTask(), holdsBudget));
-                    next++;
+                    var stored = FetchSpan(dataset, obj, next, count, BlockPriority.OnDemand);
+                    for (var i = 0; i < count; i++)
+                    {
+                        pending.Enqueue(new PendingBlock(stored[i], i == count - 1 ? budget : null, i == count - 1));
+                    }
+
+                    spansQueued++;
+                    next += count;
                 }
 
-                var (fetch, holds) = pending.Dequeue();
+                var head = pending.Dequeue();
                 try
                 {
-                    if (fetch is null)
+                    if (head.Stored is { } stored)
                     {
-                        await CopyCachedBlockAsync(dataset, obj, block, offset, end, destination, cancellationToken);
+                        await AwaitStoredAsync(stored, cancellationToken);
                     }
-                    else
-                    {
-                        using var slice = await fetch;
-                        await destination.WriteAsync(slice.Bytes, cancellationToken);
-                    }
+
+                    // From disk; a block the span could not store (failed, passed through, evicted meanwhile) is
+                    // fetched alone here, and that fetch reports the remote's error if there is one.
+                    await CopyCachedBlockAsync(dataset, obj, block, offset, end, destination, cancellationToken);
                 }
                 finally
                 {
-                    if (holds)
+                    head.Budget?.Release();
+                    if (head.LastOfSpan)
                     {
-                        _memoryBudget.Release();
+                        spansQueued--;
                     }
                 }
             }
         }
         finally
         {
-            // On failure or cancellation, blocks already requested still arrive: return their buffers.
+            // On failure or cancellation, spans already started still run to the disk: give their budget back then.
             while (pending.TryDequeue(out var abandoned))
             {
-                if (abandoned.Fetch is not null)
+                if (abandoned.Budget is { } budget)
                 {
-                    _ = ReleaseWhenDoneAsync(abandoned.Fetch, abandoned.HoldsBudget ? _memoryBudget : null);
+                    _ = ReleaseWhenDoneAsync(abandoned.Stored!, budget);
                 }
             }
         }
@@ -242,22 +290,37 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(dataset);
         ArgumentNullException.ThrowIfNull(obj);
         var blockCount = BlockCount(obj);
+        var spanBlocks = _options.SpanBlocks(_cache.BlockSize);
         long fetched = 0;
+
+        // Whole spans: a small file is one request, a big one a few long ranged GETs side by side.
         await Parallel.ForEachAsync(
-            LongRange(blockCount),
+            LongRange((blockCount + spanBlocks - 1) / spanBlocks),
             new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _options.WarmParallelism), CancellationToken = cancellationToken },
-            async (block, ct) =>
+            async (span, ct) =>
             {
-                if (_cache.Contains(KeyOf(dataset, obj, block)))
+                var first = span * spanBlocks;
+                var count = (int)Math.Min(spanBlocks, blockCount - first);
+                long missingBytes = 0;
+                for (var block = first; block < first + count; block++)
+                {
+                    if (!_cache.Contains(KeyOf(dataset, obj, block)))
+                    {
+                        missingBytes += BlockLength(obj, block);
+                    }
+                }
+
+                if (missingBytes == 0)
                 {
                     return;
                 }
 
-                using var lease = await GetBlockAsync(dataset, obj, block, BlockPriority.Prefetch, ct);
-                if (!lease.FromCache)
+                foreach (var stored in FetchSpan(dataset, obj, first, count, BlockPriority.Prefetch))
                 {
-                    Interlocked.Add(ref fetched, lease.Memory.Length);
+                    await stored.WaitAsync(ct);
                 }
+
+                Interlocked.Add(ref fetched, missingBytes);
             });
         return fetched;
     }
@@ -273,7 +336,12 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         _lifetime.Dispose();
     }
 
-    /// <summary>Starts background fetches of up to <paramref name="window"/> blocks from <paramref name="fromBlock"/>.</summary>
+    /// <summary>
+    /// Starts background spans over the blocks of [<paramref name="fromBlock"/>, +<paramref name="window"/>) that are
+    /// neither cached nor already being read ahead. A short run at the far end of the window waits until the window
+    /// has moved on enough to make it a full span (half the window at most): otherwise a reader that advances one
+    /// block at a time would extend the window one block at a time and get one request per block again.
+    /// </summary>
     private void ScheduleReadAhead(Dataset dataset, RemoteObject obj, long fromBlock, int window)
     {
         if (window <= 0 || _lifetimeToken.IsCancellationRequested)
@@ -281,46 +349,125 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
             return;
         }
 
-        var until = Math.Min(BlockCount(obj), fromBlock + window);
-        for (var block = fromBlock; block < until; block++)
+        var blockCount = BlockCount(obj);
+        var until = Math.Min(blockCount, fromBlock + window);
+        var spanBlocks = _options.SpanBlocks(_cache.BlockSize);
+        var worthwhile = Math.Max(1, Math.Min(spanBlocks, window / 2));
+        var block = fromBlock;
+        while (block < until)
         {
-            var key = KeyOf(dataset, obj, block);
-            if (_cache.Contains(key) || !_readAheadInFlight.TryAdd(key, 0))
+            if (!IsReadAheadCandidate(dataset, obj, block))
             {
+                block++;
                 continue;
+            }
+
+            var count = 1;
+            while (count < spanBlocks && block + count < until && IsReadAheadCandidate(dataset, obj, block + count))
+            {
+                count++;
+            }
+
+            if (count < worthwhile && block + count == until && until < blockCount && block > fromBlock)
+            {
+                return;
             }
 
             if (!_memoryBudget.Wait(0))
             {
-                _readAheadInFlight.TryRemove(key, out _);
                 Interlocked.Increment(ref _readAheadSkippedForBudget);
                 return;
             }
 
-            Interlocked.Increment(ref _readAheadStarted);
-            _ = ReadAheadAsync(dataset, obj, block, key);
+            var keys = new BlockKey[count];
+            for (var i = 0; i < count; i++)
+            {
+                keys[i] = KeyOf(dataset, obj, block + i);
+                _readAheadInFlight.TryAdd(keys[i], 0);
+            }
+
+            Interlocked.Add(ref _readAheadStarted, count);
+            IReadOnlyList<Task> stored;
+            try
+            {
+                stored = FetchSpan(dataset, obj, block, count, BlockPriority.ReadAhead);
+            }
+            catch
+            {
+                ForgetReadAhead(keys);
+                _memoryBudget.Release();
+                throw;
+            }
+
+            _ = ReadAheadAsync(dataset, obj, keys, stored);
+            block += count;
         }
     }
 
-    private async Task ReadAheadAsync(Dataset dataset, RemoteObject obj, long block, BlockKey key)
+    private bool IsReadAheadCandidate(Dataset dataset, RemoteObject obj, long block)
+    {
+        var key = KeyOf(dataset, obj, block);
+        return !_readAheadInFlight.ContainsKey(key) && !_cache.Contains(key);
+    }
+
+    /// <summary>Follows one read-ahead span to its end: forgets each block as it is stored, then returns the budget unit.</summary>
+    private async Task ReadAheadAsync(Dataset dataset, RemoteObject obj, BlockKey[] keys, IReadOnlyList<Task> stored)
     {
         try
         {
-            using var lease = await GetBlockAsync(dataset, obj, block, BlockPriority.ReadAhead, _lifetimeToken);
-        }
-        catch (OperationCanceledException) when (_lifetimeToken.IsCancellationRequested)
-        {
-            // Shutting down.
-        }
-        catch (Exception e)
-        {
-            // Nobody waits on read-ahead: a reader that needs the block fetches it again and sees the error.
-            Log.ReadAheadFailed(_logger, dataset.Name, obj.Key, block, e);
+            for (var i = 0; i < keys.Length; i++)
+            {
+                try
+                {
+                    await stored[i];
+                }
+                catch (Exception e)
+                {
+                    // Nobody waits on read-ahead: a reader that needs the block fetches it again and sees the error.
+                    Log.ReadAheadFailed(_logger, dataset.Name, obj.Key, keys[i].Index, e);
+                }
+                finally
+                {
+                    _readAheadInFlight.TryRemove(keys[i], out _);
+                }
+            }
         }
         finally
         {
-            _readAheadInFlight.TryRemove(key, out _);
             _memoryBudget.Release();
+        }
+    }
+
+    private void ForgetReadAhead(BlockKey[] keys)
+    {
+        foreach (var key in keys)
+        {
+            _readAheadInFlight.TryRemove(key, out _);
+        }
+    }
+
+    /// <summary>Blocks [first, first+count) through one span of the cache; one task per block, done when it is stored.</summary>
+    private IReadOnlyList<Task> FetchSpan(Dataset dataset, RemoteObject obj, long first, int count, BlockPriority priority)
+    {
+        var source = dataset.Source;
+        return _cache.FetchRun(
+            KeyOf(dataset, obj, first),
+            count,
+            BlockLength(obj, first + count - 1),
+            (sink, ct) => source.ReadIntoAsync(obj, sink, ct),
+            priority);
+    }
+
+    /// <summary>Waits for a span's block to be stored; a failed fetch is not an error here (the block is fetched alone next).</summary>
+    private static async ValueTask AwaitStoredAsync(Task stored, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await stored.WaitAsync(cancellationToken);
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Fetched again alone by the caller, which then sees the remote's error if it persists.
         }
     }
 
@@ -417,6 +564,22 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         }
     }
 
+    private static async Task ReleaseWhenDoneAsync(Task stored, SemaphoreSlim budget)
+    {
+        try
+        {
+            await stored;
+        }
+        catch (Exception)
+        {
+            // The reader already failed or gave up; this block's own error has nobody to go to.
+        }
+        finally
+        {
+            budget.Release();
+        }
+    }
+
     private static async Task ReleaseWhenDoneAsync(Task<BlockSlice> slice, SemaphoreSlim? budget)
     {
         try
@@ -432,6 +595,9 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
             budget?.Release();
         }
     }
+
+    /// <summary>A block ahead of the writer: null = cached at planning time; else done when its span stored it.</summary>
+    private readonly record struct PendingBlock(Task? Stored, SemaphoreSlim? Budget, bool LastOfSpan);
 
     /// <summary>The bytes a reader wants out of one lease (a whole block, or just a cached sub-range).</summary>
     private readonly struct BlockSlice(BlockLease lease, int skip, int length) : IDisposable

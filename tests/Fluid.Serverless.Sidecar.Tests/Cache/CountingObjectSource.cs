@@ -33,6 +33,20 @@ internal sealed class CountingObjectSource : IObjectSource
     public int InFlightReads => Volatile.Read(ref _concurrentReads);
     public ConcurrentBag<long> ReadOffsets { get; } = [];
 
+    /// <summary>
+    /// When true, <see cref="ReadIntoAsync"/> streams a whole range as ONE read (like a ranged GET), in 16 KiB pieces;
+    /// when false it falls back to one <see cref="ReadAsync"/> per part, as a source without streaming does.
+    /// </summary>
+    public bool StreamsRanges { get; set; }
+
+    /// <summary>A streamed read stops after this many bytes until <see cref="StreamPauseGate"/> completes.</summary>
+    public long? StreamPauseAfterBytes { get; set; }
+
+    public Task? StreamPauseGate { get; set; }
+
+    /// <summary>The next streamed read fails with an <see cref="IOException"/> (a reset) after this many bytes; one-shot.</summary>
+    public long? BreakStreamAfterBytes { get; set; }
+
     public RemoteObject Put(string key, byte[] bytes, string? etag = null)
     {
         var meta = new RemoteObject(key, bytes.Length, etag ?? $"\"{Convert.ToHexStringLower(MD5.HashData(bytes))}\"", DateTimeOffset.UnixEpoch);
@@ -88,6 +102,83 @@ internal sealed class CountingObjectSource : IObjectSource
             }
 
             o.Bytes.AsSpan((int)offset, destination.Length).CopyTo(destination.Span);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _concurrentReads);
+        }
+    }
+
+    public async ValueTask ReadIntoAsync(RemoteObject obj, RangeSink sink, CancellationToken cancellationToken)
+    {
+        if (!StreamsRanges)
+        {
+            await RangeSink.ReadPartByPartAsync(this, obj, sink, cancellationToken);
+            return;
+        }
+
+        Interlocked.Increment(ref _reads);
+        ReadOffsets.Add(sink.Offset);
+        var now = Interlocked.Increment(ref _concurrentReads);
+        int max;
+        while (now > (max = Volatile.Read(ref _maxConcurrentReads)) && Interlocked.CompareExchange(ref _maxConcurrentReads, now, max) != max)
+        {
+        }
+
+        try
+        {
+            if (ReadGate is { } gate)
+            {
+                await gate.WaitAsync(cancellationToken);
+            }
+
+            if (ReadLatency > TimeSpan.Zero)
+            {
+                await Task.Delay(ReadLatency, cancellationToken);
+            }
+
+            if (!_objects.TryGetValue(obj.Key, out var o))
+            {
+                throw new RemoteObjectNotFoundException(obj.Key);
+            }
+
+            if (o.Meta.ETag != obj.ETag)
+            {
+                throw new RemoteObjectChangedException(obj.Key);
+            }
+
+            var breakAfter = BreakStreamAfterBytes;
+            BreakStreamAfterBytes = null;
+            long delivered = 0;
+            while (sink.Remaining > 0)
+            {
+                if (delivered == breakAfter)
+                {
+                    throw new IOException($"connection reset after {delivered} bytes (injected)");
+                }
+
+                if (delivered == StreamPauseAfterBytes && StreamPauseGate is { } pause)
+                {
+                    await pause.WaitAsync(cancellationToken);
+                }
+
+                var buffer = sink.GetBuffer();
+                var piece = (int)Math.Min(buffer.Length, 16 * 1024);
+                if (breakAfter is { } b && delivered < b)
+                {
+                    piece = (int)Math.Min(piece, b - delivered);
+                }
+
+                if (StreamPauseAfterBytes is { } p && delivered < p)
+                {
+                    piece = (int)Math.Min(piece, p - delivered);
+                }
+
+                o.Bytes.AsSpan((int)sink.Offset, piece).CopyTo(buffer.Span);
+                sink.Advance(piece);
+                delivered += piece;
+                await Task.Yield();
+            }
         }
         finally
         {

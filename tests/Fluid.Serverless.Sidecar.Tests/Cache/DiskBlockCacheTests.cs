@@ -413,6 +413,98 @@ public sealed class DiskBlockCacheTests : IDisposable
         (await queued).Dispose();
     }
 
+    [Fact]
+    public async Task FetchRun_FirstBlockArrives_ItsReaderIsReleasedWhileTheRestStreamsAndJoinersShareTheRun()
+    {
+        await using var cache = NewCache();
+        _source.StreamsRanges = true;
+        var (obj, bytes) = PutObject("span.bin", 8 * BlockSize);
+        var pause = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _source.StreamPauseAfterBytes = BlockSize;
+        _source.StreamPauseGate = pause.Task;
+
+        var stored = FetchRun(cache, obj, 0, 8);
+
+        // The body stops after block 0: its reader gets it, the rest of the run is still on its way.
+        using (var first = await Get(cache, obj, 0))
+        {
+            Assert.Equal(Sha(bytes.AsSpan(0, BlockSize)), Sha(first.Memory.Span));
+        }
+
+        Assert.True(stored[0].IsCompletedSuccessfully);
+        Assert.False(stored[1].IsCompleted);
+
+        // Readers of blocks inside the span join it instead of fetching them again.
+        var joinsBefore = cache.GetStatistics().SingleFlightJoins; // the reader of block 0 may have joined too
+        var joiners = Enumerable.Range(1, 7).Select(i => Get(cache, obj, i).AsTask()).ToList();
+        await WaitUntil(() => cache.GetStatistics().SingleFlightJoins == joinsBefore + 7);
+        pause.SetResult();
+        for (var i = 1; i < 8; i++)
+        {
+            using var lease = await joiners[i - 1];
+            Assert.Equal(Sha(bytes.AsSpan(i * BlockSize, BlockSize)), Sha(lease.Memory.Span));
+        }
+
+        await Task.WhenAll(stored);
+        Assert.Equal(1, _source.Reads);
+        var stats = cache.GetStatistics();
+        Assert.Equal((1L, 8L, 8L), (stats.RemoteRequests, stats.RemoteFetches, stats.Blocks));
+    }
+
+    [Fact]
+    public async Task FetchRun_StreamResetMidway_CompleteBlocksKeptAndOnlyTheRestRefetched()
+    {
+        await using var cache = NewCache();
+        _source.StreamsRanges = true;
+        var (obj, bytes) = PutObject("reset.bin", (6 * BlockSize) + 1000);
+        _source.BreakStreamAfterBytes = (2 * BlockSize) + 500;
+
+        var stored = FetchRun(cache, obj, 0, 7);
+        await Assert.ThrowsAsync<IOException>(() => stored[2]);
+        Assert.True(stored[0].IsCompletedSuccessfully && stored[1].IsCompletedSuccessfully);
+        Assert.All(stored.Skip(2), t => Assert.True(t.IsFaulted));
+        Assert.True(cache.Contains(KeyOf(obj, 1)));
+        Assert.False(cache.Contains(KeyOf(obj, 2)));
+
+        // Again: one request, starting at the first block that was not complete.
+        await Task.WhenAll(FetchRun(cache, obj, 0, 7));
+        Assert.Equal(new[] { 0L, 2L * BlockSize }, _source.ReadOffsets.Order().ToArray());
+        for (var i = 0; i < 7; i++)
+        {
+            using var lease = await Get(cache, obj, i);
+            Assert.True(lease.FromCache);
+            Assert.Equal(Sha(bytes.AsSpan(i * BlockSize, BlockLength(obj, i))), Sha(lease.Memory.Span));
+        }
+
+        Assert.Equal(2, _source.Reads);
+        Assert.Equal(7, cache.GetStatistics().RemoteFetches);
+    }
+
+    [Fact]
+    public async Task FetchRun_SomeBlocksCached_OneRequestPerRunOfMissingBlocks()
+    {
+        await using var cache = NewCache();
+        _source.StreamsRanges = true;
+        var (obj, bytes) = PutObject("holes.bin", 8 * BlockSize);
+        (await Get(cache, obj, 2)).Dispose();
+        (await Get(cache, obj, 5)).Dispose();
+        var before = _source.Reads;
+
+        await Task.WhenAll(FetchRun(cache, obj, 0, 8));
+
+        Assert.Equal(3, _source.Reads - before); // 0-1, 3-4, 6-7
+        Assert.Equal(5, cache.GetStatistics().RemoteRequests); // 2 single blocks + 3 runs
+        for (var i = 0; i < 8; i++)
+        {
+            using var lease = await Get(cache, obj, i);
+            Assert.True(lease.FromCache);
+            Assert.Equal(Sha(bytes.AsSpan(i * BlockSize, BlockSize)), Sha(lease.Memory.Span));
+        }
+    }
+
+    private IReadOnlyList<Task> FetchRun(DiskBlockCache cache, RemoteObject obj, long first, int count) =>
+        cache.FetchRun(KeyOf(obj, first), count, BlockLength(obj, first + count - 1), (sink, ct) => _source.ReadIntoAsync(obj, sink, ct), BlockPriority.ReadAhead);
+
     private DiskBlockCache NewCache(
         long quota = 1L << 30,
         int blockSize = BlockSize,

@@ -74,9 +74,10 @@ public sealed class ObjectReaderTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task CopyToAsync_ColdLargeObject_FetchesSeveralBlocksInParallelAheadOfTheWriter()
+    public async Task CopyToAsync_ColdLargeObject_SpansInParallelAheadOfTheWriter()
     {
-        await using var reader = NewReader(readAheadMemory: 64L * BlockSize);
+        _source.StreamsRanges = true;
+        await using var reader = NewReader(readAheadMemory: 64L * BlockSize, spanBlocks: 4);
         var (obj, bytes) = PutObject("cold.bin", 32 * BlockSize);
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _source.ReadGate = gate.Task;
@@ -84,21 +85,37 @@ public sealed class ObjectReaderTests : IAsyncLifetime
         using var output = new MemoryStream();
         var copy = reader.CopyToAsync(_dataset, obj, 0, obj.Size, output, default);
 
-        // Before any block arrives, the reader has 16 fetches (its per-read limit) outstanding, not one.
-        Assert.Equal(16, new ObjectReaderOptions().MaxParallelBlocksPerRead);
-        await WaitUntil(() => _source.InFlightReads == 16);
+        // Before any byte arrives, the reader has its 4 spans (16 blocks) outstanding: 4 requests, not 16 or 1.
+        Assert.Equal(4, new ObjectReaderOptions().SpansPerRead);
+        await WaitUntil(() => _source.InFlightReads == 4);
         gate.SetResult();
         await copy;
 
         Assert.Equal(Sha(bytes), Sha(output.ToArray()));
-        Assert.Equal(32, _source.Reads);
-        Assert.True(_source.MaxConcurrentReads >= 16);
+        Assert.Equal(8, _source.Reads); // 32 blocks / 4 per span
+        Assert.Equal(8, _cache.GetStatistics().RemoteRequests);
+        Assert.Equal(32, _cache.GetStatistics().RemoteFetches);
     }
 
     [Fact]
-    public async Task CopyToAsync_MemoryBudgetOfTwoBlocks_AtMostThreeBlocksInFlight()
+    public async Task CopyToAsync_SpanOfOneBlock_OneRequestPerBlock()
     {
-        await using var reader = NewReader(readAheadMemory: 2L * BlockSize);
+        _source.StreamsRanges = true;
+        await using var reader = NewReader(readAheadMemory: 64L * BlockSize, spanBlocks: 1);
+        var (obj, bytes) = PutObject("perblock.bin", 12 * BlockSize);
+
+        using var output = new MemoryStream();
+        await reader.CopyToAsync(_dataset, obj, 0, obj.Size, output, default);
+
+        Assert.Equal(Sha(bytes), Sha(output.ToArray()));
+        Assert.Equal(12, _source.Reads);
+    }
+
+    [Fact]
+    public async Task CopyToAsync_MemoryBudgetOfTwoBlocks_AtMostThreeSpansInFlight()
+    {
+        _source.StreamsRanges = true;
+        await using var reader = NewReader(readAheadMemory: 2L * BlockSize, spanBlocks: 2);
         var (obj, bytes) = PutObject("budget.bin", 16 * BlockSize);
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _source.ReadGate = gate.Task;
@@ -110,40 +127,36 @@ public sealed class ObjectReaderTests : IAsyncLifetime
         gate.SetResult();
         await copy;
 
-        Assert.Equal(3, inFlightWhileBlocked); // the block being written + two budget units
+        Assert.Equal(3, inFlightWhileBlocked); // the span being written + one span per budget unit
         Assert.Equal(Sha(bytes), Sha(output.ToArray()));
-        Assert.True(_source.MaxConcurrentReads <= 3);
+        Assert.Equal(8, _source.Reads);
     }
 
     [Fact]
-    public async Task ReadAsync_SequentialReads_ReadAheadFetchesTheNextBlocksInParallel()
+    public async Task ReadAsync_SequentialReads_ReadAheadFetchesWholeSpans()
     {
-        await using var reader = NewReader(readAheadMemory: 64L * BlockSize);
-        var (obj, bytes) = PutObject("seq.bin", 16 * BlockSize);
-        var buffer = new byte[BlockSize];
+        _source.StreamsRanges = true;
+        await using var reader = NewReader(readAheadMemory: 64L * BlockSize, spanBlocks: 4, maxReadAheadBlocks: 8);
+        var (obj, bytes) = PutObject("seq.bin", 64 * BlockSize);
+        var buffer = new byte[BlockSize / 4];
+        using var copy = new MemoryStream();
 
-        // Block 0 (window 1: read-ahead of block 1), block 1 (window 2: blocks 2-3).
-        for (var block = 0; block < 2; block++)
+        // A FUSE-like reader: quarter-block reads in order, read-ahead settled after each (deterministic counts).
+        for (long offset = 0; offset < obj.Size; offset += buffer.Length)
         {
-            await reader.ReadAsync(_dataset, obj, block * (long)BlockSize, buffer, default);
+            var read = await reader.ReadAsync(_dataset, obj, offset, buffer, default);
+            copy.Write(buffer, 0, read);
             await WaitUntil(() => reader.ReadAheadInFlight == 0);
         }
 
-        Assert.True(_cache.Contains(KeyOf(obj, 3)));
-        Assert.False(_cache.Contains(KeyOf(obj, 4)));
+        Assert.Equal(Sha(bytes), Sha(copy.ToArray()));
 
-        // Block 2 (window 4: blocks 3-6, 3 is cached): three fetches run side by side.
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _source.ReadGate = gate.Task;
-        var read = await reader.ReadAsync(_dataset, obj, 2L * BlockSize, buffer, default);
-        await WaitUntil(() => _source.InFlightReads == 3);
-        gate.SetResult();
-        await WaitUntil(() => reader.ReadAheadInFlight == 0);
-
-        Assert.Equal(Sha(bytes.AsSpan(2 * BlockSize, BlockSize)), Sha(buffer.AsSpan(0, read)));
-        Assert.Equal(7, _source.Reads);
-        Assert.False(_cache.Contains(KeyOf(obj, 7)));
-        Assert.Equal(6, reader.ReadAheadStarted);
+        // Block 0 on demand; while the window doubles (1, 2, 4, 8) read-ahead fetches 1, 2, 3-4, 5-8; after that a
+        // run at the far end of the window waits until it is a whole span: 9-12, …, 57-60 (13 spans), then 61-63
+        // (the end of the object). 19 requests for 64 blocks; one per block before.
+        Assert.Equal(64, _cache.GetStatistics().RemoteFetches);
+        Assert.Equal(_source.Reads, (int)_cache.GetStatistics().RemoteRequests);
+        Assert.Equal(1 + 4 + 13 + 1, _source.Reads);
     }
 
     [Fact]
@@ -306,8 +319,12 @@ public sealed class ObjectReaderTests : IAsyncLifetime
         Assert.Contains("small.bin", error.Message, StringComparison.Ordinal);
     }
 
-    private ObjectReader NewReader(long readAheadMemory = 16L * BlockSize) =>
-        new(_cache, new ObjectReaderOptions { ReadAheadMemoryBytes = readAheadMemory }, NullLogger<ObjectReader>.Instance, TimeProvider.System);
+    private ObjectReader NewReader(long readAheadMemory = 16L * BlockSize, int spanBlocks = 16, int maxReadAheadBlocks = 8) =>
+        new(
+            _cache,
+            new ObjectReaderOptions { ReadAheadMemoryBytes = readAheadMemory, MaxSpanBytes = spanBlocks * (long)BlockSize, MaxReadAheadBlocks = maxReadAheadBlocks },
+            NullLogger<ObjectReader>.Instance,
+            TimeProvider.System);
 
     private (RemoteObject Obj, byte[] Bytes) PutObject(string key, int size)
     {

@@ -44,6 +44,7 @@ public sealed class FaultProxy : IAsyncDisposable
     private Fault? allFault;
     private (double Share, Fault Fault, Random Random)? shareFault;
     private readonly List<string> hosts = [];
+    private readonly List<string> ranges = [];
     private int requestCount;
 
     private FaultProxy(WebApplication app, Uri upstream)
@@ -67,6 +68,18 @@ public sealed class FaultProxy : IAsyncDisposable
             lock (gate)
             {
                 return [.. hosts];
+            }
+        }
+    }
+
+    /// <summary>Range headers of the requests received, in order ("" when a request had none).</summary>
+    public IReadOnlyList<string> Ranges
+    {
+        get
+        {
+            lock (gate)
+            {
+                return [.. ranges];
             }
         }
     }
@@ -164,6 +177,7 @@ public sealed class FaultProxy : IAsyncDisposable
         lock (gate)
         {
             hosts.Add(context.Request.Host.Value ?? "");
+            ranges.Add(context.Request.Headers.Range.ToString());
         }
 
         var fault = NextFault();
