@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Side-by-side FUSE benchmark over ONE moto bucket: Fluid's FUSE view vs `rclone mount --vfs-cache-mode full`,
-# s3fs, and the same file on local disk. Prints figures and ratios (measured in this run; no absolute thresholds).
+# Side-by-side FUSE benchmark over ONE bucket of ONE remote (moto by default, REMOTE=s3rver for s3rver): Fluid's FUSE
+# view vs `rclone mount --vfs-cache-mode full`, s3fs, and the same file on local disk. Prints figures and ratios
+# (measured in this run; no absolute thresholds).
 #   SIZE_MB=1024 SMALL_FILES=10000 RANDOM_READS=10000 bench/fuse/run.sh
+#   REMOTE=s3rver SIZE_MB=1024 bench/fuse/run.sh
+#   FLUID_SPAN_BYTES=4194304 bench/fuse/run.sh     # cache.fetchSpanBytes (default 64 MiB; 4 MiB = one GET per block)
 # Needs root (FUSE), moto_server, rclone, s3fs, python3 with boto3. Binds only 127.0.0.1.
 set -euo pipefail
 SIZE_MB=${SIZE_MB:-1024}
+REMOTE=${REMOTE:-moto}
 SMALL_FILES=${SMALL_FILES:-10000}
 RANDOM_READS=${RANDOM_READS:-10000}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,13 +29,25 @@ trap cleanup EXIT
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 endpoint="http://127.0.0.1:$port"
-moto_server -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do curl -sf "$endpoint" >/dev/null 2>&1 && break; sleep 0.1; done
+case "$REMOTE" in
+  moto)
+    key=test
+    moto_server -H 127.0.0.1 -p "$port" >"$work/remote.log" 2>&1 &
+    pids+=($!) ;;
+  s3rver)
+    # s3rver serves a range straight from its file (moto materialises the whole object for every ranged GET).
+    key=S3RVER
+    [[ -f "$repo/tests/node/node_modules/s3rver/bin/s3rver.js" ]] || npm ci --prefix "$repo/tests/node" --no-audit --no-fund --loglevel=error
+    mkdir -p "$work/s3rver"
+    node --openssl-legacy-provider "$repo/tests/node/node_modules/s3rver/bin/s3rver.js" -d "$work/s3rver" -a 127.0.0.1 -p "$port" --silent >"$work/remote.log" 2>&1 &
+    pids+=($!) ;;
+  *) echo "REMOTE=$REMOTE: expected moto or s3rver" >&2; exit 2 ;;
+esac
+for _ in $(seq 300); do curl -s -o /dev/null "$endpoint" 2>/dev/null && break; sleep 0.1; done
 
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=$key AWS_DEFAULT_REGION=us-east-1
 mkdir -p "$work/local" "$work/fluid" "$work/rclone" "$work/s3fs" "$work/rclone-cache" "$work/s3fs-cache"
-echo "== preparing: ${SIZE_MB} MiB file and ${SMALL_FILES} x 16 KiB files in s3://$bucket on moto ($endpoint)"
+echo "== preparing: ${SIZE_MB} MiB file and ${SMALL_FILES} x 16 KiB files in s3://$bucket on $REMOTE ($endpoint)"
 head -c $((SIZE_MB * 1024 * 1024)) /dev/urandom >"$work/local/big.bin"
 python3 - "$endpoint" "$bucket" "$work/local/big.bin" "$SMALL_FILES" <<'PY'
 import sys, os, boto3
@@ -52,10 +68,10 @@ dll=$(find "$here/FuseBench/bin/Release" -name FuseBench.dll | head -1)
 dotnet "$dll" "$endpoint" "$bucket" "$work/fluid" "$work/fluid-cache" >"$work/fluid.log" 2>&1 &
 pids+=($!)
 env -u AWS_CA_BUNDLE RCLONE_CONFIG_MOTO_TYPE=s3 RCLONE_CONFIG_MOTO_PROVIDER=Other RCLONE_CONFIG_MOTO_ENDPOINT="$endpoint" \
-  RCLONE_CONFIG_MOTO_ACCESS_KEY_ID=test RCLONE_CONFIG_MOTO_SECRET_ACCESS_KEY=test \
+  RCLONE_CONFIG_MOTO_ACCESS_KEY_ID=$key RCLONE_CONFIG_MOTO_SECRET_ACCESS_KEY=$key \
   rclone mount "moto:$bucket" "$work/rclone" --vfs-cache-mode full --cache-dir "$work/rclone-cache" --read-only >"$work/rclone.log" 2>&1 &
 pids+=($!)
-echo "test:test" >"$work/s3fs.passwd"; chmod 600 "$work/s3fs.passwd"
+echo "$key:$key" >"$work/s3fs.passwd"; chmod 600 "$work/s3fs.passwd"
 s3fs "$bucket" "$work/s3fs" -o url="$endpoint" -o use_path_request_style -o passwd_file="$work/s3fs.passwd" \
   -o use_cache="$work/s3fs-cache" -o ro
 for m in fluid rclone s3fs; do

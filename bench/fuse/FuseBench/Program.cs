@@ -26,7 +26,9 @@ var dataset = new DatasetConfig
 
 var builder = Host.CreateApplicationBuilder();
 builder.Services.AddObjectSources();
-builder.Services.AddBlockCache(new CacheConfig { Directory = args[3], MinFreeBytes = 0 });
+// FLUID_SPAN_BYTES: cache.fetchSpanBytes (the largest range one GET fetches); unset = the product default.
+var spanBytes = long.TryParse(Environment.GetEnvironmentVariable("FLUID_SPAN_BYTES"), System.Globalization.CultureInfo.InvariantCulture, out var span) ? span : (long?)null;
+builder.Services.AddBlockCache(new CacheConfig { Directory = args[3], MinFreeBytes = 0, FetchSpanBytes = spanBytes });
 builder.Services.AddSingleton<IDatasetRegistry>(provider =>
     new FixedRegistry(new Dataset(dataset, provider.GetRequiredService<ISourceFactory>().Create(dataset))));
 builder.Services.AddVolumes(new VolumeOptions { Mode = DatasetModes.Fuse });

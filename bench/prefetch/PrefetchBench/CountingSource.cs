@@ -18,5 +18,12 @@ internal sealed class CountingSource(IObjectSource inner) : IObjectSource
         return inner.ReadAsync(obj, offset, destination, cancellationToken);
     }
 
+    /// <summary>A span (one ranged GET for several blocks) counts as one read.</summary>
+    public ValueTask ReadIntoAsync(RemoteObject obj, RangeSink sink, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _reads);
+        return inner.ReadIntoAsync(obj, sink, cancellationToken);
+    }
+
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 }

@@ -63,7 +63,11 @@ internal static partial class Bench
             },
             NullLogger<DiskBlockCache>.Instance,
             TimeProvider.System);
-        await using var reader = new ObjectReader(cache, new ObjectReaderOptions(), NullLogger<ObjectReader>.Instance, TimeProvider.System);
+        // BENCH_SPAN_BYTES: the largest range one GET fetches (cache.fetchSpanBytes); the block size = one GET per block.
+        var readerOptions = long.TryParse(Environment.GetEnvironmentVariable("BENCH_SPAN_BYTES"), CultureInfo.InvariantCulture, out var spanBytes)
+            ? new ObjectReaderOptions { MaxSpanBytes = spanBytes }
+            : new ObjectReaderOptions();
+        await using var reader = new ObjectReader(cache, readerOptions, NullLogger<ObjectReader>.Instance, TimeProvider.System);
         using var manager = new PrefetchManager(new PrefetchConfig { Workers = workers }, reader, cache, TimeProvider.System, NullLoggerFactory.Instance);
         if (!PrefetchEntry.TryParse(prefix, out var entry, out var error))
         {
@@ -104,7 +108,7 @@ internal static partial class Bench
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"phase={progress.Phase} seconds={seconds:F3} files={progress.FilesDone} failed={progress.FilesFailed} bytes={progress.BytesDone} fetched={progress.BytesFetched} verified={verified} remote_reads_after={source.Reads - readsBefore}"));
+            $"phase={progress.Phase} seconds={seconds:F3} files={progress.FilesDone} failed={progress.FilesFailed} bytes={progress.BytesDone} fetched={progress.BytesFetched} requests={cache.GetStatistics().RemoteRequests} verified={verified} remote_reads_after={source.Reads - readsBefore}"));
         return progress.Phase == PrefetchPhase.Complete && source.Reads == readsBefore ? 0 : 1;
     }
 
