@@ -18,7 +18,12 @@ public static class SidecarDefaults
     public const long ReadAheadMemoryBytes = 64L * 1024 * 1024;
     public const long FetchSpanBytes = 64L * 1024 * 1024;
     public const int MetadataTtlSeconds = 30;
-    public const int PrefetchWorkers = 8;
+    /// <summary>
+    /// Files prefetched in parallel (= concurrent prefetch requests). 32, not aws-cli's 10: many small files cost one
+    /// request each, so the request count in flight is what hides the per-request latency (bench/prefetch: 8 → 1.15×,
+    /// 16 → 0.90×, 32 → 0.66× the time of `aws s3 sync` for 2,000 × 256 KiB); memory is bounded separately, by bytes.
+    /// </summary>
+    public const int PrefetchWorkers = 32;
 
     /// <summary>Admin endpoint (POST) that makes the sidecar exit 0: how legacy-sidecar Jobs complete.</summary>
     public const string QuitPath = "/quitquitquit";

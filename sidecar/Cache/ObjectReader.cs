@@ -39,6 +39,13 @@ internal sealed record ObjectReaderOptions
     /// <summary>Spans one WarmAsync fetches at once (the cache's prefetch limiter bounds all of them together).</summary>
     public int WarmParallelism { get; init; } = 4;
 
+    /// <summary>
+    /// Memory all prefetch spans together may hold: each holds one block buffer (a small file's whole size, else a
+    /// block) while it streams. 32 MiB = 8 spans of 4 MiB blocks (what 8 prefetch workers held before), or 128
+    /// small files of 256 KiB: the request count for many small files is bounded by the workers, not by memory.
+    /// </summary>
+    public long PrefetchMemoryBytes { get; init; } = 32L * 1024 * 1024;
+
     /// <summary>Blocks per span for <paramref name="blockSize"/>-byte blocks.</summary>
     public int SpanBlocks(int blockSize) => (int)Math.Clamp(MaxSpanBytes / blockSize, 1, 1024);
 
@@ -86,6 +93,7 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
     // One unit = one block of memory. Never waited on: beyond the block a reader needs now, work that finds the
     // budget empty is simply not started (read-ahead is an optimisation; it must not queue memory).
     private readonly SemaphoreSlim _memoryBudget;
+    private readonly ByteBudget _prefetchMemory;
     private readonly ConcurrentDictionary<BlockKey, byte> _readAheadInFlight = new();
     private readonly CancellationTokenSource _lifetime = new();
     private readonly CancellationToken _lifetimeToken;
@@ -104,6 +112,7 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         _tracker = new ReadPatternTracker(Math.Max(1, options.MaxReadAheadBlocks), cache.BlockSize, timeProvider);
         var budgetBlocks = (int)Math.Min(int.MaxValue, options.ReadAheadMemoryBytes / cache.BlockSize);
         _memoryBudget = new SemaphoreSlim(budgetBlocks, Math.Max(1, budgetBlocks));
+        _prefetchMemory = new ByteBudget(Math.Max(1, options.PrefetchMemoryBytes));
     }
 
     /// <summary>Background read-ahead fetches started since start-up.</summary>
@@ -315,11 +324,24 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
                     return;
                 }
 
-                foreach (var stored in FetchSpan(dataset, obj, first, count, BlockPriority.Prefetch))
+                // The span's one block buffer comes out of the prefetch memory budget until the span has ended
+                // (also when this warm-up is cancelled: the span itself runs on to the disk).
+                var weight = BlockLength(obj, first);
+                await _prefetchMemory.AcquireAsync(weight, ct);
+                IReadOnlyList<Task> stored;
+                try
                 {
-                    await stored.WaitAsync(ct);
+                    stored = FetchSpan(dataset, obj, first, count, BlockPriority.Prefetch);
+                }
+                catch
+                {
+                    _prefetchMemory.Release(weight);
+                    throw;
                 }
 
+                var spanEnded = Task.WhenAll(stored);
+                _ = ReleaseWhenEndedAsync(spanEnded, _prefetchMemory, weight);
+                await spanEnded.WaitAsync(ct);
                 Interlocked.Add(ref fetched, missingBytes);
             });
         return fetched;
@@ -561,6 +583,22 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
             throw new ArgumentOutOfRangeException(
                 nameof(offset),
                 $"range [{offset}, {offset}+{length}) is outside object '{obj.Key}' of {obj.Size} bytes");
+        }
+    }
+
+    private static async Task ReleaseWhenEndedAsync(Task span, ByteBudget budget, long bytes)
+    {
+        try
+        {
+            await span;
+        }
+        catch (Exception)
+        {
+            // The warm-up that started the span reports its error (or was cancelled and no longer cares).
+        }
+        finally
+        {
+            budget.Release(bytes);
         }
     }
 

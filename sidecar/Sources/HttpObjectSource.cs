@@ -108,21 +108,45 @@ internal sealed class HttpObjectSource : IObjectSource
         return new ListPage(objects, page.CommonPrefixes, page.NextStartAfter);
     }
 
-    public async ValueTask ReadAsync(RemoteObject obj, long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    public ValueTask ReadAsync(RemoteObject obj, long offset, Memory<byte> destination, CancellationToken cancellationToken)
     {
         ReadRange.ThrowIfOutside(obj, offset, destination.Length);
         if (destination.IsEmpty)
         {
-            return;
+            return ValueTask.CompletedTask;
         }
 
+        return ReadRangeAsync(obj, offset, destination.Length, (body, ct) => StreamReading.FillAsync(body, destination, obj.Key, ct), cancellationToken);
+    }
+
+    /// <summary>One range GET for the whole rest of the sink, carved into its parts as the body streams in.</summary>
+    public ValueTask ReadIntoAsync(RemoteObject obj, RangeSink sink, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        if (sink.Remaining == 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        ArgumentNullException.ThrowIfNull(obj);
+        if (sink.Offset < 0 || sink.Offset + sink.Remaining > obj.Size)
+        {
+            throw new ArgumentOutOfRangeException(nameof(sink), $"read of {sink.Remaining} bytes at {sink.Offset} runs past the end of '{obj.Key}' ({obj.Size} bytes)");
+        }
+
+        return ReadRangeAsync(obj, sink.Offset, sink.Remaining, (body, ct) => RangeSink.FillFromAsync(body, sink, obj.Key, ct), cancellationToken);
+    }
+
+    /// <summary>A GET of [offset, offset+length) checked against the object's validators; <paramref name="consume"/> reads the body from offset.</summary>
+    private async ValueTask ReadRangeAsync(RemoteObject obj, long offset, long length, Func<Stream, CancellationToken, ValueTask> consume, CancellationToken cancellationToken)
+    {
         if (!ObjectKeys.IsSafeRelativeKey(obj.Key))
         {
             throw new RemoteObjectNotFoundException(obj.Key);
         }
 
         using var request = NewRequest(HttpMethod.Get, obj.Key);
-        request.Headers.Range = new RangeHeaderValue(offset, offset + destination.Length - 1);
+        request.Headers.Range = new RangeHeaderValue(offset, offset + length - 1);
         var strongETag = !obj.ETag.StartsWith(SynthesizedETagPrefix, StringComparison.Ordinal);
         if (strongETag)
         {
@@ -163,7 +187,7 @@ internal sealed class HttpObjectSource : IObjectSource
             await StreamReading.SkipAsync(body, offset, obj.Key, cancellationToken);
         }
 
-        await StreamReading.FillAsync(body, destination, obj.Key, cancellationToken);
+        await consume(body, cancellationToken);
     }
 
     public ValueTask DisposeAsync()

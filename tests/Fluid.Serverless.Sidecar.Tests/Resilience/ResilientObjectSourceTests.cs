@@ -99,6 +99,68 @@ public abstract class ResilientObjectSourceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReadIntoAsync_WholeObjectInFourParts_OneRequestAndBytesCorrect()
+    {
+        var (source, obj, content) = await SeedAndHeadAsync(size: 1024 * 1024);
+        var sink = new PartsSink(obj.Size, parts: 4);
+        var before = Proxy.RequestCount;
+
+        await source.ReadIntoAsync(obj, sink, CancellationToken.None);
+
+        Assert.Equal(Sha256(content), Sha256(sink.Bytes));
+        Assert.Equal(4, sink.CompletedParts);
+        Assert.Equal(1, Proxy.RequestCount - before);
+    }
+
+    [Fact]
+    public async Task ReadIntoAsync_TruncatedBody_RetryAsksOnlyForTheMissingRange()
+    {
+        var (source, obj, content) = await SeedAndHeadAsync(size: 2 * 1024 * 1024);
+        var sink = new PartsSink(obj.Size, parts: 8);
+        Proxy.FailNext(1, new Fault.TruncateBody());
+        var before = Proxy.Ranges.Count;
+
+        await source.ReadIntoAsync(obj, sink, CancellationToken.None);
+
+        Assert.Equal(Sha256(content), Sha256(sink.Bytes));
+        var ranges = Proxy.Ranges.Skip(before).ToList();
+        Assert.Equal(2, ranges.Count);
+        Assert.Equal($"bytes=0-{obj.Size - 1}", ranges[0]);
+        var resumedAt = long.Parse(ranges[1]["bytes=".Length..ranges[1].IndexOf('-', StringComparison.Ordinal)], CultureInfo.InvariantCulture);
+        Assert.InRange(resumedAt, 1, obj.Size - 1);
+    }
+
+    /// <summary>A sink of equal parts over one array (what the block cache does with blocks, minus the cache).</summary>
+    private sealed class PartsSink(long size, int parts) : RangeSink
+    {
+        private readonly long _partSize = (size + parts - 1) / parts;
+        private long _done;
+
+        public byte[] Bytes { get; } = new byte[size];
+
+        public int CompletedParts { get; private set; }
+
+        public override long Offset => _done;
+
+        public override long Remaining => Bytes.Length - _done;
+
+        public override Memory<byte> GetBuffer()
+        {
+            var partEnd = Math.Min(Bytes.Length, ((_done / _partSize) + 1) * _partSize);
+            return Bytes.AsMemory((int)_done, (int)(partEnd - _done));
+        }
+
+        public override void Advance(int count)
+        {
+            _done += count;
+            if (_done % _partSize == 0 || _done == Bytes.Length)
+            {
+                CompletedParts++;
+            }
+        }
+    }
+
+    [Fact]
     public async Task ReadAsync_StalledBodyPastAttemptTimeout_RetriedAndBytesCorrect()
     {
         var (source, obj, content) = await SeedAndHeadAsync(FastOptions(attemptTimeout: 1));
