@@ -109,7 +109,9 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         _options = options;
         _logger = logger;
         _lifetimeToken = _lifetime.Token;
-        _tracker = new ReadPatternTracker(Math.Max(1, options.MaxReadAheadBlocks), cache.BlockSize, timeProvider);
+        // The window holds at least two spans, so a span can start while the previous one is still streaming.
+        var spanBlocks = options.SpanBlocks(cache.BlockSize);
+        _tracker = new ReadPatternTracker(Math.Max(Math.Max(1, options.MaxReadAheadBlocks), 2 * spanBlocks), cache.BlockSize, timeProvider);
         var budgetBlocks = (int)Math.Min(int.MaxValue, options.ReadAheadMemoryBytes / cache.BlockSize);
         _memoryBudget = new SemaphoreSlim(budgetBlocks, Math.Max(1, budgetBlocks));
         _prefetchMemory = new ByteBudget(Math.Max(1, options.PrefetchMemoryBytes));
@@ -250,6 +252,14 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         var lastBlock = (end - 1) / blockSize;
         var window = _tracker.OnRead(dataset.Name, obj.Key, offset, length);
 
+        // A sequential reader's own missing blocks go out in the same span as the read-ahead behind them: one
+        // request instead of two, and the reader still waits only for its own block (it joins that block's flight,
+        // raising the span to on-demand priority).
+        if (window > 0)
+        {
+            ScheduleReadAhead(dataset, obj, firstBlock, (int)(lastBlock - firstBlock + 1) + window);
+        }
+
         if (firstBlock == lastBlock)
         {
             var (from, to) = RangeInBlock(obj, firstBlock, offset, end);
@@ -290,7 +300,6 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
             }
         }
 
-        ScheduleReadAhead(dataset, obj, lastBlock + 1, window);
         return length;
     }
 
