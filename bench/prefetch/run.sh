@@ -4,7 +4,7 @@
 #
 #   bash bench/prefetch/run.sh
 #   BENCH_SMALL_COUNT=500 BENCH_LARGE_COUNT=1 bash bench/prefetch/run.sh      # a quicker, smaller run
-#   BENCH_PREFETCH_WORKERS=16 BENCH_BLOCK_BYTES=8388608 bash bench/prefetch/run.sh
+#   BENCH_PREFETCH_WORKERS=8 BENCH_SPAN_BYTES=4194304 bash bench/prefetch/run.sh   # the old settings: 8 workers, one GET per block
 #   BENCH_SKIP_BUILD=1 ...   # reuse the last Release build of PrefetchBench
 #
 # (a) prefetch of 2,000 x 256 KiB objects from moto behind a proxy adding 20 ms per request, into the sidecar's
@@ -24,7 +24,7 @@ small_count="${BENCH_SMALL_COUNT:-2000}"
 small_bytes="${BENCH_SMALL_BYTES:-262144}"
 large_count="${BENCH_LARGE_COUNT:-4}"
 large_bytes="${BENCH_LARGE_BYTES:-268435456}"
-workers="${BENCH_PREFETCH_WORKERS:-8}"
+workers="${BENCH_PREFETCH_WORKERS:-32}"   # the product default (prefetch.workers)
 block_bytes="${BENCH_BLOCK_BYTES:-4194304}"   # the cache's block size (cache.blockSizeBytes); 4 MiB is the default
 switch_trials="${BENCH_SWITCH_TRIALS:-10}"
 aws_cli="${BENCH_AWS_CLI:-/usr/bin/aws}"
