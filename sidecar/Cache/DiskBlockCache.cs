@@ -277,7 +277,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
                 return new BlockLease(own, flight.Length, flight.FromDisk);
             }
 
-            var buffer = ArrayPool<byte>.Shared.Rent(flight.Length);
+            var buffer = BlockBuffers.Rent(flight.Length);
             flight.Payload.CopyTo(buffer);
             return new BlockLease(buffer, flight.Length, flight.FromDisk);
         }
@@ -356,7 +356,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
             return null;
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent(count);
+        var buffer = BlockBuffers.Rent(count);
         if (ReadFromDisk(key, path, blockLength, offset, buffer.AsSpan(0, count), entry) == BlockFileRead.Read)
         {
             if (entry is null)
@@ -367,7 +367,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
                 entry = _index.AddReadBeforeLoad(new BlockEntry(key, fileBytes));
                 if (entry is null)
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    BlockBuffers.Return(buffer);
                     DeleteIfUnindexed(key, path);
                     return null;
                 }
@@ -379,7 +379,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         }
 
         entry?.Unpin();
-        ArrayPool<byte>.Shared.Return(buffer);
+        BlockBuffers.Return(buffer);
         return null;
     }
 
@@ -529,7 +529,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         var spanStart = firstChunk * chunkSize;
         var spanEnd = (int)Math.Min(payloadLength, (lastChunk + 1L) * chunkSize);
         var direct = spanStart == offset && spanEnd == offset + destination.Length;
-        var scratch = direct ? null : ArrayPool<byte>.Shared.Rent(spanEnd - spanStart);
+        var scratch = direct ? null : BlockBuffers.Rent(spanEnd - spanStart);
         try
         {
             var chunks = direct ? destination : scratch.AsSpan(0, spanEnd - spanStart);
@@ -562,7 +562,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         {
             if (scratch is not null)
             {
-                ArrayPool<byte>.Shared.Return(scratch);
+                BlockBuffers.Return(scratch);
             }
         }
     }

@@ -102,6 +102,9 @@ internal static class SidecarHostingExtensions
             services.AddHostedService(sp => new HostedServiceAdapter(sp.GetRequiredService<ConfigFileWatcher>()));
         }
 
+        // Returns the block buffers of a finished cold burst to the OS (bench/footprint: loaded RSS).
+        services.AddHostedService(sp => new MemoryTrimmer(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<MemoryTrimmer>>()));
+
         services.AddSingleton<MetricsRegistry>();
         services.AddSingleton(sp => new SidecarMetrics(
             sp.GetRequiredService<MetricsRegistry>(),
