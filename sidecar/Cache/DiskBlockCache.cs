@@ -859,6 +859,8 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
             // once, right after start-up, gives that memory back (idle RSS is paid by every pod, issue 8).
             found.Clear();
             found.TrimExcess();
+            _index.CompleteLoad(); // before the collection: it drops the index's grown table
+            _indexLoaded = true;
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         }
         catch (OperationCanceledException)
