@@ -134,7 +134,8 @@ internal static class SidecarHostingExtensions
             config.VirtualHostDomains,
             sp.GetService<IBlockCache>(),
             CreateSignatureVerifier(config, sp.GetRequiredService<TimeProvider>()),
-            CreateUpstreamForwarder(config, sp)));
+            CreateUpstreamForwarder(config, sp),
+            new S3Api.Writes.UploadStaging(Path.Combine(config.Cache.Directory, "uploads"))));
 
         services.AddSingleton<ConfigReadinessCheck>();
         services.AddSingleton(sp => new DatasetsReadinessCheck(sp.GetRequiredService<DatasetRegistry>()));

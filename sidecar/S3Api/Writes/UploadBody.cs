@@ -17,7 +17,7 @@ internal static class UploadBody
     private const string ChecksumPrefix = "x-amz-checksum-";
 
     /// <summary>The decoded, verifying stream for <paramref name="request"/>; throws <see cref="UploadRejectedException"/> on bad headers.</summary>
-    public static Stream Open(HttpRequest request)
+    public static VerifyingStream Open(HttpRequest request)
     {
         var headers = request.Headers;
         var contentSha256 = headers["x-amz-content-sha256"].ToString();

@@ -8,8 +8,12 @@ public interface IMultipartObjectSource
 {
     ValueTask<string> CreateMultipartUploadAsync(string key, ObjectWriteOptions options, CancellationToken cancellationToken);
 
-    /// <summary>Uploads one part (bytes already read and verified); returns its quoted ETag.</summary>
-    ValueTask<string> UploadPartAsync(string key, string uploadId, int partNumber, ReadOnlyMemory<byte> content, CancellationToken cancellationToken);
+    /// <summary>
+    /// Uploads one part of exactly <paramref name="length"/> bytes, streamed from <paramref name="content"/> as it is
+    /// read; returns its quoted ETag. The read that yields the last byte may throw to veto the part (a digest
+    /// mismatch): the implementation must then not keep a part under that number from this call.
+    /// </summary>
+    ValueTask<string> UploadPartAsync(string key, string uploadId, int partNumber, Stream content, long length, CancellationToken cancellationToken);
 
     /// <summary>Completes the upload from the client's part list; returns the object's ETag.</summary>
     ValueTask<string> CompleteMultipartUploadAsync(string key, string uploadId, IReadOnlyList<UploadedPart> parts, CancellationToken cancellationToken);

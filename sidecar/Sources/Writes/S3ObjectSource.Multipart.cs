@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Amazon.S3.Model;
 using Fluid.Serverless.Sidecar.Sources.Writes;
 
@@ -14,11 +13,13 @@ internal sealed partial class S3ObjectSource : IMultipartObjectSource
         return (await Client.InitiateMultipartUploadAsync(request, cancellationToken)).UploadId;
     }
 
-    public async ValueTask<string> UploadPartAsync(string key, string uploadId, int partNumber, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    /// <summary>
+    /// Streams the client's part into the remote's part with Content-Length = <paramref name="length"/>. A veto on the
+    /// last read (bad digest) or a client that stops sending fails the SDK request before its last byte was sent, so
+    /// the remote sees a short body and stores nothing under this part number.
+    /// </summary>
+    public async ValueTask<string> UploadPartAsync(string key, string uploadId, int partNumber, Stream content, long length, CancellationToken cancellationToken)
     {
-        var stream = MemoryMarshal.TryGetArray(content, out var segment)
-            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
-            : new MemoryStream(content.ToArray(), writable: false);
         var response = await Client.UploadPartAsync(
             new UploadPartRequest
             {
@@ -26,8 +27,8 @@ internal sealed partial class S3ObjectSource : IMultipartObjectSource
                 Key = rootPrefix + key,
                 UploadId = uploadId,
                 PartNumber = partNumber,
-                InputStream = stream,
-                PartSize = content.Length,
+                InputStream = content.CanSeek ? content : new ForwardOnlyPartStream(content, length),
+                PartSize = length,
             },
             cancellationToken);
         return response.ETag;
