@@ -17,10 +17,14 @@ public sealed class WriteThroughEnvironment : IAsyncLifetime
     public const string Writable = "rw-data";
     public const string ReadOnly = "ro-data";
     public const string RemoteBucket = "writes-remote";
+    public const string LocalWritable = "local-rw";
 
     public MotoProcess Moto { get; private set; } = null!;
     public SidecarProcess Sidecar { get; private set; } = null!;
     public string Root { get; } = Directory.CreateTempSubdirectory("fluid-writes-").FullName;
+
+    /// <summary>The directory behind the writable local:// dataset <see cref="LocalWritable"/>.</summary>
+    public string LocalRoot => Path.Combine(Root, "local-dataset");
 
     public async Task InitializeAsync()
     {
@@ -31,6 +35,7 @@ public sealed class WriteThroughEnvironment : IAsyncLifetime
             await s3.PutObjectAsync(new PutObjectRequest { BucketName = RemoteBucket, Key = "ro/existing.txt", ContentBody = "existing" });
         }
 
+        Directory.CreateDirectory(LocalRoot);
         Sidecar = await SidecarProcess.StartAsync(
             new SidecarConfig
             {
@@ -38,6 +43,7 @@ public sealed class WriteThroughEnvironment : IAsyncLifetime
                 [
                     TestDatasets.S3(Writable, RemoteBucket, Moto.Endpoint, prefix: "rw/") with { ReadOnly = false },
                     TestDatasets.S3(ReadOnly, RemoteBucket, Moto.Endpoint, prefix: "ro/"),
+                    new DatasetConfig { Name = LocalWritable, Source = "local://" + LocalRoot, ReadOnly = false },
                 ],
             },
             Moto.ClientEnvironment);
