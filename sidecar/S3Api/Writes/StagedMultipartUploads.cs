@@ -31,7 +31,10 @@ internal sealed class StagedMultipartUploads(string directory, string sourceIden
         return uploadId;
     }
 
-    public async ValueTask<string> UploadPartAsync(string key, string uploadId, int partNumber, Stream content, long length, CancellationToken cancellationToken)
+    /// <summary>No remote: the sidecar checks every declared digest itself.</summary>
+    public bool ForwardsContentMd5 => false;
+
+    public async ValueTask<string> UploadPartAsync(string key, string uploadId, int partNumber, Stream content, long length, PartDigests digests, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
         var upload = await OpenAsync(key, uploadId, cancellationToken);

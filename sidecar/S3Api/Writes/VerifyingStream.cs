@@ -19,6 +19,12 @@ internal sealed class VerifyingStream(Stream inner, List<DigestCheck> checks, lo
 
     public long BytesRead => _length;
 
+    /// <summary>The body's SHA-256 (lower-case hex) as declared by x-amz-content-sha256, when this stream verifies it.</summary>
+    public string? VerifiedSha256Hex { get; init; }
+
+    /// <summary>The client's Content-MD5 (base64), verified here unless the remote was to check it.</summary>
+    public string? ContentMd5 { get; init; }
+
     /// <summary>The decoded body length the request declared (x-amz-decoded-content-length or Content-Length), if any.</summary>
     public long? DeclaredLength => declaredLength;
 

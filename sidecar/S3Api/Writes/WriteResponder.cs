@@ -190,7 +190,8 @@ internal sealed class WriteResponder(IBlockCache? cache, UploadStaging staging)
             return S3Error.InvalidArgument($"partNumber '{context.Request.Query["partNumber"]}' must be an integer from 1 to 10000");
         }
 
-        await using var body = UploadBody.Open(context.Request);
+        await using var body = UploadBody.Open(context.Request, source.ForwardsContentMd5);
+        var digests = new PartDigests(body.VerifiedSha256Hex, body.ContentMd5);
         if (body.DeclaredLength is { } length)
         {
             if (length > MaxPartSize)
@@ -200,14 +201,14 @@ internal sealed class WriteResponder(IBlockCache? cache, UploadStaging staging)
 
             // Streamed straight into the remote part: the verifying stream withholds the last byte until the body's
             // digests matched, so a bad part never completes at the remote.
-            context.Response.Headers.ETag = await source.UploadPartAsync(key, uploadId, partNumber, body, length, cancellationToken);
+            context.Response.Headers.ETag = await source.UploadPartAsync(key, uploadId, partNumber, body, length, digests, cancellationToken);
             return null;
         }
 
         // No length up front (Transfer-Encoding: chunked without x-amz-decoded-content-length): the remote needs one,
         // so the part is spooled to a temp file (never to memory), verified, then sent.
         await using var spool = await _staging.SpoolAsync(body, MaxPartSize, cancellationToken);
-        context.Response.Headers.ETag = await source.UploadPartAsync(key, uploadId, partNumber, spool, spool.Length, cancellationToken);
+        context.Response.Headers.ETag = await source.UploadPartAsync(key, uploadId, partNumber, spool, spool.Length, digests, cancellationToken);
         return null;
     }
 
