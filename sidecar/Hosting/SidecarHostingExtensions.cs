@@ -162,7 +162,13 @@ internal static class SidecarHostingExtensions
         }
 
         return new S3Api.Passthrough.UpstreamForwarder(
-            services.GetRequiredService<Yarp.ReverseProxy.Forwarder.IHttpForwarder>(), upstream, accessKey, secret, services.GetRequiredService<TimeProvider>());
+            services.GetRequiredService<Yarp.ReverseProxy.Forwarder.IHttpForwarder>(),
+            upstream,
+            accessKey,
+            secret,
+            services.GetRequiredService<TimeProvider>(),
+            Resilience.SourceResilienceOptions.From(new Sources.SourceOptions("upstream", upstream.Options)),
+            services.GetRequiredService<ILoggerFactory>().CreateLogger("Fluid.Serverless.Sidecar.S3Api.Passthrough"));
     }
 
     /// <summary>SigV4 verification is on only when pod-local credentials are configured (the endpoint is loopback-only).</summary>
