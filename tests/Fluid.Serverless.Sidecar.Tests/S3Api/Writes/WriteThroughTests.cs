@@ -190,15 +190,15 @@ public sealed class WriteThroughTests(WriteThroughEnvironment environment)
     }
 
     [Fact]
-    public async Task AwsCliV2_Cp24MiB_StoredExactly()
+    public async Task AwsCliV2_Cp100MiB_StoredExactly()
     {
-        var bytes = WriteThroughEnvironment.RandomBytes(24 * 1024 * 1024);
+        var bytes = WriteThroughEnvironment.RandomBytes(100 * 1024 * 1024);
         var path = Path.Combine(environment.Root, "cli-up.bin");
         await File.WriteAllBytesAsync(path, bytes);
 
         await CommandRunner.RunCheckedAsync(
             "/usr/bin/aws",
-            ["--endpoint-url", environment.Sidecar.S3Endpoint.ToString(), "s3", "cp", path, $"s3://{WriteThroughEnvironment.Writable}/cli/up.bin"],
+            ["--endpoint-url", environment.Sidecar.S3Endpoint.ToString(), "s3", "cp", "--no-progress", path, $"s3://{WriteThroughEnvironment.Writable}/cli/up.bin"],
             environment.ClientEnvironment());
 
         Assert.Equal(WriteThroughEnvironment.Sha256(bytes), await environment.RemoteSha256Async("rw/cli/up.bin"));
