@@ -34,7 +34,7 @@ internal sealed class UpstreamForwarder : IDisposable
     private readonly string _endpoint;
     private readonly ResigningTransformer _transformer;
     private readonly ForwarderRequestConfig _requestConfig;
-    private readonly ResiliencePipeline<ForwardOutcome> _breaker;
+    private readonly ResiliencePipeline<bool> _breaker; // result: the upstream answered (see Answered)
     private readonly TimeSpan _breakDuration;
     private readonly HttpMessageInvoker _client = new(new SocketsHttpHandler
     {
@@ -55,10 +55,10 @@ internal sealed class UpstreamForwarder : IDisposable
         _requestConfig = new ForwarderRequestConfig { ActivityTimeout = resilience.AttemptTimeout };
         _breakDuration = resilience.BreakerBreak;
         var name = "upstream " + _endpoint;
-        _breaker = new ResiliencePipelineBuilder<ForwardOutcome> { Name = name, TimeProvider = time }
-            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<ForwardOutcome>
+        _breaker = new ResiliencePipelineBuilder<bool> { Name = name, TimeProvider = time }
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<bool>
             {
-                ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Result == ForwardOutcome.Failed),
+                ShouldHandle = static args => ValueTask.FromResult(!args.Outcome.Result),
                 FailureRatio = resilience.BreakerFailureRatio,
                 MinimumThroughput = resilience.BreakerMinimumThroughput,
                 SamplingDuration = resilience.BreakerSampling,
@@ -75,16 +75,6 @@ internal sealed class UpstreamForwarder : IDisposable
                 },
             })
             .Build();
-    }
-
-    /// <summary>How one exchange went, for the circuit breaker.</summary>
-    private enum ForwardOutcome
-    {
-        /// <summary>The upstream answered (any status below 500), or the client went away.</summary>
-        Answered,
-
-        /// <summary>No answer (refused, reset, timed out) or a 5xx answer.</summary>
-        Failed,
     }
 
     /// <summary>Forwards the request; null when the upstream answered (whatever its status), else the error to send.</summary>
@@ -115,10 +105,11 @@ internal sealed class UpstreamForwarder : IDisposable
                 async (state, _) =>
                 {
                     state.Error = await _forwarder.SendAsync(state.Context, _endpoint, _client, _requestConfig, _transformer);
-                    var answered = state.Error == ForwarderError.None
+                    // Answered: any status below 500, or the client went away (not the upstream's failure). A bool, not
+                    // an enum: Polly's generic pipeline over an enum result is not Native-AOT clean.
+                    return state.Error == ForwarderError.None
                         ? state.Context.Response.StatusCode < 500
                         : state.Context.RequestAborted.IsCancellationRequested;
-                    return answered ? ForwardOutcome.Answered : ForwardOutcome.Failed;
                 },
                 exchange,
                 context.RequestAborted);
