@@ -1,5 +1,5 @@
-using System.Security.Cryptography;
 using System.IO.Hashing;
+using System.Security.Cryptography;
 using Microsoft.AspNetCore.Http;
 
 namespace Fluid.Serverless.Sidecar.S3Api.Writes;

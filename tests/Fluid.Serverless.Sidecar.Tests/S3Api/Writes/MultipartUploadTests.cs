@@ -152,11 +152,17 @@ public sealed class MultipartUploadTests(WriteThroughEnvironment environment)
 
         var wrongEtag = await Assert.ThrowsAsync<AmazonS3Exception>(() => s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
         {
-            BucketName = WriteThroughEnvironment.LocalWritable, Key = "mp/refused.bin", UploadId = upload.UploadId, PartETags = [new PartETag(1, "\"00000000000000000000000000000000\"")],
+            BucketName = WriteThroughEnvironment.LocalWritable,
+            Key = "mp/refused.bin",
+            UploadId = upload.UploadId,
+            PartETags = [new PartETag(1, "\"00000000000000000000000000000000\"")],
         }));
         var tooSmall = await Assert.ThrowsAsync<AmazonS3Exception>(() => s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
         {
-            BucketName = WriteThroughEnvironment.LocalWritable, Key = "mp/refused.bin", UploadId = upload.UploadId, PartETags = [new PartETag(1, one.ETag), new PartETag(2, two.ETag)],
+            BucketName = WriteThroughEnvironment.LocalWritable,
+            Key = "mp/refused.bin",
+            UploadId = upload.UploadId,
+            PartETags = [new PartETag(1, one.ETag), new PartETag(2, two.ETag)],
         }));
 
         Assert.Equal("InvalidPart", wrongEtag.ErrorCode);
