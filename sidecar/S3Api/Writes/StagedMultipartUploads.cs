@@ -89,8 +89,10 @@ internal sealed class StagedMultipartUploads(string directory, string sourceIden
                 throw new UploadRejectedException(new S3Error(400, "InvalidPartOrder", $"The parts must be listed in ascending order of part number; part {part.PartNumber} follows {parts[i - 1].PartNumber}."));
             }
 
-            var path = Path.Combine(upload, PartPrefix(part.PartNumber) + part.ETag.Trim('"').ToLowerInvariant() + PartExtension);
-            if (part.ETag.Contains('/', StringComparison.Ordinal) || FileStatus.OfPath(path) is not { IsRegularFile: true } status)
+            // Part ETags here are MD5s: anything else cannot name a part (and never reaches the file system).
+            var md5 = part.ETag.Trim('"').ToLowerInvariant();
+            var path = Path.Combine(upload, PartPrefix(part.PartNumber) + md5 + PartExtension);
+            if (md5.Length != 32 || md5.AsSpan().ContainsAnyExcept(LowerHex) || FileStatus.OfPath(path) is not { IsRegularFile: true } status)
             {
                 throw new UploadRejectedException(new S3Error(400, "InvalidPart", $"Part {part.PartNumber} with ETag {part.ETag} was not uploaded (or was replaced) in upload {uploadId}."));
             }

@@ -157,6 +157,13 @@ public sealed class MultipartUploadTests(WriteThroughEnvironment environment)
             UploadId = upload.UploadId,
             PartETags = [new PartETag(1, "\"00000000000000000000000000000000\"")],
         }));
+        var pathLikeEtag = await Assert.ThrowsAsync<AmazonS3Exception>(() => s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
+        {
+            BucketName = WriteThroughEnvironment.LocalWritable,
+            Key = "mp/refused.bin",
+            UploadId = upload.UploadId,
+            PartETags = [new PartETag(1, "\"../../../upload\"")],
+        }));
         var tooSmall = await Assert.ThrowsAsync<AmazonS3Exception>(() => s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
         {
             BucketName = WriteThroughEnvironment.LocalWritable,
@@ -166,6 +173,7 @@ public sealed class MultipartUploadTests(WriteThroughEnvironment environment)
         }));
 
         Assert.Equal("InvalidPart", wrongEtag.ErrorCode);
+        Assert.Equal("InvalidPart", pathLikeEtag.ErrorCode);
         Assert.Equal("EntityTooSmall", tooSmall.ErrorCode);
         Assert.False(File.Exists(Path.Combine(environment.LocalRoot, "mp", "refused.bin")));
         await s3.AbortMultipartUploadAsync(WriteThroughEnvironment.LocalWritable, "mp/refused.bin", upload.UploadId);
