@@ -117,6 +117,9 @@ public sealed record UpstreamConfig
     public string Region { get; set; } = "us-east-1";
     public string? AccessKeyIdEnv { get; set; }
     public string? SecretAccessKeyEnv { get; set; }
+
+    /// <summary>Timeouts and circuit breaker, with the option names and defaults of a dataset's source (attemptTimeoutSeconds, breaker*).</summary>
+    public IReadOnlyDictionary<string, string> Options { get; set; } = new Dictionary<string, string>();
 }
 
 public sealed record PodCredentialsConfig

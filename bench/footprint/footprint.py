@@ -334,13 +334,23 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
 
 
+MIB_IN_MB = 1024 * 1024 / 1e6
+
+
 def print_table(results, args):
     ref = results[0]
+    # The targets are in MB (10^6 bytes): 40 MB = 38.1 MiB, 120 MB = 114.4 MiB. VmRSS is in KiB, so the
+    # figures are printed in MiB and in MB, each next to the target in its own unit.
+    for r in results:
+        r["idle_mb"] = r["idle_mib"] * MIB_IN_MB
+        r["load_max_mb"] = r["load_max_mib"] * MIB_IN_MB
     rows = [
         ("start -> /readyz, median of %d (ms)" % args.starts, "ready_ms", "<= 100"),
         ("start -> /readyz, fastest (ms)", "ready_min_ms", ""),
-        ("idle RSS, 10,000 blocks indexed (MiB)", "idle_mib", "<= 40"),
-        (f"RSS, 32 x 64 KiB range readers, max of {args.load_seconds} s (MiB)", "load_max_mib", "<= 120"),
+        ("idle RSS, 10,000 blocks indexed (MiB)", "idle_mib", "<= 38.1"),
+        ("idle RSS, 10,000 blocks indexed (MB)", "idle_mb", "<= 40"),
+        (f"RSS, 32 x 64 KiB range readers, max of {args.load_seconds} s (MiB)", "load_max_mib", "<= 114.4"),
+        (f"RSS, 32 x 64 KiB range readers, max of {args.load_seconds} s (MB)", "load_max_mb", "<= 120"),
         ("RSS growth, first -> last sample (MiB)", "load_growth_mib", "~ 0"),
         ("range reads per second", "load_rps", ""),
         ("SIGTERM -> exit, GET in flight (ms)", "exit_ms", "<= 1000"),

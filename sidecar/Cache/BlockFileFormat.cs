@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Hashing;
-using System.Security.Cryptography;
 using System.Text;
 
 namespace Fluid.Serverless.Sidecar.Cache;
@@ -184,8 +183,8 @@ internal static class BlockFileFormat
         {
             var portion = rented.AsSpan(0, size);
             WriteKeyPortion(portion, key);
-            Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-            SHA256.HashData(portion, hash);
+            Span<byte> hash = stackalloc byte[KeySha256.HashSizeInBytes];
+            KeySha256.HashData(portion, hash); // not SHA256.HashData: see KeySha256 (no OpenSSL for file names)
             return Convert.ToHexStringLower(hash);
         }
         finally

@@ -1,4 +1,3 @@
-using System.Buffers;
 
 namespace Fluid.Serverless.Sidecar.Cache;
 
@@ -46,7 +45,7 @@ internal sealed class BlockFlight
     {
         lock (_gate)
         {
-            _buffer ??= ArrayPool<byte>.Shared.Rent(Length);
+            _buffer ??= BlockBuffers.Rent(Length);
             return _buffer.AsMemory(0, Length);
         }
     }
@@ -115,7 +114,7 @@ internal sealed class BlockFlight
 
         if (toReturn is not null)
         {
-            ArrayPool<byte>.Shared.Return(toReturn);
+            BlockBuffers.Return(toReturn);
         }
     }
 

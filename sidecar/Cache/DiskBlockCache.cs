@@ -36,7 +36,6 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
     // never deletes a file that a concurrent fill has just renamed over the evicted one.
     private readonly Lock[] _fileLocks;
     private readonly bool[] _shardCreated = new bool[256];
-    private readonly ConcurrentQueue<(string Source, string ObjectKey)> _invalidatedBeforeIndexLoaded = new();
     private readonly CancellationTokenSource _lifetime = new();
     private readonly CancellationToken _lifetimeToken;
     private readonly DriveInfo? _drive;
@@ -96,10 +95,18 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         }
         else
         {
+            _index.CompleteLoad();
             _indexLoaded = true;
             _indexLoad = Task.CompletedTask;
         }
     }
+
+    /// <summary>
+    /// Test hook: awaited by the start-up scan after it has listed the block files and before it indexes them, so
+    /// a test can interleave an invalidation or a read with the scan deterministically. Set it before
+    /// <see cref="StartIndexLoad"/>.
+    /// </summary>
+    internal Func<Task>? ScanListedHook { get; set; }
 
     /// <summary>Starts the background index scan (idempotent).</summary>
     public void StartIndexLoad() => _indexLoadStarted.TrySetResult();
@@ -165,19 +172,17 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
             return true;
         }
 
-        return !_indexLoaded && _diskUsable && File.Exists(BlockPath(key));
+        return !_indexLoaded && _diskUsable && !_index.IsInvalidatedWhileLoading(key) && File.Exists(BlockPath(key));
     }
 
     public void Invalidate(string sourceIdentity, string objectKey)
     {
         ArgumentNullException.ThrowIfNull(sourceIdentity);
         ArgumentNullException.ThrowIfNull(objectKey);
-        if (!_indexLoaded)
-        {
-            // The scan may not have reached this object's files yet; it applies the invalidation when it ends.
-            _invalidatedBeforeIndexLoaded.Enqueue((sourceIdentity, objectKey));
-        }
 
+        // While the start-up scan runs this also leaves a tombstone: the object's files the scan has not indexed yet
+        // (their names are hashes, so they cannot be found without reading every header) are then never indexed
+        // nor served, and the scan deletes them when it reaches them.
         var removed = new List<BlockEntry>();
         _index.RemoveObject(sourceIdentity, objectKey, removed);
         DeleteRemovedFiles(removed);
@@ -275,7 +280,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
                 return new BlockLease(own, flight.Length, flight.FromDisk);
             }
 
-            var buffer = ArrayPool<byte>.Shared.Rent(flight.Length);
+            var buffer = BlockBuffers.Rent(flight.Length);
             flight.Payload.CopyTo(buffer);
             return new BlockLease(buffer, flight.Length, flight.FromDisk);
         }
@@ -478,7 +483,10 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         block.Flight.Leave();
     }
 
-    private bool MayBeOnDisk(BlockKey key) => _diskUsable && (!_indexLoaded || _index.Contains(key));
+    private bool MayBeOnDisk(BlockKey key) => _diskUsable && (_index.Contains(key) || MayBeUnindexedOnDisk(key));
+
+    /// <summary>Before the scan has finished, a file not in the index may still be a valid block (unless invalidated).</summary>
+    private bool MayBeUnindexedOnDisk(BlockKey key) => !_indexLoaded && !_index.IsInvalidatedWhileLoading(key);
 
     private BlockLease? TryReadLease(BlockKey key, string path, int length) => TryReadLease(key, path, length, 0, length);
 
@@ -486,19 +494,27 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
     private BlockLease? TryReadLease(BlockKey key, string path, int blockLength, int offset, int count)
     {
         var entry = _index.TouchAndPin(key);
-        if (entry is null && !(_diskUsable && !_indexLoaded))
+        if (entry is null && !(_diskUsable && MayBeUnindexedOnDisk(key)))
         {
             return null;
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent(count);
+        var buffer = BlockBuffers.Rent(count);
         if (ReadFromDisk(key, path, blockLength, offset, buffer.AsSpan(0, count), entry) == BlockFileRead.Read)
         {
             if (entry is null)
             {
-                // Read before the scan reached this file: index it now (the scan will find it already there).
+                // Read before the scan reached this file: index it now (the scan will find it already there). Refused
+                // when the object was invalidated while this read ran: those bytes are of a version no longer served.
                 var fileBytes = BlockFileFormat.HeaderSize(key, blockLength) + (long)blockLength;
-                entry = _index.AddFound(new BlockEntry(key, path, fileBytes), asMostRecent: true);
+                entry = _index.AddReadBeforeLoad(new BlockEntry(key, fileBytes));
+                if (entry is null)
+                {
+                    BlockBuffers.Return(buffer);
+                    DeleteIfUnindexed(key, path);
+                    return null;
+                }
+
                 entry.Pin();
             }
 
@@ -506,7 +522,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         }
 
         entry?.Unpin();
-        ArrayPool<byte>.Shared.Return(buffer);
+        BlockBuffers.Return(buffer);
         return null;
     }
 
@@ -656,7 +672,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         var spanStart = firstChunk * chunkSize;
         var spanEnd = (int)Math.Min(payloadLength, (lastChunk + 1L) * chunkSize);
         var direct = spanStart == offset && spanEnd == offset + destination.Length;
-        var scratch = direct ? null : ArrayPool<byte>.Shared.Rent(spanEnd - spanStart);
+        var scratch = direct ? null : BlockBuffers.Rent(spanEnd - spanStart);
         try
         {
             var chunks = direct ? destination : scratch.AsSpan(0, spanEnd - spanStart);
@@ -689,7 +705,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         {
             if (scratch is not null)
             {
-                ArrayPool<byte>.Shared.Return(scratch);
+                BlockBuffers.Return(scratch);
             }
         }
     }
@@ -791,7 +807,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
                 RandomAccess.Write(handle, payload, headerSize);
             }
 
-            var entry = new BlockEntry(key, path, fileBytes) { LastPersistedTouchTicks = _time.GetUtcNow().UtcTicks };
+            var entry = new BlockEntry(key, fileBytes) { LastPersistedTouchTicks = _time.GetUtcNow().UtcTicks };
             lock (FileLockFor(path))
             {
                 // rename(2) within one directory is atomic: the name holds the old file or the complete new one.
@@ -878,12 +894,18 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
     {
         foreach (var entry in removed)
         {
-            lock (FileLockFor(entry.Path))
+            DeleteIfUnindexed(entry.Key, BlockPath(entry.Key));
+        }
+    }
+
+    /// <summary>Deletes a block file unless its key is (again) in the index: a newer file took the name.</summary>
+    private void DeleteIfUnindexed(BlockKey key, string path)
+    {
+        lock (FileLockFor(path))
+        {
+            if (!_index.Contains(key))
             {
-                if (!_index.Contains(entry.Key))
-                {
-                    TryDeleteFile(entry.Path);
-                }
+                TryDeleteFile(path);
             }
         }
     }
@@ -926,43 +948,42 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
     private async Task LoadIndexWhenStartedAsync()
     {
         await _indexLoadStarted.Task.WaitAsync(_lifetimeToken);
-        await Task.Run(LoadIndex, _lifetimeToken);
+        await Task.Run(LoadIndexAsync, _lifetimeToken);
     }
 
-    private void LoadIndex()
+    /// <summary>A block file the scan found: its entry, its path (entries do not keep one) and its mtime.</summary>
+    private readonly record struct ScannedBlock(BlockEntry Entry, string Path, long ModifiedTicks);
+
+    private async Task LoadIndexAsync()
     {
         var started = Stopwatch.GetTimestamp();
-        var found = new List<(BlockEntry Entry, DateTimeOffset Modified)>();
+        var found = new List<ScannedBlock>();
         try
         {
-            foreach (var shard in Directory.EnumerateDirectories(_blocksDirectory))
+            ListBlockFiles(found);
+            if (ScanListedHook is { } hook)
             {
-                _lifetimeToken.ThrowIfCancellationRequested();
-                ScanShard(shard, found);
+                await hook();
             }
 
             // Newest first, each added before the others: the oldest ends at the head of the LRU list, and all
             // of them before blocks this process already touched.
-            found.Sort(static (a, b) => b.Modified.CompareTo(a.Modified));
-            foreach (var (entry, _) in found)
+            found.Sort(static (a, b) => b.ModifiedTicks.CompareTo(a.ModifiedTicks));
+            var dropped = 0;
+            foreach (var block in found)
             {
                 // Under the file's stripe, like deletions: a file this run evicted after the scan saw it is not
                 // indexed again, and one evicted "meanwhile" but not yet deleted is kept (the eviction sees the
-                // entry and leaves the file), so the index and the disk agree.
-                lock (FileLockFor(entry.Path))
+                // entry and leaves the file), so the index and the disk agree. A file of an object invalidated
+                // since the scan started is refused by the index and deleted here.
+                lock (FileLockFor(block.Path))
                 {
-                    if (File.Exists(entry.Path))
+                    if (File.Exists(block.Path) && _index.AddScanned(block.Entry) is null)
                     {
-                        _index.AddFound(entry, asMostRecent: false);
+                        TryDeleteFile(block.Path);
+                        dropped++;
                     }
                 }
-            }
-
-            while (_invalidatedBeforeIndexLoaded.TryDequeue(out var invalidated))
-            {
-                var removed = new List<BlockEntry>();
-                _index.RemoveObject(invalidated.Source, invalidated.ObjectKey, removed);
-                DeleteRemovedFiles(removed);
             }
 
             var excess = _index.UsedBytes - _options.QuotaBytes;
@@ -974,13 +995,15 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
                 DeleteEvicted(victims);
             }
 
-            Log.IndexLoaded(_logger, found.Count, _index.UsedBytes, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            Log.IndexLoaded(_logger, found.Count - dropped, _index.UsedBytes, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
 
             // The scan leaves megabytes of garbage (paths, headers, the sorted list) that a quiet sidecar would keep
             // resident for a long time: a workstation GC keeps freed regions for reuse. One aggressive collection,
             // once, right after start-up, gives that memory back (idle RSS is paid by every pod, issue 8).
             found.Clear();
             found.TrimExcess();
+            _index.CompleteLoad(); // before the collection: it drops the index's grown table
+            _indexLoaded = true;
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         }
         catch (OperationCanceledException)
@@ -994,11 +1017,25 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         }
         finally
         {
+            // Index first: from here on a read that started before cannot add a file the scan did not keep.
+            _index.CompleteLoad();
             _indexLoaded = true;
         }
     }
 
-    private void ScanShard(string shard, List<(BlockEntry Entry, DateTimeOffset Modified)> found)
+    private void ListBlockFiles(List<ScannedBlock> found)
+    {
+        // One instance of each source identity, object key and ETag for the life of the index (every block of an
+        // object, and every object of a source, share them): the index of a warm cache stays resident (issue 8).
+        var strings = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var shard in Directory.EnumerateDirectories(_blocksDirectory))
+        {
+            _lifetimeToken.ThrowIfCancellationRequested();
+            ScanShard(shard, found, strings);
+        }
+    }
+
+    private void ScanShard(string shard, List<ScannedBlock> found, Dictionary<string, string> strings)
     {
         var files = new FileSystemEnumerable<(string Path, long Length, DateTimeOffset Modified)>(
             shard,
@@ -1034,8 +1071,22 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
                 continue;
             }
 
-            found.Add((new BlockEntry(key.Value, file.Path, file.Length) { LastPersistedTouchTicks = file.Modified.UtcTicks }, file.Modified));
+            var k = key.Value;
+            var shared = new BlockKey(Intern(strings, k.SourceIdentity), Intern(strings, k.ObjectKey), Intern(strings, k.ETag), k.Index);
+            var entry = new BlockEntry(shared, file.Length) { LastPersistedTouchTicks = file.Modified.UtcTicks };
+            found.Add(new ScannedBlock(entry, file.Path, file.Modified.UtcTicks));
         }
+    }
+
+    private static string Intern(Dictionary<string, string> strings, string value)
+    {
+        if (strings.TryGetValue(value, out var existing))
+        {
+            return existing;
+        }
+
+        strings.Add(value, value);
+        return value;
     }
 
     /// <summary>The key in a file's header when the header is intact and the file has the length it declares.</summary>

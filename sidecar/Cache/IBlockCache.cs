@@ -142,7 +142,7 @@ public sealed class BlockLease : IDisposable
         if (buffer is not null)
         {
             _pinned?.Unpin();
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            BlockBuffers.Return(buffer);
         }
     }
 }

@@ -102,6 +102,9 @@ internal static class SidecarHostingExtensions
             services.AddHostedService(sp => new HostedServiceAdapter(sp.GetRequiredService<ConfigFileWatcher>()));
         }
 
+        // Returns the block buffers of a finished cold burst to the OS (bench/footprint: loaded RSS).
+        services.AddHostedService(sp => new MemoryTrimmer(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<MemoryTrimmer>>()));
+
         services.AddSingleton<MetricsRegistry>();
         services.AddSingleton(sp => new SidecarMetrics(
             sp.GetRequiredService<MetricsRegistry>(),
@@ -134,7 +137,8 @@ internal static class SidecarHostingExtensions
             config.VirtualHostDomains,
             sp.GetService<IBlockCache>(),
             CreateSignatureVerifier(config, sp.GetRequiredService<TimeProvider>()),
-            CreateUpstreamForwarder(config, sp)));
+            CreateUpstreamForwarder(config, sp),
+            new S3Api.Writes.UploadStaging(Path.Combine(config.Cache.Directory, "uploads"))));
 
         services.AddSingleton<ConfigReadinessCheck>();
         services.AddSingleton(sp => new DatasetsReadinessCheck(sp.GetRequiredService<DatasetRegistry>()));
@@ -161,7 +165,13 @@ internal static class SidecarHostingExtensions
         }
 
         return new S3Api.Passthrough.UpstreamForwarder(
-            services.GetRequiredService<Yarp.ReverseProxy.Forwarder.IHttpForwarder>(), upstream, accessKey, secret, services.GetRequiredService<TimeProvider>());
+            services.GetRequiredService<Yarp.ReverseProxy.Forwarder.IHttpForwarder>(),
+            upstream,
+            accessKey,
+            secret,
+            services.GetRequiredService<TimeProvider>(),
+            Resilience.SourceResilienceOptions.From(new Sources.SourceOptions("upstream", upstream.Options)),
+            services.GetRequiredService<ILoggerFactory>().CreateLogger("Fluid.Serverless.Sidecar.S3Api.Passthrough"));
     }
 
     /// <summary>SigV4 verification is on only when pod-local credentials are configured (the endpoint is loopback-only).</summary>

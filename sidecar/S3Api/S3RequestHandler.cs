@@ -48,7 +48,8 @@ internal sealed partial class S3RequestHandler
         IReadOnlyList<string> virtualHostDomains,
         IBlockCache? cache = null,
         Auth.SigV4Verifier? signatures = null,
-        Passthrough.UpstreamForwarder? upstream = null)
+        Passthrough.UpstreamForwarder? upstream = null,
+        Writes.UploadStaging? uploadStaging = null)
     {
         _signatures = signatures;
         _upstream = upstream;
@@ -58,7 +59,7 @@ internal sealed partial class S3RequestHandler
         _logger = logger;
         _objects = new ObjectResponder(reader);
         _lists = new ListObjectsResponder();
-        _writes = new Writes.WriteResponder(cache);
+        _writes = new Writes.WriteResponder(cache, uploadStaging ?? Writes.UploadStaging.InTempDirectory());
         _virtualHostSuffixes = [.. virtualHostDomains.Select(domain => "." + domain)];
     }
 

@@ -21,6 +21,7 @@ internal sealed class S3ClientPool
 
     private static AmazonS3Client Create(S3ClientSettings settings)
     {
+        Writes.PrecomputedPayloadHash.Register();
         var config = new AmazonS3Config
         {
             ForcePathStyle = settings.PathStyle,

@@ -3,8 +3,12 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Sidecar.Resilience;
 using Fluid.Serverless.Sidecar.S3Api.Writes;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.CircuitBreaker;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Fluid.Serverless.Sidecar.S3Api.Passthrough;
@@ -16,11 +20,22 @@ namespace Fluid.Serverless.Sidecar.S3Api.Passthrough;
 /// aws-chunked body is decoded — and its checksums verified — on the way). Upstream answers, errors included, reach
 /// the client unchanged.
 /// </summary>
+/// <remarks>
+/// Resilience, with the options (names and defaults) of a dataset's source: the per-attempt timeout bounds how long
+/// the upstream may stay silent (YARP's activity timeout: no response headers or body bytes for that long cancels the
+/// exchange), and a circuit breaker counts exchanges that got no answer or a 5xx answer; once open, requests fail at
+/// once with 503 ServiceUnavailable naming the upstream, until a probe after the break duration gets an answer.
+/// There are no retries and no overall timeout: bodies stream (a request cannot be replayed, a large PUT may take
+/// long while progressing), and the client's SDK retries a 503 itself.
+/// </remarks>
 internal sealed class UpstreamForwarder : IDisposable
 {
     private readonly IHttpForwarder _forwarder;
     private readonly string _endpoint;
     private readonly ResigningTransformer _transformer;
+    private readonly ForwarderRequestConfig _requestConfig;
+    private readonly ResiliencePipeline<bool> _breaker; // result: the upstream answered (see Answered)
+    private readonly TimeSpan _breakDuration;
     private readonly HttpMessageInvoker _client = new(new SocketsHttpHandler
     {
         UseProxy = false,
@@ -30,11 +45,36 @@ internal sealed class UpstreamForwarder : IDisposable
         ConnectTimeout = TimeSpan.FromSeconds(10),
     });
 
-    public UpstreamForwarder(IHttpForwarder forwarder, UpstreamConfig upstream, string accessKeyId, string secretAccessKey, TimeProvider time)
+    public UpstreamForwarder(IHttpForwarder forwarder, UpstreamConfig upstream, string accessKeyId, string secretAccessKey, TimeProvider time, SourceResilienceOptions resilience, ILogger logger)
     {
+        ArgumentNullException.ThrowIfNull(upstream);
+        ArgumentNullException.ThrowIfNull(resilience);
         _forwarder = forwarder;
         _endpoint = upstream.Endpoint.TrimEnd('/');
         _transformer = new ResigningTransformer(upstream.Region, accessKeyId, secretAccessKey, time);
+        _requestConfig = new ForwarderRequestConfig { ActivityTimeout = resilience.AttemptTimeout };
+        _breakDuration = resilience.BreakerBreak;
+        var name = "upstream " + _endpoint;
+        _breaker = new ResiliencePipelineBuilder<bool> { Name = name, TimeProvider = time }
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<bool>
+            {
+                ShouldHandle = static args => ValueTask.FromResult(!args.Outcome.Result),
+                FailureRatio = resilience.BreakerFailureRatio,
+                MinimumThroughput = resilience.BreakerMinimumThroughput,
+                SamplingDuration = resilience.BreakerSampling,
+                BreakDuration = resilience.BreakerBreak,
+                OnOpened = args =>
+                {
+                    SourceLog.CircuitOpened(logger, name, args.BreakDuration.TotalSeconds, "no answer or 5xx answers");
+                    return ValueTask.CompletedTask;
+                },
+                OnClosed = _ =>
+                {
+                    SourceLog.CircuitClosed(logger, name);
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .Build();
     }
 
     /// <summary>Forwards the request; null when the upstream answered (whatever its status), else the error to send.</summary>
@@ -58,7 +98,28 @@ internal sealed class UpstreamForwarder : IDisposable
             request.Headers.Remove("Content-Encoding");
         }
 
-        var error = await _forwarder.SendAsync(context, _endpoint, _client, ForwarderRequestConfig.Empty, _transformer);
+        var exchange = new Exchange(context);
+        try
+        {
+            await _breaker.ExecuteAsync(
+                async (state, _) =>
+                {
+                    state.Error = await _forwarder.SendAsync(state.Context, _endpoint, _client, _requestConfig, _transformer);
+                    // Answered: any status below 500, or the client went away (not the upstream's failure). A bool, not
+                    // an enum: Polly's generic pipeline over an enum result is not Native-AOT clean.
+                    return state.Error == ForwarderError.None
+                        ? state.Context.Response.StatusCode < 500
+                        : state.Context.RequestAborted.IsCancellationRequested;
+                },
+                exchange,
+                context.RequestAborted);
+        }
+        catch (BrokenCircuitException)
+        {
+            return S3Error.ServiceUnavailable(bucket, $"the upstream S3 endpoint {_endpoint} is failing (no answer or 5xx answers); requests fail at once for up to {_breakDuration.TotalSeconds:0.#} s before it is tried again");
+        }
+
+        var error = exchange.Error;
         if (error == ForwarderError.None || context.Response.HasStarted)
         {
             return null;
@@ -75,6 +136,14 @@ internal sealed class UpstreamForwarder : IDisposable
     }
 
     public void Dispose() => _client.Dispose();
+
+    /// <summary>One forwarded request, and what YARP reported for it.</summary>
+    private sealed class Exchange(HttpContext context)
+    {
+        public HttpContext Context { get; } = context;
+
+        public ForwarderError Error { get; set; }
+    }
 
     private sealed class ResigningTransformer(string region, string accessKeyId, string secretAccessKey, TimeProvider time) : HttpTransformer
     {

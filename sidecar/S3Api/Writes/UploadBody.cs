@@ -1,5 +1,5 @@
-using System.Security.Cryptography;
 using System.IO.Hashing;
+using System.Security.Cryptography;
 using Microsoft.AspNetCore.Http;
 
 namespace Fluid.Serverless.Sidecar.S3Api.Writes;
@@ -17,7 +17,12 @@ internal static class UploadBody
     private const string ChecksumPrefix = "x-amz-checksum-";
 
     /// <summary>The decoded, verifying stream for <paramref name="request"/>; throws <see cref="UploadRejectedException"/> on bad headers.</summary>
-    public static Stream Open(HttpRequest request)
+    /// <param name="remoteChecksContentMd5">
+    /// The body goes 1:1 to a remote that is sent the client's Content-MD5 and checks it (an UploadPart). When the body's
+    /// SHA-256 is verified here as well, the MD5 is then left to the remote instead of hashing every byte a second
+    /// time: the SHA-256 already proves the bytes are the client's (MD5 was the largest CPU cost of a streamed part).
+    /// </param>
+    public static VerifyingStream Open(HttpRequest request, bool remoteChecksContentMd5 = false)
     {
         var headers = request.Headers;
         var contentSha256 = headers["x-amz-content-sha256"].ToString();
@@ -66,7 +71,8 @@ internal static class UploadBody
         }
 
         var md5 = headers["Content-MD5"].ToString();
-        if (md5.Length > 0)
+        var sha256Verified = !streaming && contentSha256.Length == 64;
+        if (md5.Length > 0 && !(remoteChecksContentMd5 && sha256Verified))
         {
             checks.Add(DigestCheck.Base64(md5, MD5.Create(), "Content-MD5", 16));
         }
@@ -93,7 +99,11 @@ internal static class UploadBody
             checks.Add(check);
         }
 
-        return new VerifyingStream(body, checks, decodedLength);
+        return new VerifyingStream(body, checks, decodedLength)
+        {
+            VerifiedSha256Hex = sha256Verified ? contentSha256.ToLowerInvariant() : null,
+            ContentMd5 = md5.Length > 0 ? md5 : null,
+        };
     }
 }
 

@@ -5,12 +5,28 @@ namespace Fluid.Serverless.Sidecar.S3Api.Writes;
 /// declared length. The end-of-body read throws on a mismatch, so a consumer that commits only after reading to the
 /// end (a PUT, a CompleteMultipartUpload) never commits bad bytes.
 /// </summary>
+/// <remarks>
+/// With a declared length the check runs one read earlier: the read that yields the last declared byte first reads
+/// the client's body to its end (the aws-chunked final chunk and trailers) and verifies, and only then returns.
+/// A consumer that streams the bytes on with that length (an UploadPart to the remote with a Content-Length) thus
+/// never gets the last bytes of a bad body: its request stays short of its Content-Length and is cut, so the remote
+/// stores no part from it.
+/// </remarks>
 internal sealed class VerifyingStream(Stream inner, List<DigestCheck> checks, long? declaredLength) : Stream
 {
     private long _length;
     private bool _verified;
 
     public long BytesRead => _length;
+
+    /// <summary>The body's SHA-256 (lower-case hex) as declared by x-amz-content-sha256, when this stream verifies it.</summary>
+    public string? VerifiedSha256Hex { get; init; }
+
+    /// <summary>The client's Content-MD5 (base64), verified here unless the remote was to check it.</summary>
+    public string? ContentMd5 { get; init; }
+
+    /// <summary>The decoded body length the request declared (x-amz-decoded-content-length or Content-Length), if any.</summary>
+    public long? DeclaredLength => declaredLength;
 
     public override bool CanRead => true;
     public override bool CanSeek => false;
@@ -25,7 +41,7 @@ internal sealed class VerifyingStream(Stream inner, List<DigestCheck> checks, lo
 
     public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
     {
-        if (destination.Length == 0)
+        if (destination.Length == 0 || _verified)
         {
             return 0;
         }
@@ -49,7 +65,24 @@ internal sealed class VerifyingStream(Stream inner, List<DigestCheck> checks, lo
             check.Append(span);
         }
 
+        if (_length == declaredLength)
+        {
+            await VerifyAtDeclaredEndAsync(cancellationToken);
+        }
+
         return read;
+    }
+
+    /// <summary>All declared bytes are in: the body must end here (trailers read), and its digests must match.</summary>
+    private async ValueTask VerifyAtDeclaredEndAsync(CancellationToken cancellationToken)
+    {
+        var probe = new byte[1];
+        if (await inner.ReadAsync(probe, cancellationToken) != 0)
+        {
+            throw UploadRejectedException.InvalidRequest($"The body is longer than its declared length of {declaredLength} bytes; nothing was stored.");
+        }
+
+        Verify();
     }
 
     private void Verify()

@@ -14,10 +14,12 @@ namespace Fluid.Serverless.Sidecar.S3Api.Writes;
 /// dataset), DeleteObject, DeleteObjects, and client multipart uploads (mapped 1:1 onto the remote's). After every
 /// change the object's cached metadata and blocks are dropped, so reads see the new version at once.
 /// </summary>
-internal sealed class WriteResponder(IBlockCache? cache)
+internal sealed class WriteResponder(IBlockCache? cache, UploadStaging staging)
 {
-    /// <summary>A client part is read (and verified) whole before it goes to the remote; bigger parts are refused.</summary>
-    public const int MaxClientPartSize = 64 * 1024 * 1024;
+    /// <summary>S3's largest part (5 GiB).</summary>
+    public const long MaxPartSize = 5L * 1024 * 1024 * 1024;
+
+    private readonly UploadStaging _staging = staging;
 
     private const int MaxXmlBody = 4 * 1024 * 1024;
 
@@ -46,26 +48,23 @@ internal sealed class WriteResponder(IBlockCache? cache)
             }
 
             var uploadId = query["uploadId"].ToString();
-            var multipart = source as IMultipartObjectSource;
-            if ((uploadId.Length > 0 || query.ContainsKey("uploads")) && multipart is null)
-            {
-                return S3Error.NotImplemented($"multipart uploads are not supported for dataset '{dataset.Name}' ({dataset.Source.Identity}); use a single PutObject") with { BucketName = dataset.Name, Key = key };
-            }
+            // Remote stores map client uploads onto their own; directories stage the parts in the sidecar.
+            var multipart = source as IMultipartObjectSource ?? _staging.MultipartFor(dataset, source);
 
             switch (request.Method)
             {
                 case "PUT" when uploadId.Length > 0:
-                    return await UploadPartAsync(context, multipart!, key, uploadId, cancellationToken);
+                    return await UploadPartAsync(context, multipart, key, uploadId, cancellationToken);
                 case "PUT" when request.Headers.ContainsKey("x-amz-copy-source"):
                     return await CopyAsync(context, dataset, source, key, cancellationToken);
                 case "PUT" when !HasOtherSubresource(query):
                     return await PutAsync(context, dataset, source, key, cancellationToken);
                 case "POST" when query.ContainsKey("uploads"):
-                    return await CreateMultipartAsync(context, dataset, multipart!, key, cancellationToken);
+                    return await CreateMultipartAsync(context, dataset, multipart, key, cancellationToken);
                 case "POST" when uploadId.Length > 0:
-                    return await CompleteMultipartAsync(context, dataset, multipart!, key, uploadId, cancellationToken);
+                    return await CompleteMultipartAsync(context, dataset, multipart, key, uploadId, cancellationToken);
                 case "DELETE" when uploadId.Length > 0:
-                    await multipart!.AbortMultipartUploadAsync(key, uploadId, cancellationToken);
+                    await multipart.AbortMultipartUploadAsync(key, uploadId, cancellationToken);
                     context.Response.StatusCode = StatusCodes.Status204NoContent;
                     return null;
                 case "DELETE" when !HasOtherSubresource(query):
@@ -74,14 +73,24 @@ internal sealed class WriteResponder(IBlockCache? cache)
                     context.Response.StatusCode = StatusCodes.Status204NoContent;
                     return null;
                 case "GET" when uploadId.Length > 0:
-                    return await ListPartsAsync(context, dataset, multipart!, key, uploadId, cancellationToken);
+                    return await ListPartsAsync(context, dataset, multipart, key, uploadId, cancellationToken);
                 default:
                     return S3Error.NotImplemented($"{request.Method} {request.QueryString} on an object is not supported by the sidecar; nothing was changed") with { BucketName = dataset.Name, Key = key };
             }
         }
-        catch (UploadRejectedException e)
+        catch (Exception e) when (InnermostOfType<UploadRejectedException>(e) is { } rejected)
         {
-            return e.Error with { BucketName = dataset.Name, Key = key };
+            // Also when the SDK wrapped it: a streamed part's body was vetoed while the SDK was sending it.
+            return rejected.Error with { BucketName = dataset.Name, Key = key };
+        }
+        catch (Exception e) when (e is not Microsoft.AspNetCore.Http.BadHttpRequestException && InnermostOfType<Microsoft.AspNetCore.Http.BadHttpRequestException>(e) is { } badBody)
+        {
+            return new S3Error(400, "IncompleteBody", $"The request body could not be read ({badBody.Message}); nothing was stored.") { BucketName = dataset.Name, Key = key };
+        }
+        catch (Exception e) when (e is not OperationCanceledException && cancellationToken.IsCancellationRequested)
+        {
+            // The client went away while the SDK was streaming its body on: the same as a plain cancellation.
+            throw new OperationCanceledException("the client disconnected during the upload", e, cancellationToken);
         }
         catch (Amazon.S3.AmazonS3Exception e) when (e.StatusCode is System.Net.HttpStatusCode.NotFound && e.ErrorCode == "NoSuchUpload")
         {
@@ -174,26 +183,33 @@ internal sealed class WriteResponder(IBlockCache? cache)
         return null;
     }
 
-    private static async ValueTask<S3Error?> UploadPartAsync(HttpContext context, IMultipartObjectSource source, string key, string uploadId, CancellationToken cancellationToken)
+    private async ValueTask<S3Error?> UploadPartAsync(HttpContext context, IMultipartObjectSource source, string key, string uploadId, CancellationToken cancellationToken)
     {
         if (!int.TryParse(context.Request.Query["partNumber"], NumberStyles.None, CultureInfo.InvariantCulture, out var partNumber) || partNumber is < 1 or > 10000)
         {
             return S3Error.InvalidArgument($"partNumber '{context.Request.Query["partNumber"]}' must be an integer from 1 to 10000");
         }
 
-        await using var body = UploadBody.Open(context.Request);
-        var buffer = ArrayPool<byte>.Shared.Rent(MaxClientPartSize);
-        try
+        await using var body = UploadBody.Open(context.Request, source.ForwardsContentMd5);
+        var digests = new PartDigests(body.VerifiedSha256Hex, body.ContentMd5);
+        if (body.DeclaredLength is { } length)
         {
-            var length = await ReadBoundedAsync(body, buffer, MaxClientPartSize, "part", cancellationToken);
-            var etag = await source.UploadPartAsync(key, uploadId, partNumber, buffer.AsMemory(0, length), cancellationToken);
-            context.Response.Headers.ETag = etag;
+            if (length > MaxPartSize)
+            {
+                return new S3Error(400, "EntityTooLarge", $"The part declares {length} bytes; a part may have at most {MaxPartSize} (5 GiB). Nothing was stored.");
+            }
+
+            // Streamed straight into the remote part: the verifying stream withholds the last byte until the body's
+            // digests matched, so a bad part never completes at the remote.
+            context.Response.Headers.ETag = await source.UploadPartAsync(key, uploadId, partNumber, body, length, digests, cancellationToken);
             return null;
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+
+        // No length up front (Transfer-Encoding: chunked without x-amz-decoded-content-length): the remote needs one,
+        // so the part is spooled to a temp file (never to memory), verified, then sent.
+        await using var spool = await _staging.SpoolAsync(body, MaxPartSize, cancellationToken);
+        context.Response.Headers.ETag = await source.UploadPartAsync(key, uploadId, partNumber, spool, spool.Length, digests, cancellationToken);
+        return null;
     }
 
     private async ValueTask<S3Error?> CompleteMultipartAsync(HttpContext context, Dataset dataset, IMultipartObjectSource source, string key, string uploadId, CancellationToken cancellationToken)
@@ -396,6 +412,20 @@ internal sealed class WriteResponder(IBlockCache? cache)
                 throw new UploadRejectedException(new S3Error(400, "EntityTooLarge", $"The {what} is larger than the {limit} bytes the sidecar accepts; nothing was stored."));
             }
         }
+    }
+
+    private static T? InnermostOfType<T>(Exception exception)
+        where T : Exception
+    {
+        for (Exception? current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is T match)
+            {
+                return match;
+            }
+        }
+
+        return null;
     }
 
     private static ObjectWriteOptions WriteOptions(HttpRequest request)

@@ -8,8 +8,15 @@ public interface IMultipartObjectSource
 {
     ValueTask<string> CreateMultipartUploadAsync(string key, ObjectWriteOptions options, CancellationToken cancellationToken);
 
-    /// <summary>Uploads one part (bytes already read and verified); returns its quoted ETag.</summary>
-    ValueTask<string> UploadPartAsync(string key, string uploadId, int partNumber, ReadOnlyMemory<byte> content, CancellationToken cancellationToken);
+    /// <summary>
+    /// Uploads one part of exactly <paramref name="length"/> bytes, streamed from <paramref name="content"/> as it is
+    /// read; returns its quoted ETag. The read that yields the last byte may throw to veto the part (a digest
+    /// mismatch): the implementation must then not keep a part under that number from this call.
+    /// </summary>
+    ValueTask<string> UploadPartAsync(string key, string uploadId, int partNumber, Stream content, long length, PartDigests digests, CancellationToken cancellationToken);
+
+    /// <summary>True when the part's Content-MD5 is passed on to a remote that checks it (S3 and its compatibles).</summary>
+    bool ForwardsContentMd5 { get; }
 
     /// <summary>Completes the upload from the client's part list; returns the object's ETag.</summary>
     ValueTask<string> CompleteMultipartUploadAsync(string key, string uploadId, IReadOnlyList<UploadedPart> parts, CancellationToken cancellationToken);
@@ -17,6 +24,16 @@ public interface IMultipartObjectSource
     ValueTask AbortMultipartUploadAsync(string key, string uploadId, CancellationToken cancellationToken);
 
     ValueTask<IReadOnlyList<UploadedPart>> ListPartsAsync(string key, string uploadId, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// What the client declared about a part's body. <see cref="Sha256Hex"/> is verified by the body stream itself (its
+/// last byte is withheld until it matched), so a remote request may be signed with it instead of hashing the body
+/// again; <see cref="ContentMd5"/> is passed on to remotes that check it.
+/// </summary>
+public sealed record PartDigests(string? Sha256Hex, string? ContentMd5)
+{
+    public static readonly PartDigests None = new(null, null);
 }
 
 /// <summary>One part of a multipart upload.</summary>

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Amazon.S3.Model;
 using Fluid.Serverless.Sidecar.Sources.Writes;
 
@@ -14,23 +13,37 @@ internal sealed partial class S3ObjectSource : IMultipartObjectSource
         return (await Client.InitiateMultipartUploadAsync(request, cancellationToken)).UploadId;
     }
 
-    public async ValueTask<string> UploadPartAsync(string key, string uploadId, int partNumber, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    public bool ForwardsContentMd5 => true;
+
+    /// <summary>
+    /// Streams the client's part into the remote's part with Content-Length = <paramref name="length"/>. A veto on the
+    /// last read (bad digest) or a client that stops sending fails the SDK request before its last byte was sent, so
+    /// the remote sees a short body and stores nothing under this part number. A body SHA-256 the stream verifies is
+    /// used as the request's payload hash (no chunk signing, no second hash pass over the bytes); the client's
+    /// Content-MD5 goes to the remote, which checks it.
+    /// </summary>
+    public async ValueTask<string> UploadPartAsync(string key, string uploadId, int partNumber, Stream content, long length, PartDigests digests, CancellationToken cancellationToken)
     {
-        var stream = MemoryMarshal.TryGetArray(content, out var segment)
-            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
-            : new MemoryStream(content.ToArray(), writable: false);
-        var response = await Client.UploadPartAsync(
-            new UploadPartRequest
-            {
-                BucketName = bucket,
-                Key = rootPrefix + key,
-                UploadId = uploadId,
-                PartNumber = partNumber,
-                InputStream = stream,
-                PartSize = content.Length,
-            },
-            cancellationToken);
-        return response.ETag;
+        ArgumentNullException.ThrowIfNull(content);
+        ArgumentNullException.ThrowIfNull(digests);
+        var request = new UploadPartRequest
+        {
+            BucketName = bucket,
+            Key = rootPrefix + key,
+            UploadId = uploadId,
+            PartNumber = partNumber,
+            InputStream = content.CanSeek ? content : new ForwardOnlyPartStream(content, length),
+            PartSize = length,
+            DisableDefaultChecksumValidation = SkipSdkBodyDigest,
+            MD5Digest = digests.ContentMd5,
+        };
+        if (digests.Sha256Hex is { } sha256)
+        {
+            request.UseChunkEncoding = false;
+            PrecomputedPayloadHash.Attach(request, sha256);
+        }
+
+        return (await Client.UploadPartAsync(request, cancellationToken)).ETag;
     }
 
     public async ValueTask<string> CompleteMultipartUploadAsync(string key, string uploadId, IReadOnlyList<UploadedPart> parts, CancellationToken cancellationToken)

@@ -361,11 +361,9 @@ public sealed class DiskBlockCacheTests : IDisposable
     [Fact]
     public async Task Invalidate_RemovesEveryBlockOfThatObjectOnly()
     {
-        // No start-up scan running alongside: this test is about what Invalidate removes. (Invalidations racing the
-        // scan are covered by their own test; a rare interleaving that leaves an invalidated block of the OLD ETag
-        // on disk is known and harmless for correctness: blocks are keyed by ETag, so it is never served for a new
-        // version and ages out by LRU.)
-        await using var cache = NewCache(deferIndexLoad: true);
+        // The start-up scan runs alongside (on a fresh directory it sees the files the reads below write): whatever
+        // the interleaving, Invalidate leaves nothing of the object indexed or on disk.
+        await using var cache = NewCache();
         var (a, _) = PutObject("a", 2 * BlockSize);
         var (b, _) = PutObject("b", BlockSize);
         (await Get(cache, a, 0)).Dispose();
@@ -378,6 +376,151 @@ public sealed class DiskBlockCacheTests : IDisposable
         Assert.False(cache.Contains(KeyOf(a, 1)));
         Assert.True(cache.Contains(KeyOf(b, 0)));
         Assert.Single(Directory.GetFiles(_dir.Path, "*.blk", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task Invalidate_WhileScanHoldsListedFiles_OldBlocksNeitherIndexedNorServed()
+    {
+        // A warm cache from a previous run holds two blocks of version 1 of "a" and one of "b".
+        var (oldA, _) = PutObject("a", 2 * BlockSize);
+        var (b, bBytes) = PutObject("b", BlockSize);
+        await using (var first = NewCache())
+        {
+            (await Get(first, oldA, 0)).Dispose();
+            (await Get(first, oldA, 1)).Dispose();
+            (await Get(first, b, 0)).Dispose();
+        }
+
+        // "a" changes (new ETag). The new process's scan has listed the old files and is held there; the
+        // invalidation lands before it indexes them (the interleaving that used to leave old blocks indexed).
+        var newBytes = new byte[2 * BlockSize];
+        new Random(7).NextBytes(newBytes);
+        var newA = _source.Put("a", newBytes);
+        Assert.NotEqual(oldA.ETag, newA.ETag);
+        await using var cache = NewCache(deferIndexLoad: true);
+        await using var scan = new ScanHold(cache); // disposed first: a failed assert releases the scan, never hangs
+        await scan.Listed;
+
+        cache.Invalidate(_source.Identity, "a");
+
+        // Before the scan resumes: the old files are still on disk, yet nothing serves them.
+        Assert.Equal(3, Directory.GetFiles(_dir.Path, "*.blk", SearchOption.AllDirectories).Length);
+        await AssertOldVersionGoneAsync(cache, oldA);
+
+        scan.Release();
+        await cache.IndexLoadCompletion;
+
+        // After it: not indexed, deleted by the scan, still not served; the other object is untouched.
+        var stats = cache.GetStatistics();
+        Assert.True(stats.IndexLoaded);
+        Assert.Equal(1, stats.Blocks);
+        Assert.Single(Directory.GetFiles(_dir.Path, "*.blk", SearchOption.AllDirectories));
+        await AssertOldVersionGoneAsync(cache, oldA);
+        using (var lease = await Get(cache, b, 0))
+        {
+            Assert.True(lease.FromCache);
+            Assert.Equal(Sha(bBytes), Sha(lease.Memory.Span));
+        }
+
+        // The new version is fetched from the remote, then served from the cache.
+        var readsBefore = _source.Reads;
+        using (var fresh = await Get(cache, newA, 1))
+        {
+            Assert.False(fresh.FromCache);
+            Assert.Equal(Sha(newBytes.AsSpan(BlockSize)), Sha(fresh.Memory.Span));
+        }
+
+        Assert.Equal(readsBefore + 1, _source.Reads);
+        using var again = await Get(cache, newA, 1);
+        Assert.True(again.FromCache);
+    }
+
+    [Fact]
+    public async Task Invalidate_DuringScan_ReadBeforeLoadOfOldVersionIsRefusedAndNewFillIsKept()
+    {
+        var (oldA, oldBytes) = PutObject("a", BlockSize);
+        await using (var first = NewCache())
+        {
+            (await Get(first, oldA, 0)).Dispose();
+        }
+
+        await using var cache = NewCache(deferIndexLoad: true);
+        await using var scan = new ScanHold(cache); // disposed first: a failed assert releases the scan, never hangs
+        await scan.Listed;
+
+        // Before the invalidation an early read is served from disk (and indexed): the scan has not finished.
+        using (var early = await Get(cache, oldA, 0))
+        {
+            Assert.True(early.FromCache);
+            Assert.Equal(Sha(oldBytes), Sha(early.Memory.Span));
+        }
+
+        // The object changes while the scan is held; the new version is read and cached before the scan resumes.
+        cache.Invalidate(_source.Identity, "a");
+        await AssertOldVersionGoneAsync(cache, oldA);
+        var newBytes = new byte[BlockSize];
+        new Random(11).NextBytes(newBytes);
+        var newA = _source.Put("a", newBytes);
+        (await Get(cache, newA, 0)).Dispose();
+
+        scan.Release();
+        await cache.IndexLoadCompletion;
+
+        // The old file (deleted by the invalidation, still in the scan's listing) is not indexed again, and the new
+        // block written after the invalidation is kept: a tombstone must not drop the current version.
+        await AssertOldVersionGoneAsync(cache, oldA);
+        Assert.Equal(1, cache.GetStatistics().Blocks);
+        Assert.Single(Directory.GetFiles(_dir.Path, "*.blk", SearchOption.AllDirectories));
+        var readsBefore = _source.Reads;
+        using var lease = await Get(cache, newA, 0);
+        Assert.True(lease.FromCache);
+        Assert.Equal(Sha(newBytes), Sha(lease.Memory.Span));
+        Assert.Equal(readsBefore, _source.Reads);
+    }
+
+    /// <summary>Starts the scan of a deferred cache and holds it after it has listed the files, until released.</summary>
+    private sealed class ScanHold : IAsyncDisposable
+    {
+        private readonly TaskCompletionSource _listed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public ScanHold(DiskBlockCache cache)
+        {
+            cache.ScanListedHook = async () =>
+            {
+                _listed.TrySetResult();
+                await _release.Task;
+            };
+            cache.StartIndexLoad();
+        }
+
+        public Task Listed => _listed.Task;
+
+        public void Release() => _release.TrySetResult();
+
+        public ValueTask DisposeAsync()
+        {
+            Release();
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>
+    /// The old version of <paramref name="oldObj"/> is not in the cache: not reported, not readable, and a read of
+    /// it goes to the remote (here a fetch that fails, so a block served from disk would show as a success).
+    /// </summary>
+    private async Task AssertOldVersionGoneAsync(DiskBlockCache cache, RemoteObject oldObj)
+    {
+        for (var i = 0; i * BlockSize < oldObj.Size; i++)
+        {
+            var key = KeyOf(oldObj, i);
+            var length = BlockLength(oldObj, i);
+            Assert.False(cache.Contains(key));
+            Assert.Null(cache.TryReadCached(key, length, 0, length));
+            var read = cache.GetAsync(key, length, static (_, _) => throw new InvalidDataException("version gone"), BlockPriority.OnDemand, default);
+            var error = await Assert.ThrowsAsync<InvalidDataException>(() => read.AsTask());
+            Assert.Equal("version gone", error.Message);
+        }
     }
 
     [Fact]

@@ -109,6 +109,52 @@ public sealed class UploadBodyTests
         Assert.Equal(Payload, await ReadAllAsync(request));
     }
 
+    [Fact]
+    public async Task Read_WrongTrailerAndDeclaredLength_ReadYieldingLastByteThrowsBeforeReturningIt()
+    {
+        var request = Request(Chunked(Payload, 8192, signed: false, trailer: "x-amz-checksum-crc32:" + Crc32Base64("other"u8.ToArray())),
+            ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"), ("x-amz-trailer", "x-amz-checksum-crc32"),
+            ("x-amz-decoded-content-length", Payload.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        await using var body = UploadBody.Open(request);
+        var buffer = new byte[Payload.Length];
+        var delivered = 0;
+
+        // A consumer that stops at the declared length (an SDK sending Content-Length bytes) never asks for the end.
+        var e = await Assert.ThrowsAsync<UploadRejectedException>(async () =>
+        {
+            while (delivered < Payload.Length)
+            {
+                delivered += await body.ReadAsync(buffer.AsMemory(delivered, Math.Min(4096, Payload.Length - delivered)));
+            }
+        });
+
+        Assert.Equal("BadDigest", e.Error.Code);
+        Assert.True(delivered < Payload.Length, $"{delivered} of {Payload.Length} bytes were handed on before the veto");
+    }
+
+    [Fact]
+    public async Task Open_RemoteChecksMd5AndSha256Verified_WrongMd5LeftToRemote()
+    {
+        var wrongMd5 = Convert.ToBase64String(MD5.HashData("other"u8));
+        (string, string)[] headers = [("Content-MD5", wrongMd5), ("x-amz-content-sha256", Convert.ToHexStringLower(SHA256.HashData(Payload)))];
+
+        await using var forwarded = UploadBody.Open(Request(Payload, headers), remoteChecksContentMd5: true);
+        var output = new MemoryStream();
+        await forwarded.CopyToAsync(output);
+        var checkedHere = await Assert.ThrowsAsync<UploadRejectedException>(() => ReadAllAsync(Request(Payload, headers)));
+        var unsignedForwarded = await Assert.ThrowsAsync<UploadRejectedException>(async () =>
+        {
+            await using var body = UploadBody.Open(Request(Payload, ("Content-MD5", wrongMd5), ("x-amz-content-sha256", "UNSIGNED-PAYLOAD")), remoteChecksContentMd5: true);
+            await body.CopyToAsync(Stream.Null);
+        });
+
+        Assert.Equal(Payload, output.ToArray());
+        Assert.Equal(wrongMd5, forwarded.ContentMd5);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(Payload)), forwarded.VerifiedSha256Hex);
+        Assert.Equal("BadDigest", checkedHere.Error.Code);
+        Assert.Equal("BadDigest", unsignedForwarded.Error.Code);
+    }
+
     private static string DigestOf(string header, byte[] data)
     {
         NonCryptographicHashAlgorithm? crc = header switch

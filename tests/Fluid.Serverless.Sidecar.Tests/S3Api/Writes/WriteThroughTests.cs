@@ -17,10 +17,14 @@ public sealed class WriteThroughEnvironment : IAsyncLifetime
     public const string Writable = "rw-data";
     public const string ReadOnly = "ro-data";
     public const string RemoteBucket = "writes-remote";
+    public const string LocalWritable = "local-rw";
 
     public MotoProcess Moto { get; private set; } = null!;
     public SidecarProcess Sidecar { get; private set; } = null!;
     public string Root { get; } = Directory.CreateTempSubdirectory("fluid-writes-").FullName;
+
+    /// <summary>The directory behind the writable local:// dataset <see cref="LocalWritable"/>.</summary>
+    public string LocalRoot => Path.Combine(Root, "local-dataset");
 
     public async Task InitializeAsync()
     {
@@ -31,6 +35,7 @@ public sealed class WriteThroughEnvironment : IAsyncLifetime
             await s3.PutObjectAsync(new PutObjectRequest { BucketName = RemoteBucket, Key = "ro/existing.txt", ContentBody = "existing" });
         }
 
+        Directory.CreateDirectory(LocalRoot);
         Sidecar = await SidecarProcess.StartAsync(
             new SidecarConfig
             {
@@ -38,6 +43,7 @@ public sealed class WriteThroughEnvironment : IAsyncLifetime
                 [
                     TestDatasets.S3(Writable, RemoteBucket, Moto.Endpoint, prefix: "rw/") with { ReadOnly = false },
                     TestDatasets.S3(ReadOnly, RemoteBucket, Moto.Endpoint, prefix: "ro/"),
+                    new DatasetConfig { Name = LocalWritable, Source = "local://" + LocalRoot, ReadOnly = false },
                 ],
             },
             Moto.ClientEnvironment);
@@ -184,15 +190,15 @@ public sealed class WriteThroughTests(WriteThroughEnvironment environment)
     }
 
     [Fact]
-    public async Task AwsCliV2_Cp24MiB_StoredExactly()
+    public async Task AwsCliV2_Cp100MiB_StoredExactly()
     {
-        var bytes = WriteThroughEnvironment.RandomBytes(24 * 1024 * 1024);
+        var bytes = WriteThroughEnvironment.RandomBytes(100 * 1024 * 1024);
         var path = Path.Combine(environment.Root, "cli-up.bin");
         await File.WriteAllBytesAsync(path, bytes);
 
         await CommandRunner.RunCheckedAsync(
             "/usr/bin/aws",
-            ["--endpoint-url", environment.Sidecar.S3Endpoint.ToString(), "s3", "cp", path, $"s3://{WriteThroughEnvironment.Writable}/cli/up.bin"],
+            ["--endpoint-url", environment.Sidecar.S3Endpoint.ToString(), "s3", "cp", "--no-progress", path, $"s3://{WriteThroughEnvironment.Writable}/cli/up.bin"],
             environment.ClientEnvironment());
 
         Assert.Equal(WriteThroughEnvironment.Sha256(bytes), await environment.RemoteSha256Async("rw/cli/up.bin"));

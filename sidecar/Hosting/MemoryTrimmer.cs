@@ -1,0 +1,65 @@
+using Fluid.Serverless.Sidecar.Cache;
+
+namespace Fluid.Serverless.Sidecar.Hosting;
+
+/// <summary>
+/// Gives the memory of a finished cold burst back to the OS (issue 8: RSS is paid by every pod). A cold GET holds
+/// up to 16 block buffers of 4 MiB in flight; afterwards <see cref="BlockBuffers"/> keeps a few and drops the rest,
+/// but dropped large arrays are only reclaimed by a full collection, which a sidecar serving cached ranges may not
+/// run for a long time (range reads allocate almost nothing). So, every <see cref="CheckInterval"/>: when at least
+/// <see cref="MinDroppedBytes"/> of block buffers were dropped since the last collection and no block buffer was
+/// rented for a whole interval (the burst is over), run one compacting collection that also decommits.
+/// It costs a pause of a few milliseconds once per burst, never during one.
+/// </summary>
+internal sealed partial class MemoryTrimmer(TimeProvider time, ILogger<MemoryTrimmer> logger) : IHostedService, IDisposable
+{
+    public static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(2);
+
+    /// <summary>Less than this is not worth a full collection (4 block buffers of the default size).</summary>
+    public const long MinDroppedBytes = 16L * 1024 * 1024;
+
+    private readonly Lock _gate = new();
+    private ITimer? _timer;
+    private long _droppedAtLastCollection;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _timer = time.CreateTimer(static state => ((MemoryTrimmer)state!).Check(), this, CheckInterval, CheckInterval);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        Dispose();
+        return Task.CompletedTask;
+    }
+
+    public void Dispose() => _timer?.Dispose();
+
+    private void Check() =>
+        TryTrim(BlockBuffers.DroppedBytes, TimeSpan.FromMilliseconds(Environment.TickCount64 - BlockBuffers.LastLargeRentTicks));
+
+    /// <summary>Collects when enough was dropped and the burst is over; true when it collected.</summary>
+    internal bool TryTrim(long droppedBytes, TimeSpan sinceLastLargeRent)
+    {
+        long dropped;
+        lock (_gate)
+        {
+            dropped = droppedBytes - _droppedAtLastCollection;
+            if (dropped < MinDroppedBytes || sinceLastLargeRent < CheckInterval)
+            {
+                return false;
+            }
+
+            _droppedAtLastCollection = droppedBytes;
+        }
+
+        var before = Environment.WorkingSet;
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        LogTrimmed(logger, dropped / (1024 * 1024), before / (1024 * 1024), Environment.WorkingSet / (1024 * 1024));
+        return true;
+    }
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Debug, Message = "Returned memory after a burst: {DroppedMiB} MiB of block buffers dropped; RSS {BeforeMiB} -> {AfterMiB} MiB")]
+    private static partial void LogTrimmed(ILogger logger, long droppedMiB, long beforeMiB, long afterMiB);
+}

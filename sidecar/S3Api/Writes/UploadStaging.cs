@@ -1,0 +1,90 @@
+using System.Buffers;
+using Fluid.Serverless.Sidecar.Datasets;
+using Fluid.Serverless.Sidecar.Sources.Writes;
+
+namespace Fluid.Serverless.Sidecar.S3Api.Writes;
+
+/// <summary>
+/// The sidecar's scratch space for uploads, a directory of its own (by default <c>&lt;cache.directory&gt;/uploads</c>,
+/// next to the block cache's <c>blocks/</c>, never inside a dataset, so nothing here shows in a listing or the FUSE
+/// view): <c>spool/</c> holds client parts that came without a length (the remote needs one) until they are sent,
+/// <c>multipart/</c> the parts of multipart uploads to sources without their own (local/NFS directories).
+/// </summary>
+internal sealed class UploadStaging
+{
+    private const int CopyBufferSize = 1024 * 1024;
+
+    public UploadStaging(string directory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        Directory = Path.GetFullPath(directory);
+        SpoolDirectory = Path.Combine(Directory, "spool");
+        MultipartDirectory = Path.Combine(Directory, "multipart");
+    }
+
+    public string Directory { get; }
+
+    public string SpoolDirectory { get; }
+
+    public string MultipartDirectory { get; }
+
+    /// <summary>Staging under the system temp directory, for hosts without a cache directory (tests, tools).</summary>
+    public static UploadStaging InTempDirectory() => new(Path.Combine(Path.GetTempPath(), "fluid-sidecar-uploads"));
+
+    /// <summary>The multipart uploads of <paramref name="dataset"/>'s writable source when it has none of its own.</summary>
+    public IMultipartObjectSource MultipartFor(Dataset dataset, IWritableObjectSource source) =>
+        new StagedMultipartUploads(MultipartDirectory, dataset.Source.Identity, source);
+
+    /// <summary>
+    /// Copies <paramref name="content"/> to its end (which verifies it) into a temp file that deletes itself on
+    /// dispose, and returns it positioned at 0; more than <paramref name="limit"/> bytes → EntityTooLarge.
+    /// </summary>
+    public async ValueTask<FileStream> SpoolAsync(Stream content, long limit, CancellationToken cancellationToken)
+    {
+        System.IO.Directory.CreateDirectory(SpoolDirectory);
+        var path = Path.Combine(SpoolDirectory, Guid.NewGuid().ToString("N"));
+        var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
+        try
+        {
+            await CopyBoundedAsync(content, file, limit, cancellationToken);
+            file.Position = 0;
+            return file;
+        }
+        catch
+        {
+            await file.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Copies to the end of <paramref name="content"/>, refusing more than <paramref name="limit"/> bytes; returns the count.</summary>
+    public static async ValueTask<long> CopyBoundedAsync(Stream content, Stream destination, long limit, CancellationToken cancellationToken, Action<ReadOnlySpan<byte>>? observe = null)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
+        try
+        {
+            long total = 0;
+            while (true)
+            {
+                var read = await content.ReadAsync(buffer.AsMemory(0, CopyBufferSize), cancellationToken);
+                if (read == 0)
+                {
+                    return total;
+                }
+
+                total += read;
+                if (total > limit)
+                {
+                    throw new UploadRejectedException(new S3Error(400, "EntityTooLarge", $"The body is larger than the {limit} bytes accepted here; nothing was stored."));
+                }
+
+                observe?.Invoke(buffer.AsSpan(0, read));
+                await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}
