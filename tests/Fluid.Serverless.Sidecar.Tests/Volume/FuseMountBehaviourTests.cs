@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text;
 using Fluid.Serverless.Sidecar.Volume;
 
@@ -34,6 +35,40 @@ public sealed class FuseMountBehaviourTests
         }
         Assert.All(listings, r => Assert.True(r.MaxKeys <= 1000, $"page of {r.MaxKeys}"));
         Assert.Contains(listings, r => r.StartAfter is not null);
+    }
+
+    [Fact]
+    public async Task Read_EveryFileOfAListedDirectory_NeedsNoLookupOrHeadPerFile()
+    {
+        // ImageFolder's pattern: list a directory, then open and read every file in it. The attributes travel with
+        // the listing (READDIRPLUS for every batch), so a file costs its read only, not a LOOKUP = HEAD + LIST at the
+        // remote each. (With READDIRPLUS_AUTO the kernel sent plain READDIR after the first batch: ~1 lookup per file.)
+        var source = new StandInSource();
+        const int files = 3000;
+        for (var i = 0; i < files; i++)
+        {
+            source.Put($"train/img-{i:D5}.jpg", Encoding.UTF8.GetBytes($"image {i} " + new string('p', i % 97)));
+        }
+        await using var mounted = await MountedDataset.StartAsync(source, new PassThroughObjectReader(), immutable: true);
+        var counts = mounted.Mount.FileSystem.RequestCounts;
+        const string readListed = """
+            import hashlib, os, sys
+            root, h, n = sys.argv[1], hashlib.sha256(), 0
+            for name in sorted(os.listdir(root)):
+                with open(os.path.join(root, name), 'rb') as f: h.update(f.read()); n += 1
+            print(n, h.hexdigest())
+            """;
+        var lookupsBefore = Interlocked.Read(ref counts[(int)FuseOpcode.Lookup]);
+        var headsBefore = source.HeadRequests;
+
+        var run = await Shell.RunAsync("python3", "-c", readListed, mounted.PathOf("train"));
+
+        Assert.Equal(0, run.ExitCode);
+        var expected = SHA256.HashData([.. Enumerable.Range(0, files).SelectMany(i => source.Content($"train/img-{i:D5}.jpg"))]);
+        Assert.Equal($"{files} {Convert.ToHexStringLower(expected)}\n", run.StandardOutput);
+        var lookups = Interlocked.Read(ref counts[(int)FuseOpcode.Lookup]) - lookupsBefore;
+        Assert.True(lookups <= 5, $"{lookups} LOOKUPs for {files} listed files (only the directory itself should need one)");
+        Assert.True(source.HeadRequests - headsBefore <= 5, $"{source.HeadRequests - headsBefore} HEADs for {files} listed files");
     }
 
     [Fact]

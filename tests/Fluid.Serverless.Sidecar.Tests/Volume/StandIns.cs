@@ -49,8 +49,14 @@ internal sealed class StandInSource : IObjectSource
 
     public byte[] Content(string key) => _contents[key]();
 
+    /// <summary>HEAD requests seen (a lookup or a version pin costs one at a real remote).</summary>
+    public int HeadRequests => Volatile.Read(ref _headRequests);
+
+    private int _headRequests;
+
     public ValueTask<RemoteObject?> HeadAsync(string key, CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref _headRequests);
         lock (_lock)
         {
             return ValueTask.FromResult(_objects.GetValueOrDefault(key));
