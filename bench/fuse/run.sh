@@ -6,6 +6,9 @@
 #   REMOTE=s3rver SIZE_MB=1024 bench/fuse/run.sh
 #   FLUID_SPAN_BYTES=4194304 bench/fuse/run.sh     # cache.fetchSpanBytes (default 64 MiB; 4 MiB = one GET per block)
 #   NO_S3FS=1 ...                                   # fluid and rclone only (s3fs reads 1 GiB from moto at ~12 MiB/s)
+#   LATENCY_MS=20 STREAM_MIBPS=64 ...               # every contender reads through bench/tools/latency_proxy.py:
+#                                                   # 20 ms per request, each connection paced to 64 MiB/s (a real
+#                                                   # object store's per-stream rate; loopback streams are CPU-bound)
 # Needs root (FUSE), moto_server, rclone, s3fs, python3 with boto3. Binds only 127.0.0.1.
 set -euo pipefail
 SIZE_MB=${SIZE_MB:-1024}
@@ -62,6 +65,16 @@ payload = os.urandom(16 * 1024)
 with ThreadPoolExecutor(8) as pool:
     list(pool.map(lambda i: s3.put_object(Bucket=bucket, Key=f"small/f{i:05d}.bin", Body=payload), range(count)))
 PY
+
+if [[ -n "${LATENCY_MS:-}${STREAM_MIBPS:-}" ]]; then
+  # Seeding above went direct; every reader below goes through the same proxy, so all see the same remote.
+  proxy_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  python3 "$repo/bench/tools/latency_proxy.py" "$proxy_port" 127.0.0.1 "$port" "${LATENCY_MS:-0}" "${STREAM_MIBPS:-0}" >"$work/proxy.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do grep -q listening "$work/proxy.log" 2>/dev/null && break; sleep 0.1; done
+  endpoint="http://127.0.0.1:$proxy_port"
+  echo "== remote through latency_proxy.py: ${LATENCY_MS:-0} ms per request, ${STREAM_MIBPS:-0} MiB/s per connection (0 = no cap)"
+fi
 
 echo "== building and mounting"
 dotnet build -c Release "$here/FuseBench/FuseBench.csproj" -v q -nologo >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
