@@ -71,36 +71,10 @@ internal sealed class CountingObjectSource : IObjectSource
 
     public async ValueTask ReadAsync(RemoteObject obj, long offset, Memory<byte> destination, CancellationToken cancellationToken)
     {
-        Interlocked.Increment(ref _reads);
-        ReadOffsets.Add(offset);
-        var now = Interlocked.Increment(ref _concurrentReads);
-        int max;
-        while (now > (max = Volatile.Read(ref _maxConcurrentReads)) && Interlocked.CompareExchange(ref _maxConcurrentReads, now, max) != max)
-        {
-        }
-
+        EnterRead(offset);
         try
         {
-            if (ReadGate is { } gate)
-            {
-                await gate.WaitAsync(cancellationToken);
-            }
-
-            if (ReadLatency > TimeSpan.Zero)
-            {
-                await Task.Delay(ReadLatency, cancellationToken);
-            }
-
-            if (!_objects.TryGetValue(obj.Key, out var o))
-            {
-                throw new RemoteObjectNotFoundException(obj.Key);
-            }
-
-            if (o.Meta.ETag != obj.ETag)
-            {
-                throw new RemoteObjectChangedException(obj.Key);
-            }
-
+            var o = await ArriveAsync(obj, cancellationToken);
             o.Bytes.AsSpan((int)offset, destination.Length).CopyTo(destination.Span);
         }
         finally
@@ -117,36 +91,10 @@ internal sealed class CountingObjectSource : IObjectSource
             return;
         }
 
-        Interlocked.Increment(ref _reads);
-        ReadOffsets.Add(sink.Offset);
-        var now = Interlocked.Increment(ref _concurrentReads);
-        int max;
-        while (now > (max = Volatile.Read(ref _maxConcurrentReads)) && Interlocked.CompareExchange(ref _maxConcurrentReads, now, max) != max)
-        {
-        }
-
+        EnterRead(sink.Offset);
         try
         {
-            if (ReadGate is { } gate)
-            {
-                await gate.WaitAsync(cancellationToken);
-            }
-
-            if (ReadLatency > TimeSpan.Zero)
-            {
-                await Task.Delay(ReadLatency, cancellationToken);
-            }
-
-            if (!_objects.TryGetValue(obj.Key, out var o))
-            {
-                throw new RemoteObjectNotFoundException(obj.Key);
-            }
-
-            if (o.Meta.ETag != obj.ETag)
-            {
-                throw new RemoteObjectChangedException(obj.Key);
-            }
-
+            var o = await ArriveAsync(obj, cancellationToken);
             var breakAfter = BreakStreamAfterBytes;
             BreakStreamAfterBytes = null;
             long delivered = 0;
@@ -184,6 +132,44 @@ internal sealed class CountingObjectSource : IObjectSource
         {
             Interlocked.Decrement(ref _concurrentReads);
         }
+    }
+
+    /// <summary>Counts one remote read and the peak of reads in flight; the caller decrements in its finally.</summary>
+    private void EnterRead(long offset)
+    {
+        Interlocked.Increment(ref _reads);
+        ReadOffsets.Add(offset);
+        var now = Interlocked.Increment(ref _concurrentReads);
+        int max;
+        while (now > (max = Volatile.Read(ref _maxConcurrentReads)) && Interlocked.CompareExchange(ref _maxConcurrentReads, now, max) != max)
+        {
+        }
+    }
+
+    /// <summary>Holds the read at the gate and for the latency, then finds the version asked for, as a remote would.</summary>
+    private async ValueTask<(RemoteObject Meta, byte[] Bytes)> ArriveAsync(RemoteObject obj, CancellationToken cancellationToken)
+    {
+        if (ReadGate is { } gate)
+        {
+            await gate.WaitAsync(cancellationToken);
+        }
+
+        if (ReadLatency > TimeSpan.Zero)
+        {
+            await Task.Delay(ReadLatency, cancellationToken);
+        }
+
+        if (!_objects.TryGetValue(obj.Key, out var o))
+        {
+            throw new RemoteObjectNotFoundException(obj.Key);
+        }
+
+        if (o.Meta.ETag != obj.ETag)
+        {
+            throw new RemoteObjectChangedException(obj.Key);
+        }
+
+        return o;
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
