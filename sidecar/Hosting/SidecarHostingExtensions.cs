@@ -138,7 +138,9 @@ internal static class SidecarHostingExtensions
             sp.GetService<IBlockCache>(),
             CreateSignatureVerifier(config, sp.GetRequiredService<TimeProvider>()),
             CreateUpstreamForwarder(config, sp),
-            new S3Api.Writes.UploadStaging(Path.Combine(config.Cache.Directory, "uploads"))));
+            sp.GetRequiredService<S3Api.Writes.UploadStaging>()));
+        services.AddSingleton(new S3Api.Writes.UploadStaging(Path.Combine(config.Cache.Directory, "uploads")));
+        services.AddHostedService<S3Api.Writes.UploadStagingSweeper>();
 
         services.AddSingleton<ConfigReadinessCheck>();
         services.AddSingleton(sp => new DatasetsReadinessCheck(sp.GetRequiredService<DatasetRegistry>()));

@@ -28,6 +28,62 @@ internal sealed class UploadStaging
 
     public string MultipartDirectory { get; }
 
+    /// <summary>
+    /// How long a staged multipart upload may sit untouched before the start-up sweep deletes it: a week, the
+    /// lifetime S3 users commonly give incomplete uploads with an <c>AbortIncompleteMultipartUpload</c> rule.
+    /// </summary>
+    public static readonly TimeSpan AbandonedUploadAge = TimeSpan.FromDays(7);
+
+    /// <summary>
+    /// Deletes what a killed process left behind, once at start: every spool file (a spool file lives only as long
+    /// as the request that wrote it, and none is in flight yet) and every multipart upload whose newest part or
+    /// marker is older than <paramref name="abandonedAfter"/>. Staging is disk outside the cache quota; without
+    /// this, uploads nobody completes or aborts would fill it.
+    /// </summary>
+    public StagingSweep SweepLeftovers(DateTimeOffset now, TimeSpan abandonedAfter)
+    {
+        var spoolFiles = 0;
+        if (System.IO.Directory.Exists(SpoolDirectory))
+        {
+            foreach (var file in System.IO.Directory.EnumerateFiles(SpoolDirectory))
+            {
+                File.Delete(file);
+                spoolFiles++;
+            }
+        }
+
+        var uploads = 0;
+        if (System.IO.Directory.Exists(MultipartDirectory))
+        {
+            var cutoff = now.UtcDateTime - abandonedAfter;
+            foreach (var upload in System.IO.Directory.EnumerateDirectories(MultipartDirectory))
+            {
+                if (LastTouchedUtc(upload) < cutoff)
+                {
+                    System.IO.Directory.Delete(upload, recursive: true);
+                    uploads++;
+                }
+            }
+        }
+
+        return new StagingSweep(spoolFiles, uploads);
+    }
+
+    private static DateTime LastTouchedUtc(string upload)
+    {
+        var newest = System.IO.Directory.GetLastWriteTimeUtc(upload);
+        foreach (var file in System.IO.Directory.EnumerateFiles(upload))
+        {
+            var written = File.GetLastWriteTimeUtc(file);
+            if (written > newest)
+            {
+                newest = written;
+            }
+        }
+
+        return newest;
+    }
+
     /// <summary>Staging under the system temp directory, for hosts without a cache directory (tests, tools).</summary>
     public static UploadStaging InTempDirectory() => new(Path.Combine(Path.GetTempPath(), "fluid-sidecar-uploads"));
 
@@ -88,3 +144,6 @@ internal sealed class UploadStaging
         }
     }
 }
+
+/// <summary>What one start-up sweep of the staging directory deleted.</summary>
+internal readonly record struct StagingSweep(int SpoolFiles, int AbandonedUploads);
