@@ -26,6 +26,27 @@ public sealed class ShutdownProcessTests : IDisposable
     private SidecarConfig LocalConfig() => new() { Datasets = [new DatasetConfig { Name = "local", Source = $"local://{_dataDirectory}" }] };
 
     [Fact]
+    public async Task Restart_AfterKillLeftAnUploadSpoolFile_TheStartupSweepDeletesIt()
+    {
+        await using var sidecar = await SidecarProcess.StartAsync(LocalConfig());
+        sidecar.Kill();
+        var spool = Path.Combine(sidecar.CacheDirectory, "uploads", "spool");
+        Directory.CreateDirectory(spool);
+        var leftover = Path.Combine(spool, "5f0c9e1d2b3a4c5d6e7f8091a2b3c4d5");
+        await File.WriteAllBytesAsync(leftover, new byte[4096]); // what a killed length-less UploadPart leaves
+
+        await sidecar.RestartAsync();
+
+        // The sweep runs in the background after /readyz; the bound only keeps a broken sweep from hanging the suite.
+        var deadline = DateTime.UtcNow + ExitBound;
+        while (File.Exists(leftover) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+        Assert.False(File.Exists(leftover), $"spool leftover still there; sidecar output:\n{sidecar.Output}");
+    }
+
+    [Fact]
     public async Task Terminate_DuringColdDownload_ExitsZeroAndRestartServesExactBytes()
     {
         await using var sidecar = await SidecarProcess.StartAsync(LocalConfig());
