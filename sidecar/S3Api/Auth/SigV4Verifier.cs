@@ -14,7 +14,7 @@ namespace Fluid.Serverless.Sidecar.S3Api.Auth;
 /// </summary>
 internal sealed class SigV4Verifier(string accessKeyId, string secretAccessKey, TimeProvider time)
 {
-    private const string Algorithm = "AWS4-HMAC-SHA256";
+    private const string Algorithm = SigV4.Algorithm;
     private static readonly TimeSpan MaxSkew = TimeSpan.FromMinutes(15);
 
     /// <summary>Null when the request is signed correctly; otherwise the 403 to answer.</summary>
@@ -99,12 +99,10 @@ internal sealed class SigV4Verifier(string accessKeyId, string secretAccessKey, 
         }
 
         var canonical = CanonicalRequest(context, signedHeaders, payloadHash, presigned: expires is not null);
-        var stringToSign = $"{Algorithm}\n{amzDate}\n{scope[1]}/{scope[2]}/{scope[3]}/aws4_request\n{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)))}";
-        var key = HMACSHA256.HashData(Encoding.UTF8.GetBytes("AWS4" + secretAccessKey), Encoding.UTF8.GetBytes(scope[1]));
-        key = HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(scope[2]));
-        key = HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(scope[3]));
-        key = HMACSHA256.HashData(key, "aws4_request"u8);
-        var expected = Convert.ToHexStringLower(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(stringToSign)));
+        var credentialScope = $"{scope[1]}/{scope[2]}/{scope[3]}/aws4_request";
+        var stringToSign = SigV4.StringToSign(amzDate, credentialScope, canonical);
+        var key = SigV4.SigningKey(secretAccessKey, scope[1], scope[2], scope[3]);
+        var expected = SigV4.Signature(key, stringToSign);
         if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(signature.ToLowerInvariant())))
         {
             return Denied("SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.");
@@ -113,7 +111,7 @@ internal sealed class SigV4Verifier(string accessKeyId, string secretAccessKey, 
         if (payloadHash.StartsWith("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", StringComparison.Ordinal))
         {
             // The body's chunks continue the chain from this seed signature; UploadBody checks them as they stream.
-            context.Items[ChunkSignatureChain.ItemKey] = new ChunkSignatureChain(key, amzDate, $"{scope[1]}/{scope[2]}/{scope[3]}/aws4_request", expected);
+            context.Items[ChunkSignatureChain.ItemKey] = new ChunkSignatureChain(key, amzDate, credentialScope, expected);
         }
 
         return null;
@@ -136,46 +134,16 @@ internal sealed class SigV4Verifier(string accessKeyId, string secretAccessKey, 
 
     private static string CanonicalRequest(HttpContext context, string signedHeaders, string payloadHash, bool presigned)
     {
-        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? "/";
-        if (raw.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || raw.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
-        {
-            var slash = raw.IndexOf('/', raw.IndexOf("//", StringComparison.Ordinal) + 2);
-            raw = slash < 0 ? "/" : raw[slash..];
-        }
-
+        var raw = SigV4.OriginForm(context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? "/");
         var question = raw.IndexOf('?', StringComparison.Ordinal);
         var path = question < 0 ? raw : raw[..question];
         var queryText = question < 0 ? "" : raw[(question + 1)..];
 
         var builder = new StringBuilder(512);
         builder.Append(context.Request.Method).Append('\n');
-        var segments = path.Split('/');
-        for (var i = 0; i < segments.Length; i++)
-        {
-            builder.Append(i == 0 ? "" : "/").Append(Encode(Uri.UnescapeDataString(segments[i])));
-        }
-
+        SigV4.AppendCanonicalPath(builder, path);
         builder.Append('\n');
-        var pairs = new List<(string Name, string Value)>();
-        foreach (var pair in queryText.Split('&', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var equals = pair.IndexOf('=', StringComparison.Ordinal);
-            var name = Uri.UnescapeDataString(equals < 0 ? pair : pair[..equals]);
-            var value = equals < 0 ? "" : Uri.UnescapeDataString(pair[(equals + 1)..]);
-            if (presigned && name == "X-Amz-Signature")
-            {
-                continue;
-            }
-
-            pairs.Add((Encode(name), Encode(value)));
-        }
-
-        pairs.Sort((a, b) => a.Name != b.Name ? string.CompareOrdinal(a.Name, b.Name) : string.CompareOrdinal(a.Value, b.Value));
-        for (var i = 0; i < pairs.Count; i++)
-        {
-            builder.Append(i == 0 ? "" : "&").Append(pairs[i].Name).Append('=').Append(pairs[i].Value);
-        }
-
+        SigV4.AppendCanonicalQuery(builder, queryText, presigned ? "X-Amz-Signature" : null);
         builder.Append('\n');
         foreach (var name in signedHeaders.Split(';'))
         {
@@ -184,25 +152,6 @@ internal sealed class SigV4Verifier(string accessKeyId, string secretAccessKey, 
         }
 
         builder.Append('\n').Append(signedHeaders).Append('\n').Append(payloadHash);
-        return builder.ToString();
-    }
-
-    /// <summary>RFC 3986 encoding as SigV4 wants it: everything but A–Z a–z 0–9 - . _ ~ as %XX of the UTF-8 bytes.</summary>
-    private static string Encode(string text)
-    {
-        var builder = new StringBuilder(text.Length + 16);
-        foreach (var b in Encoding.UTF8.GetBytes(text))
-        {
-            if (b is (>= (byte)'A' and <= (byte)'Z') or (>= (byte)'a' and <= (byte)'z') or (>= (byte)'0' and <= (byte)'9') or (byte)'-' or (byte)'.' or (byte)'_' or (byte)'~')
-            {
-                builder.Append((char)b);
-            }
-            else
-            {
-                builder.Append('%').Append(b.ToString("X2", CultureInfo.InvariantCulture));
-            }
-        }
-
         return builder.ToString();
     }
 

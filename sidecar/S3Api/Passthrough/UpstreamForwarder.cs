@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Resilience;
+using Fluid.Serverless.Sidecar.S3Api.Auth;
 using Fluid.Serverless.Sidecar.S3Api.Writes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -156,13 +157,7 @@ internal sealed class UpstreamForwarder : IDisposable
             }
 
             // The raw target as the client sent it (Request.Path would normalize "a/../b" and decode %2F), unchanged on the wire.
-            var raw = httpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? "/";
-            if (!raw.StartsWith('/'))
-            {
-                var slash = raw.IndexOf('/', raw.IndexOf("//", StringComparison.Ordinal) + 2);
-                raw = slash < 0 ? "/" : raw[slash..];
-            }
-
+            var raw = SigV4.OriginForm(httpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? "/");
             var uri = new Uri(destinationPrefix.TrimEnd('/') + raw, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
             proxyRequest.RequestUri = uri;
             var amzDate = time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
@@ -172,25 +167,9 @@ internal sealed class UpstreamForwarder : IDisposable
             proxyRequest.Headers.TryAddWithoutValidation("x-amz-content-sha256", Payload);
             var canonical = new StringBuilder(256);
             canonical.Append(proxyRequest.Method.Method).Append('\n');
-            var segments = uri.AbsolutePath.Split('/');
-            for (var i = 0; i < segments.Length; i++)
-            {
-                canonical.Append(i == 0 ? "" : "/").Append(Encode(Uri.UnescapeDataString(segments[i])));
-            }
-
+            SigV4.AppendCanonicalPath(canonical, uri.AbsolutePath);
             canonical.Append('\n');
-            var pairs = new List<(string Name, string Value)>();
-            foreach (var pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
-            {
-                var equals = pair.IndexOf('=', StringComparison.Ordinal);
-                pairs.Add((Encode(Uri.UnescapeDataString(equals < 0 ? pair : pair[..equals])), Encode(equals < 0 ? "" : Uri.UnescapeDataString(pair[(equals + 1)..]))));
-            }
-
-            pairs.Sort((a, b) => a.Name != b.Name ? string.CompareOrdinal(a.Name, b.Name) : string.CompareOrdinal(a.Value, b.Value));
-            for (var i = 0; i < pairs.Count; i++)
-            {
-                canonical.Append(i == 0 ? "" : "&").Append(pairs[i].Name).Append('=').Append(pairs[i].Value);
-            }
+            SigV4.AppendCanonicalQuery(canonical, uri.Query.TrimStart('?'));
 
             const string SignedHeaders = "host;x-amz-content-sha256;x-amz-date";
             canonical.Append('\n').Append("host:").Append(uri.Authority).Append('\n')
@@ -199,31 +178,8 @@ internal sealed class UpstreamForwarder : IDisposable
                 .Append(SignedHeaders).Append('\n').Append(Payload);
             var day = amzDate[..8];
             var scope = $"{day}/{region}/s3/aws4_request";
-            var stringToSign = $"AWS4-HMAC-SHA256\n{amzDate}\n{scope}\n{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical.ToString())))}";
-            var key = HMACSHA256.HashData(Encoding.UTF8.GetBytes("AWS4" + secretAccessKey), Encoding.UTF8.GetBytes(day));
-            key = HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(region));
-            key = HMACSHA256.HashData(key, "s3"u8);
-            key = HMACSHA256.HashData(key, "aws4_request"u8);
-            var signature = Convert.ToHexStringLower(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(stringToSign)));
+            var signature = SigV4.Signature(SigV4.SigningKey(secretAccessKey, day, region, "s3"), SigV4.StringToSign(amzDate, scope, canonical.ToString()));
             proxyRequest.Headers.TryAddWithoutValidation("Authorization", $"AWS4-HMAC-SHA256 Credential={accessKeyId}/{scope}, SignedHeaders={SignedHeaders}, Signature={signature}");
-        }
-
-        private static string Encode(string text)
-        {
-            var builder = new StringBuilder(text.Length + 16);
-            foreach (var b in Encoding.UTF8.GetBytes(text))
-            {
-                if (b is (>= (byte)'A' and <= (byte)'Z') or (>= (byte)'a' and <= (byte)'z') or (>= (byte)'0' and <= (byte)'9') or (byte)'-' or (byte)'.' or (byte)'_' or (byte)'~')
-                {
-                    builder.Append((char)b);
-                }
-                else
-                {
-                    builder.Append('%').Append(b.ToString("X2", CultureInfo.InvariantCulture));
-                }
-            }
-
-            return builder.ToString();
         }
     }
 }
