@@ -10,7 +10,7 @@ namespace Fluid.Serverless.Sidecar.S3Api.Writes;
 /// Streams: only the framing lines are buffered, and each is bounded (<see cref="MaxLineLength"/>), so a client
 /// cannot make the sidecar hold an unbounded header. Trailers are available once the stream returned 0.
 /// </summary>
-internal sealed class AwsChunkedStream : Stream
+internal sealed class AwsChunkedStream : ForwardReadStream
 {
     public const int MaxLineLength = 4096;
     private const int MaxTrailers = 16;
@@ -34,17 +34,6 @@ internal sealed class AwsChunkedStream : Stream
     }
 
     public Dictionary<string, string> Trailers { get; } = new(StringComparer.OrdinalIgnoreCase);
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
     {
@@ -225,16 +214,6 @@ internal sealed class AwsChunkedStream : Stream
         UploadRejectedException.InvalidRequest("Malformed aws-chunked request body: " + what + ".");
 
     private static string Truncate(string text) => text.Length <= 64 ? text : text[..64] + "…";
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -1,21 +1,10 @@
 namespace Fluid.Serverless.Sidecar.S3Api.Writes;
 
 /// <summary>Reads files one after the other as one forward-only stream (the parts of a staged multipart upload).</summary>
-internal sealed class ConcatenatedFilesStream(IReadOnlyList<string> paths) : Stream
+internal sealed class ConcatenatedFilesStream(IReadOnlyList<string> paths) : ForwardReadStream
 {
     private int _next;
     private FileStream? _current;
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
     {
@@ -41,16 +30,6 @@ internal sealed class ConcatenatedFilesStream(IReadOnlyList<string> paths) : Str
             _current = null;
         }
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

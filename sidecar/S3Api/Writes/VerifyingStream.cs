@@ -12,7 +12,7 @@ namespace Fluid.Serverless.Sidecar.S3Api.Writes;
 /// never gets the last bytes of a bad body: its request stays short of its Content-Length and is cut, so the remote
 /// stores no part from it.
 /// </remarks>
-internal sealed class VerifyingStream(Stream inner, List<DigestCheck> checks, long? declaredLength) : Stream
+internal sealed class VerifyingStream(Stream inner, List<DigestCheck> checks, long? declaredLength) : ForwardReadStream
 {
     private long _length;
     private bool _verified;
@@ -28,16 +28,8 @@ internal sealed class VerifyingStream(Stream inner, List<DigestCheck> checks, lo
     /// <summary>The decoded body length the request declared (x-amz-decoded-content-length or Content-Length), if any.</summary>
     public long? DeclaredLength => declaredLength;
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
     public override long Length => declaredLength ?? throw new NotSupportedException();
     public override long Position { get => _length; set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
     {
@@ -104,16 +96,6 @@ internal sealed class VerifyingStream(Stream inner, List<DigestCheck> checks, lo
 
         _verified = true;
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
