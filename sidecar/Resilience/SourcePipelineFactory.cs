@@ -37,26 +37,37 @@ public static class SourcePipelineFactory
             });
         }
 
-        builder.AddCircuitBreaker(new CircuitBreakerStrategyOptions
-        {
-            ShouldHandle = shouldHandle,
-            FailureRatio = options.BreakerFailureRatio,
-            MinimumThroughput = options.BreakerMinimumThroughput,
-            SamplingDuration = options.BreakerSampling,
-            BreakDuration = options.BreakerBreak,
-            OnOpened = args =>
-            {
-                SourceLog.CircuitOpened(logger, sourceIdentity, args.BreakDuration.TotalSeconds, args.Outcome.Exception?.Message);
-                return ValueTask.CompletedTask;
-            },
-            OnClosed = _ =>
-            {
-                SourceLog.CircuitClosed(logger, sourceIdentity);
-                return ValueTask.CompletedTask;
-            },
-        });
+        var breaker = new CircuitBreakerStrategyOptions { ShouldHandle = shouldHandle };
+        WithBreakerSettings(breaker, sourceIdentity, options, logger, static outcome => outcome.Exception?.Message);
+        builder.AddCircuitBreaker(breaker);
         builder.AddTimeout(new TimeoutStrategyOptions { Timeout = options.AttemptTimeout, Name = "attempt" });
         return builder.Build();
+    }
+
+    /// <summary>
+    /// Fills a circuit breaker's thresholds from <paramref name="options"/> and logs its opening and closing: the one
+    /// breaker configuration for sources and for the passthrough upstream (which judges answers, not exceptions).
+    /// </summary>
+    public static CircuitBreakerStrategyOptions<TResult> WithBreakerSettings<TResult>(
+        CircuitBreakerStrategyOptions<TResult> breaker, string name, SourceResilienceOptions options, ILogger logger, Func<Outcome<TResult>, string?> describeFailure)
+    {
+        ArgumentNullException.ThrowIfNull(breaker);
+        ArgumentNullException.ThrowIfNull(options);
+        breaker.FailureRatio = options.BreakerFailureRatio;
+        breaker.MinimumThroughput = options.BreakerMinimumThroughput;
+        breaker.SamplingDuration = options.BreakerSampling;
+        breaker.BreakDuration = options.BreakerBreak;
+        breaker.OnOpened = args =>
+        {
+            SourceLog.CircuitOpened(logger, name, args.BreakDuration.TotalSeconds, describeFailure(args.Outcome));
+            return ValueTask.CompletedTask;
+        };
+        breaker.OnClosed = _ =>
+        {
+            SourceLog.CircuitClosed(logger, name);
+            return ValueTask.CompletedTask;
+        };
+        return breaker;
     }
 }
 

@@ -57,24 +57,12 @@ internal sealed class UpstreamForwarder : IDisposable
         _breakDuration = resilience.BreakerBreak;
         var name = "upstream " + _endpoint;
         _breaker = new ResiliencePipelineBuilder<bool> { Name = name, TimeProvider = time }
-            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<bool>
-            {
-                ShouldHandle = static args => ValueTask.FromResult(!args.Outcome.Result),
-                FailureRatio = resilience.BreakerFailureRatio,
-                MinimumThroughput = resilience.BreakerMinimumThroughput,
-                SamplingDuration = resilience.BreakerSampling,
-                BreakDuration = resilience.BreakerBreak,
-                OnOpened = args =>
-                {
-                    SourceLog.CircuitOpened(logger, name, args.BreakDuration.TotalSeconds, "no answer or 5xx answers");
-                    return ValueTask.CompletedTask;
-                },
-                OnClosed = _ =>
-                {
-                    SourceLog.CircuitClosed(logger, name);
-                    return ValueTask.CompletedTask;
-                },
-            })
+            .AddCircuitBreaker(SourcePipelineFactory.WithBreakerSettings(
+                new CircuitBreakerStrategyOptions<bool> { ShouldHandle = static args => ValueTask.FromResult(!args.Outcome.Result) },
+                name,
+                resilience,
+                logger,
+                static _ => "no answer or 5xx answers"))
             .Build();
     }
 
