@@ -13,11 +13,9 @@ internal sealed record ObjectReaderOptions
     public long ReadAheadMemoryBytes { get; init; } = SidecarDefaults.ReadAheadMemoryBytes;
 
     /// <summary>
-    /// Largest background read-ahead window, in blocks. 64 × 4 MiB: four spans of 16 blocks ahead of a sequential
-    /// reader, so four streams. A span holds one block buffer while it streams (the rest goes to disk), so the window
-    /// costs disk bandwidth, not memory. Against a remote that paces each stream (64 MiB/s, 20 ms per request:
-    /// bench/fuse with LATENCY_MS/STREAM_MIBPS) a cold FUSE read went from 132 MiB/s with two spans to 233 MiB/s;
-    /// the request count, which is what moto-like remotes charge for, is unchanged.
+    /// Largest read-ahead window, in blocks: how far ahead of a sequential reader (a FUSE reader's background
+    /// read-ahead, or a GET's pipeline) blocks are being fetched. 64 × 4 MiB = 256 MiB. A span holds one block buffer
+    /// while it streams (the rest goes to disk), so the window costs disk bandwidth, not memory.
     /// </summary>
     public int MaxReadAheadBlocks { get; init; } = 64;
 
@@ -28,15 +26,21 @@ internal sealed record ObjectReaderOptions
     /// </summary>
     public long MaxSpanBytes { get; init; } = SidecarDefaults.FetchSpanBytes;
 
-    /// <summary>Spans one CopyToAsync keeps in flight ahead of its writer (parallel ranged GETs).</summary>
-    public int SpansPerRead { get; init; } = 4;
+    /// <summary>
+    /// Smallest span a read-ahead window is cut into (rounded down to whole blocks, at least one): 8 MiB, the low
+    /// end of the 8-16 MB ranges AWS recommends for parallel GETs, so a short window is not split into requests
+    /// that cost more in first-byte latency than they gain in parallelism.
+    /// </summary>
+    public long MinSpanBytes { get; init; } = 8L * 1024 * 1024;
 
     /// <summary>
-    /// Blocks one CopyToAsync keeps in flight ahead of its writer. 16 × 4 MiB: against a store that gives one stream
-    /// ~32 MiB/s and ~20 ms per request, 8 streams were the limit of a cold sequential GET (bench (c')); the memory
-    /// budget still bounds the blocks held beyond the one being written.
+    /// Parallel ranged GETs (streams) a sequential reader's window is cut into. A remote gives each stream a
+    /// bounded rate (tens of MiB/s on S3-like stores, more from a cluster-local MinIO), so the streams, not the
+    /// span length, set a cold read's speed. bench/run.sh (c'), 20 ms per request and 32 MiB/s per stream, a cold
+    /// 256 MiB GET: 4 streams of 64 MiB 2.30 s, 8 of 32 MiB 1.34 s, 16 of 16 MiB 0.89 s (direct: 8.0 s). 8, not
+    /// 16: every stream holds one block of the read-ahead memory budget while it runs.
     /// </summary>
-    public int MaxParallelBlocksPerRead { get; init; } = 16;
+    public int ReadAheadStreams { get; init; } = 8;
 
     /// <summary>Spans one WarmAsync fetches at once (the cache's prefetch limiter bounds all of them together).</summary>
     public int WarmParallelism { get; init; } = 4;
@@ -48,8 +52,20 @@ internal sealed record ObjectReaderOptions
     /// </summary>
     public long PrefetchMemoryBytes { get; init; } = 32L * 1024 * 1024;
 
-    /// <summary>Blocks per span for <paramref name="blockSize"/>-byte blocks.</summary>
+    /// <summary>Blocks per span for <paramref name="blockSize"/>-byte blocks: the longest a span may be.</summary>
     public int SpanBlocks(int blockSize) => (int)Math.Clamp(MaxSpanBytes / blockSize, 1, 1024);
+
+    /// <summary>
+    /// Blocks per span when a window of <paramref name="windowBlocks"/> blocks is cut into
+    /// <see cref="ReadAheadStreams"/> spans: at least <see cref="MinSpanBytes"/>, at most <see cref="SpanBlocks"/>.
+    /// </summary>
+    public int SpanBlocksFor(long windowBlocks, int blockSize)
+    {
+        var streams = Math.Max(1, ReadAheadStreams);
+        var even = (windowBlocks + streams - 1) / streams;
+        var shortest = Math.Max(1, MinSpanBytes / blockSize);
+        return (int)Math.Min(Math.Max(even, shortest), SpanBlocks(blockSize));
+    }
 
     public static ObjectReaderOptions From(CacheConfig cache)
     {
@@ -150,8 +166,9 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         // flight, not one per block ahead. The span at the head of the queue needs no budget (the reader always
         // makes progress); every other span holds one budget unit until its last block is written.
         var pending = new Queue<PendingBlock>();
-        var spanBlocks = _options.SpanBlocks(blockSize);
-        var spansPerRead = Math.Max(1, _options.SpansPerRead);
+        // The range ahead (up to the read-ahead window) is cut into ReadAheadStreams spans fetched side by side.
+        var spansPerRead = Math.Max(1, _options.ReadAheadStreams);
+        var spanBlocks = _options.SpanBlocksFor(Math.Min(lastBlock - firstBlock + 1, Math.Max(1, _options.MaxReadAheadBlocks)), blockSize);
         var maxAhead = spanBlocks * spansPerRead;
         var spansQueued = 0; // spans with a block not yet written: at most spansPerRead requests per reader
         var next = firstBlock;
@@ -384,7 +401,7 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
 
         var blockCount = BlockCount(obj);
         var until = Math.Min(blockCount, fromBlock + window);
-        var spanBlocks = _options.SpanBlocks(_cache.BlockSize);
+        var spanBlocks = _options.SpanBlocksFor(window, _cache.BlockSize);
         var worthwhile = Math.Max(1, Math.Min(spanBlocks, window / 2));
         var block = fromBlock;
         while (block < until)

@@ -77,7 +77,7 @@ public sealed class ObjectReaderTests : IAsyncLifetime
     public async Task CopyToAsync_ColdLargeObject_SpansInParallelAheadOfTheWriter()
     {
         _source.StreamsRanges = true;
-        await using var reader = NewReader(readAheadMemory: 64L * BlockSize, spanBlocks: 4);
+        await using var reader = NewReader(readAheadMemory: 64L * BlockSize, spanBlocks: 4, maxReadAheadBlocks: 32);
         var (obj, bytes) = PutObject("cold.bin", 32 * BlockSize);
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _source.ReadGate = gate.Task;
@@ -85,9 +85,10 @@ public sealed class ObjectReaderTests : IAsyncLifetime
         using var output = new MemoryStream();
         var copy = reader.CopyToAsync(_dataset, obj, 0, obj.Size, output, default);
 
-        // Before any byte arrives, the reader has its 4 spans (16 blocks) outstanding: 4 requests, not 16 or 1.
-        Assert.Equal(4, new ObjectReaderOptions().SpansPerRead);
-        await WaitUntil(() => _source.InFlightReads == 4);
+        // Before any byte arrives, the 32-block window is cut into the default 8 streams of 4 blocks: 8 requests
+        // outstanding, not 32 (one per block) or 1.
+        Assert.Equal(8, new ObjectReaderOptions().ReadAheadStreams);
+        await WaitUntil(() => _source.InFlightReads == 8);
         gate.SetResult();
         await copy;
 
@@ -95,6 +96,16 @@ public sealed class ObjectReaderTests : IAsyncLifetime
         Assert.Equal(8, _source.Reads); // 32 blocks / 4 per span
         Assert.Equal(8, _cache.GetStatistics().RemoteRequests);
         Assert.Equal(32, _cache.GetStatistics().RemoteFetches);
+    }
+
+    [Theory]
+    [InlineData(64, 8)]    // a 256 MiB window: 8 streams of 32 MiB
+    [InlineData(4, 2)]     // a 16 MiB range: spans no shorter than 8 MiB, so 2 streams, not 4 of 4 MiB
+    [InlineData(1, 2)]     // (the caller stops a span at the end of its range)
+    [InlineData(1024, 16)] // a 4 GiB window: spans no longer than cache.fetchSpanBytes (64 MiB)
+    public void SpanBlocksFor_DefaultOptionsWith4MiBBlocks_CutsTheWindowIntoEightStreamsWithin8To64MiB(long windowBlocks, int expected)
+    {
+        Assert.Equal(expected, new ObjectReaderOptions().SpanBlocksFor(windowBlocks, 4 * 1024 * 1024));
     }
 
     [Fact]
@@ -115,7 +126,7 @@ public sealed class ObjectReaderTests : IAsyncLifetime
     public async Task CopyToAsync_MemoryBudgetOfTwoBlocks_AtMostThreeSpansInFlight()
     {
         _source.StreamsRanges = true;
-        await using var reader = NewReader(readAheadMemory: 2L * BlockSize, spanBlocks: 2);
+        await using var reader = NewReader(readAheadMemory: 2L * BlockSize, spanBlocks: 2, readAheadStreams: 4);
         var (obj, bytes) = PutObject("budget.bin", 16 * BlockSize);
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _source.ReadGate = gate.Task;
@@ -136,7 +147,7 @@ public sealed class ObjectReaderTests : IAsyncLifetime
     public async Task ReadAsync_SequentialReads_ReadAheadFetchesWholeSpans()
     {
         _source.StreamsRanges = true;
-        await using var reader = NewReader(readAheadMemory: 64L * BlockSize, spanBlocks: 4, maxReadAheadBlocks: 8);
+        await using var reader = NewReader(readAheadMemory: 64L * BlockSize, spanBlocks: 4, maxReadAheadBlocks: 8, readAheadStreams: 2);
         var (obj, bytes) = PutObject("seq.bin", 64 * BlockSize);
         var buffer = new byte[BlockSize / 4];
         using var copy = new MemoryStream();
@@ -151,12 +162,13 @@ public sealed class ObjectReaderTests : IAsyncLifetime
 
         Assert.Equal(Sha(bytes), Sha(copy.ToArray()));
 
-        // While the window doubles (1, 2, 4, 8) the spans are 0-1 (the reader's own block 0 and the read-ahead
-        // behind it in one request), 2, 3-4, 5-8; after that a run at the far end of the window waits until it is
-        // a whole span: 9-12, …, 57-60 (13 spans), then 61-63 (the end of the object). 18 requests for 64 blocks.
+        // Each window is cut into 2 streams (spans of at most 4 blocks). While it doubles (1, 2, 4, 8) the reader's own
+        // block plus the window is 2, 3, 5, 9 blocks: spans 0 and 1 (two blocks, two streams), 2, 3-4, 5-8; after
+        // that a run at the far end of the window waits until it is a whole span: 9-12, …, 57-60 (13 spans), then
+        // 61-63 (the end of the object). 19 requests for 64 blocks.
         Assert.Equal(64, _cache.GetStatistics().RemoteFetches);
         Assert.Equal(_source.Reads, (int)_cache.GetStatistics().RemoteRequests);
-        Assert.Equal(4 + 13 + 1, _source.Reads);
+        Assert.Equal(5 + 13 + 1, _source.Reads);
     }
 
     [Fact]
@@ -319,10 +331,18 @@ public sealed class ObjectReaderTests : IAsyncLifetime
         Assert.Contains("small.bin", error.Message, StringComparison.Ordinal);
     }
 
-    private ObjectReader NewReader(long readAheadMemory = 16L * BlockSize, int spanBlocks = 16, int maxReadAheadBlocks = 8) =>
+    // Spans may be as short as one block here (the product's floor is 8 MiB, 128 of these 64 KiB blocks).
+    private ObjectReader NewReader(long readAheadMemory = 16L * BlockSize, int spanBlocks = 16, int maxReadAheadBlocks = 8, int readAheadStreams = 8) =>
         new(
             _cache,
-            new ObjectReaderOptions { ReadAheadMemoryBytes = readAheadMemory, MaxSpanBytes = spanBlocks * (long)BlockSize, MaxReadAheadBlocks = maxReadAheadBlocks },
+            new ObjectReaderOptions
+            {
+                ReadAheadMemoryBytes = readAheadMemory,
+                MaxSpanBytes = spanBlocks * (long)BlockSize,
+                MinSpanBytes = BlockSize,
+                MaxReadAheadBlocks = maxReadAheadBlocks,
+                ReadAheadStreams = readAheadStreams,
+            },
             NullLogger<ObjectReader>.Instance,
             TimeProvider.System);
 
