@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Side-by-side FUSE benchmark over ONE bucket of ONE remote (moto by default, REMOTE=s3rver for s3rver): Fluid's FUSE
-# view vs `rclone mount --vfs-cache-mode full`, s3fs, and the same file on local disk. Prints figures and ratios
-# (measured in this run; no absolute thresholds).
+# Side-by-side FUSE benchmark over ONE bucket of ONE remote (s3rver by default, REMOTE=moto for moto): Fluid's FUSE
+# view (the sidecar binary in fuse mode) vs `rclone mount --vfs-cache-mode full`, s3fs, and the same file on local
+# disk. Prints figures and ratios (measured in this run; no absolute thresholds).
+#   FLUID_SIDECAR_BINARY=artifacts/aot-sidecar/fluid-sidecar bench/fuse/run.sh   # the Native AOT binary that ships
 #   SIZE_MB=1024 SMALL_FILES=10000 RANDOM_READS=10000 bench/fuse/run.sh
-#   REMOTE=s3rver SIZE_MB=1024 bench/fuse/run.sh
+#   REMOTE=moto bench/fuse/run.sh                  # moto instead (see below)
 #   FLUID_SPAN_BYTES=4194304 bench/fuse/run.sh     # cache.fetchSpanBytes (default 64 MiB; 4 MiB = one GET per block)
 #   NO_S3FS=1 ...                                   # fluid and rclone only (s3fs reads 1 GiB from moto at ~12 MiB/s)
 #   LATENCY_MS=20 STREAM_MIBPS=64 ...               # every contender reads through bench/tools/latency_proxy.py:
@@ -12,7 +13,9 @@
 # Needs root (FUSE), moto_server, rclone, s3fs, python3 with boto3. Binds only 127.0.0.1.
 set -euo pipefail
 SIZE_MB=${SIZE_MB:-1024}
-REMOTE=${REMOTE:-moto}
+# s3rver by default, as in bench/run.sh (c): it serves a range from its file, like S3 and MinIO. moto reads the whole
+# object for every ranged GET (~0.5 s per GET of a 1 GiB object), which charges any ranged reader per request.
+REMOTE=${REMOTE:-s3rver}
 SMALL_FILES=${SMALL_FILES:-10000}
 RANDOM_READS=${RANDOM_READS:-10000}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -77,9 +80,30 @@ if [[ -n "${LATENCY_MS:-}${STREAM_MIBPS:-}" ]]; then
 fi
 
 echo "== building and mounting"
-dotnet build -c Release "$here/FuseBench/FuseBench.csproj" -v q -nologo >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-dll=$(find "$here/FuseBench/bin/Release" -name FuseBench.dll | head -1)
-dotnet "$dll" "$endpoint" "$bucket" "$work/fluid" "$work/fluid-cache" >"$work/fluid.log" 2>&1 &
+# Fluid is the sidecar itself (FLUID_SIDECAR_BINARY: the Native AOT binary that ships; default: the JIT build) in
+# fuse mode, so the figures are the product's, with its runtime settings (GC, thread pool).
+if [[ -n "${FLUID_SIDECAR_BINARY:-}" ]]; then
+  [[ -f "$FLUID_SIDECAR_BINARY" ]] || { echo "FLUID_SIDECAR_BINARY=$FLUID_SIDECAR_BINARY: no such file" >&2; exit 1; }
+  if [[ "$FLUID_SIDECAR_BINARY" == *.dll ]]; then sidecar_cmd=(dotnet "$FLUID_SIDECAR_BINARY"); else sidecar_cmd=("$FLUID_SIDECAR_BINARY"); fi
+else
+  dotnet build -c Release "$repo/sidecar" -v q -nologo >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+  sidecar_cmd=(dotnet "$repo/sidecar/bin/Release/net10.0/fluid-sidecar.dll")
+fi
+echo "   fluid: ${sidecar_cmd[*]}"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# FLUID_SPAN_BYTES: cache.fetchSpanBytes (the longest range one GET fetches); unset = the product default.
+span_json=""; [[ -n "${FLUID_SPAN_BYTES:-}" ]] && span_json=", \"fetchSpanBytes\": $FLUID_SPAN_BYTES"
+cat >"$work/fluid.json" <<JSON
+{
+  "mode": "fuse",
+  "s3": { "address": "127.0.0.1", "port": $(free_port) },
+  "admin": { "address": "127.0.0.1", "port": $(free_port) },
+  "cache": { "directory": "$work/fluid-cache", "minFreeBytes": 0 $span_json },
+  "datasets": [ { "name": "$bucket", "source": "s3://$bucket/", "immutable": true, "mountPath": "$work/fluid",
+                  "options": { "endpoint": "$endpoint", "region": "us-east-1", "pathStyle": "true" } } ]
+}
+JSON
+"${sidecar_cmd[@]}" --config "$work/fluid.json" >"$work/fluid.log" 2>&1 &
 pids+=($!)
 env -u AWS_CA_BUNDLE RCLONE_CONFIG_MOTO_TYPE=s3 RCLONE_CONFIG_MOTO_PROVIDER=Other RCLONE_CONFIG_MOTO_ENDPOINT="$endpoint" \
   RCLONE_CONFIG_MOTO_ACCESS_KEY_ID=$key RCLONE_CONFIG_MOTO_SECRET_ACCESS_KEY=$key \
