@@ -71,6 +71,13 @@ public sealed record CacheConfig
     /// per block. Null (the injector does not write it) = <see cref="SidecarDefaults.FetchSpanBytes"/>.
     /// </summary>
     public long? FetchSpanBytes { get; set; }
+    /// <summary>
+    /// Parallel ranged GETs (streams) one sequential reader keeps in flight; each holds one block of
+    /// <see cref="ReadAheadMemoryBytes"/> while it runs. More for a remote with slow streams and a fast network (S3 from
+    /// far away), fewer for one that charges per request. Null (the injector does not write it) =
+    /// <see cref="SidecarDefaults.ReadAheadStreams"/>.
+    /// </summary>
+    public int? ReadAheadStreams { get; set; }
     public int MetadataTtlSeconds { get; set; } = SidecarDefaults.MetadataTtlSeconds;
     /// <summary>memory or disk (informational for the injector's emptyDir medium).</summary>
     public string Medium { get; set; } = "disk";

@@ -24,6 +24,9 @@ public static class SidecarConfigValidator
     public const int MinBlockSizeBytes = 64 * 1024;
     public const int MaxBlockSizeBytes = 64 * 1024 * 1024;
     public const int MaxPrefetchWorkers = 256;
+    /// <summary>Longest span one ranged GET may fetch (the reader cuts spans at 1,024 blocks anyway).</summary>
+    public const long MaxFetchSpanBytes = 4L * 1024 * 1024 * 1024;
+    public const int MaxReadAheadStreams = 64;
 
     /// <summary>All problems found, in field order; empty when the config is usable.</summary>
     public static IReadOnlyList<string> Validate(SidecarConfig config)
@@ -150,6 +153,16 @@ public static class SidecarConfigValidator
         if (cache.ReadAheadMemoryBytes < 0)
         {
             errors.Add(Invariant($"cache.readAheadMemoryBytes: '{cache.ReadAheadMemoryBytes}' is negative: expected a byte count >= 0"));
+        }
+
+        if (cache.FetchSpanBytes is { } span && (span < cache.BlockSizeBytes || span > MaxFetchSpanBytes))
+        {
+            errors.Add(Invariant($"cache.fetchSpanBytes: '{span}' is out of range: expected cache.blockSizeBytes ({cache.BlockSizeBytes}) to {MaxFetchSpanBytes}"));
+        }
+
+        if (cache.ReadAheadStreams is { } streams && streams is < 1 or > MaxReadAheadStreams)
+        {
+            errors.Add(Invariant($"cache.readAheadStreams: '{streams}' is out of range: expected 1-{MaxReadAheadStreams}"));
         }
 
         if (cache.MetadataTtlSeconds < 0)

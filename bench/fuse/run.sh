@@ -6,6 +6,7 @@
 #   SIZE_MB=1024 SMALL_FILES=10000 RANDOM_READS=10000 bench/fuse/run.sh
 #   REMOTE=moto bench/fuse/run.sh                  # moto instead (see below)
 #   FLUID_SPAN_BYTES=4194304 bench/fuse/run.sh     # cache.fetchSpanBytes (default 64 MiB; 4 MiB = one GET per block)
+#   FLUID_READ_AHEAD_STREAMS=16 bench/fuse/run.sh   # cache.readAheadStreams (default 8)
 #   NO_S3FS=1 ...                                   # fluid and rclone only (s3fs reads 1 GiB from moto at ~12 MiB/s)
 #   LATENCY_MS=20 STREAM_MIBPS=64 ...               # every contender reads through bench/tools/latency_proxy.py:
 #                                                   # 20 ms per request, each connection paced to 64 MiB/s (a real
@@ -92,7 +93,9 @@ fi
 echo "   fluid: ${sidecar_cmd[*]}"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # FLUID_SPAN_BYTES: cache.fetchSpanBytes (the longest range one GET fetches); unset = the product default.
+# FLUID_READ_AHEAD_STREAMS: cache.readAheadStreams (parallel ranged GETs per sequential reader); unset = the default.
 span_json=""; [[ -n "${FLUID_SPAN_BYTES:-}" ]] && span_json=", \"fetchSpanBytes\": $FLUID_SPAN_BYTES"
+[[ -n "${FLUID_READ_AHEAD_STREAMS:-}" ]] && span_json="$span_json, \"readAheadStreams\": $FLUID_READ_AHEAD_STREAMS"
 cat >"$work/fluid.json" <<JSON
 {
   "mode": "fuse",

@@ -34,13 +34,11 @@ internal sealed record ObjectReaderOptions
     public long MinSpanBytes { get; init; } = 8L * 1024 * 1024;
 
     /// <summary>
-    /// Parallel ranged GETs (streams) a sequential reader's window is cut into. A remote gives each stream a
-    /// bounded rate (tens of MiB/s on S3-like stores, more from a cluster-local MinIO), so the streams, not the
-    /// span length, set a cold read's speed. bench/run.sh (c'), 20 ms per request and 32 MiB/s per stream, a cold
-    /// 256 MiB GET: 4 streams of 64 MiB 2.30 s, 8 of 32 MiB 1.34 s, 16 of 16 MiB 0.89 s (direct: 8.0 s). 8, not
-    /// 16: every stream holds one block of the read-ahead memory budget while it runs.
+    /// Parallel ranged GETs (streams) a sequential reader's window is cut into (`cache.readAheadStreams`). A remote
+    /// gives each stream a bounded rate, so the streams, not the span length, set a cold read's speed; the figures
+    /// behind the default are at <see cref="SidecarDefaults.ReadAheadStreams"/>.
     /// </summary>
-    public int ReadAheadStreams { get; init; } = 8;
+    public int ReadAheadStreams { get; init; } = SidecarDefaults.ReadAheadStreams;
 
     /// <summary>Spans one WarmAsync fetches at once (the cache's prefetch limiter bounds all of them together).</summary>
     public int WarmParallelism { get; init; } = 4;
@@ -80,10 +78,16 @@ internal sealed record ObjectReaderOptions
             throw new ArgumentException($"cache.fetchSpanBytes is {span}; expected at least cache.blockSizeBytes ({cache.BlockSizeBytes})", nameof(cache));
         }
 
+        if (cache.ReadAheadStreams is < 1)
+        {
+            throw new ArgumentException($"cache.readAheadStreams is {cache.ReadAheadStreams}; expected 1 or more", nameof(cache));
+        }
+
         return new ObjectReaderOptions
         {
             ReadAheadMemoryBytes = cache.ReadAheadMemoryBytes,
             MaxSpanBytes = cache.FetchSpanBytes ?? SidecarDefaults.FetchSpanBytes,
+            ReadAheadStreams = cache.ReadAheadStreams ?? SidecarDefaults.ReadAheadStreams,
         };
     }
 }

@@ -98,6 +98,14 @@ public sealed class ObjectReaderTests : IAsyncLifetime
         Assert.Equal(32, _cache.GetStatistics().RemoteFetches);
     }
 
+    [Fact]
+    public void From_CacheConfig_ReadAheadStreamsFromTheConfigElseTheDefault()
+    {
+        Assert.Equal(16, ObjectReaderOptions.From(new CacheConfig { ReadAheadStreams = 16 }).ReadAheadStreams);
+        Assert.Equal(SidecarDefaults.ReadAheadStreams, ObjectReaderOptions.From(new CacheConfig()).ReadAheadStreams);
+        Assert.Equal(4, new ObjectReaderOptions { ReadAheadStreams = 16 }.SpanBlocksFor(64, 4 * 1024 * 1024)); // 256 MiB window: 16 spans of 16 MiB
+    }
+
     [Theory]
     [InlineData(64, 8)]    // a 256 MiB window: 8 streams of 32 MiB
     [InlineData(4, 2)]     // a 16 MiB range: spans no shorter than 8 MiB, so 2 streams, not 4 of 4 MiB

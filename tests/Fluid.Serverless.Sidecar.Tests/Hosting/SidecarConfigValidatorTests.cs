@@ -76,6 +76,28 @@ public sealed class SidecarConfigValidatorTests
         Assert.Equal(expectedFields.Length, errors.Count);
     }
 
+    [Theory]
+    [InlineData(65536L, null, "cache.fetchSpanBytes: '65536' is out of range: expected cache.blockSizeBytes (4194304) to 4294967296")]
+    [InlineData(8589934592L, null, "cache.fetchSpanBytes: '8589934592' is out of range: expected cache.blockSizeBytes (4194304) to 4294967296")]
+    [InlineData(null, 0, "cache.readAheadStreams: '0' is out of range: expected 1-64")]
+    [InlineData(null, 65, "cache.readAheadStreams: '65' is out of range: expected 1-64")]
+    public void Validate_SpanOrStreamsOutOfRange_NamesFieldValueAndRange(long? fetchSpanBytes, int? readAheadStreams, string expected)
+    {
+        var config = WithDatasets(new DatasetConfig { Name = "demo", Source = "local:///data" });
+        config.Cache = new CacheConfig { FetchSpanBytes = fetchSpanBytes, ReadAheadStreams = readAheadStreams };
+
+        Assert.Equal([expected], SidecarConfigValidator.Validate(config));
+    }
+
+    [Fact]
+    public void Validate_SpanAndStreamsAtTheirBounds_Accepted()
+    {
+        var config = WithDatasets(new DatasetConfig { Name = "demo", Source = "local:///data" });
+        config.Cache = new CacheConfig { FetchSpanBytes = SidecarDefaults.BlockSizeBytes, ReadAheadStreams = 64 };
+
+        Assert.Empty(SidecarConfigValidator.Validate(config));
+    }
+
     [Fact]
     public void Validate_SameS3AndAdminPort_IsAnError()
     {
