@@ -63,19 +63,8 @@ if [[ ! -f tests/node/node_modules/s3rver/bin/s3rver.js ]]; then
     npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 fi
 
-if [[ -n "${FLUID_SIDECAR_BINARY:-}" ]]; then
-    [[ -f "$FLUID_SIDECAR_BINARY" ]] || { say "FLUID_SIDECAR_BINARY=$FLUID_SIDECAR_BINARY: no such file" >&2; exit 1; }
-    if [[ "$FLUID_SIDECAR_BINARY" == *.dll ]]; then sidecar_cmd=(dotnet "$FLUID_SIDECAR_BINARY"); else sidecar_cmd=("$FLUID_SIDECAR_BINARY"); fi
-    sidecar_kind="binary $FLUID_SIDECAR_BINARY"
-else
-    dll="sidecar/bin/Release/net10.0/fluid-sidecar.dll"
-    if [[ ! -f "$dll" ]]; then
-        say "building the sidecar (Release)"
-        dotnet build sidecar -c Release -nologo -clp:ErrorsOnly >/dev/null
-    fi
-    sidecar_cmd=(dotnet "$dll")
-    sidecar_kind="JIT build ($dll)"
-fi
+source bench/tools/sidecar-command.sh
+select_sidecar "$PWD"
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 

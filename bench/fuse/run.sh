@@ -35,7 +35,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port=$(free_port)
 endpoint="http://127.0.0.1:$port"
 case "$REMOTE" in
   moto)
@@ -72,7 +73,7 @@ PY
 
 if [[ -n "${LATENCY_MS:-}${STREAM_MIBPS:-}" ]]; then
   # Seeding above went direct; every reader below goes through the same proxy, so all see the same remote.
-  proxy_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  proxy_port=$(free_port)
   python3 "$repo/bench/tools/latency_proxy.py" "$proxy_port" 127.0.0.1 "$port" "${LATENCY_MS:-0}" "${STREAM_MIBPS:-0}" >"$work/proxy.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do grep -q listening "$work/proxy.log" 2>/dev/null && break; sleep 0.1; done
@@ -83,15 +84,9 @@ fi
 echo "== building and mounting"
 # Fluid is the sidecar itself (FLUID_SIDECAR_BINARY: the Native AOT binary that ships; default: the JIT build) in
 # fuse mode, so the figures are the product's, with its runtime settings (GC, thread pool).
-if [[ -n "${FLUID_SIDECAR_BINARY:-}" ]]; then
-  [[ -f "$FLUID_SIDECAR_BINARY" ]] || { echo "FLUID_SIDECAR_BINARY=$FLUID_SIDECAR_BINARY: no such file" >&2; exit 1; }
-  if [[ "$FLUID_SIDECAR_BINARY" == *.dll ]]; then sidecar_cmd=(dotnet "$FLUID_SIDECAR_BINARY"); else sidecar_cmd=("$FLUID_SIDECAR_BINARY"); fi
-else
-  dotnet build -c Release "$repo/sidecar" -v q -nologo >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-  sidecar_cmd=(dotnet "$repo/sidecar/bin/Release/net10.0/fluid-sidecar.dll")
-fi
-echo "   fluid: ${sidecar_cmd[*]}"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+source "$repo/bench/tools/sidecar-command.sh"
+select_sidecar "$repo"
+echo "   fluid: $sidecar_kind"
 # FLUID_SPAN_BYTES: cache.fetchSpanBytes (the longest range one GET fetches); unset = the product default.
 # FLUID_READ_AHEAD_STREAMS: cache.readAheadStreams (parallel ranged GETs per sequential reader); unset = the default.
 span_json=""; [[ -n "${FLUID_SPAN_BYTES:-}" ]] && span_json=", \"fetchSpanBytes\": $FLUID_SPAN_BYTES"

@@ -26,13 +26,8 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 wait_for() { local deadline=$((SECONDS + 60)); until curl -sf -o /dev/null "$1"; do ((SECONDS < deadline)) || { echo "timed out: $1" >&2; return 1; }; sleep 0.1; done; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
-if [[ -n "${FLUID_SIDECAR_BINARY:-}" ]]; then
-    sidecar_cmd=("$FLUID_SIDECAR_BINARY"); [[ "$FLUID_SIDECAR_BINARY" == *.dll ]] && sidecar_cmd=(dotnet "$FLUID_SIDECAR_BINARY")
-else
-    dll="sidecar/bin/Release/net10.0/fluid-sidecar.dll"
-    [[ -f "$dll" ]] || dotnet build sidecar -c Release -nologo -clp:ErrorsOnly >/dev/null
-    sidecar_cmd=(dotnet "$dll")
-fi
+source bench/tools/sidecar-command.sh
+select_sidecar "$PWD"
 
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_DEFAULT_REGION=us-east-1
 unset AWS_ENDPOINT_URL_S3 AWS_CA_BUNDLE

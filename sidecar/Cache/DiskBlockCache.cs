@@ -316,21 +316,9 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
                 slot.Release();
             }
 
-            Interlocked.Increment(ref _remoteFetches);
-            Interlocked.Add(ref _remoteBytes, flight.Length);
-
             // Stored before readers are released: when GetAsync returns, the block is on disk (or passed through),
             // so an Invalidate or a Contains after a read sees it. The write goes to the page cache: ~1 ms per 4 MiB.
-            try
-            {
-                Store(key, path, payload.Span);
-            }
-            catch (ArgumentException e)
-            {
-                // A key field too long for a block header: serve the bytes, just do not keep them.
-                PassThrough(path, e.Message);
-            }
-
+            StoreFetched(key, path, payload.Span);
             flight.Complete();
         }
         catch (Exception e)
@@ -339,9 +327,30 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         }
         finally
         {
-            _flights.TryRemove(new KeyValuePair<BlockKey, BlockFlight>(key, flight));
-            flight.Leave();
+            EndFlight(key, flight);
         }
+    }
+
+    /// <summary>Counts a block fetched from the remote and stores it; a key too long for a block header is served, not kept.</summary>
+    private void StoreFetched(BlockKey key, string path, ReadOnlySpan<byte> payload)
+    {
+        Interlocked.Increment(ref _remoteFetches);
+        Interlocked.Add(ref _remoteBytes, payload.Length);
+        try
+        {
+            Store(key, path, payload);
+        }
+        catch (ArgumentException e)
+        {
+            PassThrough(path, e.Message);
+        }
+    }
+
+    /// <summary>Takes an ended flight out of the map and drops the fetcher's hold on it.</summary>
+    private void EndFlight(BlockKey key, BlockFlight flight)
+    {
+        _flights.TryRemove(new KeyValuePair<BlockKey, BlockFlight>(key, flight));
+        flight.Leave();
     }
 
     public IReadOnlyList<Task> FetchRun(BlockKey first, int count, int lastBlockLength, Func<RangeSink, CancellationToken, ValueTask> fetchRun, BlockPriority priority)
@@ -460,27 +469,19 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
     {
         try
         {
-            Interlocked.Increment(ref _remoteFetches);
-            Interlocked.Add(ref _remoteBytes, payload.Length);
-            Store(block.Key, block.Path, payload.Span);
-        }
-        catch (ArgumentException e)
-        {
-            PassThrough(block.Path, e.Message);
+            StoreFetched(block.Key, block.Path, payload.Span);
         }
         finally
         {
             block.Flight.Complete();
-            _flights.TryRemove(new KeyValuePair<BlockKey, BlockFlight>(block.Key, block.Flight));
-            block.Flight.Leave();
+            EndFlight(block.Key, block.Flight);
         }
     }
 
     private void FailRunBlock(RunBlock block, Exception error)
     {
         block.Flight.Fail(error);
-        _flights.TryRemove(new KeyValuePair<BlockKey, BlockFlight>(block.Key, block.Flight));
-        block.Flight.Leave();
+        EndFlight(block.Key, block.Flight);
     }
 
     private bool MayBeOnDisk(BlockKey key) => _diskUsable && (_index.Contains(key) || MayBeUnindexedOnDisk(key));

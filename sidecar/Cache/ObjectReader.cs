@@ -65,24 +65,10 @@ internal sealed record ObjectReaderOptions
         return (int)Math.Min(Math.Max(even, shortest), SpanBlocks(blockSize));
     }
 
+    /// <summary>The reader's settings from a cache config that <c>SidecarConfigValidator</c> has accepted (ranges are checked there).</summary>
     public static ObjectReaderOptions From(CacheConfig cache)
     {
         ArgumentNullException.ThrowIfNull(cache);
-        if (cache.ReadAheadMemoryBytes < 0)
-        {
-            throw new ArgumentException($"cache.readAheadMemoryBytes is {cache.ReadAheadMemoryBytes}; expected 0 or more (0 = no read-ahead)", nameof(cache));
-        }
-
-        if (cache.FetchSpanBytes is { } span && span < cache.BlockSizeBytes)
-        {
-            throw new ArgumentException($"cache.fetchSpanBytes is {span}; expected at least cache.blockSizeBytes ({cache.BlockSizeBytes})", nameof(cache));
-        }
-
-        if (cache.ReadAheadStreams is < 1)
-        {
-            throw new ArgumentException($"cache.readAheadStreams is {cache.ReadAheadStreams}; expected 1 or more", nameof(cache));
-        }
-
         return new ObjectReaderOptions
         {
             ReadAheadMemoryBytes = cache.ReadAheadMemoryBytes,
@@ -246,7 +232,7 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
             {
                 if (abandoned.Budget is { } budget)
                 {
-                    _ = ReleaseWhenDoneAsync(abandoned.Stored!, budget);
+                    _ = ReleaseWhenEndedAsync(abandoned.Stored!, () => budget.Release());
                 }
             }
         }
@@ -372,7 +358,7 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
                 }
 
                 var spanEnded = Task.WhenAll(stored);
-                _ = ReleaseWhenEndedAsync(spanEnded, _prefetchMemory, weight);
+                _ = ReleaseWhenEndedAsync(spanEnded, () => _prefetchMemory.Release(weight));
                 await spanEnded.WaitAsync(ct);
                 Interlocked.Add(ref fetched, missingBytes);
             });
@@ -618,35 +604,20 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         }
     }
 
-    private static async Task ReleaseWhenEndedAsync(Task span, ByteBudget budget, long bytes)
+    /// <summary>Gives memory back once a span or block has ended, whatever its outcome.</summary>
+    private static async Task ReleaseWhenEndedAsync(Task ended, Action release)
     {
         try
         {
-            await span;
+            await ended;
         }
         catch (Exception)
         {
-            // The warm-up that started the span reports its error (or was cancelled and no longer cares).
+            // Whoever waited for it reports its error (or gave up and no longer cares); here it only frees memory.
         }
         finally
         {
-            budget.Release(bytes);
-        }
-    }
-
-    private static async Task ReleaseWhenDoneAsync(Task stored, SemaphoreSlim budget)
-    {
-        try
-        {
-            await stored;
-        }
-        catch (Exception)
-        {
-            // The reader already failed or gave up; this block's own error has nobody to go to.
-        }
-        finally
-        {
-            budget.Release();
+            release();
         }
     }
 
