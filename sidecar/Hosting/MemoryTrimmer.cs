@@ -10,6 +10,12 @@ namespace Fluid.Serverless.Sidecar.Hosting;
 /// <see cref="MinDroppedBytes"/> of block buffers were dropped since the last collection and no block buffer was
 /// rented for a whole interval (the burst is over), run one compacting collection that also decommits.
 /// It costs a pause of a few milliseconds once per burst, never during one.
+/// <para>
+/// The block cache also reports one-off garbage through <see cref="ReclaimableMemory"/> (the start-up index scan
+/// leaves megabytes of paths and headers behind, and the index drops its grown table). A report is collected at
+/// the next check whatever the block buffers do: it happens once per start, and waiting for a quiet moment could
+/// keep that memory resident for as long as the pod serves.
+/// </para>
 /// </summary>
 internal sealed partial class MemoryTrimmer(TimeProvider time, ILogger<MemoryTrimmer> logger) : IHostedService, IDisposable
 {
@@ -21,6 +27,7 @@ internal sealed partial class MemoryTrimmer(TimeProvider time, ILogger<MemoryTri
     private readonly Lock _gate = new();
     private ITimer? _timer;
     private long _droppedAtLastCollection;
+    private long _reportsAtLastCollection;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -36,22 +43,29 @@ internal sealed partial class MemoryTrimmer(TimeProvider time, ILogger<MemoryTri
 
     public void Dispose() => _timer?.Dispose();
 
-    private void Check() =>
-        TryTrim(BlockBuffers.DroppedBytes, TimeSpan.FromMilliseconds(Environment.TickCount64 - BlockBuffers.LastLargeRentTicks));
+    private void Check() => TryTrim(
+        BlockBuffers.DroppedBytes,
+        TimeSpan.FromMilliseconds(Environment.TickCount64 - BlockBuffers.LastLargeRentTicks),
+        ReclaimableMemory.Reports);
 
-    /// <summary>Collects when enough was dropped and the burst is over; true when it collected.</summary>
-    internal bool TryTrim(long droppedBytes, TimeSpan sinceLastLargeRent)
+    /// <summary>
+    /// Collects when the cache reported garbage since the last collection (<paramref name="reclaimReports"/> grew), or
+    /// when enough block buffers were dropped and the burst is over; true when it collected.
+    /// </summary>
+    internal bool TryTrim(long droppedBytes, TimeSpan sinceLastLargeRent, long reclaimReports = 0)
     {
         long dropped;
         lock (_gate)
         {
             dropped = droppedBytes - _droppedAtLastCollection;
-            if (dropped < MinDroppedBytes || sinceLastLargeRent < CheckInterval)
+            var reported = reclaimReports > _reportsAtLastCollection;
+            if (!reported && (dropped < MinDroppedBytes || sinceLastLargeRent < CheckInterval))
             {
                 return false;
             }
 
             _droppedAtLastCollection = droppedBytes;
+            _reportsAtLastCollection = reclaimReports;
         }
 
         var before = Environment.WorkingSet;

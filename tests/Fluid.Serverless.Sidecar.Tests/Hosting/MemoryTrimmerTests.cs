@@ -33,4 +33,17 @@ public sealed class MemoryTrimmerTests
         Assert.False(trimmer.TryTrim(MemoryTrimmer.MinDroppedBytes + 1, Quiet));
         Assert.True(trimmer.TryTrim(2 * MemoryTrimmer.MinDroppedBytes, Quiet));
     }
+
+    [Fact]
+    public void TryTrim_CacheReportedGarbage_CollectsOnceEvenDuringABurst()
+    {
+        var trimmer = new MemoryTrimmer(TimeProvider.System, NullLogger<MemoryTrimmer>.Instance);
+        var fullCollections = GC.CollectionCount(GC.MaxGeneration);
+
+        Assert.True(trimmer.TryTrim(droppedBytes: 0, sinceLastLargeRent: TimeSpan.Zero, reclaimReports: 1));
+        Assert.True(GC.CollectionCount(GC.MaxGeneration) > fullCollections);
+
+        Assert.False(trimmer.TryTrim(droppedBytes: 0, sinceLastLargeRent: Quiet, reclaimReports: 1));
+        Assert.True(trimmer.TryTrim(droppedBytes: 0, sinceLastLargeRent: TimeSpan.Zero, reclaimReports: 2));
+    }
 }

@@ -1,0 +1,144 @@
+using Fluid.Serverless.Sidecar.Sources;
+
+namespace Fluid.Serverless.Sidecar.Cache;
+
+/// <summary>
+/// Span fetches: claims every block of a run of adjacent blocks that is neither stored nor in flight, and fetches
+/// each maximal sub-run of claimed blocks with one request. A block is stored and its readers released the moment
+/// its last byte arrives; a failure midway fails only the blocks not yet stored.
+/// </summary>
+internal sealed class BlockRunFetcher
+{
+    private readonly BlockStore _store;
+    private readonly BlockFlightTable _flights;
+    private readonly BlockSourceFetcher _source;
+    private readonly int _blockSize;
+    private readonly Action<RunBlock, Memory<byte>> _completeBlock;
+    private readonly Action<RunBlock, Exception> _failBlock;
+    private long _misses;
+
+    public BlockRunFetcher(BlockStore store, BlockFlightTable flights, BlockSourceFetcher source, int blockSize)
+    {
+        _store = store;
+        _flights = flights;
+        _source = source;
+        _blockSize = blockSize;
+        _completeBlock = CompleteBlock;
+        _failBlock = FailBlock;
+    }
+
+    /// <summary>Blocks of runs that were neither stored nor in flight.</summary>
+    public long Misses => Interlocked.Read(ref _misses);
+
+    /// <summary>One task per block of the run, done when that block is stored (or known to be).</summary>
+    public IReadOnlyList<Task> FetchRun(BlockKey first, int count, int lastBlockLength, Func<RangeSink, CancellationToken, ValueTask> fetchRun, BlockPriority priority)
+    {
+        // Claim every block that is neither on disk nor in flight by registering its flight now, before any await:
+        // a reader arriving a moment later joins it instead of fetching the block a second time.
+        var done = new Task[count];
+        var runs = new List<List<RunBlock>>();
+        List<RunBlock>? run = null;
+        for (var i = 0; i < count; i++)
+        {
+            var key = first with { Index = first.Index + i };
+            var length = i == count - 1 ? lastBlockLength : _blockSize;
+            var claimed = TryClaim(key, length, priority, out var ready);
+            if (claimed is null)
+            {
+                done[i] = ready;
+                run = null;
+                continue;
+            }
+
+            done[i] = claimed.Flight.Completion;
+            if (run is null)
+            {
+                run = [];
+                runs.Add(run);
+            }
+
+            run.Add(claimed);
+        }
+
+        foreach (var blocks in runs)
+        {
+            _ = FetchSpanAsync(blocks, fetchRun);
+        }
+
+        return done;
+    }
+
+    /// <summary>A new flight for a missing block not in flight; otherwise null and what to wait on for it.</summary>
+    private RunBlock? TryClaim(BlockKey key, int length, BlockPriority priority, out Task ready)
+    {
+        while (true)
+        {
+            if (_store.Contains(key))
+            {
+                ready = Task.CompletedTask;
+                return null;
+            }
+
+            if (_flights.TryGet(key, out var running))
+            {
+                running.RaisePriority(priority);
+                ready = running.Completion;
+                return null;
+            }
+
+            var flight = new BlockFlight(length, priority);
+            if (!_flights.TryRegister(key, flight))
+            {
+                continue;
+            }
+
+            // A flight that ended between the checks above stored the block before it left the table.
+            if (_store.Contains(key))
+            {
+                _flights.End(key, flight);
+                flight.Complete();
+                ready = Task.CompletedTask;
+                return null;
+            }
+
+            Interlocked.Increment(ref _misses);
+            ready = flight.Completion;
+            return new RunBlock(key, _store.PathOf(key), flight);
+        }
+    }
+
+    /// <summary>One request for a run of claimed adjacent blocks; a failure fails only the blocks not yet stored.</summary>
+    private async Task FetchSpanAsync(List<RunBlock> blocks, Func<RangeSink, CancellationToken, ValueTask> fetchRun)
+    {
+        var sink = new BlockRunSink(blocks, _blockSize, _completeBlock, _failBlock);
+        try
+        {
+            await _source.FetchRunAsync(blocks[0].Flight, sink, fetchRun);
+        }
+        catch (Exception e)
+        {
+            sink.FailRest(e);
+        }
+    }
+
+    /// <summary>A block of a run has all its bytes: count, store (before readers are released, as a flight does), release.</summary>
+    private void CompleteBlock(RunBlock block, Memory<byte> payload)
+    {
+        try
+        {
+            _source.CountArrived(payload.Length);
+            _store.Store(block.Key, block.Path, payload.Span);
+        }
+        finally
+        {
+            block.Flight.Complete();
+            _flights.End(block.Key, block.Flight);
+        }
+    }
+
+    private void FailBlock(RunBlock block, Exception error)
+    {
+        block.Flight.Fail(error);
+        _flights.End(block.Key, block.Flight);
+    }
+}
