@@ -83,6 +83,12 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
     /// </summary>
     internal Func<Task>? ScanListedHook { get; set; }
 
+    /// <summary>
+    /// Called once the start-up scan has finished and left its garbage behind; the host's memory trimmer decides
+    /// whether to collect it. Tests replace it to observe this instance's report alone.
+    /// </summary>
+    internal Action ReportScanGarbage { get; set; } = ReclaimableMemory.Report;
+
     /// <summary>Starts the background index scan (idempotent).</summary>
     public void StartIndexLoad() => _indexLoadStarted.TrySetResult();
 
@@ -283,7 +289,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         {
             // The scan left megabytes of garbage (and the index's grown table, dropped by CompleteIndexLoad) that a
             // quiet sidecar would keep resident for a long time; the host decides when to collect it.
-            ReclaimableMemory.Report();
+            ReportScanGarbage();
         }
     }
 

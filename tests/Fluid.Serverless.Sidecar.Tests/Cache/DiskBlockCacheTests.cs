@@ -166,15 +166,34 @@ public sealed class DiskBlockCacheTests : IDisposable
     [Fact]
     public async Task IndexLoad_Finished_ReportsTheScansGarbageToTheHostInsteadOfCollectingItself()
     {
+        var (obj, _) = PutObject("scanned.bin", 2 * BlockSize);
+        await using (var first = NewCache())
+        {
+            (await Get(first, obj, 0)).Dispose();
+            (await Get(first, obj, 1)).Dispose();
+        }
+
         await using var cache = NewCache(deferIndexLoad: true);
-        var reportsBefore = ReclaimableMemory.Reports;
+        var reports = 0;
+        cache.ReportScanGarbage = () => Interlocked.Increment(ref reports);
+        Assert.Equal(0, reports);
 
         cache.StartIndexLoad();
         await cache.IndexLoadCompletion;
 
-        // Other tests' caches report too (the counter is process-wide): this scan added at least one.
-        Assert.True(ReclaimableMemory.Reports > reportsBefore);
-        Assert.True(cache.GetStatistics().IndexLoaded);
+        Assert.Equal(1, reports);
+        Assert.Equal(2, cache.GetStatistics().Blocks);
+    }
+
+    [Fact]
+    public void NewCache_ReportsScanGarbageToTheProcessWideSignalByDefault()
+    {
+        using var cache = NewCache(deferIndexLoad: true);
+        var before = ReclaimableMemory.Reports;
+
+        cache.ReportScanGarbage();
+
+        Assert.True(ReclaimableMemory.Reports > before);
     }
 
     [Fact]
