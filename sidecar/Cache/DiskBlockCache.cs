@@ -1,5 +1,5 @@
-using Microsoft.Extensions.Logging;
 using Fluid.Serverless.Sidecar.Sources;
+using Microsoft.Extensions.Logging;
 
 namespace Fluid.Serverless.Sidecar.Cache;
 
