@@ -380,7 +380,8 @@ def check_config(report: Report, where: str, docs: list[dict], ports: dict[str, 
     settings = injector_settings(REPO)
     for key in env:
         if key.startswith("FLUID_INJECTOR_"):
-            match = re.fullmatch(r"FLUID_INJECTOR_(Server|Injector)__([A-Za-z0-9]+)", key)
+            # list settings take one key per element: FLUID_INJECTOR_Injector__AllowedHostPaths__0
+            match = re.fullmatch(r"FLUID_INJECTOR_(Server|Injector)__([A-Za-z0-9]+)(?:__\d+)?", key)
             report.check(match is not None and match.group(2) in settings.get(match.group(1), set()), at,
                          f"{key} is a setting the injector binds (FLUID_INJECTOR_<Section>__<Property> of "
                          f"ServerSettings/InjectorOptions)")
