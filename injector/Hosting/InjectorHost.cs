@@ -33,6 +33,7 @@ internal static partial class InjectorHost
     public static WebApplication Build(WebApplicationBuilder builder, ServerSettings server, InjectorOptions options, Action<IServiceCollection>? overrides = null)
     {
         var certificates = new CertificateStore();
+        var clientAuthentication = ClientCertificateAuthentication.FromSettings(server);
         builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -42,6 +43,9 @@ internal static partial class InjectorHost
             {
                 SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
                 ServerCertificateSelector = (_, _) => certificates.Current,
+                // the handshake takes any certificate (probes send none, scrapers may send their own); /mutate decides
+                ClientCertificateMode = clientAuthentication is null ? ClientCertificateMode.NoCertificate : ClientCertificateMode.AllowCertificate,
+                ClientCertificateValidation = clientAuthentication is null ? null : static (_, _, _) => true,
             }));
         });
 
@@ -115,7 +119,18 @@ internal static partial class InjectorHost
         var startupLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Fluid.Serverless.Injector");
         Log.Starting(startupLogger, detectedVersion ?? "not queried", options.NativeSidecarSupported ? "native" : "legacy", server.CertificateMode, server.WatchCluster);
         var endpoint = app.Services.GetRequiredService<AdmissionEndpoint>();
-        app.Map("/mutate", endpoint.HandleAsync);
+        if (clientAuthentication is null)
+        {
+            app.Map("/mutate", endpoint.HandleAsync);
+        }
+        else
+        {
+            app.Map("/mutate", context => clientAuthentication.Refusal(context) is { } refusal
+                ? WriteRefusalAsync(context, refusal.Status, refusal.Message)
+                : endpoint.HandleAsync(context));
+        }
+
+
         app.MapGet("/healthz", static context => context.Response.WriteAsync("ok"));
         app.MapGet("/readyz", static context =>
         {
@@ -136,6 +151,13 @@ internal static partial class InjectorHost
             return context.Response.WriteAsync(context.RequestServices.GetRequiredService<AdmissionMetrics>().ToPrometheusText());
         });
         return app;
+    }
+
+    private static Task WriteRefusalAsync(HttpContext context, int status, string message)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        return context.Response.WriteAsync(new System.Text.Json.Nodes.JsonObject { ["error"] = message }.ToJsonString());
     }
 
     private static partial class Log

@@ -13,6 +13,10 @@ internal sealed record ServerSettings
     public string KeyFile { get; init; } = "/etc/fluid-injector/tls/tls.key";
     public int CertificatePollSeconds { get; init; } = 10;
 
+    /// <summary>A PEM file of the CA(s) that sign the API server's webhook client certificate. When set, the listener
+    /// requests a client certificate and /mutate refuses callers without one chaining to these CAs.</summary>
+    public string? ClientCaFile { get; init; }
+
     /// <summary>Self-managed mode: where the CA and serving cert live and whose caBundle to keep in sync.</summary>
     public string SecretName { get; init; } = "fluid-injector-certs";
     public string ServiceName { get; init; } = "fluid-injector";

@@ -29,6 +29,8 @@ internal sealed record InjectionPlan
     public required PlatformProfile Platform { get; init; }
     /// <summary>fuse, copy or s3 (never auto).</summary>
     public required string Mode { get; init; }
+    /// <summary>Why this mode (for explain): requested, or what auto saw (platform, Pod Security level).</summary>
+    public string ModeReason { get; init; } = "";
     public required bool NativeSidecar { get; init; }
     public required IReadOnlyList<PlannedDataset> Datasets { get; init; }
     /// <summary>Containers that get the data (env, mounts); Knative: only the user container.</summary>

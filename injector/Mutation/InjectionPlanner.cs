@@ -97,9 +97,19 @@ internal static class InjectionPlanner
         }
 
         var anyVolume = datasets.Any(d => d.Volume is not null);
-        var mode = !anyVolume ? DatasetModes.S3
-            : settings.Mode == DatasetModes.Auto ? (platform.Unprivileged ? DatasetModes.Copy : DatasetModes.Fuse)
-            : settings.Mode;
+        var podSecurity = PodSecurityAdmission.Enforced(cluster.NamespaceLabels(@namespace));
+        var (mode, modeReason) = ChooseMode(anyVolume, settings.Mode, platform, podSecurity, @namespace);
+        if (mode == DatasetModes.Fuse && podSecurity is not null)
+        {
+            error = $"mode 'fuse' needs a privileged sidecar with SYS_ADMIN, which Pod Security Admission forbids ({podSecurity.Describe(@namespace)}): use mode 'copy', 's3' or 'auto'";
+            return null;
+        }
+
+        if (settings.Mode == DatasetModes.Auto && mode == DatasetModes.Copy && podSecurity is not null && !platform.Unprivileged)
+        {
+            warnings.Add($"mode 'auto' chose 'copy', not 'fuse': Pod Security Admission forbids the privileged FUSE sidecar ({podSecurity.Describe(@namespace)})");
+        }
+
         var native = settings.NativeSidecar ?? options.NativeSidecarSupported;
 
         if (!native)
@@ -141,7 +151,17 @@ internal static class InjectionPlanner
                 return null;
             }
 
-            planned.Add(new PlannedDataset(dataset, volume, replacesClaim, paths, configs, secretEnv));
+            var entry = new PlannedDataset(dataset, volume, replacesClaim, paths, configs, secretEnv);
+            foreach (var config in configs)
+            {
+                if (SourceVolumeGuard.Check(entry, config, options, podSecurity) is { } volumeError)
+                {
+                    error = volumeError;
+                    return null;
+                }
+            }
+
+            planned.Add(entry);
         }
 
         if (platform.Unprivileged && mode == DatasetModes.Fuse)
@@ -156,11 +176,36 @@ internal static class InjectionPlanner
             Settings = settings,
             Platform = platform,
             Mode = mode,
+            ModeReason = modeReason,
             NativeSidecar = native,
             Datasets = planned,
             AppContainers = appContainers,
             Warnings = warnings,
         };
+    }
+
+    /// <summary>The effective mode and why: auto picks FUSE only where a privileged sidecar may run.</summary>
+    private static (string Mode, string Reason) ChooseMode(bool anyVolume, string requested, PlatformProfile platform, PodSecurityAdmission? podSecurity, string @namespace)
+    {
+        if (!anyVolume)
+        {
+            return (DatasetModes.S3, "no dataset asks for a volume: served on the S3 endpoint only");
+        }
+
+        if (requested != DatasetModes.Auto)
+        {
+            return (requested, $"mode '{requested}' requested");
+        }
+
+        if (platform.Unprivileged)
+        {
+            return (DatasetModes.Copy, $"auto: platform '{platform.Name}' runs unprivileged pods");
+        }
+
+        // copy needs only emptyDirs, which every Pod Security level allows, so it is always the fallback
+        return podSecurity is not null
+            ? (DatasetModes.Copy, $"auto: the privileged FUSE sidecar is forbidden by Pod Security Admission ({podSecurity.Describe(@namespace)})")
+            : (DatasetModes.Fuse, "auto: FUSE (a privileged sidecar) is allowed in this namespace");
     }
 
     private static HashSet<string> SelectAppContainers(JsonObject? spec, PlatformProfile platform)

@@ -62,15 +62,46 @@ internal sealed class SidecarContainerMutator : IPodMutator
             context.Spec.EnsureArr("containers").Insert(0, sidecar);
         }
 
-        // FUSE needs mount(2): the image's non-root user would hold no effective capabilities even in a privileged
-        // container, so FUSE mode (and only FUSE mode) runs the sidecar as root.
-        sidecar["securityContext"] = plan.Mode == Contracts.DatasetModes.Fuse
-            ? new JsonObject { ["privileged"] = true, ["runAsUser"] = 0, ["runAsNonRoot"] = false, ["capabilities"] = new JsonObject { ["add"] = new JsonArray("SYS_ADMIN") } }
-            : new JsonObject { ["allowPrivilegeEscalation"] = false, ["privileged"] = false, ["capabilities"] = new JsonObject { ["drop"] = new JsonArray("ALL") } };
+        sidecar["securityContext"] = plan.Mode == Contracts.DatasetModes.Fuse ? FuseSecurityContext() : RestrictedSecurityContext();
 
         context.Sidecar = sidecar;
         context.SidecarName = name;
     }
+
+    /// <summary>The uid and gid of the sidecar image's user (Dockerfile.sidecar: USER 65532:65532, the distroless
+    /// "nonroot" user). Its files are readable by it; every directory it writes is an emptyDir, which kubelet
+    /// creates world-writable (0777, memory or disk), so neither a pod fsGroup nor a chown is needed.</summary>
+    public const int SidecarUserId = 65532;
+
+    /// <summary>
+    /// copy and s3 modes: the whole Pod Security "restricted" profile, written on the container so that a pod-level
+    /// securityContext (runAsUser: 0, a weaker seccomp profile) cannot loosen it: container settings win.
+    /// The root filesystem is read-only; the sidecar writes only to its emptyDirs (cache, shared datasets).
+    /// </summary>
+    public static JsonObject RestrictedSecurityContext() => new()
+    {
+        ["allowPrivilegeEscalation"] = false,
+        ["capabilities"] = new JsonObject { ["drop"] = new JsonArray("ALL") },
+        ["privileged"] = false,
+        ["readOnlyRootFilesystem"] = true,
+        ["runAsGroup"] = SidecarUserId,
+        ["runAsNonRoot"] = true,
+        ["runAsUser"] = SidecarUserId,
+        ["seccompProfile"] = new JsonObject { ["type"] = "RuntimeDefault" },
+    };
+
+    /// <summary>
+    /// FUSE mode needs mount(2) and /dev/fuse with Bidirectional propagation, hence a privileged container; the
+    /// image's non-root user would hold no effective capabilities even there, so FUSE mode (and only FUSE mode) runs
+    /// the sidecar as root. A privileged container runs unconfined whatever its seccompProfile says, so none is set.
+    /// </summary>
+    public static JsonObject FuseSecurityContext() => new()
+    {
+        ["privileged"] = true,
+        ["runAsUser"] = 0,
+        ["runAsNonRoot"] = false,
+        ["capabilities"] = new JsonObject { ["add"] = new JsonArray("SYS_ADMIN") },
+    };
 
     private static JsonObject Resources(InjectionPlan plan)
     {

@@ -18,16 +18,19 @@ internal static class OfflineCommand
 {
     public const string Usage = """
         usage:
-          fluid-injector inject  -f FILE|- [--dataset NAME=URL]... [--cluster FILE]... [--legacy-sidecar] [--image IMAGE]
-          fluid-injector explain -f FILE|- [--dataset NAME=URL]... [--cluster FILE]...
-          fluid-injector sidecar-config -f FILE|- [--dataset NAME=URL]... [--cluster FILE]...
+          fluid-injector inject  -f FILE|- [--dataset NAME=URL]... [--cluster FILE]... [--allow-host-path DIR]... [--legacy-sidecar] [--image IMAGE]
+          fluid-injector explain -f FILE|- [--dataset NAME=URL]... [--cluster FILE]... [--allow-host-path DIR]...
+          fluid-injector sidecar-config -f FILE|- [--dataset NAME=URL]... [--cluster FILE]... [--allow-host-path DIR]...
         sidecar-config prints, one line per injected pod, the serverless.fluid.io/sidecar-config JSON the injector would
         write: annotate a running pod with it to switch its datasets live (see README, "Switch datasets live").
         FILE holds Pods, Deployments, StatefulSets, DaemonSets, Jobs, CronJobs or Knative Services (multi-document YAML).
         --dataset NAME=URL  a Dataset with one mount (s3://bucket/prefix, oss://bucket/prefix, https://host/path,
                             hdfs://namenode/path, nfs://server/export/path, local:///path); pods that reference no
                             dataset get every --dataset on the S3 endpoint.
-        --cluster FILE      Datasets, PVCs, Namespaces and InjectionPolicies as YAML.
+        --cluster FILE      Datasets, PVCs, Namespaces and InjectionPolicies as YAML (a Namespace's Pod Security label
+                            pod-security.kubernetes.io/enforce counts as it does in the cluster).
+        --allow-host-path DIR  a node directory Dataset option 'hostPath' may name (Injector:AllowedHostPaths; none
+                            by default).
         """;
 
     public static int Run(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr)
@@ -67,6 +70,9 @@ internal static class OfflineCommand
                         break;
                     case "--cluster":
                         clusterFiles.Add(Next());
+                        break;
+                    case "--allow-host-path":
+                        options = options with { AllowedHostPaths = [.. options.AllowedHostPaths, Next()] };
                         break;
                     case "--legacy-sidecar":
                         options = options with { NativeSidecarSupported = false };
@@ -235,6 +241,7 @@ internal static class OfflineCommand
         if (outcome.Plan is { } plan)
         {
             report.AppendLine($"  platform: {plan.Platform.Name}; mode: {plan.Mode}; sidecar: {(plan.NativeSidecar ? "native (init container, restartPolicy Always)" : "legacy (first container, postStart wait)")}");
+            report.AppendLine($"  mode chosen: {plan.ModeReason}");
             report.AppendLine($"  containers given the data: {string.Join(", ", plan.AppContainers.Order(StringComparer.Ordinal))}");
             foreach (var dataset in plan.Datasets)
             {

@@ -28,6 +28,10 @@ internal sealed record InjectorOptions
     /// <summary>Whether the cluster runs native sidecars (Kubernetes ≥ 1.29); detected from the server version at start.</summary>
     public bool NativeSidecarSupported { get; init; } = true;
 
+    /// <summary>Node directories a Dataset's option 'hostPath' may name (the directory itself or one below it).
+    /// Empty: no Dataset gets a hostPath volume, since whoever writes a Dataset could otherwise read any node path.</summary>
+    public IReadOnlyList<string> AllowedHostPaths { get; init; } = [];
+
     public int S3Port { get; init; } = SidecarDefaults.S3Port;
     public int AdminPort { get; init; } = SidecarDefaults.AdminPort;
 

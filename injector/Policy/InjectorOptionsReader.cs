@@ -19,6 +19,7 @@ internal static class InjectorOptionsReader
             SidecarCommand = List(section, nameof(InjectorOptions.SidecarCommand), defaults.SidecarCommand),
             SidecarArgs = List(section, nameof(InjectorOptions.SidecarArgs), defaults.SidecarArgs),
             LegacyWaitCommand = List(section, nameof(InjectorOptions.LegacyWaitCommand), defaults.LegacyWaitCommand),
+            AllowedHostPaths = List(section, nameof(InjectorOptions.AllowedHostPaths), defaults.AllowedHostPaths),
         };
         Validate(options);
         return options;
@@ -35,6 +36,11 @@ internal static class InjectorOptionsReader
         Require(options.DefaultCacheMedium is "disk" or "memory", "Injector:DefaultCacheMedium", options.DefaultCacheMedium, "disk or memory");
         Require(options.S3Port is > 0 and < 65536 && options.AdminPort is > 0 and < 65536 && options.S3Port != options.AdminPort,
             "Injector:S3Port/AdminPort", $"{options.S3Port}/{options.AdminPort}", "two different ports in 1-65535");
+        foreach (var allowed in options.AllowedHostPaths)
+        {
+            Require(allowed.StartsWith('/') && !allowed.Split('/').Any(s => s is "." or ".."), "Injector:AllowedHostPaths", allowed, "absolute node directories without '.' or '..' segments");
+        }
+
         var settings = InjectionSettingsResolver.Resolve(
             new Dictionary<string, string> { [Annotations.SidecarResources] = options.DefaultSidecarResources }, null, options, out var error);
         Require(error is null && settings is not null, "Injector:DefaultSidecarResources", options.DefaultSidecarResources, "cpu=…,memory=…,limits.cpu=…,limits.memory=…");

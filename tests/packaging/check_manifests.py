@@ -25,7 +25,8 @@ TLS_SECRET = "fluid-serverless-injector-tls"
 SYSTEM_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"]
 # The only objects the injector may write, by name: (resource, name).
 NAMED_WRITES = {("secrets", TLS_SECRET), ("mutatingwebhookconfigurations", INJECTOR)}
-NAMED_WRITE_VERBS = {"get", "list", "watch", "update", "patch"}
+# By name only: resourceNames cannot limit list or watch (a collection request names no object), so none is granted.
+NAMED_WRITE_VERBS = {"get", "update", "patch"}
 # What the injector caches (read-only, cluster-wide).
 CACHED = {("", "namespaces"), ("", "persistentvolumeclaims"), ("data.fluid.io", "datasets"),
           ("serverless.fluid.io", "injectionpolicies")}
@@ -87,6 +88,53 @@ def check_install(report: Report, name: str, docs: list[dict], ports: dict[str, 
     check_crds(report, where, name, docs)
     check_config(report, where, docs, ports)
     check_certificates(report, where, docs)
+    check_network_policy(report, where, docs)
+
+
+def check_network_policy(report: Report, where: str, docs: list[dict]) -> None:
+    """Only the API server path reaches the webhook: a NetworkPolicy admitting non-pod sources to the https port
+    alone, or (where the network cannot express that) client-certificate authentication of the API server."""
+    deployments = by_kind(docs, "Deployment")
+    if not deployments:
+        return
+    deployment = deployments[0]
+    labels = deployment["spec"]["template"]["metadata"].get("labels") or {}
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    https = {p.get("name"): p["containerPort"] for p in container.get("ports") or []}.get("https")
+    policies = [p for p in by_kind(docs, "NetworkPolicy")
+                if p["metadata"].get("namespace") == INJECTOR_NAMESPACE
+                and k8scheck.selector_matches(p["spec"].get("podSelector"), labels)]
+    client_ca = container_env(deployment).get("FLUID_INJECTOR_Server__ClientCaFile")
+    at = f"{where} {describe(deployment)}"
+    if not policies:
+        report.check(bool(client_ca), at, "no pod can call /mutate: a NetworkPolicy selects the injector's pods, "
+                                          "or the API server is authenticated (FLUID_INJECTOR_Server__ClientCaFile)")
+        if client_ca:
+            mounts = [m["mountPath"] for m in container.get("volumeMounts") or []]
+            report.check(any(client_ca.startswith(m.rstrip("/") + "/") for m in mounts), at,
+                         f"the client CA file {client_ca} is in a mounted volume")
+        return
+    for policy in policies:
+        pat = f"{where} {describe(policy)}"
+        spec = policy["spec"]
+        report.check("Ingress" in (spec.get("policyTypes") or []), pat, "restricts Ingress (policyTypes has Ingress)")
+        rules = spec.get("ingress") or []
+        report.check(bool(rules), pat, "admits the API server on the webhook port (an ingress rule exists)")
+        for index, rule in enumerate(rules):
+            rat = f"{pat} ingress {index}"
+            ports = rule.get("ports") or []
+            report.check(bool(ports) and all(p.get("port") in ("https", https) and p.get("protocol", "TCP") == "TCP"
+                                             for p in ports), rat,
+                         f"admits only the webhook port (https/{https}), got {[p.get('port') for p in ports] or 'all'}")
+            sources = rule.get("from") or []
+            report.check(bool(sources) and all(set(src) == {"ipBlock"} for src in sources), rat,
+                         "admits only the API server path: ipBlock sources, no podSelector/namespaceSelector, "
+                         "not every source")
+            for source in sources:
+                block = source.get("ipBlock") or {}
+                if block.get("cidr") in ("0.0.0.0/0", "::/0"):
+                    report.check(bool(block.get("except")), rat,
+                                 "an ipBlock of every address excepts the pod CIDR(s) (pods must not reach /mutate)")
 
 
 def check_webhooks(report: Report, where: str, docs: list[dict]) -> None:
@@ -177,6 +225,9 @@ def check_rbac(report: Report, where: str, docs: list[dict]) -> None:
                 report.check(namespaced and role["metadata"].get("namespace") == INJECTOR_NAMESPACE, rat,
                              f"create on secrets only in a Role of namespace {INJECTOR_NAMESPACE}")
                 continue
+            if names:
+                report.check(not verbs & {"list", "watch"}, rat,
+                             f"no list/watch on {sorted(resources)}: resourceNames cannot limit them to {sorted(names)}")
             if writes or "secrets" in resources:
                 pairs = {(r, n) for r in resources for n in names}
                 report.check(bool(names) and pairs <= NAMED_WRITES and verbs <= NAMED_WRITE_VERBS, rat,
@@ -329,7 +380,8 @@ def check_config(report: Report, where: str, docs: list[dict], ports: dict[str, 
     settings = injector_settings(REPO)
     for key in env:
         if key.startswith("FLUID_INJECTOR_"):
-            match = re.fullmatch(r"FLUID_INJECTOR_(Server|Injector)__([A-Za-z0-9]+)", key)
+            # list settings take one key per element: FLUID_INJECTOR_Injector__AllowedHostPaths__0
+            match = re.fullmatch(r"FLUID_INJECTOR_(Server|Injector)__([A-Za-z0-9]+)(?:__\d+)?", key)
             report.check(match is not None and match.group(2) in settings.get(match.group(1), set()), at,
                          f"{key} is a setting the injector binds (FLUID_INJECTOR_<Section>__<Property> of "
                          f"ServerSettings/InjectorOptions)")
@@ -462,7 +514,43 @@ def self_test(repo: str, rendered: dict[str, list[dict]], ports: dict[str, int])
     def own_namespace(docs):
         by_kind(docs, "ConfigMap")[0]["data"].pop("FLUID_INJECTOR_Injector__InjectorNamespace")
 
+    def named_list(docs):
+        for role in by_kind(docs, "ClusterRole"):
+            for rule in role["rules"]:
+                if rule.get("resourceNames"):
+                    rule["verbs"] += ["list", "watch"]
+
+    def network_policy(docs):
+        return by_kind(docs, "NetworkPolicy")[0]
+
+    def pods_admitted(docs):
+        network_policy(docs)["spec"]["ingress"][0]["from"].append({"namespaceSelector": {}})
+
+    def any_source(docs):
+        network_policy(docs)["spec"]["ingress"][0].pop("from")
+
+    def pod_cidr_admitted(docs):
+        network_policy(docs)["spec"]["ingress"][0]["from"][0]["ipBlock"].pop("except")
+
+    def other_port(docs):
+        network_policy(docs)["spec"]["ingress"][0]["ports"].append({"protocol": "TCP", "port": 8080})
+
+    def no_network_policy(docs):
+        docs.remove(network_policy(docs))
+
+    def client_ca_unmounted(docs):
+        for volume_mount in container(docs)["volumeMounts"]:
+            if volume_mount["name"] == "client-ca":
+                volume_mount["mountPath"] = "/elsewhere"
+
     cases = [
+        ("default", named_list, "resourceNames cannot limit them"),
+        ("default", pods_admitted, "admits only the API server path"),
+        ("default", any_source, "admits only the API server path"),
+        ("default", pod_cidr_admitted, "excepts the pod CIDR"),
+        ("default", other_port, "admits only the webhook port"),
+        ("default", no_network_policy, "no pod can call /mutate"),
+        ("api-server-client-auth", client_ca_unmounted, "is in a mounted volume"),
         ("default", selectors, "excludes kube-system"),
         ("default", secret_write, "limited to the named objects"),
         ("default", delete_verb, "limited to the named objects"),

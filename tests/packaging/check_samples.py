@@ -241,7 +241,9 @@ def check_offline_injection(report: Report, units: list[tuple[str, str]], everyt
                 continue
             source = k8scheck.write_temp(text)
             try:
-                result = subprocess.run(["dotnet", injector, "inject", "-f", source, "--cluster", cluster],
+                # the Lustre sample names a node directory: allowed as a cluster admin would (Injector:AllowedHostPaths)
+                result = subprocess.run(["dotnet", injector, "inject", "-f", source, "--cluster", cluster,
+                                         "--allow-host-path", "/mnt/lustre"],
                                         capture_output=True, text=True, timeout=120)
             finally:
                 os.unlink(source)
@@ -299,7 +301,9 @@ def check_datasets_injected(report: Report, everything: list[tuple[str, dict]], 
                      "spec": {"containers": [{"name": "app", "image": "python:3.11"}]}})
     source = k8scheck.write_temp("\n---\n".join(json.dumps(p) for p in pods))
     try:
-        result = subprocess.run(["dotnet", injector, "inject", "-f", source, "--cluster", cluster],
+        # the Lustre sample names a node directory: allowed as a cluster admin would (Injector:AllowedHostPaths)
+        result = subprocess.run(["dotnet", injector, "inject", "-f", source, "--cluster", cluster,
+                                 "--allow-host-path", "/mnt/lustre"],
                                 capture_output=True, text=True, timeout=120)
     finally:
         os.unlink(source)

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Fluid.Serverless.Injector.Datasets;
 using Fluid.Serverless.Injector.Json;
+using Fluid.Serverless.Injector.Policy;
 using Fluid.Serverless.Injector.Tests.Testing;
 
 namespace Fluid.Serverless.Injector.Tests.Admission;
@@ -56,7 +57,8 @@ public sealed class GoldenAdmissionTests
     [Fact]
     public async Task Mutate_EveryGoldenCase_PatchedPodMatchesExpected()
     {
-        await using var server = await InjectorServer.StartAsync();
+        // the Lustre cases name node directories under /mnt/lustre; any other hostPath is outside the allow-list
+        await using var server = await InjectorServer.StartAsync(new InjectorOptions { AllowedHostPaths = ["/mnt/lustre"] });
         var directory = TestDataDirectory();
         var shared = File.ReadAllText(Path.Combine(directory, "_shared.cluster.yaml"));
         var failures = new List<string>();

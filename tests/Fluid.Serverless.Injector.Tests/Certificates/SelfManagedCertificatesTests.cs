@@ -101,6 +101,88 @@ public sealed class SelfManagedCertificatesTests
         Assert.Contains("fluid-injector.fluid-serverless-system.svc", server.LastPresentedCertificate!.Extensions.OfType<X509SubjectAlternativeNameExtension>().Single().EnumerateDnsNames());
     }
 
+    /// <summary>
+    /// Every request a self-managed replica makes (create, renew, caBundle sync) must be allowed by the RBAC the
+    /// component grants, read from manifests/components/self-managed-certs/rbac.yaml, with each by-name rule matched
+    /// against the object's name: the manifest can be narrowed to get/update/patch by name because nothing lists or
+    /// watches.
+    /// </summary>
+    [Fact]
+    public async Task Reconcile_CreateRenewAndSync_UsesOnlyVerbsTheManifestGrantsByName()
+    {
+        var rules = ManifestRules();
+        await using var api = await StartApiAsync();
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var (replica, _) = Replica(api, clock);
+        await replica.ReconcileAsync(CancellationToken.None);
+        clock.Advance(TimeSpan.FromDays(340));
+        await replica.ReconcileAsync(CancellationToken.None);
+        var configuration = api.Get("mutatingwebhookconfigurations", "", Server.WebhookConfigurationName)!;
+        configuration["webhooks"]![0]!["clientConfig"]!["caBundle"] = Convert.ToBase64String("stale"u8.ToArray());
+        api.Upsert("mutatingwebhookconfigurations", configuration);
+        await replica.ReconcileAsync(CancellationToken.None);
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var request in api.Requests.ToList())
+        {
+            var (verb, resource, name) = Classify(request);
+            // the manifest's object names are the install's; this test's replica uses its own
+            var manifestName = resource == "secrets" ? "fluid-serverless-injector-tls" : resource == "mutatingwebhookconfigurations" ? "fluid-serverless-injector" : name;
+            seen.Add($"{verb} {resource}");
+            Assert.True(
+                rules.Any(r => r.Verbs.Contains(verb) && r.Resources.Contains(resource) && (r.Names.Count == 0 || (name is not null && r.Names.Contains(manifestName!)))),
+                $"'{request}' ({verb} {resource} {name}) is not granted by manifests/components/self-managed-certs/rbac.yaml");
+        }
+
+        Assert.Contains("create secrets", seen);
+        Assert.Contains("update secrets", seen);
+        Assert.Contains("patch mutatingwebhookconfigurations", seen);
+    }
+
+    private static (string Verb, string Resource, string? Name) Classify(string request)
+    {
+        var space = request.IndexOf(' ', StringComparison.Ordinal);
+        var method = request[..space];
+        var path = request[(space + 1)..].Split('?')[0];
+        var watch = request.Contains("watch=true", StringComparison.Ordinal) || request.Contains("watch=1", StringComparison.Ordinal);
+        var segments = path.Trim('/').Split('/');
+        // /api/v1/namespaces/NS/secrets[/NAME] or /apis/GROUP/VERSION/mutatingwebhookconfigurations[/NAME]
+        var resourceIndex = Array.FindIndex(segments, s => s is "secrets" or "mutatingwebhookconfigurations");
+        Assert.True(resourceIndex >= 0, $"unexpected API request '{request}'");
+        var name = resourceIndex + 1 < segments.Length ? segments[resourceIndex + 1] : null;
+        var verb = method switch
+        {
+            "GET" => name is null ? (watch ? "watch" : "list") : "get",
+            "POST" => "create",
+            "PUT" => "update",
+            "PATCH" => "patch",
+            "DELETE" => "delete",
+            _ => method,
+        };
+        return (verb, segments[resourceIndex], name);
+    }
+
+    private static List<(HashSet<string> Verbs, HashSet<string> Resources, HashSet<string> Names)> ManifestRules([System.Runtime.CompilerServices.CallerFilePath] string source = "")
+    {
+        var file = Path.Combine(Path.GetDirectoryName(source)!, "..", "..", "..", "manifests", "components", "self-managed-certs", "rbac.yaml");
+        var rules = new List<(HashSet<string>, HashSet<string>, HashSet<string>)>();
+        foreach (var document in Injector.Json.YamlJson.ParseDocuments(File.ReadAllText(file)).OfType<JsonObject>())
+        {
+            if (document["kind"]?.GetValue<string>() is not ("Role" or "ClusterRole"))
+            {
+                continue;
+            }
+
+            foreach (var rule in document["rules"]!.AsArray())
+            {
+                static HashSet<string> Set(JsonNode? node) => [.. (node?.AsArray() ?? []).Select(n => n!.GetValue<string>())];
+                rules.Add((Set(rule!["verbs"]), Set(rule["resources"]), Set(rule["resourceNames"])));
+            }
+        }
+
+        return rules;
+    }
+
     private static async Task<FakeApiServer> StartApiAsync()
     {
         var api = await FakeApiServer.StartAsync();

@@ -22,6 +22,19 @@ public sealed class InjectorHostTests
         Assert.Equal(["/bin/sidecar"], options.SidecarCommand);
         Assert.True(options.InjectByDefault);
         Assert.Equal(["/app/fluid-sidecar", "wait-ready"], options.LegacyWaitCommand);
+        Assert.Empty(options.AllowedHostPaths);
+    }
+
+    [Fact]
+    public async Task Build_AllowedHostPathsConfigured_ReadAsAList()
+    {
+        await using var app = InjectorHost.Build([
+            "--Server:WatchCluster=false",
+            "--Injector:AllowedHostPaths:0=/mnt/lustre",
+            "--Injector:AllowedHostPaths:1=/scratch",
+        ]);
+
+        Assert.Equal(["/mnt/lustre", "/scratch"], app.Services.GetRequiredService<InjectorOptions>().AllowedHostPaths);
     }
 
     [Fact]
@@ -36,6 +49,8 @@ public sealed class InjectorHostTests
     [InlineData("--Injector:DefaultCacheSize=big", "invalid value 'big' for Injector:DefaultCacheSize")]
     [InlineData("--Injector:DefaultSidecarResources=gpu=1", "invalid value 'gpu=1' for Injector:DefaultSidecarResources")]
     [InlineData("--Injector:AdminPort=17480", "invalid value '17480/17480' for Injector:S3Port/AdminPort")]
+    [InlineData("--Injector:AllowedHostPaths:0=mnt/lustre", "invalid value 'mnt/lustre' for Injector:AllowedHostPaths")]
+    [InlineData("--Injector:AllowedHostPaths:0=/mnt/../etc", "invalid value '/mnt/../etc' for Injector:AllowedHostPaths")]
     public void Build_InvalidInjectorOption_FailsAtStartNamingTheSetting(string argument, string message)
     {
         var exception = Assert.Throws<InvalidOperationException>(() => InjectorHost.Build(["--Server:WatchCluster=false", argument]));

@@ -107,6 +107,74 @@ public sealed class OfflineCommandTests : IDisposable
     }
 
     [Fact]
+    public void Explain_NamespaceEnforcesPodSecurityBaseline_ShowsCopyChosenInsteadOfFuse()
+    {
+        var cluster = Write("psa-cluster.yaml", """
+            apiVersion: v1
+            kind: Namespace
+            metadata:
+              name: secure
+              labels: {pod-security.kubernetes.io/enforce: baseline}
+            ---
+            apiVersion: data.fluid.io/v1alpha1
+            kind: Dataset
+            metadata: {name: coco, namespace: secure}
+            spec:
+              mounts: [{mountPoint: "https://images.cocodataset.org/"}]
+            """);
+        var pod = Write("psa-pod.yaml", """
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: p
+              namespace: secure
+              annotations: {serverless.fluid.io/datasets: "coco:/data"}
+            spec:
+              containers: [{name: app, image: python}]
+            """);
+
+        var (code, output, _) = Run("explain", "-f", pod, "--cluster", cluster);
+
+        Assert.Equal(0, code);
+        Assert.Contains("mode: copy;", output, StringComparison.Ordinal);
+        Assert.Contains("mode chosen: auto: the privileged FUSE sidecar is forbidden by Pod Security Admission (label pod-security.kubernetes.io/enforce=baseline on namespace 'secure')", output, StringComparison.Ordinal);
+        Assert.Contains("warning: mode 'auto' chose 'copy', not 'fuse'", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Inject_ExplicitFuseInRestrictedNamespaceFromClusterFile_DeniedNamingTheLabel()
+    {
+        var cluster = Write("restricted-cluster.yaml", """
+            apiVersion: v1
+            kind: Namespace
+            metadata:
+              name: locked
+              labels: {pod-security.kubernetes.io/enforce: restricted}
+            ---
+            apiVersion: data.fluid.io/v1alpha1
+            kind: Dataset
+            metadata: {name: coco, namespace: locked}
+            spec:
+              mounts: [{mountPoint: "https://images.cocodataset.org/"}]
+            """);
+        var pod = Write("fuse-pod.yaml", """
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: p
+              namespace: locked
+              annotations: {serverless.fluid.io/datasets: "coco:/data", serverless.fluid.io/mode: fuse}
+            spec:
+              containers: [{name: app, image: python}]
+            """);
+
+        var (code, _, errors) = Run("inject", "-f", pod, "--cluster", cluster);
+
+        Assert.Equal(1, code);
+        Assert.Contains("mode 'fuse' needs a privileged sidecar with SYS_ADMIN, which Pod Security Admission forbids (label pod-security.kubernetes.io/enforce=restricted on namespace 'locked')", errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Inject_ClusterFileWithPolicyAndBadAnnotation_DeniedWithMessageAndExitCode1()
     {
         var cluster = Write("cluster.yaml", """

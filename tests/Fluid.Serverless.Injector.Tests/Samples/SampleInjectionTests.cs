@@ -132,7 +132,7 @@ public sealed class SampleInjectionTests
 
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var exit = OfflineCommand.Run(["inject", "-f", "-", "--cluster", path], new StringReader(pod), stdout, stderr);
+        var exit = OfflineCommand.Run(["inject", "-f", "-", "--cluster", path, "--allow-host-path", "/mnt/lustre"], new StringReader(pod), stdout, stderr);
 
         Assert.True(exit == 0, $"inject -f (dataset {datasetName} of {file}) exited {exit}: {stderr}");
         var injected = YamlJson.ParseDocuments(stdout.ToString()).OfType<JsonObject>().Single();

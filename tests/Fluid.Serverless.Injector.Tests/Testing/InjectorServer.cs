@@ -81,8 +81,26 @@ internal sealed class InjectorServer : IAsyncDisposable
             },
         };
         var client = new HttpClient(handler) { BaseAddress = new Uri(address) };
-        server = new InjectorServer(app, certificateDirectory, new Uri(address), client);
+        server = new InjectorServer(app, certificateDirectory, new Uri(address), client) { _settings = settings };
         return server;
+    }
+
+    private ServerSettings _settings = new();
+
+    /// <summary>Another client of this server that presents <paramref name="clientCertificate"/> in the handshake
+    /// and trusts the server certificate in the server's PEM files.</summary>
+    public HttpClient CreateClient(X509Certificate2 clientCertificate)
+    {
+        var expected = X509Certificate2.CreateFromPem(File.ReadAllText(_settings.CertificateFile));
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions =
+            {
+                ClientCertificates = [clientCertificate],
+                RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && new X509Certificate2(certificate).Thumbprint == expected.Thumbprint,
+            },
+        };
+        return new HttpClient(handler) { BaseAddress = BaseAddress };
     }
 
     public async Task<HttpResponseMessage> PostAsync(string path, string body, string contentType = "application/json")
