@@ -50,18 +50,10 @@ wait_for() { # URL [seconds] [pid that must stay alive]
 }
 
 # --- tools -------------------------------------------------------------------------------------------------------------
-missing=()
-command -v wrk >/dev/null || missing+=(wrk)
-command -v nginx >/dev/null || missing+=(nginx-light)
-command -v curl >/dev/null || missing+=(curl)
-if ((${#missing[@]})); then
-    say "installing ${missing[*]}"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
-python3 -c 'import boto3' 2>/dev/null || { say "python3 with boto3 is needed (the machine's pyenv Python has it)" >&2; exit 1; }
-if [[ ! -f tests/node/node_modules/s3rver/bin/s3rver.js ]]; then
-    npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
-fi
+source bench/tools/install-peers.sh
+need_debian wrk=wrk nginx=nginx-light curl=curl
+need_python
+need_s3rver "$PWD"
 
 source bench/tools/sidecar-command.sh
 select_sidecar "$PWD"

@@ -61,8 +61,15 @@ public sealed record CacheConfig
     public string Directory { get; set; } = "/var/cache/fluid-serverless";
     public long QuotaBytes { get; set; } = SidecarDefaults.CacheQuotaBytes;
     public int BlockSizeBytes { get; set; } = SidecarDefaults.BlockSizeBytes;
-    /// <summary>Free space the cache always leaves on its disk.</summary>
+    /// <summary>Free space the cache always leaves on its disk (the node's disk: an emptyDir's sizeLimit is not visible here).</summary>
     public long MinFreeBytes { get; set; } = SidecarDefaults.MinFreeBytes;
+    /// <summary>
+    /// Most bytes upload staging (<c>&lt;directory&gt;/uploads</c>) may hold; a part that does not fit is refused
+    /// (503 SlowDown, or 400 EntityTooLarge when it is larger than all of it). Outside <see cref="QuotaBytes"/>: the
+    /// injector sizes the volume for both (<see cref="SidecarDefaults.CacheVolumeSizeBytes"/>). Null (the injector
+    /// does not write it) = <see cref="SidecarDefaults.UploadStagingBytes"/>.
+    /// </summary>
+    public long? StagingBytes { get; set; }
     /// <summary>Global memory budget for read-ahead buffers.</summary>
     public long ReadAheadMemoryBytes { get; set; } = SidecarDefaults.ReadAheadMemoryBytes;
     /// <summary>

@@ -150,6 +150,11 @@ public static class SidecarConfigValidator
             errors.Add(Invariant($"cache.minFreeBytes: '{cache.MinFreeBytes}' is negative: expected a byte count >= 0"));
         }
 
+        if (cache.StagingBytes < 0)
+        {
+            errors.Add(Invariant($"cache.stagingBytes: '{cache.StagingBytes}' is negative: expected a byte count >= 0"));
+        }
+
         if (cache.ReadAheadMemoryBytes < 0)
         {
             errors.Add(Invariant($"cache.readAheadMemoryBytes: '{cache.ReadAheadMemoryBytes}' is negative: expected a byte count >= 0"));

@@ -15,6 +15,23 @@ public static class SidecarDefaults
     public const int BlockSizeBytes = 4 * 1024 * 1024;
     public const long CacheQuotaBytes = 10L * 1024 * 1024 * 1024;
     public const long MinFreeBytes = 512L * 1024 * 1024;
+
+    /// <summary>Upload staging (multipart parts for local/NFS datasets, spooled parts) the cache volume holds besides the block cache.</summary>
+    public const long UploadStagingBytes = 1L * 1024 * 1024 * 1024;
+
+    private const long MiB = 1024 * 1024;
+
+    /// <summary>
+    /// The cache volume's size (its emptyDir <c>sizeLimit</c>) for a block-cache quota and an upload-staging budget:
+    /// both, plus headroom for what neither counts (directories, the block index, copy-mode records, file system
+    /// rounding) of 2 % of the quota, at least 64 MiB, in whole MiB. Kubelet evicts a pod whose emptyDir grows past
+    /// its sizeLimit, so everything the sidecar writes there must stay below it.
+    /// </summary>
+    public static long CacheVolumeSizeBytes(long quotaBytes, long stagingBytes)
+    {
+        var headroom = Math.Max(64 * MiB, (quotaBytes / 50 + MiB - 1) / MiB * MiB);
+        return (quotaBytes + stagingBytes + MiB - 1) / MiB * MiB + headroom;
+    }
     public const long ReadAheadMemoryBytes = 64L * 1024 * 1024;
     public const long FetchSpanBytes = 64L * 1024 * 1024;
     /// <summary>

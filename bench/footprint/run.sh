@@ -16,9 +16,9 @@ configuration="${CONFIGURATION:-Release}"
 aot_binary="${FOOTPRINT_AOT_BINARY:-}"
 jit_dll="$repo_root/sidecar/bin/$configuration/net10.0/fluid-sidecar.dll"
 
-if ! command -v wrk >/dev/null 2>&1; then
-    echo "note: wrk is not installed; the range readers run as 32 Python threads instead" >&2
-fi
+source bench/tools/install-peers.sh
+need_debian wrk=wrk curl=curl clang=clang /usr/include/zlib.h=zlib1g-dev
+need_python
 
 if [[ -z "$aot_binary" ]]; then
     aot_dir="$repo_root/artifacts/footprint-aot"

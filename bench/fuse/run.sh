@@ -35,6 +35,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+source "$repo/bench/tools/install-peers.sh"
+need_debian curl=curl rclone=rclone s3fs=s3fs fusermount3=fuse3 mountpoint=util-linux
+need_python
+[[ "$REMOTE" != s3rver ]] || need_s3rver "$repo"
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port=$(free_port)
 endpoint="http://127.0.0.1:$port"
@@ -46,7 +51,6 @@ case "$REMOTE" in
   s3rver)
     # s3rver serves a range straight from its file (moto materialises the whole object for every ranged GET).
     key=S3RVER
-    [[ -f "$repo/tests/node/node_modules/s3rver/bin/s3rver.js" ]] || npm ci --prefix "$repo/tests/node" --no-audit --no-fund --loglevel=error
     mkdir -p "$work/s3rver"
     node --openssl-legacy-provider "$repo/tests/node/node_modules/s3rver/bin/s3rver.js" -d "$work/s3rver" -a 127.0.0.1 -p "$port" --silent >"$work/remote.log" 2>&1 &
     pids+=($!) ;;

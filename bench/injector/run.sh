@@ -10,6 +10,8 @@ work=$(mktemp -d)
 injector_pid=""
 cleanup() { [[ -n "$injector_pid" ]] && kill "$injector_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
+source "$root/bench/tools/install-peers.sh"
+need_debian curl=curl openssl=openssl
 
 echo "== building (Release)"
 dotnet build -c Release -v q -nologo "$root/injector/Fluid.Serverless.Injector.csproj" >/dev/null

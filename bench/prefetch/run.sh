@@ -49,8 +49,10 @@ field() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1"; }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
-command -v moto_server >/dev/null || { say "moto_server is not on PATH (pyenv Python with moto[server])" >&2; exit 1; }
-[[ -x "$aws_cli" ]] || { say "$aws_cli not found (apt-get install awscli)" >&2; exit 1; }
+source bench/tools/install-peers.sh
+need_debian curl=curl /usr/bin/aws=awscli
+need_python
+[[ -x "$aws_cli" ]] || { say "$aws_cli not found" >&2; exit 1; }
 t0="$(date +%s.%N)"; aws_version="$("$aws_cli" --version 2>&1)"; t1="$(date +%s.%N)"
 aws_start="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"
 say "aws-cli: $aws_version (process start-up alone: ${aws_start} s, included in its times below;"

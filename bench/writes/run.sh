@@ -15,8 +15,9 @@ cd "$repo_root"
 size_mib="${BENCH_UPLOAD_MIB:-256}"
 rounds="${BENCH_ROUNDS:-4}"
 [[ -d "$HOME/.pyenv/shims" ]] && export PATH="$HOME/.pyenv/shims:$PATH"
-[[ -x /usr/bin/aws ]] || { echo "aws-cli v2 (/usr/bin/aws, Debian package awscli) is needed" >&2; exit 1; }
-command -v moto_server >/dev/null || { echo "moto_server is needed (pyenv Python)" >&2; exit 1; }
+source bench/tools/install-peers.sh
+need_debian curl=curl /usr/bin/aws=awscli
+need_python
 
 work="$(mktemp -d /tmp/fluid-bench-writes.XXXXXX)"
 pids=()
@@ -114,3 +115,18 @@ median_ratio="$(printf '%s\n' "${round_ratios[@]}" | sort -n | awk '{ v[NR] = $1
 echo "per round: direct ${direct_times[*]} s; sidecar ${sidecar_times[*]} s; ratios ${round_ratios[*]}"
 echo "ratio sidecar/direct, median of rounds: $median_ratio (target >= 0.8: $(awk -v r="$median_ratio" 'BEGIN { print (r >= 0.8) ? "meets" : "BELOW" }')); best-of ratio: $ratio"
 echo "sidecar RSS (MiB): idle $((idle_rss_kib / 1024)), peak per round $(for r in "${rss_samples[@]}"; do printf '%d ' $((r / 1024)); done)(flat across rounds and sizes = streaming)"
+
+# One single PUT of BENCH_SINGLE_PUT_MIB (default 1 GiB, S3 allows 5 GiB) through the sidecar with aws-cli v2's
+# `s3api put-object` (no multipart): the body streams on to the remote, so the sidecar's RSS stays near idle.
+single_mib="${BENCH_SINGLE_PUT_MIB:-1024}"
+head -c $((single_mib * 1024 * 1024)) /dev/urandom >"$work/payload.bin"
+want="$(sha256sum "$work/payload.bin" | cut -d' ' -f1)"
+( while kill -0 "$sidecar_pid" 2>/dev/null; do rss_kib "$sidecar_pid"; sleep 0.25; done ) >"$work/rss-single.txt" &
+sampler=$!
+start=$(date +%s.%N)
+/usr/bin/aws --endpoint-url "$sidecar" s3api put-object --bucket uploads --key single-put.bin --body "$work/payload.bin" >/dev/null
+end=$(date +%s.%N)
+kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
+check_at_moto "through-sidecar/single-put.bin"; drop_at_moto "through-sidecar/single-put.bin"
+echo "single PUT of ${single_mib} MiB (s3api put-object) through the sidecar: $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }') s," \
+    "sidecar RSS (MiB): idle $((idle_rss_kib / 1024)), peak $(( $(sort -n "$work/rss-single.txt" | tail -1) / 1024 ))"

@@ -4,15 +4,19 @@ using Fluid.Serverless.Injector.Json;
 
 namespace Fluid.Serverless.Injector.Mutation;
 
-/// <summary>The sidecar's block cache: an emptyDir sized by cache-size (medium Memory for cache-medium=memory), so the
-/// kubelet accounts for it and evicts a pod that overfills it instead of the node filling up.</summary>
+/// <summary>The sidecar's block cache and upload staging: an emptyDir (medium Memory for cache-medium=memory) whose
+/// sizeLimit holds the cache quota (cache-size), the staging budget and headroom, so that everything the sidecar
+/// writes there stays under the limit at which the kubelet evicts the pod.</summary>
 internal sealed class CacheVolumeMutator : IPodMutator
 {
     public const string PreferredName = "fluid-serverless-cache";
 
     public void Mutate(MutationContext context)
     {
-        var volume = context.AddVolume(PreferredName, new JsonObject { ["emptyDir"] = context.SharedEmptyDir() });
+        var emptyDir = context.SharedEmptyDir();
+        var sizeBytes = SidecarDefaults.CacheVolumeSizeBytes(context.Plan.Settings.CacheSizeBytes, SidecarDefaults.UploadStagingBytes);
+        emptyDir["sizeLimit"] = (sizeBytes / (1024 * 1024)).ToString(System.Globalization.CultureInfo.InvariantCulture) + "Mi";
+        var volume = context.AddVolume(PreferredName, new JsonObject { ["emptyDir"] = emptyDir });
         context.Sidecar.EnsureArr("volumeMounts").Add(new JsonObject
         {
             ["name"] = volume.Str("name"),

@@ -26,6 +26,15 @@ internal sealed class DatasetVolumeMutator : IPodMutator
                 volume.Remove("persistentVolumeClaim");
                 volume["emptyDir"] = context.SharedEmptyDir();
                 context.TouchedVolumes.Add(volumeName);
+                if (!dataset.Dataset.Writable && context.Plan.Mode != Contracts.DatasetModes.S3)
+                {
+                    // A copy of a read-only dataset is an ordinary directory: without this, writes would succeed
+                    // and go nowhere. The planner warned where the pod's own mount asked for write access.
+                    foreach (var mount in context.DataConsumers().SelectMany(c => c.Arr("volumeMounts").Objects()).Where(m => m.Str("name") == volumeName))
+                    {
+                        mount["readOnly"] = true;
+                    }
+                }
             }
             else
             {

@@ -164,6 +164,12 @@ internal static class InjectionPlanner
             planned.Add(entry);
         }
 
+        if (mode != DatasetModes.S3)
+        {
+            WarnAboutWritableMountsOfReadOnlyDatasets(spec, datasets.Where(d => d.ReplacesClaim && !d.Dataset.Writable).Select(d => (d.Dataset, d.Volume!)),
+                appContainers, native && !platform.Knative, warnings);
+        }
+
         if (platform.Unprivileged && mode == DatasetModes.Fuse)
         {
             warnings.Add($"FUSE mode on platform '{platform.Name}' runs a privileged sidecar because the pod asked for it");
@@ -206,6 +212,29 @@ internal static class InjectionPlanner
         return podSecurity is not null
             ? (DatasetModes.Copy, $"auto: the privileged FUSE sidecar is forbidden by Pod Security Admission ({podSecurity.Describe(@namespace)})")
             : (DatasetModes.Fuse, "auto: FUSE (a privileged sidecar) is allowed in this namespace");
+    }
+
+    /// <summary>
+    /// A read-only dataset's volume is mounted read-only in every app container (writes fail with EROFS instead of
+    /// landing in a copy nobody reads); where the pod's own mount asked for write access (readOnly: false; left out
+    /// is Kubernetes' default, not a request), the user hears why.
+    /// </summary>
+    private static void WarnAboutWritableMountsOfReadOnlyDatasets(
+        JsonObject? spec, IEnumerable<(FluidDataset Dataset, string Volume)> readOnlyClaims, HashSet<string> appContainers, bool initContainersConsume, List<string> warnings)
+    {
+        var consumers = spec.Arr("containers").Objects().Where(c => appContainers.Contains(c.Str("name") ?? ""))
+            .Concat(initContainersConsume ? spec.Arr("initContainers").Objects() : []).ToList();
+        foreach (var (dataset, volume) in readOnlyClaims)
+        {
+            foreach (var container in consumers)
+            {
+                foreach (var mount in container.Arr("volumeMounts").Objects().Where(m => m.Str("name") == volume && m.Bool("readOnly") == false))
+                {
+                    warnings.Add($"container '{container.Str("name")}' mounts dataset '{dataset.Name}' (volume '{volume}') at {mount.Str("mountPath")} for writing, "
+                        + "but the dataset is read-only: it is mounted readOnly, so writes fail with EROFS (give the Dataset accessModes [ReadWriteMany] to write through to its source)");
+                }
+            }
+        }
     }
 
     private static HashSet<string> SelectAppContainers(JsonObject? spec, PlatformProfile platform)

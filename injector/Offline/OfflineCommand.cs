@@ -11,16 +11,18 @@ namespace Fluid.Serverless.Injector.Offline;
 /// <summary>
 /// <c>fluid-injector inject -f FILE</c> prints the manifests injected (like istioctl kube-inject, for GitOps and
 /// debugging); <c>fluid-injector explain -f FILE</c> says why each pod is or is not injected. No cluster is needed:
-/// Datasets, PVCs, Namespaces and InjectionPolicies come from --cluster files and --dataset name=URL flags.
-/// Offline, asking is opting in: pods that nothing opts in or out are injected; explicit opt-outs still hold.
+/// Datasets, PVCs, Namespaces and InjectionPolicies come from --cluster files and --dataset name=URL flags, the
+/// injector's own settings from --injector-config (its ConfigMap or a plain config; else its built-in defaults).
+/// For <c>inject</c> and <c>sidecar-config</c>, asking is opting in: pods that nothing opts in or out are injected;
+/// explicit opt-outs still hold. <c>explain</c> answers for the webhook: it keeps the configured global default.
 /// </summary>
 internal static class OfflineCommand
 {
     public const string Usage = """
         usage:
-          fluid-injector inject  -f FILE|- [--dataset NAME=URL]... [--cluster FILE]... [--allow-host-path DIR]... [--legacy-sidecar] [--image IMAGE]
-          fluid-injector explain -f FILE|- [--dataset NAME=URL]... [--cluster FILE]... [--allow-host-path DIR]...
-          fluid-injector sidecar-config -f FILE|- [--dataset NAME=URL]... [--cluster FILE]... [--allow-host-path DIR]...
+          fluid-injector inject  -f FILE|- [--dataset NAME=URL]... [--cluster FILE]... [--injector-config FILE] [--allow-host-path DIR]... [--legacy-sidecar] [--image IMAGE]
+          fluid-injector explain -f FILE|- [--dataset NAME=URL]... [--cluster FILE]... [--injector-config FILE] [--allow-host-path DIR]...
+          fluid-injector sidecar-config -f FILE|- [--dataset NAME=URL]... [--cluster FILE]... [--injector-config FILE] [--allow-host-path DIR]...
         sidecar-config prints, one line per injected pod, the serverless.fluid.io/sidecar-config JSON the injector would
         write: annotate a running pod with it to switch its datasets live (see README, "Switch datasets live").
         FILE holds Pods, Deployments, StatefulSets, DaemonSets, Jobs, CronJobs or Knative Services (multi-document YAML).
@@ -30,7 +32,12 @@ internal static class OfflineCommand
         --cluster FILE      Datasets, PVCs, Namespaces and InjectionPolicies as YAML (a Namespace's Pod Security label
                             pod-security.kubernetes.io/enforce counts as it does in the cluster).
         --allow-host-path DIR  a node directory Dataset option 'hostPath' may name (Injector:AllowedHostPaths; none
-                            by default).
+                            by default), added to the injector config's list.
+        --injector-config FILE
+                            the injector's configuration: its ConfigMap (manifests/base/configmap.yaml) or a plain
+                            config (Injector: {InjectByDefault: false, SidecarImage: …}); default: its built-in defaults.
+        explain says what the webhook would do with that configuration (pods that nothing opts in follow
+        InjectByDefault, false as installed); inject and sidecar-config inject every pod that does not opt out.
         """;
 
     public static int Run(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr)
@@ -46,7 +53,10 @@ internal static class OfflineCommand
         var cluster = new ClusterState();
         var cliDatasets = new List<(string Name, string Url)>();
         var clusterFiles = new List<string>();
-        var options = new InjectorOptions { InjectByDefault = true };
+        string? injectorConfig = null;
+        string? image = null;
+        var legacySidecar = false;
+        var allowedHostPaths = new List<string>();
         for (var i = 1; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"option '{args[i]}' needs a value");
@@ -71,14 +81,17 @@ internal static class OfflineCommand
                     case "--cluster":
                         clusterFiles.Add(Next());
                         break;
+                    case "--injector-config":
+                        injectorConfig = Next();
+                        break;
                     case "--allow-host-path":
-                        options = options with { AllowedHostPaths = [.. options.AllowedHostPaths, Next()] };
+                        allowedHostPaths.Add(Next());
                         break;
                     case "--legacy-sidecar":
-                        options = options with { NativeSidecarSupported = false };
+                        legacySidecar = true;
                         break;
                     case "--image":
-                        options = options with { SidecarImage = Next() };
+                        image = Next();
                         break;
                     default:
                         stderr.WriteLine($"unknown option '{args[i]}'");
@@ -100,6 +113,27 @@ internal static class OfflineCommand
             return 2;
         }
 
+        var explain = command == "explain";
+        InjectorOptions options;
+        try
+        {
+            options = injectorConfig is null ? new InjectorOptions() : InjectorConfigFile.Load(injectorConfig);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or InvalidDataException or YamlDotNet.Core.YamlException)
+        {
+            stderr.WriteLine(exception is InvalidDataException ? exception.Message : $"cannot read injector config '{injectorConfig}': {exception.Message}");
+            return 2;
+        }
+
+        options = options with
+        {
+            // inject/sidecar-config: asking is opting in. explain: the webhook's own answer.
+            InjectByDefault = !explain || options.InjectByDefault,
+            NativeSidecarSupported = !legacySidecar && options.NativeSidecarSupported,
+            SidecarImage = image ?? options.SidecarImage,
+            AllowedHostPaths = [.. options.AllowedHostPaths, .. allowedHostPaths],
+        };
+
         List<JsonNode?> documents;
         try
         {
@@ -117,10 +151,15 @@ internal static class OfflineCommand
         }
 
         var injector = new PodInjector(cluster, options);
-        var explain = command == "explain";
         var configOnly = command == "sidecar-config";
         var failed = false;
         var report = new StringBuilder();
+        if (explain)
+        {
+            report.AppendLine($"What the webhook would do, with {(injectorConfig is null ? "the injector's built-in defaults" : $"the injector config '{injectorConfig}'")} "
+                + $"(InjectByDefault: {(options.InjectByDefault ? "true" : "false")}); `inject -f` injects every pod that does not opt out.");
+        }
+
         foreach (var document in documents)
         {
             if (document is not JsonObject manifest || WorkloadTemplates.FindTemplate(manifest, out var platformHint) is not { } template)

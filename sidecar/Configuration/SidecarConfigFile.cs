@@ -40,7 +40,7 @@ internal static class SidecarConfigFile
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return Failed($"config file '{path}' cannot be read: {e.Message}");
+            return Failed($"config file '{path}' cannot be read: {Hosting.ErrorText.Describe(e)}");
         }
 
         return Parse(bytes, path, kind);
@@ -80,7 +80,7 @@ internal static class SidecarConfigFile
         }
         catch (JsonException e)
         {
-            return new ConfigFileRead(null, $"config in '{path}' is not a valid sidecar config: {e.Message}", hash);
+            return new ConfigFileRead(null, $"config in '{path}' is not a valid sidecar config: {Hosting.ErrorText.Describe(e)}", hash);
         }
     }
 

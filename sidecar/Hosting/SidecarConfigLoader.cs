@@ -126,7 +126,7 @@ internal static class SidecarConfigLoader
         catch (JsonException e)
         {
             // JsonException's own message already holds the JSON path ("$.datasets[0].nmae") and the position.
-            errors.Add($"{origin}: {e.Message}");
+            errors.Add($"{origin}: {ErrorText.Describe(e)}");
             return null;
         }
     }
@@ -140,7 +140,7 @@ internal static class SidecarConfigLoader
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            errors.Add($"{origin}: cannot read the file: {e.Message}");
+            errors.Add($"{origin}: cannot read the file: {ErrorText.Describe(e)}");
             return null;
         }
 

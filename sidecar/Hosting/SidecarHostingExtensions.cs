@@ -139,7 +139,7 @@ internal static class SidecarHostingExtensions
             CreateSignatureVerifier(config, sp.GetRequiredService<TimeProvider>()),
             CreateUpstreamForwarder(config, sp),
             sp.GetRequiredService<S3Api.Writes.UploadStaging>()));
-        services.AddSingleton(new S3Api.Writes.UploadStaging(Path.Combine(config.Cache.Directory, "uploads")));
+        services.AddSingleton(new S3Api.Writes.UploadStaging(Path.Combine(config.Cache.Directory, "uploads"), config.Cache.StagingBytes ?? SidecarDefaults.UploadStagingBytes));
         services.AddHostedService<S3Api.Writes.UploadStagingSweeper>();
 
         services.AddSingleton<ConfigReadinessCheck>();

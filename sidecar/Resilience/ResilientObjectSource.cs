@@ -108,7 +108,7 @@ internal sealed class ResilientObjectSource(IObjectSource inner, ResiliencePipel
         {
             BrokenCircuitException => "the circuit is open after repeated failures",
             TimeoutRejectedException => "it timed out",
-            _ => e.Message,
+            _ => Hosting.ErrorText.Describe(e),
         };
         return new SourceUnavailableException($"{operation} '{key}' from {inner.Identity} failed: {why}", e);
     }

@@ -71,6 +71,13 @@ internal sealed partial class S3RequestHandler
         response.Headers[RequestIdHeader] = requestId;
         response.Headers[HostIdHeader] = RequestIds.NextHostId();
 
+        // S3's limits, not Kestrel's 30 MB default: a PUT or a part may carry up to 5 GiB (UploadBody refuses more
+        // with EntityTooLarge). Bodies stream, so no limit here costs memory.
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySizeLimit)
+        {
+            bodySizeLimit.MaxRequestBodySize = null;
+        }
+
         var operation = S3Operation.InvalidRequest;
         try
         {

@@ -10,6 +10,9 @@ namespace Fluid.Serverless.Sidecar.Sources;
 /// </summary>
 internal sealed partial class LocalObjectSource : IObjectSource
 {
+    /// <summary>The upload staging directory at the root: reserved, never a key, never listed.</summary>
+    internal const string StagingDirectoryName = ".fluid-uploads";
+
     private readonly string root;
 
     /// <param name="identity">The cache identity; by default local://&lt;real root&gt;/ (nfs:// sources pass their URI).</param>
@@ -214,7 +217,7 @@ internal sealed partial class LocalObjectSource : IObjectSource
         foreach (var entryPath in entries)
         {
             var name = Path.GetFileName(entryPath);
-            if (name.Contains('\0', StringComparison.Ordinal))
+            if (name.Contains('\0', StringComparison.Ordinal) || (name == StagingDirectoryName && directory == root))
             {
                 continue;
             }
@@ -266,7 +269,7 @@ internal sealed partial class LocalObjectSource : IObjectSource
     /// </summary>
     internal string? ResolveKey(string key)
     {
-        if (!ObjectKeys.IsSafeRelativeKey(key))
+        if (!ObjectKeys.IsSafeRelativeKey(key) || key == StagingDirectoryName || key.StartsWith(StagingDirectoryName + "/", StringComparison.Ordinal))
         {
             return null;
         }

@@ -14,7 +14,9 @@ namespace Fluid.Serverless.Sidecar.Volume;
 /// privileges. Crash-safe by construction: the directory tree is created first; each file is written to
 /// <c>.&lt;name&gt;.fluid-partial</c>, flushed to disk and renamed, so a final name only ever holds a complete file;
 /// a record line (size, ETag, key) is appended after each rename, so a restart skips complete files; the
-/// <c>.fluid-ready</c> marker (files, bytes) is written last, by rename too.
+/// <c>.fluid-ready</c> marker (files, bytes) is written last, by rename too. The record and the marker live in a
+/// state directory of their own (<see cref="StateDirectoryFor"/>, on the cache volume), never in the view: an app
+/// listing the copy sees exactly the dataset's files.
 /// </summary>
 internal sealed partial class DatasetCopier(
     Dataset dataset, string targetPath, IObjectReader reader, CopyOptions options, VolumeProgress progress, TimeProvider time, ILogger logger)
@@ -27,6 +29,10 @@ internal sealed partial class DatasetCopier(
     private const int ManifestMaxBytes = 16 * 1024 * 1024;
 
     private readonly string _root = Path.GetFullPath(targetPath).TrimEnd('/');
+    private readonly string _state = StateDirectoryFor(options.StateDirectory, dataset.Name);
+
+    /// <summary>Where the copy of <paramref name="datasetName"/> keeps its record and ready marker.</summary>
+    public static string StateDirectoryFor(string stateRoot, string datasetName) => Path.Combine(Path.GetFullPath(stateRoot), datasetName);
     private readonly Lock _recordLock = new();
 
     public async Task RunAsync(CancellationToken cancellationToken)
@@ -35,6 +41,7 @@ internal sealed partial class DatasetCopier(
         try
         {
             Directory.CreateDirectory(_root);
+            Directory.CreateDirectory(_state);
             var plan = await PlanAsync(cancellationToken);
             var records = LoadRecords();
             RemovePartialFiles();
@@ -59,12 +66,12 @@ internal sealed partial class DatasetCopier(
             CheckSpace(totalBytes, pending.Sum(o => o.Size));
             if (pending.Count > 0)
             {
-                File.Delete(Path.Combine(_root, ReadyMarkerName));
+                File.Delete(Path.Combine(_state, ReadyMarkerName));
             }
             CreateDirectories(plan);
             Log.Planned(logger, dataset.Name, _root, plan.Count, totalBytes, pending.Count);
 
-            await using (var recordFile = new FileStream(Path.Combine(_root, CopiedRecordName), FileMode.Append, FileAccess.Write, FileShare.Read))
+            await using (var recordFile = new FileStream(Path.Combine(_state, CopiedRecordName), FileMode.Append, FileAccess.Write, FileShare.Read))
             {
                 var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Workers), CancellationToken = cancellationToken };
                 await Parallel.ForEachAsync(pending, parallel, async (obj, token) => await CopyFileAsync(obj, recordFile, token));
@@ -185,7 +192,7 @@ internal sealed partial class DatasetCopier(
     private Dictionary<string, (long Size, string ETag)> LoadRecords()
     {
         var records = new Dictionary<string, (long, string)>(StringComparer.Ordinal);
-        var path = Path.Combine(_root, CopiedRecordName);
+        var path = Path.Combine(_state, CopiedRecordName);
         if (!File.Exists(path))
         {
             return records;
@@ -308,9 +315,9 @@ internal sealed partial class DatasetCopier(
     private void WriteReadyMarker(long files, long bytes)
     {
         var marker = new ReadyMarker(dataset.Name, files, bytes, time.GetUtcNow());
-        var temporary = Path.Combine(_root, ReadyMarkerName + PartialSuffix);
+        var temporary = Path.Combine(_state, ReadyMarkerName + PartialSuffix);
         File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(marker, VolumeJsonContext.Default.ReadyMarker));
-        File.Move(temporary, Path.Combine(_root, ReadyMarkerName), overwrite: true);
+        File.Move(temporary, Path.Combine(_state, ReadyMarkerName), overwrite: true);
     }
 
     private static partial class Log
@@ -330,7 +337,8 @@ internal sealed partial class DatasetCopier(
 }
 
 /// <summary>Copy-mode limits. SizeLimitBytes 0 means: whatever is free on the target file system minus the floor.</summary>
-internal sealed record CopyOptions(long SizeLimitBytes, long FreeSpaceFloorBytes, int Workers);
+/// <param name="StateDirectory">The root of the copies' records and ready markers (one subdirectory per dataset), outside every view.</param>
+internal sealed record CopyOptions(long SizeLimitBytes, long FreeSpaceFloorBytes, int Workers, string StateDirectory);
 
 /// <summary>A copy that cannot complete; the message names the dataset, the path and what to change.</summary>
 internal sealed class CopyFailedException(string message) : Exception(message);

@@ -24,6 +24,12 @@ public sealed class VolumeOptions
 
     public int CopyWorkers { get; set; } = 4;
 
+    /// <summary>
+    /// Copy mode: where each copy keeps its record of copied files and its ready marker, one subdirectory per dataset,
+    /// outside the view (<c>&lt;cache.directory&gt;/copy</c> from a config; the system temp directory otherwise).
+    /// </summary>
+    public string CopyStateDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "fluid-sidecar-copy");
+
     /// <summary>Options from the sidecar config; throws <see cref="ArgumentException"/> naming a bad field.</summary>
     public static VolumeOptions FromConfig(SidecarConfig config)
     {
@@ -33,6 +39,7 @@ public sealed class VolumeOptions
             Mode = config.Mode,
             MetadataTtl = TimeSpan.FromSeconds(config.Cache.MetadataTtlSeconds),
             CopyWorkers = config.Prefetch.Workers,
+            CopyStateDirectory = Path.Combine(config.Cache.Directory, "copy"),
         };
         options.Validate();
         return options;

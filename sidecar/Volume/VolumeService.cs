@@ -264,7 +264,7 @@ internal sealed partial class VolumeService(
         public void Start()
         {
             var copier = new DatasetCopier(Dataset, Progress.MountPath, owner.Reader,
-                new CopyOptions(owner.Options.CopySizeLimitBytes, owner.Options.CopyFreeSpaceFloorBytes, owner.Options.CopyWorkers),
+                new CopyOptions(owner.Options.CopySizeLimitBytes, owner.Options.CopyFreeSpaceFloorBytes, owner.Options.CopyWorkers, owner.Options.CopyStateDirectory),
                 Progress, owner.Time, owner.Logger);
             var token = _cancellation.Token;
             _run = Task.Run(() => copier.RunAsync(token), CancellationToken.None);

@@ -57,14 +57,14 @@ def main() -> int:
 
     expected = json.load(open(expected_path))
     # The dataset volume as the node saw it when the app started: FUSE mounted (propagated back from the sidecar's
-    # Bidirectional mount), or every file already materialized with copy mode's ready marker.
+    # Bidirectional mount), or every file already materialized (copy mode; its ready marker is on the cache volume).
     data_volume = next((m["name"] for c in template["spec"]["containers"] for m in c.get("volumeMounts") or []
                         if m["mountPath"] == "/data"), None)
     at_start = result.get("volumesAtAppStart", {}).get(data_volume, {})
     if mode == "fuse" and not str(at_start.get("fstype", "")).startswith("fuse"):
         failures.append(f"volume {data_volume}: filesystem at app start is {at_start.get('fstype')}, expected fuse")
     if mode == "copy":
-        missing = sorted((set(expected) | {".fluid-ready"}) - set(at_start.get("files", [])))
+        missing = sorted(set(expected) - set(at_start.get("files", [])))
         if missing:
             failures.append(f"volume {data_volume}: not materialized when the app started, missing {missing}")
     seen = {}

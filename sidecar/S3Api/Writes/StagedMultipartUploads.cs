@@ -14,7 +14,7 @@ namespace Fluid.Serverless.Sidecar.S3Api.Writes;
 /// into the source's own PutObject (a temp file next to the target renamed over it: readers see the old object or
 /// the whole new one), then deletes the upload directory.
 /// </summary>
-internal sealed class StagedMultipartUploads(string directory, string sourceIdentity, IWritableObjectSource source) : IMultipartObjectSource
+internal sealed class StagedMultipartUploads(string directory, string sourceIdentity, IWritableObjectSource source, StagingSpace space) : IMultipartObjectSource
 {
     /// <summary>S3's smallest part, except the last.</summary>
     public const long MinPartSize = 5 * 1024 * 1024;
@@ -39,6 +39,10 @@ internal sealed class StagedMultipartUploads(string directory, string sourceIden
         ArgumentNullException.ThrowIfNull(content);
         var upload = await OpenAsync(key, uploadId, cancellationToken);
         var temp = Path.Combine(upload, "." + Guid.NewGuid().ToString("N") + ".tmp");
+        // Staging space first: a part that does not fit is refused before a byte of it is read.
+        var reservation = space.ForFile(length);
+        reservation.Grow(0);
+        var kept = false;
         try
         {
             string md5;
@@ -47,7 +51,7 @@ internal sealed class StagedMultipartUploads(string directory, string sourceIden
                 await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
                 {
                     // The part is kept only once its body was read to the end, which verified it.
-                    await UploadStaging.CopyBoundedAsync(content, file, WriteResponder.MaxPartSize, cancellationToken, hash.AppendData);
+                    await UploadStaging.CopyBoundedAsync(content, file, WriteResponder.MaxPartSize, cancellationToken, hash.AppendData, reservation);
                 }
 
                 md5 = Convert.ToHexStringLower(hash.GetHashAndReset());
@@ -55,12 +59,17 @@ internal sealed class StagedMultipartUploads(string directory, string sourceIden
 
             var prefix = PartPrefix(partNumber);
             var part = Path.Combine(upload, prefix + md5 + PartExtension);
+            var replaced = FileStatus.OfPath(part) is { IsRegularFile: true } same ? same.Size : 0;
             File.Move(temp, part, overwrite: true);
+            kept = true;
+            space.Release(replaced);
             foreach (var older in Directory.EnumerateFiles(upload, prefix + "*" + PartExtension))
             {
                 if (older != part)
                 {
+                    var olderBytes = new FileInfo(older).Length;
                     File.Delete(older);
+                    space.Release(olderBytes);
                 }
             }
 
@@ -73,6 +82,10 @@ internal sealed class StagedMultipartUploads(string directory, string sourceIden
         finally
         {
             File.Delete(temp);
+            if (!kept)
+            {
+                reservation.Release();
+            }
         }
     }
 
@@ -111,14 +124,27 @@ internal sealed class StagedMultipartUploads(string directory, string sourceIden
             etag = await source.PutAsync(key, concatenated, ObjectWriteOptions.None, cancellationToken);
         }
 
-        Directory.Delete(upload, recursive: true);
+        DeleteUpload(upload);
         return etag;
     }
 
     public async ValueTask AbortMultipartUploadAsync(string key, string uploadId, CancellationToken cancellationToken)
     {
         var upload = await OpenAsync(key, uploadId, cancellationToken);
+        DeleteUpload(upload);
+    }
+
+    /// <summary>Deletes an upload's directory and gives its parts' bytes back to the staging budget.</summary>
+    private void DeleteUpload(string upload)
+    {
+        long bytes = 0;
+        foreach (var part in new DirectoryInfo(upload).EnumerateFiles("*" + PartExtension))
+        {
+            bytes += part.Length;
+        }
+
         Directory.Delete(upload, recursive: true);
+        space.Release(bytes);
     }
 
     public async ValueTask<IReadOnlyList<UploadedPart>> ListPartsAsync(string key, string uploadId, CancellationToken cancellationToken)

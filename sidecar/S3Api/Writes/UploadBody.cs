@@ -60,6 +60,11 @@ internal static class UploadBody
             decodedLength = request.ContentLength;
         }
 
+        if (decodedLength > WriteResponder.MaxPartSize)
+        {
+            throw UploadRejectedException.EntityTooLarge(decodedLength.Value);
+        }
+
         var checks = new List<DigestCheck>(3);
         if (!streaming && contentSha256.Length == 64)
         {

@@ -12,5 +12,9 @@ internal sealed class UploadRejectedException(S3Error error) : Exception(error.M
 
     public static UploadRejectedException IncompleteBody(string message) => new(new S3Error(400, "IncompleteBody", message));
 
+    /// <summary>More than S3's 5 GiB for one PUT or one part.</summary>
+    public static UploadRejectedException EntityTooLarge(long bytes) =>
+        new(new S3Error(400, "EntityTooLarge", $"The body has at least {bytes} bytes; a single PUT or part may have at most {WriteResponder.MaxPartSize} (5 GiB, S3's limit; larger objects need a multipart upload). Nothing was stored."));
+
     public static UploadRejectedException InvalidRequest(string message) => new(new S3Error(400, "InvalidRequest", message));
 }

@@ -8,18 +8,39 @@ namespace Fluid.Serverless.Sidecar.S3Api.Writes;
 /// The sidecar's scratch space for uploads, a directory of its own (by default <c>&lt;cache.directory&gt;/uploads</c>,
 /// next to the block cache's <c>blocks/</c>, never inside a dataset, so nothing here shows in a listing or the FUSE
 /// view): <c>spool/</c> holds client parts that came without a length (the remote needs one) until they are sent,
-/// <c>multipart/</c> the parts of multipart uploads to sources without their own (local/NFS directories).
+/// <c>multipart/</c> the parts of multipart uploads to sources without their own (local/NFS directories). Every byte
+/// there is counted against <see cref="Space"/> (<c>cache.stagingBytes</c>), starting from what is on disk.
 /// </summary>
 internal sealed class UploadStaging
 {
     private const int CopyBufferSize = 1024 * 1024;
 
-    public UploadStaging(string directory)
+    public UploadStaging(string directory, long capacityBytes = Contracts.SidecarDefaults.UploadStagingBytes)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         Directory = Path.GetFullPath(directory);
         SpoolDirectory = Path.Combine(Directory, "spool");
         MultipartDirectory = Path.Combine(Directory, "multipart");
+        Space = new StagingSpace(capacityBytes, BytesOnDisk(Directory));
+    }
+
+    /// <summary>The staging byte budget, shared by spool and part files.</summary>
+    public StagingSpace Space { get; }
+
+    private static long BytesOnDisk(string directory)
+    {
+        if (!System.IO.Directory.Exists(directory))
+        {
+            return 0;
+        }
+
+        long bytes = 0;
+        foreach (var file in new DirectoryInfo(directory).EnumerateFiles("*", SearchOption.AllDirectories))
+        {
+            bytes += file.Length;
+        }
+
+        return bytes;
     }
 
     public string Directory { get; }
@@ -45,9 +66,11 @@ internal sealed class UploadStaging
         var spoolFiles = 0;
         if (System.IO.Directory.Exists(SpoolDirectory))
         {
-            foreach (var file in System.IO.Directory.EnumerateFiles(SpoolDirectory))
+            foreach (var file in new DirectoryInfo(SpoolDirectory).EnumerateFiles())
             {
-                File.Delete(file);
+                var length = file.Length;
+                file.Delete();
+                Space.Release(length);
                 spoolFiles++;
             }
         }
@@ -60,7 +83,9 @@ internal sealed class UploadStaging
             {
                 if (LastTouchedUtc(upload) < cutoff)
                 {
+                    var length = BytesOnDisk(upload);
                     System.IO.Directory.Delete(upload, recursive: true);
+                    Space.Release(length);
                     uploads++;
                 }
             }
@@ -89,7 +114,7 @@ internal sealed class UploadStaging
 
     /// <summary>The multipart uploads of <paramref name="dataset"/>'s writable source when it has none of its own.</summary>
     public IMultipartObjectSource MultipartFor(Dataset dataset, IWritableObjectSource source) =>
-        new StagedMultipartUploads(MultipartDirectory, dataset.Source.Identity, source);
+        new StagedMultipartUploads(MultipartDirectory, dataset.Source.Identity, source, Space);
 
     /// <summary>
     /// Copies <paramref name="content"/> to its end (which verifies it) into a temp file that deletes itself on
@@ -99,10 +124,11 @@ internal sealed class UploadStaging
     {
         System.IO.Directory.CreateDirectory(SpoolDirectory);
         var path = Path.Combine(SpoolDirectory, Guid.NewGuid().ToString("N"));
-        var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.Asynchronous | FileOptions.DeleteOnClose);
+        var reservation = Space.ForFile(null);
+        var file = new SpoolFile(path, reservation);
         try
         {
-            await CopyBoundedAsync(content, file, limit, cancellationToken);
+            await CopyBoundedAsync(content, file, limit, cancellationToken, reservation: reservation);
             file.Position = 0;
             return file;
         }
@@ -114,7 +140,8 @@ internal sealed class UploadStaging
     }
 
     /// <summary>Copies to the end of <paramref name="content"/>, refusing more than <paramref name="limit"/> bytes; returns the count.</summary>
-    public static async ValueTask<long> CopyBoundedAsync(Stream content, Stream destination, long limit, CancellationToken cancellationToken, Action<ReadOnlySpan<byte>>? observe = null)
+    public static async ValueTask<long> CopyBoundedAsync(
+        Stream content, Stream destination, long limit, CancellationToken cancellationToken, Action<ReadOnlySpan<byte>>? observe = null, StagingSpace.Reservation? reservation = null)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
         try
@@ -135,12 +162,29 @@ internal sealed class UploadStaging
                 }
 
                 observe?.Invoke(buffer.AsSpan(0, read));
+                reservation?.Grow(read);
                 await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
             }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}
+
+/// <summary>A spool file: deleted on close, which gives its bytes back to the staging budget.</summary>
+internal sealed class SpoolFile(string path, StagingSpace.Reservation reservation)
+    : FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.Asynchronous | FileOptions.DeleteOnClose)
+{
+    private int _released;
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        if (Interlocked.Exchange(ref _released, 1) == 0)
+        {
+            reservation.Release();
         }
     }
 }

@@ -51,6 +51,12 @@ internal sealed class VerifyingStream(Stream inner, List<DigestCheck> checks, lo
             throw UploadRejectedException.InvalidRequest($"The body is longer than its declared length of {limit} bytes; nothing was stored.");
         }
 
+        if (_length > WriteResponder.MaxPartSize)
+        {
+            // A body without a declared length (Transfer-Encoding: chunked) is held to S3's limit as it streams.
+            throw UploadRejectedException.EntityTooLarge(_length);
+        }
+
         var span = destination.Span[..read];
         foreach (var check in checks)
         {

@@ -2,22 +2,42 @@ using Fluid.Serverless.Sidecar.Sources.Writes;
 
 namespace Fluid.Serverless.Sidecar.Sources;
 
-/// <summary>Writes to a directory: a temp file next to the target, renamed over it once complete (atomic on POSIX).</summary>
+/// <summary>
+/// Writes to a directory: the body goes to a temp file in <see cref="StagingDirectoryName"/> at the dataset root (the
+/// same file system as the objects, so the final step is a rename: atomic on POSIX), is flushed to disk (fsync), and
+/// is renamed over the target. The staging directory is left out of listings and keys, so nothing of an upload in
+/// flight shows through the S3 endpoint or the FUSE view; temp files a killed process left are swept by the next write.
+/// </summary>
 internal sealed partial class LocalObjectSource : IWritableObjectSource
 {
-    private const string TempMarker = ".fluid-upload-";
+    /// <summary>
+    /// Untouched this long, a temp file belongs to no upload (a live one is written continuously; Kestrel cuts clients
+    /// that stall). Another pod's sidecar may be writing to the same NFS export, so fresh files are never swept.
+    /// </summary>
+    internal static readonly TimeSpan AbandonedTempFileAge = TimeSpan.FromHours(1);
+
+    private int _swept;
 
     public async ValueTask<string> PutAsync(string key, Stream content, ObjectWriteOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
         var path = WritablePath(key);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var temp = TempPathFor(path);
+        var staging = Path.Combine(root, StagingDirectoryName);
+        Directory.CreateDirectory(staging);
+        if (Interlocked.Exchange(ref _swept, 1) == 0)
+        {
+            SweepAbandonedTempFiles(staging, DateTime.UtcNow - AbandonedTempFileAge);
+        }
+
+        var temp = Path.Combine(staging, Guid.NewGuid().ToString("N"));
         try
         {
             await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
             {
                 await content.CopyToAsync(file, 1024 * 1024, cancellationToken);
+                // On disk before it takes the final name: a node crash leaves the old object or the whole new one.
+                file.Flush(flushToDisk: true);
             }
 
             File.Move(temp, path, overwrite: true);
@@ -61,6 +81,21 @@ internal sealed partial class LocalObjectSource : IWritableObjectSource
             ? throw new ArgumentException($"key '{key}' cannot be written under {root} (not a file path inside the dataset)", nameof(key))
             : path;
 
-    private static string TempPathFor(string path) =>
-        Path.Combine(Path.GetDirectoryName(path)!, "." + Path.GetFileName(path) + TempMarker + Guid.NewGuid().ToString("N"));
+    private static void SweepAbandonedTempFiles(string staging, DateTime cutoffUtc)
+    {
+        foreach (var file in Directory.EnumerateFiles(staging))
+        {
+            try
+            {
+                if (File.GetLastWriteTimeUtc(file) < cutoffUtc)
+                {
+                    File.Delete(file);
+                }
+            }
+            catch (IOException)
+            {
+                // Another sidecar on the same export swept it first.
+            }
+        }
+    }
 }

@@ -97,7 +97,9 @@ public sealed class OfflineCommandTests : IDisposable
     [Fact]
     public void Explain_OptedOutAndInjected_SaysWhy()
     {
-        var (code, output, _) = Run("explain", "-f", Write("workloads.yaml", Workloads), "--dataset", "imagenet=s3://imagenet-bucket/v1");
+        // A plain injector config (the shape of appsettings) that injects by default.
+        var injectorConfig = Write("injector.yaml", "Injector:\n  InjectByDefault: true\n");
+        var (code, output, _) = Run("explain", "-f", Write("workloads.yaml", Workloads), "--dataset", "imagenet=s3://imagenet-bucket/v1", "--injector-config", injectorConfig);
 
         Assert.Equal(0, code);
         Assert.Contains("Deployment/trainer (namespace default): injected", output, StringComparison.Ordinal);
@@ -128,6 +130,7 @@ public sealed class OfflineCommandTests : IDisposable
             metadata:
               name: p
               namespace: secure
+              labels: {serverless.fluid.io/inject: "true"}
               annotations: {serverless.fluid.io/datasets: "coco:/data"}
             spec:
               containers: [{name: app, image: python}]
@@ -268,6 +271,69 @@ public sealed class OfflineCommandTests : IDisposable
         var config = System.Text.Json.JsonSerializer.Deserialize(output.Trim(), Fluid.Serverless.Contracts.ContractsJsonContext.Default.SidecarConfig)!;
         var dataset = Assert.Single(config.Datasets);
         Assert.Equal(("models", "s3://bucket/v2"), (dataset.Name, dataset.Source));
+    }
+
+    private const string PodWithFluidClaimOnly = """
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: reader, namespace: ml}
+        spec:
+          containers:
+          - name: app
+            image: python:3.11
+            volumeMounts: [{name: data, mountPath: /data}]
+          volumes:
+          - name: data
+            persistentVolumeClaim: {claimName: imagenet}
+        """;
+
+    [Fact]
+    public void Explain_PodWithFluidPvcButNoOptIn_NotInjectedAsTheInstalledWebhookDecides()
+    {
+        var (code, output, errors) = Run("explain", "-f", Write("pod.yaml", PodWithFluidClaimOnly), "--dataset", "imagenet=s3://imagenet-bucket/v1");
+
+        Assert.True(code == 0, errors);
+        Assert.Contains("What the webhook would do, with the injector's built-in defaults (InjectByDefault: false)", output, StringComparison.Ordinal);
+        Assert.Contains("Pod/reader (namespace ml): not injected", output, StringComparison.Ordinal);
+        Assert.Contains("decided by: GlobalConfig", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ExplainAndInject_InstalledConfigMap_ExplainFollowsItInjectStillInjectsWithItsImage()
+    {
+        var configMap = Path.Combine(RepositoryRoot(), "manifests", "base", "configmap.yaml");
+        var pod = Write("pod.yaml", PodWithFluidClaimOnly);
+
+        var explained = Run("explain", "-f", pod, "--dataset", "imagenet=s3://imagenet-bucket/v1", "--injector-config", configMap);
+        var injected = Run("inject", "-f", pod, "--dataset", "imagenet=s3://imagenet-bucket/v1", "--injector-config", configMap);
+
+        Assert.True(explained.Code == 0, explained.Errors);
+        Assert.Contains($"with the injector config '{configMap}' (InjectByDefault: false)", explained.Output, StringComparison.Ordinal);
+        Assert.Contains("Pod/reader (namespace ml): not injected", explained.Output, StringComparison.Ordinal);
+        Assert.True(injected.Code == 0, injected.Errors);
+        Assert.Contains("image: fluid-serverless/sidecar:0.1.0", injected.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Explain_InjectorConfigWithBadValue_ExitCode2NamingFileAndSetting()
+    {
+        var config = Write("bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  FLUID_INJECTOR_Injector__DefaultMode: turbo\n");
+
+        var (code, _, errors) = Run("explain", "-f", Write("pod.yaml", PodWithFluidClaimOnly), "--injector-config", config);
+
+        Assert.Equal(2, code);
+        Assert.Contains($"injector config '{config}': invalid value 'turbo' for Injector:DefaultMode", errors, StringComparison.Ordinal);
+    }
+
+    private static string RepositoryRoot([System.Runtime.CompilerServices.CallerFilePath] string source = "")
+    {
+        var directory = Path.GetDirectoryName(source);
+        while (directory is not null && !File.Exists(Path.Combine(directory, "Fluid.Serverless.sln")))
+        {
+            directory = Path.GetDirectoryName(directory);
+        }
+
+        return directory ?? throw new InvalidOperationException($"no Fluid.Serverless.sln above {source}");
     }
 
     private string Write(string name, string text)

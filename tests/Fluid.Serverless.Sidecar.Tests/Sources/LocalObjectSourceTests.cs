@@ -1,4 +1,5 @@
 using Fluid.Serverless.Sidecar.Sources;
+using Fluid.Serverless.Sidecar.Sources.Writes;
 using static Fluid.Serverless.Sidecar.Tests.Sources.SourceAssertions;
 
 namespace Fluid.Serverless.Sidecar.Tests.Sources;
@@ -12,6 +13,72 @@ public sealed class LocalObjectSourceTests : IDisposable
     {
         data.Dispose();
         outside.Dispose();
+    }
+
+    [Fact]
+    public async Task PutAsync_UploadInFlight_NoTempFileInTheDatasetOrItsListing_AbandonedTempFilesSwept()
+    {
+        data.Write("dir/existing.bin", RandomBytes(10, seed: 3));
+        var staging = System.IO.Path.Combine(data.Path, LocalObjectSource.StagingDirectoryName);
+        Directory.CreateDirectory(staging);
+        var leftByACrash = System.IO.Path.Combine(staging, "left-by-a-killed-process");
+        File.WriteAllBytes(leftByACrash, [1, 2, 3]);
+        File.SetLastWriteTimeUtc(leftByACrash, DateTime.UtcNow - LocalObjectSource.AbandonedTempFileAge - TimeSpan.FromMinutes(1));
+        var source = new LocalObjectSource(data.Path);
+        var content = RandomBytes((3 * 1024 * 1024) + 5, seed: 4);
+        string[] entriesDuring = [];
+        string[] keysDuring = [];
+        var body = new PausingStream(content, pauseAfter: 1024 * 1024, async () =>
+        {
+            // What another NFS client (ls) and an app listing the dataset see while the body is half written.
+            entriesDuring = [.. Directory.GetFileSystemEntries(System.IO.Path.Combine(data.Path, "dir")).Select(System.IO.Path.GetFileName).Order(StringComparer.Ordinal)!];
+            keysDuring = [.. (await source.ListAsync(new ListRequest("", null, null, 1000), CancellationToken.None)).Objects.Select(o => o.Key)];
+        });
+
+        await source.PutAsync("dir/new.bin", body, ObjectWriteOptions.None, CancellationToken.None);
+
+        Assert.Equal(["existing.bin"], entriesDuring);
+        Assert.Equal(["dir/existing.bin"], keysDuring);
+        Assert.False(File.Exists(leftByACrash));
+        Assert.Empty(Directory.GetFiles(staging));
+        var after = await source.ListAsync(new ListRequest("", null, null, 1000), CancellationToken.None);
+        Assert.Equal(["dir/existing.bin", "dir/new.bin"], after.Objects.Select(o => o.Key));
+        Assert.Equal(Sha256(content), Sha256(File.ReadAllBytes(System.IO.Path.Combine(data.Path, "dir", "new.bin"))));
+        Assert.Null(await source.HeadAsync(LocalObjectSource.StagingDirectoryName + "/anything", CancellationToken.None));
+    }
+
+    /// <summary>A body that runs <c>paused</c> once after <c>pauseAfter</c> bytes were read, as a slow client would leave an upload half done.</summary>
+    private sealed class PausingStream(byte[] content, int pauseAfter, Func<Task> paused) : Stream
+    {
+        private int _position;
+        private bool _pausedOnce;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => content.Length;
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_position >= pauseAfter && !_pausedOnce)
+            {
+                _pausedOnce = true;
+                await paused();
+            }
+
+            var limit = _pausedOnce ? content.Length : pauseAfter;
+            var count = Math.Min(buffer.Length, limit - _position);
+            content.AsMemory(_position, count).CopyTo(buffer);
+            _position += count;
+            return count;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+        public override void Flush() => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     [Fact]

@@ -11,8 +11,15 @@ namespace Fluid.Serverless.Sidecar.Tests.Volume;
 public sealed class DatasetCopierTests : IDisposable
 {
     private readonly string _target = TempDirectory.Create("fluid-copy");
+    private readonly string _stateRoot = TempDirectory.Create("fluid-copy-state");
 
-    public void Dispose() => TempDirectory.Delete(_target);
+    private string StateFile(string name) => Path.Combine(DatasetCopier.StateDirectoryFor(_stateRoot, "demo"), name);
+
+    public void Dispose()
+    {
+        TempDirectory.Delete(_target);
+        TempDirectory.Delete(_stateRoot);
+    }
 
     private static byte[] RandomBytes(int length, int seed)
     {
@@ -38,7 +45,7 @@ public sealed class DatasetCopierTests : IDisposable
     private async Task<VolumeProgress> CopyAsync(Dataset dataset, IObjectReader reader, long sizeLimit = 0, long floor = 0, int workers = 4)
     {
         var progress = new VolumeProgress(dataset.Name, "copy", _target);
-        var copier = new DatasetCopier(dataset, _target, reader, new CopyOptions(sizeLimit, floor, workers), progress, TimeProvider.System, NullLogger.Instance);
+        var copier = new DatasetCopier(dataset, _target, reader, new CopyOptions(sizeLimit, floor, workers, _stateRoot), progress, TimeProvider.System, NullLogger.Instance);
         await copier.RunAsync(CancellationToken.None);
         return progress;
     }
@@ -72,7 +79,7 @@ public sealed class DatasetCopierTests : IDisposable
         Assert.True(Directory.Exists(Path.Combine(_target, "x")));
         Assert.False(File.Exists(Path.Combine(Path.GetDirectoryName(_target)!, "escape")));
         Assert.Empty(PartialFiles());
-        var marker = JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(_target, DatasetCopier.ReadyMarkerName)), VolumeJsonContext.Default.ReadyMarker)!;
+        var marker = JsonSerializer.Deserialize(File.ReadAllBytes(StateFile(DatasetCopier.ReadyMarkerName)), VolumeJsonContext.Default.ReadyMarker)!;
         var expectedBytes = keys.Sum(k => (long)source.Content(k).Length);
         Assert.Equal((keys.Length, expectedBytes), (marker.Files, marker.Bytes));
         Assert.Equal((keys.Length, keys.Length, expectedBytes, expectedBytes), (status.FilesTotal, status.FilesDone, status.BytesTotal, status.BytesDone));
@@ -92,8 +99,9 @@ public sealed class DatasetCopierTests : IDisposable
 
         Assert.Equal(VolumeState.Ready, progress.State);
         AssertSameAsSource(source, ["train/cats/1.jpg", "train/dogs/2.jpg", "a.bin", "d.bin"]);
+        // Every entry of the view is the dataset's: no record or marker of the sidecar's among them.
         var copied = Directory.GetFiles(_target, "*", SearchOption.AllDirectories)
-            .Select(p => Path.GetRelativePath(_target, p)).Where(p => !p.StartsWith(".fluid-", StringComparison.Ordinal)).Order(StringComparer.Ordinal);
+            .Select(p => Path.GetRelativePath(_target, p)).Order(StringComparer.Ordinal);
         Assert.Equal(["a.bin", "d.bin", "train/cats/1.jpg", "train/dogs/2.jpg"], copied);
     }
 
@@ -131,10 +139,10 @@ public sealed class DatasetCopierTests : IDisposable
         var first = await CopyAsync(dataset, failing, workers: 1);
         Assert.Equal(VolumeState.Failed, first.State);
         Assert.False(File.Exists(Path.Combine(_target, "c.bin")));
-        Assert.False(File.Exists(Path.Combine(_target, DatasetCopier.ReadyMarkerName)));
+        Assert.False(File.Exists(StateFile(DatasetCopier.ReadyMarkerName)));
         // What kill -9 leaves behind: a half-written temp file and a torn record line.
         File.WriteAllBytes(Path.Combine(_target, ".d.bin" + DatasetCopier.PartialSuffix), [1, 2, 3]);
-        File.AppendAllText(Path.Combine(_target, DatasetCopier.CopiedRecordName), "12\t\"torn");
+        File.AppendAllText(StateFile(DatasetCopier.CopiedRecordName), "12\t\"torn");
 
         var reader = new PassThroughObjectReader();
         var second = await CopyAsync(dataset, reader);
@@ -145,7 +153,7 @@ public sealed class DatasetCopierTests : IDisposable
         Assert.Equal(source.Content("c.bin").Length, reader.BytesRead["c.bin"]);
         AssertSameAsSource(source, ["a.bin", "b.bin", "c.bin", "d.bin", "train/labels.csv"]);
         Assert.Empty(PartialFiles());
-        Assert.True(File.Exists(Path.Combine(_target, DatasetCopier.ReadyMarkerName)));
+        Assert.True(File.Exists(StateFile(DatasetCopier.ReadyMarkerName)));
     }
 
     [Fact]
@@ -175,7 +183,7 @@ public sealed class DatasetCopierTests : IDisposable
         Assert.Contains("dataset 'imagenet' needs", status.Error, StringComparison.Ordinal);
         Assert.Contains("size limit is 1048576 bytes", status.Error, StringComparison.Ordinal);
         Assert.Empty(PartialFiles());
-        Assert.False(File.Exists(Path.Combine(_target, DatasetCopier.ReadyMarkerName)));
+        Assert.False(File.Exists(StateFile(DatasetCopier.ReadyMarkerName)));
     }
 
     [Fact]
@@ -192,7 +200,7 @@ public sealed class DatasetCopierTests : IDisposable
             Assert.Equal(VolumeState.Failed, status.State);
             Assert.Contains("ran out of space", status.Error, StringComparison.Ordinal);
             Assert.Empty(PartialFiles());
-            Assert.False(File.Exists(Path.Combine(_target, DatasetCopier.ReadyMarkerName)));
+            Assert.False(File.Exists(StateFile(DatasetCopier.ReadyMarkerName)));
             foreach (var file in Directory.GetFiles(_target, "*.bin"))
             {
                 var key = Path.GetFileName(file);

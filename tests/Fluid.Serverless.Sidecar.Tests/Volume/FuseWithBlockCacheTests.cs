@@ -81,12 +81,12 @@ public sealed class FuseWithBlockCacheTests : IAsyncDisposable
         var dataset = TestDatasets.Create(new LocalObjectSource(data), mountPath: target);
         var progress = new Fluid.Serverless.Sidecar.Volume.VolumeProgress("demo", "copy", target);
 
-        await new Fluid.Serverless.Sidecar.Volume.DatasetCopier(dataset, target, _reader, new Fluid.Serverless.Sidecar.Volume.CopyOptions(0, 0, 2), progress, TimeProvider.System, NullLogger.Instance)
+        await new Fluid.Serverless.Sidecar.Volume.DatasetCopier(dataset, target, _reader, new Fluid.Serverless.Sidecar.Volume.CopyOptions(0, 0, 2, Path.Combine(_root, "copy-state")), progress, TimeProvider.System, NullLogger.Instance)
             .RunAsync(CancellationToken.None);
 
         Assert.Equal(Fluid.Serverless.Sidecar.Volume.VolumeState.Ready, progress.State);
         var expected = await Shell.BashAsync($"cd '{data}' && find . -type f | LC_ALL=C sort | xargs sha256sum");
-        var copied = await Shell.BashAsync($"cd '{target}' && find . -type f ! -name '.fluid-*' | LC_ALL=C sort | xargs sha256sum");
+        var copied = await Shell.BashAsync($"cd '{target}' && find . -type f | LC_ALL=C sort | xargs sha256sum");
         Assert.Equal(expected.StandardOutput, copied.StandardOutput);
     }
 

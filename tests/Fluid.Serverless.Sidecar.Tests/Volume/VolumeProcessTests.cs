@@ -71,13 +71,16 @@ public sealed class VolumeProcessTests : IDisposable
     }
 
     [Fact]
-    public async Task CopyMode_ReadyzWaitsForTheCopy_FilesAndMarkerArePresent()
+    public async Task CopyMode_ReadyzWaitsForTheCopy_ViewListsOnlyTheDatasetAndMarkerIsOnTheCacheVolume()
     {
         var target = Path.Combine(_root, "mnt");
         await using var sidecar = await SidecarProcess.StartAsync(Config(DatasetModes.Copy));
 
         await AssertServedAsync(target);
-        Assert.True(File.Exists(Path.Combine(target, DatasetCopier.ReadyMarkerName)));
+        // What a training script listing /data sees: the dataset's entries and nothing of the sidecar's.
+        var listing = await Shell.BashAsync($"cd '{target}' && find . -mindepth 1 | sort");
+        Assert.Equal("./a.txt\n./train\n./train/big.bin\n./train/cats\n./train/cats/1.jpg\n", listing.StandardOutput);
+        Assert.True(File.Exists(Path.Combine(sidecar.CacheDirectory, "copy", "data", DatasetCopier.ReadyMarkerName)));
         Assert.False(MountTable.IsMounted(target));
         await sidecar.TerminateAsync(TimeSpan.FromSeconds(30));
     }

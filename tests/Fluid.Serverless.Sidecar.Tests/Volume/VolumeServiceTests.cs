@@ -31,7 +31,7 @@ public sealed class VolumeServiceTests : IDisposable
     }
 
     private VolumeService Create(StandInDatasetRegistry registry, string mode, string fuseDevice = "/dev/fuse") =>
-        new(registry, new PassThroughObjectReader(), new VolumeOptions { Mode = mode, FuseDevicePath = fuseDevice, CopyFreeSpaceFloorBytes = 0 },
+        new(registry, new PassThroughObjectReader(), new VolumeOptions { Mode = mode, FuseDevicePath = fuseDevice, CopyFreeSpaceFloorBytes = 0, CopyStateDirectory = Path.Combine(_root, "copy-state") },
             TimeProvider.System, NullLogger<VolumeService>.Instance);
 
     /// <summary>Registry changes are applied in the background; wait (bounded) for the state a user would see.</summary>
@@ -90,7 +90,7 @@ public sealed class VolumeServiceTests : IDisposable
         Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, readiness.Status);
 
         Assert.Equal("copied", await File.ReadAllTextAsync(Path.Combine(target, "dir/a.txt")));
-        Assert.True(File.Exists(Path.Combine(target, DatasetCopier.ReadyMarkerName)));
+        Assert.Equal(["dir"], Directory.GetFileSystemEntries(target).Select(Path.GetFileName));
         var status = Assert.Single(service.Volumes);
         Assert.Equal((DatasetModes.Copy, VolumeState.Ready, 1L, 6L), (status.Mode, status.State, status.FilesDone, status.BytesDone));
     }

@@ -17,7 +17,7 @@ public sealed class UploadStagingTests : IDisposable
         var staging = new UploadStaging(Path.Combine(_root, "uploads"));
         var dataset = Directory.CreateDirectory(Path.Combine(_root, "dataset")).FullName;
         var source = new LocalObjectSource(dataset);
-        var uploads = new StagedMultipartUploads(staging.MultipartDirectory, source.Identity, source);
+        var uploads = new StagedMultipartUploads(staging.MultipartDirectory, source.Identity, source, staging.Space);
         var abandoned = await uploads.CreateMultipartUploadAsync("old.bin", ObjectWriteOptions.None, CancellationToken.None);
         await uploads.UploadPartAsync("old.bin", abandoned, 1, new MemoryStream([1, 2, 3]), 3, PartDigests.None, CancellationToken.None);
         var recent = await uploads.CreateMultipartUploadAsync("new.bin", ObjectWriteOptions.None, CancellationToken.None);
