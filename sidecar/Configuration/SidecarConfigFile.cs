@@ -6,7 +6,7 @@ using Fluid.Serverless.Contracts;
 namespace Fluid.Serverless.Sidecar.Configuration;
 
 /// <summary>The two shapes the config arrives in.</summary>
-public enum ConfigFileKind
+internal enum ConfigFileKind
 {
     /// <summary>A JSON file holding a <see cref="SidecarConfig"/> (FLUID_SIDECAR_CONFIG_FILE).</summary>
     Json,

@@ -229,4 +229,4 @@ internal sealed partial class FuseMount : IAsyncDisposable
 }
 
 /// <summary>FUSE cannot be used here (no device, no privilege, mount refused); the message says which and why.</summary>
-public sealed class FuseUnavailableException(string message) : Exception(message);
+internal sealed class FuseUnavailableException(string message) : Exception(message);

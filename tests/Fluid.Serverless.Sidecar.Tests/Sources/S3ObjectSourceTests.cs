@@ -18,7 +18,7 @@ public abstract class S3ObjectSourceTests(S3RemoteFixture remote)
     /// </summary>
     protected virtual bool PagesFlatListingsInKeyOrder => true;
 
-    protected IObjectSource CreateSource(string bucket, string prefix = "") =>
+    private protected IObjectSource CreateSource(string bucket, string prefix = "") =>
         new SourceFactory(name => name == SecretVariable ? remote.SecretKey : null).Create(new DatasetConfig
         {
             Name = "test",
