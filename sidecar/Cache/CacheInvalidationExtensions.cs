@@ -13,7 +13,7 @@ internal static class CacheInvalidationExtensions
         ArgumentNullException.ThrowIfNull(cache);
         ArgumentNullException.ThrowIfNull(dataset);
         ArgumentNullException.ThrowIfNull(key);
-        if (dataset.Source is CachingObjectSource metadata)
+        if (dataset.Source is MetadataCachingObjectSource metadata)
         {
             metadata.Invalidate(key);
         }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Datasets;
-using Fluid.Serverless.Sidecar.Hosting;
+using Fluid.Serverless.Sidecar.Metrics;
 using Fluid.Serverless.Sidecar.Sources;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;

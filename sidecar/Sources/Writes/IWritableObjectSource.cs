@@ -38,11 +38,8 @@ internal static class WritableSources
             {
                 case IWritableObjectSource writable:
                     return writable;
-                case Cache.CachingObjectSource caching:
-                    current = caching.Inner;
-                    break;
-                case Resilience.ResilientObjectSource resilient:
-                    current = resilient.Inner;
+                case IObjectSourceWrapper wrapper:
+                    current = wrapper.Inner;
                     break;
                 default:
                     return null;

@@ -3,6 +3,7 @@ using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Configuration;
 using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Prefetch;
+using Fluid.Serverless.Sidecar.SourceChain;
 using Fluid.Serverless.Sidecar.Sources;
 using Fluid.Serverless.Sidecar.Tests.Prefetch;
 using Microsoft.Extensions.Logging.Abstractions;

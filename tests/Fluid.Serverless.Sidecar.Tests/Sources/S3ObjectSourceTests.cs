@@ -1,5 +1,6 @@
 using Amazon.S3.Model;
 using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Sidecar.SourceChain;
 using Fluid.Serverless.Sidecar.Sources;
 using Fluid.Serverless.Sidecar.Tests.Fixtures;
 using static Fluid.Serverless.Sidecar.Tests.Sources.SourceAssertions;
