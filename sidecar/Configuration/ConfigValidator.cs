@@ -4,11 +4,11 @@ using Fluid.Serverless.Sidecar.Prefetch;
 namespace Fluid.Serverless.Sidecar.Configuration;
 
 /// <summary>
-/// What a reloaded config must pass: the contracts' <see cref="SidecarConfigValidator"/> (the same rules as at
-/// start-up) plus the prefetch entries, which only the sidecar knows how to parse. A config with a bad prefetch
-/// entry is rejected as a whole instead of starting a job that would fail.
+/// The one validator of a sidecar config, at start-up and on every live reload: the contracts'
+/// <see cref="SidecarConfigValidator"/> (shared with the injector) plus the prefetch entries, which only the sidecar
+/// knows how to parse. A config with a bad prefetch entry is rejected as a whole instead of starting a job that would fail.
 /// </summary>
-internal static class ReloadConfigValidator
+internal static class ConfigValidator
 {
     public static IReadOnlyList<string> Validate(SidecarConfig config)
     {

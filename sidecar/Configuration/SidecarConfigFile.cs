@@ -18,7 +18,10 @@ internal enum ConfigFileKind
 /// <summary>What one read of the config file gave: a config, or an error naming what was wrong.</summary>
 internal sealed record ConfigFileRead(SidecarConfig? Config, string? Error, ulong ContentHash);
 
-/// <summary>Reads and parses the config file once (no validation; see <see cref="ConfigFileWatcher"/>).</summary>
+/// <summary>
+/// The one reader of the config file, at start-up and on every live reload: a size cap, then the JSON file or the
+/// annotations file's entry, parsed with the contracts' source-generated JSON. Validation is <see cref="ConfigValidator"/>.
+/// </summary>
 internal static class SidecarConfigFile
 {
     /// <summary>Far larger than any config, far smaller than memory: Kubernetes caps all annotations at 256 KiB.</summary>

@@ -90,7 +90,7 @@ internal static class SidecarHostingExtensions
             // Live reload: the same env overrides hold for every new config; a config that fails is rejected whole.
             services.AddSingleton(sp =>
             {
-                var watcher = new ConfigFileWatcher(watch, ReloadConfigValidator.Validate, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ConfigFileWatcher>>());
+                var watcher = new ConfigFileWatcher(watch, ConfigValidator.Validate, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ConfigFileWatcher>>());
                 var applier = sp.GetRequiredService<ConfigApplier>();
                 var environment = Environment.GetEnvironmentVariables();
                 watcher.ConfigChanged += next =>

@@ -97,7 +97,7 @@ public sealed class ConfigApplierTests : IAsyncLifetime
         var applier = NewApplier();
         using var watcher = new ConfigFileWatcher(
             new ConfigFileWatcherOptions { Path = podInfo.AnnotationsPath, UseFileSystemEvents = false, PollInterval = TimeSpan.FromHours(1) },
-            ReloadConfigValidator.Validate,
+            ConfigValidator.Validate,
             TimeProvider.System,
             NullLogger<ConfigFileWatcher>.Instance);
         watcher.ConfigChanged += config => applier.Apply(config);
