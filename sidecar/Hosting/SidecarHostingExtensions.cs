@@ -65,10 +65,10 @@ internal static class SidecarHostingExtensions
 
         // The read path every view shares: sources (with their resilience pipelines) behind the metadata cache,
         // the disk block cache and the object reader. Tests may register their own source factory first.
-        services.TryAddSingleton<ISourceFactory>(sp => new MetadataCachingSourceFactory(
-            new SourceFactory(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()),
+        services.TryAddSingleton<ISourceFactory>(sp => MetadataCachingSourceFactory.ForServing(
             config.Cache,
-            sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILoggerFactory>()));
         if (!services.Any(d => d.ServiceType == typeof(IObjectReader)))
         {
             services.AddBlockCache(config.Cache, config.Prefetch);

@@ -1,6 +1,7 @@
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Sources;
+using Microsoft.Extensions.Logging;
 
 namespace Fluid.Serverless.Sidecar.SourceChain;
 
@@ -11,6 +12,10 @@ namespace Fluid.Serverless.Sidecar.SourceChain;
 /// </summary>
 internal sealed class MetadataCachingSourceFactory(ISourceFactory inner, CacheConfig cache, TimeProvider time) : ISourceFactory
 {
+    /// <summary>The whole served chain: protocol source, resilience pipeline, metadata cache.</summary>
+    public static MetadataCachingSourceFactory ForServing(CacheConfig cache, TimeProvider time, ILoggerFactory loggerFactory) =>
+        new(new SourceFactory(time, loggerFactory), cache, time);
+
     public IObjectSource Create(DatasetConfig dataset)
     {
         ArgumentNullException.ThrowIfNull(dataset);
