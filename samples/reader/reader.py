@@ -30,7 +30,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 CHUNK = 1024 * 1024
-# Copy mode's bookkeeping next to the data (sidecar/Volume/DatasetCopier): not dataset files, never on the S3 side.
+# Copy mode's bookkeeping next to the data (sidecar/Volume/Copy/DatasetCopier): not dataset files, never on the S3 side.
 SIDECAR_MARKERS = (".fluid-ready", ".fluid-copied")
 PARTIAL_SUFFIX = ".fluid-partial"
 
