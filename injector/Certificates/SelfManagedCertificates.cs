@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
-using Fluid.Serverless.Injector.Hosting;
+using Fluid.Serverless.Injector.Settings;
 using Fluid.Serverless.Injector.Policy;
 using k8s;
 using k8s.Autorest;

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Fluid.Serverless.Injector.Policy;
 
 namespace Fluid.Serverless.Injector.Datasets;
 

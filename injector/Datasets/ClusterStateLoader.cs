@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using Fluid.Serverless.Injector.Json;
-using Fluid.Serverless.Injector.Policy;
 
 namespace Fluid.Serverless.Injector.Datasets;
 

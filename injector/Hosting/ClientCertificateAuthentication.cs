@@ -1,3 +1,4 @@
+using Fluid.Serverless.Injector.Settings;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Http;

@@ -6,6 +6,7 @@ using Fluid.Serverless.Injector.Datasets;
 using Fluid.Serverless.Injector.Kubernetes;
 using Fluid.Serverless.Injector.Mutation;
 using Fluid.Serverless.Injector.Policy;
+using Fluid.Serverless.Injector.Settings;
 using k8s;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;

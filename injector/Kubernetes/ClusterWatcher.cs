@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Fluid.Serverless.Injector.Datasets;
-using Fluid.Serverless.Injector.Hosting;
 using Fluid.Serverless.Injector.Json;
 using k8s;
 using k8s.Autorest;

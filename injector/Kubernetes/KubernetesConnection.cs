@@ -1,5 +1,5 @@
 using System.Globalization;
-using Fluid.Serverless.Injector.Hosting;
+using Fluid.Serverless.Injector.Settings;
 using k8s;
 
 namespace Fluid.Serverless.Injector.Kubernetes;

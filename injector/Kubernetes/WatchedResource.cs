@@ -2,7 +2,6 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Fluid.Serverless.Injector.Datasets;
-using Fluid.Serverless.Injector.Policy;
 using k8s;
 using k8s.Models;
 

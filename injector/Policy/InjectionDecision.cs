@@ -1,3 +1,5 @@
+using Fluid.Serverless.Injector.Datasets;
+
 namespace Fluid.Serverless.Injector.Policy;
 
 /// <summary>Which rule decided, in precedence order (the first that has an opinion wins).</summary>

@@ -1,3 +1,5 @@
+using Fluid.Serverless.Injector.Datasets;
+
 namespace Fluid.Serverless.Injector.Policy;
 
 /// <summary>The knobs of one injection after precedence (pod annotation &gt; InjectionPolicy &gt; global) and validation.</summary>

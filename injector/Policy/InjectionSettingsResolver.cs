@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Injector.Datasets;
 
 namespace Fluid.Serverless.Injector.Policy;
 

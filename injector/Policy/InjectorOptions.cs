@@ -1,4 +1,5 @@
 using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Injector.Datasets;
 
 namespace Fluid.Serverless.Injector.Policy;
 

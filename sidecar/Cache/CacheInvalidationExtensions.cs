@@ -2,7 +2,7 @@ using Fluid.Serverless.Sidecar.Datasets;
 
 namespace Fluid.Serverless.Sidecar.Cache;
 
-public static class CacheInvalidationExtensions
+internal static class CacheInvalidationExtensions
 {
     /// <summary>
     /// After a write, delete or copy through the sidecar: forgets the object's cached metadata (HEAD, covering
@@ -13,7 +13,7 @@ public static class CacheInvalidationExtensions
         ArgumentNullException.ThrowIfNull(cache);
         ArgumentNullException.ThrowIfNull(dataset);
         ArgumentNullException.ThrowIfNull(key);
-        if (dataset.Source is CachingObjectSource metadata)
+        if (dataset.Source is MetadataCachingObjectSource metadata)
         {
             metadata.Invalidate(key);
         }

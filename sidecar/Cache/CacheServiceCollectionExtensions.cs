@@ -6,7 +6,7 @@ using Microsoft.Extensions.Hosting;
 
 namespace Fluid.Serverless.Sidecar.Cache;
 
-public static class CacheServiceCollectionExtensions
+internal static class CacheServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the one block cache (<see cref="IBlockCache"/>) and read path (<see cref="IObjectReader"/>) that

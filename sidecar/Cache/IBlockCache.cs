@@ -6,10 +6,10 @@ namespace Fluid.Serverless.Sidecar.Cache;
 /// Identity of one fixed-size block: (source, key, ETag/version, index). A new version of an object, or the same
 /// key on another source, is a different block.
 /// </summary>
-public readonly record struct BlockKey(string SourceIdentity, string ObjectKey, string ETag, long Index);
+internal readonly record struct BlockKey(string SourceIdentity, string ObjectKey, string ETag, long Index);
 
 /// <summary>Who asks for a block: on-demand reads go before read-ahead, which goes before prefetch.</summary>
-public enum BlockPriority
+internal enum BlockPriority
 {
     OnDemand = 0,
     ReadAhead = 1,
@@ -21,7 +21,7 @@ public enum BlockPriority
 /// read, are written to a temp file and renamed, survive restarts, and are evicted LRU under a byte quota and a
 /// free-space floor. Concurrent misses of one block cause one fetch (single-flight).
 /// </summary>
-public interface IBlockCache
+internal interface IBlockCache
 {
     int BlockSize { get; }
 
@@ -86,7 +86,7 @@ public interface IBlockCache
 }
 
 /// <summary>Figures for /status and /metrics.</summary>
-public sealed record CacheStatistics(
+internal sealed record CacheStatistics(
     long Blocks,
     long UsedBytes,
     long QuotaBytes,
@@ -111,7 +111,7 @@ public sealed record CacheStatistics(
 }
 
 /// <summary>A block's bytes in a pooled buffer; dispose to return it.</summary>
-public sealed class BlockLease : IDisposable
+internal sealed class BlockLease : IDisposable
 {
     private byte[]? _buffer;
     private readonly int _length;

@@ -8,7 +8,7 @@ namespace Fluid.Serverless.Sidecar.Cache;
 /// read-ahead (bounded by a global memory budget). The S3 endpoint streams with <see cref="CopyToAsync"/>; FUSE
 /// and copy mode fill buffers with <see cref="ReadAsync"/>; prefetch warms blocks with <see cref="WarmAsync"/>.
 /// </summary>
-public interface IObjectReader
+internal interface IObjectReader
 {
     /// <summary>Writes bytes [offset, offset+length) of the object to <paramref name="destination"/> as blocks arrive.</summary>
     Task CopyToAsync(Dataset dataset, RemoteObject obj, long offset, long length, Stream destination, CancellationToken cancellationToken);

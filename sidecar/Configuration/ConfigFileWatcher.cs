@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 namespace Fluid.Serverless.Sidecar.Configuration;
 
 /// <summary>Where the config lives and how often to look at it.</summary>
-public sealed record ConfigFileWatcherOptions
+internal sealed record ConfigFileWatcherOptions
 {
     public required string Path { get; init; }
     public ConfigFileKind Kind { get; init; } = ConfigFileKind.Annotations;

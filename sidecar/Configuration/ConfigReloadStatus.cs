@@ -1,5 +1,3 @@
-using System.Text.Json.Serialization;
-
 namespace Fluid.Serverless.Sidecar.Configuration;
 
 /// <summary>
@@ -8,7 +6,7 @@ namespace Fluid.Serverless.Sidecar.Configuration;
 /// Proposed series: fluid_config_generation (gauge), fluid_config_reloads_total and
 /// fluid_config_reload_failures_total (counters), fluid_config_last_reload_success_timestamp_seconds (gauge).
 /// </summary>
-public sealed record ConfigReloadStatus
+internal sealed record ConfigReloadStatus
 {
     public required string Path { get; init; }
     public required ConfigFileKind Kind { get; init; }
@@ -19,11 +17,3 @@ public sealed record ConfigReloadStatus
     public string? LastError { get; init; }
     public DateTimeOffset? LastErrorTime { get; init; }
 }
-
-/// <summary>Source-generated JSON for /status (AOT-clean).</summary>
-[JsonSourceGenerationOptions(
-    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
-    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    UseStringEnumConverter = true)]
-[JsonSerializable(typeof(ConfigReloadStatus))]
-public sealed partial class ConfigurationJsonContext : JsonSerializerContext;

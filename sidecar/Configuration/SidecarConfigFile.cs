@@ -2,11 +2,12 @@ using System.IO.Hashing;
 using System.Text;
 using System.Text.Json;
 using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Sidecar.Sources;
 
 namespace Fluid.Serverless.Sidecar.Configuration;
 
 /// <summary>The two shapes the config arrives in.</summary>
-public enum ConfigFileKind
+internal enum ConfigFileKind
 {
     /// <summary>A JSON file holding a <see cref="SidecarConfig"/> (FLUID_SIDECAR_CONFIG_FILE).</summary>
     Json,
@@ -18,7 +19,10 @@ public enum ConfigFileKind
 /// <summary>What one read of the config file gave: a config, or an error naming what was wrong.</summary>
 internal sealed record ConfigFileRead(SidecarConfig? Config, string? Error, ulong ContentHash);
 
-/// <summary>Reads and parses the config file once (no validation; see <see cref="ConfigFileWatcher"/>).</summary>
+/// <summary>
+/// The one reader of the config file, at start-up and on every live reload: a size cap, then the JSON file or the
+/// annotations file's entry, parsed with the contracts' source-generated JSON. Validation is <see cref="ConfigValidator"/>.
+/// </summary>
 internal static class SidecarConfigFile
 {
     /// <summary>Far larger than any config, far smaller than memory: Kubernetes caps all annotations at 256 KiB.</summary>
@@ -40,7 +44,7 @@ internal static class SidecarConfigFile
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return Failed($"config file '{path}' cannot be read: {Hosting.ErrorText.Describe(e)}");
+            return Failed($"config file '{path}' cannot be read: {ErrorText.Describe(e)}");
         }
 
         return Parse(bytes, path, kind);
@@ -80,7 +84,7 @@ internal static class SidecarConfigFile
         }
         catch (JsonException e)
         {
-            return new ConfigFileRead(null, $"config in '{path}' is not a valid sidecar config: {Hosting.ErrorText.Describe(e)}", hash);
+            return new ConfigFileRead(null, $"config in '{path}' is not a valid sidecar config: {ErrorText.Describe(e)}", hash);
         }
     }
 

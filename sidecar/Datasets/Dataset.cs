@@ -7,7 +7,7 @@ namespace Fluid.Serverless.Sidecar.Datasets;
 /// A dataset as served: its config and its source (wrapped with the metadata cache). Immutable: a config change
 /// builds a new <see cref="Dataset"/>; requests that already hold the old one finish on it.
 /// </summary>
-public sealed class Dataset(DatasetConfig config, IObjectSource source)
+internal sealed class Dataset(DatasetConfig config, IObjectSource source)
 {
     public DatasetConfig Config { get; } = config;
     public string Name => Config.Name;

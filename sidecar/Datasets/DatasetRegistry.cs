@@ -9,7 +9,7 @@ namespace Fluid.Serverless.Sidecar.Datasets;
 /// <see cref="Publish"/>es it. The swap is one atomic reference write, then <see cref="Changed"/> fires so the
 /// FUSE/copy views and prefetch follow.
 /// </summary>
-public sealed partial class DatasetRegistry : IDatasetRegistry, IDatasetSnapshotPublisher
+internal sealed partial class DatasetRegistry : IDatasetRegistry, IDatasetSnapshotPublisher
 {
     private readonly ILogger<DatasetRegistry> _logger;
     private DatasetSnapshot _current = DatasetSnapshot.Empty;

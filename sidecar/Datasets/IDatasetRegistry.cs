@@ -4,7 +4,7 @@ namespace Fluid.Serverless.Sidecar.Datasets;
 /// The datasets currently served, by bucket name. Swapped atomically on a live config change: a reader takes a
 /// snapshot (<see cref="Current"/>) and keeps using it for the rest of its request.
 /// </summary>
-public interface IDatasetRegistry
+internal interface IDatasetRegistry
 {
     DatasetSnapshot Current { get; }
 
@@ -13,7 +13,7 @@ public interface IDatasetRegistry
 }
 
 /// <summary>An immutable set of datasets.</summary>
-public sealed class DatasetSnapshot(IReadOnlyDictionary<string, Dataset> datasets, long generation)
+internal sealed class DatasetSnapshot(IReadOnlyDictionary<string, Dataset> datasets, long generation)
 {
     public IReadOnlyDictionary<string, Dataset> Datasets { get; } = datasets;
     public long Generation { get; } = generation;

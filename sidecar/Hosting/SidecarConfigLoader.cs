@@ -1,6 +1,5 @@
 using System.Collections;
 using System.Globalization;
-using System.Text.Json;
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Configuration;
 
@@ -20,7 +19,9 @@ internal sealed record SidecarConfigLoadResult(SidecarConfig? Config, IReadOnlyL
 /// <c>--config FILE</c>, env <c>FLUID_SIDECAR_CONFIG_FILE</c> (a JSON file), env <c>FLUID_SIDECAR_ANNOTATIONS_FILE</c>
 /// (the downward-API annotations file; the config is its serverless.fluid.io/sidecar-config entry), else the
 /// defaults with no dataset. Then a few env overrides apply (ports, addresses, cache directory: what an operator
-/// changes without editing the annotation) and <see cref="SidecarConfigValidator"/> runs.
+/// changes without editing the annotation) and <see cref="ConfigValidator"/> runs. Files are read by
+/// <see cref="SidecarConfigFile"/> and validated by <see cref="ConfigValidator"/>, the same reader and validator as live
+/// reload, so a config that starts is a config that reloads and the other way round.
 /// </summary>
 internal static class SidecarConfigLoader
 {
@@ -82,16 +83,13 @@ internal static class SidecarConfigLoader
         else if (configFile is not null)
         {
             origin = $"config file '{configFile}'";
-            config = ReadFile(configFile, origin, errors, static (text, _) => text);
+            config = ReadFile(configFile, ConfigFileKind.Json, errors);
             watch = new ConfigFileWatcherOptions { Path = configFile, Kind = ConfigFileKind.Json };
         }
         else if (annotationsFile is not null)
         {
             origin = $"annotation '{Annotations.SidecarConfig}' in '{annotationsFile}'";
-            config = ReadFile(annotationsFile, origin, errors, static (text, origin) =>
-                GoQuotedAnnotations.Parse(System.Text.Encoding.UTF8.GetBytes(text)).TryGetValue(Annotations.SidecarConfig, out var value)
-                    ? value
-                    : throw new FormatException($"{origin}: the file has no such annotation"));
+            config = ReadFile(annotationsFile, ConfigFileKind.Annotations, errors);
             watch = new ConfigFileWatcherOptions { Path = annotationsFile, Kind = ConfigFileKind.Annotations };
         }
         else
@@ -106,53 +104,33 @@ internal static class SidecarConfigLoader
         }
 
         config = ApplyOverrides(config, environment, errors);
-        errors.AddRange(SidecarConfigValidator.Validate(config));
+        errors.AddRange(ConfigValidator.Validate(config));
         return new SidecarConfigLoadResult(errors.Count == 0 ? config : null, errors, origin, demo) { Watch = watch };
     }
 
-    /// <summary>Parses a config JSON document (the annotation value or the file's content).</summary>
+    /// <summary>Parses a config JSON document with the same reader as the config files (<see cref="SidecarConfigFile"/>).</summary>
     public static SidecarConfig? Parse(string json, string origin, List<string> errors)
     {
-        try
+        ArgumentNullException.ThrowIfNull(errors);
+        var read = SidecarConfigFile.Parse(System.Text.Encoding.UTF8.GetBytes(json), origin, ConfigFileKind.Json);
+        if (read.Error is not null)
         {
-            var config = JsonSerializer.Deserialize(json, ContractsJsonContext.Default.SidecarConfig);
-            if (config is null)
-            {
-                errors.Add($"{origin}: the JSON is 'null': expected an object");
-            }
+            errors.Add(read.Error);
+        }
 
-            return config;
-        }
-        catch (JsonException e)
-        {
-            // JsonException's own message already holds the JSON path ("$.datasets[0].nmae") and the position.
-            errors.Add($"{origin}: {ErrorText.Describe(e)}");
-            return null;
-        }
+        return read.Config;
     }
 
-    private static SidecarConfig? ReadFile(string path, string origin, List<string> errors, Func<string, string, string> extractJson)
+    /// <summary>Reads a config file with the reader live reload uses (size cap included).</summary>
+    private static SidecarConfig? ReadFile(string path, ConfigFileKind kind, List<string> errors)
     {
-        string text;
-        try
+        var read = SidecarConfigFile.Read(path, kind);
+        if (read.Error is not null)
         {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            errors.Add($"{origin}: cannot read the file: {ErrorText.Describe(e)}");
-            return null;
+            errors.Add(read.Error);
         }
 
-        try
-        {
-            return Parse(extractJson(text, origin), origin, errors);
-        }
-        catch (FormatException e)
-        {
-            errors.Add(e.Message.StartsWith(origin, StringComparison.Ordinal) ? e.Message : $"{origin}: {e.Message}");
-            return null;
-        }
+        return read.Config;
     }
 
     /// <summary>The env overrides, also applied to every live-reloaded config so they keep holding.</summary>

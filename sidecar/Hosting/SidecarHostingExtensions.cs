@@ -1,10 +1,13 @@
 using System.Net;
 using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Sidecar.Admin;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Configuration;
 using Fluid.Serverless.Sidecar.Datasets;
+using Fluid.Serverless.Sidecar.Metrics;
 using Fluid.Serverless.Sidecar.Prefetch;
 using Fluid.Serverless.Sidecar.S3Api;
+using Fluid.Serverless.Sidecar.SourceChain;
 using Fluid.Serverless.Sidecar.Volume;
 using Fluid.Serverless.Sidecar.Sources;
 using Microsoft.AspNetCore.Builder;
@@ -62,10 +65,10 @@ internal static class SidecarHostingExtensions
 
         // The read path every view shares: sources (with their resilience pipelines) behind the metadata cache,
         // the disk block cache and the object reader. Tests may register their own source factory first.
-        services.TryAddSingleton<ISourceFactory>(sp => new MetadataCachingSourceFactory(
-            new SourceFactory(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()),
+        services.TryAddSingleton<ISourceFactory>(sp => MetadataCachingSourceFactory.ForServing(
             config.Cache,
-            sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILoggerFactory>()));
         if (!services.Any(d => d.ServiceType == typeof(IObjectReader)))
         {
             services.AddBlockCache(config.Cache, config.Prefetch);
@@ -87,7 +90,7 @@ internal static class SidecarHostingExtensions
             // Live reload: the same env overrides hold for every new config; a config that fails is rejected whole.
             services.AddSingleton(sp =>
             {
-                var watcher = new ConfigFileWatcher(watch, ReloadConfigValidator.Validate, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ConfigFileWatcher>>());
+                var watcher = new ConfigFileWatcher(watch, ConfigValidator.Validate, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ConfigFileWatcher>>());
                 var applier = sp.GetRequiredService<ConfigApplier>();
                 var environment = Environment.GetEnvironmentVariables();
                 watcher.ConfigChanged += next =>
@@ -106,12 +109,18 @@ internal static class SidecarHostingExtensions
         services.AddHostedService(sp => new MemoryTrimmer(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<MemoryTrimmer>>()));
 
         services.AddSingleton<MetricsRegistry>();
-        services.AddSingleton(sp => new SidecarMetrics(
-            sp.GetRequiredService<MetricsRegistry>(),
-            sp.GetRequiredService<IDatasetRegistry>(),
-            sp.GetService<IBlockCache>(),
-            sp.GetService<IPrefetchStatus>(),
-            sp.GetService<ConfigFileWatcher>()));
+        services.AddSingleton(sp =>
+        {
+            var registry = sp.GetRequiredService<MetricsRegistry>();
+            var metrics = new SidecarMetrics(registry);
+            MetricsCollectors.Register(
+                registry,
+                sp.GetRequiredService<IDatasetRegistry>(),
+                sp.GetService<IBlockCache>(),
+                sp.GetService<IPrefetchStatus>(),
+                sp.GetService<ConfigFileWatcher>());
+            return metrics;
+        });
         services.AddSingleton(sp => new AdminEndpoints(
             sp.GetRequiredService<MetricsRegistry>(),
             sp.GetRequiredService<IDatasetRegistry>(),
@@ -145,9 +154,9 @@ internal static class SidecarHostingExtensions
         services.AddSingleton<ConfigReadinessCheck>();
         services.AddSingleton(sp => new DatasetsReadinessCheck(sp.GetRequiredService<DatasetRegistry>()));
         services.AddHealthChecks()
-            .Add(new HealthCheckRegistration("config", sp => sp.GetRequiredService<ConfigReadinessCheck>(), HealthStatus.Unhealthy, [ReadinessChecks.Tag]))
-            .Add(new HealthCheckRegistration("datasets", sp => sp.GetRequiredService<DatasetsReadinessCheck>(), HealthStatus.Unhealthy, [ReadinessChecks.Tag]))
-            .Add(new HealthCheckRegistration("volumes", sp => new VolumesReadinessCheck(sp.GetService<IVolumeStatus>()), HealthStatus.Unhealthy, [ReadinessChecks.Tag]));
+            .Add(new HealthCheckRegistration("config", sp => sp.GetRequiredService<ConfigReadinessCheck>(), HealthStatus.Unhealthy, [HealthCheckTags.Ready]))
+            .Add(new HealthCheckRegistration("datasets", sp => sp.GetRequiredService<DatasetsReadinessCheck>(), HealthStatus.Unhealthy, [HealthCheckTags.Ready]))
+            .Add(new HealthCheckRegistration("volumes", sp => new VolumesReadinessCheck(sp.GetService<IVolumeStatus>()), HealthStatus.Unhealthy, [HealthCheckTags.Ready]));
         return builder;
     }
 

@@ -4,13 +4,13 @@ namespace Fluid.Serverless.Sidecar.Prefetch;
 /// What /status and /metrics read about prefetch: every job's progress plus the readiness verdict. A snapshot is
 /// a copy, safe to format at leisure.
 /// </summary>
-public interface IPrefetchStatus
+internal interface IPrefetchStatus
 {
     PrefetchStatusSnapshot Snapshot();
 }
 
 /// <summary>All jobs (config jobs first, then admin jobs, each by creation) and the readiness gate.</summary>
-public sealed record PrefetchStatusSnapshot(
+internal sealed record PrefetchStatusSnapshot(
     IReadOnlyList<PrefetchProgress> Jobs,
     bool WaitForReady,
     bool Ready,

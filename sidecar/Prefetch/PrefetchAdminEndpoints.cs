@@ -14,7 +14,7 @@ namespace Fluid.Serverless.Sidecar.Prefetch;
 /// one, DELETE /prefetch/{id} cancels it. Offered both as routes (<see cref="MapPrefetchAdmin"/>) and as a
 /// routing-free middleware (<see cref="UsePrefetchAdmin"/>) for the admin port's branch.
 /// </summary>
-public static class PrefetchAdminEndpoints
+internal static class PrefetchAdminEndpoints
 {
     /// <summary>A warm-up request body is a dataset name and a few paths; anything bigger is a mistake.</summary>
     private const int MaxRequestBytes = 1024 * 1024;

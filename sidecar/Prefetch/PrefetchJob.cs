@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Datasets;
+using Fluid.Serverless.Sidecar.SourceChain;
 using Fluid.Serverless.Sidecar.Sources;
 using Microsoft.Extensions.Logging;
 using Polly;

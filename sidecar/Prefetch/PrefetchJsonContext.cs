@@ -3,20 +3,20 @@ using System.Text.Json.Serialization;
 namespace Fluid.Serverless.Sidecar.Prefetch;
 
 /// <summary>POST /prefetch body: the dataset (bucket name) and the paths, globs or "@manifest" entries to warm.</summary>
-public sealed record PrefetchRequest
+internal sealed record PrefetchRequest
 {
     public string? Dataset { get; init; }
     public IReadOnlyList<string>? Paths { get; init; }
 }
 
 /// <summary>POST /prefetch answer: the job id and where to poll it.</summary>
-public sealed record PrefetchStarted(string Id, string Location);
+internal sealed record PrefetchStarted(string Id, string Location);
 
 /// <summary>An admin API error: what was wrong with the request.</summary>
-public sealed record PrefetchError(string Error);
+internal sealed record PrefetchError(string Error);
 
 /// <summary>GET /prefetch answer.</summary>
-public sealed record PrefetchJobList(IReadOnlyList<PrefetchProgress> Jobs, bool WaitForReady, bool Ready, string ReadinessReason);
+internal sealed record PrefetchJobList(IReadOnlyList<PrefetchProgress> Jobs, bool WaitForReady, bool Ready, string ReadinessReason);
 
 /// <summary>Source-generated JSON (Native-AOT clean), camelCase, enums as their names.</summary>
 [JsonSourceGenerationOptions(
@@ -31,4 +31,4 @@ public sealed record PrefetchJobList(IReadOnlyList<PrefetchProgress> Jobs, bool 
 [JsonSerializable(typeof(PrefetchProgress))]
 [JsonSerializable(typeof(PrefetchJobList))]
 [JsonSerializable(typeof(PrefetchStatusSnapshot))]
-public sealed partial class PrefetchJsonContext : JsonSerializerContext;
+internal sealed partial class PrefetchJsonContext : JsonSerializerContext;

@@ -1,4 +1,5 @@
 using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Sidecar.SourceChain;
 
 namespace Fluid.Serverless.Sidecar.Prefetch;
 

@@ -1,4 +1,4 @@
-using Fluid.Serverless.Sidecar.Hosting;
+using Fluid.Serverless.Sidecar.Metrics;
 
 namespace Fluid.Serverless.Sidecar.Prefetch;
 

@@ -1,7 +1,7 @@
 namespace Fluid.Serverless.Sidecar.Prefetch;
 
 /// <summary>Job phases, named as Fluid's DataLoad names them where they fit (Loading is DataLoad's Executing).</summary>
-public enum PrefetchPhase
+internal enum PrefetchPhase
 {
     Pending,
     Loading,
@@ -11,20 +11,20 @@ public enum PrefetchPhase
 }
 
 /// <summary>Where a job came from: the sidecar config (gates readiness) or the admin API (never gates).</summary>
-public enum PrefetchOrigin
+internal enum PrefetchOrigin
 {
     Config,
     Admin,
 }
 
 /// <summary>A file that could not be warmed, with the reason (after retries).</summary>
-public sealed record PrefetchFailure(string Key, string Error);
+internal sealed record PrefetchFailure(string Key, string Error);
 
 /// <summary>
 /// A point-in-time view of one job for /status, /metrics and the admin API. Totals grow while the plan is still
 /// listing (<see cref="TotalsFinal"/> false); <see cref="EtaSeconds"/> is only given once they are final.
 /// </summary>
-public sealed record PrefetchProgress
+internal sealed record PrefetchProgress
 {
     public required string Id { get; init; }
     public required string Dataset { get; init; }

@@ -9,7 +9,7 @@ namespace Fluid.Serverless.Sidecar.Prefetch;
 internal sealed class PrefetchReadinessCheck(PrefetchManager manager) : IHealthCheck
 {
     public const string Name = "prefetch";
-    public const string ReadyTag = Hosting.ReadinessChecks.Tag;
+    public const string ReadyTag = Metrics.HealthCheckTags.Ready;
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {

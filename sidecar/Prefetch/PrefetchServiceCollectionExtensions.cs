@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Fluid.Serverless.Sidecar.Prefetch;
 
-public static class PrefetchServiceCollectionExtensions
+internal static class PrefetchServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the prefetch manager (also as <see cref="IPrefetchStatus"/> for /status and /metrics), the

@@ -11,11 +11,11 @@ namespace Fluid.Serverless.Sidecar.Resilience;
 /// and caller cancellation pass through; anything else means the remote could not serve the call and becomes
 /// <see cref="SourceUnavailableException"/> (which the S3 endpoint answers with 503 when nothing is cached).
 /// </summary>
-internal sealed class ResilientObjectSource(IObjectSource inner, ResiliencePipeline pipeline) : IObjectSource
+internal sealed class ResilientObjectSource(IObjectSource inner, ResiliencePipeline pipeline) : IObjectSourceWrapper
 {
     public string Identity => inner.Identity;
 
-    /// <summary>The wrapped source (tests and diagnostics).</summary>
+    /// <summary>The wrapped source.</summary>
     public IObjectSource Inner => inner;
 
     public async ValueTask<RemoteObject?> HeadAsync(string key, CancellationToken cancellationToken)
@@ -108,7 +108,7 @@ internal sealed class ResilientObjectSource(IObjectSource inner, ResiliencePipel
         {
             BrokenCircuitException => "the circuit is open after repeated failures",
             TimeoutRejectedException => "it timed out",
-            _ => Hosting.ErrorText.Describe(e),
+            _ => ErrorText.Describe(e),
         };
         return new SourceUnavailableException($"{operation} '{key}' from {inner.Identity} failed: {why}", e);
     }

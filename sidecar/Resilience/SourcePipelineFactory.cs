@@ -11,7 +11,7 @@ namespace Fluid.Serverless.Sidecar.Resilience;
 /// with jittered exponential backoff, the circuit breaker (inside the retries, so every attempt counts and an open
 /// circuit stops the retrying at once), and the per-attempt timeout.
 /// </summary>
-public static class SourcePipelineFactory
+internal static class SourcePipelineFactory
 {
     public static ResiliencePipeline Create(string sourceIdentity, SourceResilienceOptions options, TimeProvider timeProvider, ILogger logger)
     {

@@ -8,7 +8,7 @@ namespace Fluid.Serverless.Sidecar.Resilience;
 /// and the AWS SDKs wait about 60 s for a response), while riding out the short 503/SlowDown bursts and connection
 /// resets S3-compatible stores produce under load.
 /// </summary>
-public sealed record SourceResilienceOptions
+internal sealed record SourceResilienceOptions
 {
     /// <summary>Retries after the first attempt (so up to 5 attempts).</summary>
     public int Retries { get; init; } = 4;
@@ -39,7 +39,7 @@ public sealed record SourceResilienceOptions
     /// <summary>How long an open circuit fails calls at once before it lets one probe through.</summary>
     public TimeSpan BreakerBreak { get; init; } = TimeSpan.FromSeconds(10);
 
-    public static class Names
+    internal static class Names
     {
         public const string Retries = "retries";
         public const string RetryDelaySeconds = "retryDelaySeconds";

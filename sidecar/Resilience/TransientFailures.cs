@@ -9,7 +9,7 @@ namespace Fluid.Serverless.Sidecar.Resilience;
 /// Which failures are worth retrying (and count against the circuit breaker): the remote or the path to it is
 /// briefly unwell. A 4xx answer, a changed or missing object, or a bad argument is final: retrying cannot help.
 /// </summary>
-public static class TransientFailures
+internal static class TransientFailures
 {
     public static bool IsTransient(Exception exception)
     {

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Datasets;
-using Fluid.Serverless.Sidecar.Hosting;
+using Fluid.Serverless.Sidecar.Metrics;
 using Fluid.Serverless.Sidecar.Sources;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -141,7 +141,7 @@ internal sealed partial class S3RequestHandler
         return null;
     }
 
-    private static S3Operation Classify(HttpRequest request, S3RequestTarget target)
+    internal static S3Operation Classify(HttpRequest request, S3RequestTarget target)
     {
         var method = request.Method;
         var isGet = HttpMethods.IsGet(method);
@@ -152,50 +152,77 @@ internal sealed partial class S3RequestHandler
             return isGet || isHead ? S3Operation.ListBuckets : S3Operation.MethodNotAllowed;
         }
 
-        if (target.Key is null)
+        return target.Key is null ? ClassifyBucket(method, isGet, isHead, query) : ClassifyObject(request, method, isGet, isHead, query);
+    }
+
+    private static S3Operation ClassifyBucket(string method, bool isGet, bool isHead, IQueryCollection query)
+    {
+        if (isHead)
         {
-            if (isHead)
-            {
-                return S3Operation.HeadBucket;
-            }
-
-            if (isGet)
-            {
-                if (query.ContainsKey("location"))
-                {
-                    return S3Operation.GetBucketLocation;
-                }
-
-                if (HasSubresource(query))
-                {
-                    return S3Operation.UnsupportedSubresource;
-                }
-
-                return query["list-type"] == "2" ? S3Operation.ListObjectsV2 : S3Operation.ListObjects;
-            }
-
-            return method switch
-            {
-                "PUT" => S3Operation.PutBucket,
-                "POST" => S3Operation.PostBucket,
-                "DELETE" => S3Operation.DeleteBucket,
-                _ => S3Operation.MethodNotAllowed,
-            };
+            return S3Operation.HeadBucket;
         }
 
-        if (isGet || isHead)
+        if (isGet)
         {
-            return HasSubresource(query) ? S3Operation.UnsupportedSubresource : isGet ? S3Operation.GetObject : S3Operation.HeadObject;
+            if (query.ContainsKey("location"))
+            {
+                return S3Operation.GetBucketLocation;
+            }
+
+            if (query.ContainsKey("uploads"))
+            {
+                return S3Operation.ListMultipartUploads;
+            }
+
+            if (HasSubresource(query))
+            {
+                return S3Operation.UnsupportedSubresource;
+            }
+
+            return query["list-type"] == "2" ? S3Operation.ListObjectsV2 : S3Operation.ListObjects;
         }
 
         return method switch
         {
-            "PUT" => S3Operation.PutObject,
-            "POST" => S3Operation.PostObject,
-            "DELETE" => S3Operation.DeleteObject,
+            "PUT" => S3Operation.PutBucket,
+            "POST" => query.ContainsKey("delete") ? S3Operation.DeleteObjects : S3Operation.PostBucket,
+            "DELETE" => S3Operation.DeleteBucket,
             _ => S3Operation.MethodNotAllowed,
         };
     }
+
+    private static S3Operation ClassifyObject(HttpRequest request, string method, bool isGet, bool isHead, IQueryCollection query)
+    {
+        var hasUploadId = query["uploadId"].ToString().Length > 0;
+        if (isGet || isHead)
+        {
+            if (!HasSubresource(query))
+            {
+                return isGet ? S3Operation.GetObject : S3Operation.HeadObject;
+            }
+
+            // ListParts takes only its own parameters; anything more is a subresource the sidecar does not serve.
+            var listPartsOnly = query.Count == 1 + (query.ContainsKey("max-parts") ? 1 : 0) + (query.ContainsKey("part-number-marker") ? 1 : 0);
+            return isGet && hasUploadId && listPartsOnly ? S3Operation.ListParts : S3Operation.UnsupportedSubresource;
+        }
+
+        return method switch
+        {
+            "PUT" when hasUploadId => S3Operation.UploadPart,
+            "PUT" when request.Headers.ContainsKey("x-amz-copy-source") => S3Operation.CopyObject,
+            "PUT" => HasUnsupportedWriteSubresource(query) ? S3Operation.UnsupportedWriteSubresource : S3Operation.PutObject,
+            "POST" when query.ContainsKey("uploads") => S3Operation.CreateMultipartUpload,
+            "POST" when hasUploadId => S3Operation.CompleteMultipartUpload,
+            "POST" => S3Operation.PostObject,
+            "DELETE" when hasUploadId => S3Operation.AbortMultipartUpload,
+            "DELETE" => HasUnsupportedWriteSubresource(query) ? S3Operation.UnsupportedWriteSubresource : S3Operation.DeleteObject,
+            _ => S3Operation.MethodNotAllowed,
+        };
+    }
+
+    /// <summary>Object subresources a PUT or DELETE may name that the sidecar does not serve (a plain write ignores the rest, as before).</summary>
+    private static bool HasUnsupportedWriteSubresource(IQueryCollection query) =>
+        query.ContainsKey("tagging") || query.ContainsKey("acl") || query.ContainsKey("retention") || query.ContainsKey("legal-hold");
 
     private static bool HasSubresource(IQueryCollection query)
     {
@@ -229,7 +256,7 @@ internal sealed partial class S3RequestHandler
             return _upstream is null ? S3Error.NoSuchBucket(target.Bucket!) : await _upstream.ForwardAsync(context, target.Bucket!);
         }
 
-        if (Writes.WriteResponder.Handles(operation, context.Request))
+        if (operation.IsWrite())
         {
             return dataset.ReadOnly
                 ? S3Error.AccessDenied($"Dataset '{dataset.Name}' is read-only: {operation.Name()} is refused and nothing was changed.") with { BucketName = dataset.Name, Key = target.Key }

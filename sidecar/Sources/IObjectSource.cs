@@ -5,7 +5,7 @@ namespace Fluid.Serverless.Sidecar.Sources;
 /// implementing this. Implementations are thread-safe; every call goes through the source's resilience pipeline.
 /// Keys are dataset-relative ("dir/file.bin", no leading slash) and already validated against traversal.
 /// </summary>
-public interface IObjectSource : IAsyncDisposable
+internal interface IObjectSource : IAsyncDisposable
 {
     /// <summary>
     /// Stable identity of where bytes come from (e.g. "s3://endpoint/bucket/prefix/"). It is part of every cache
@@ -41,7 +41,7 @@ public interface IObjectSource : IAsyncDisposable
 }
 
 /// <summary>Metadata of one remote object. <see cref="ETag"/> is quoted as S3 sends it ("\"abc\"").</summary>
-public sealed record RemoteObject(
+internal sealed record RemoteObject(
     string Key,
     long Size,
     string ETag,
@@ -54,13 +54,13 @@ public sealed record RemoteObject(
 /// a common prefix (it ends with the delimiter), the whole prefix is skipped, so a <see cref="ListPage.NextStartAfter"/>
 /// that is a common prefix resumes after it (S3's own start-after would return that prefix again).
 /// </summary>
-public sealed record ListRequest(string Prefix, string? Delimiter, string? StartAfter, int MaxKeys);
+internal sealed record ListRequest(string Prefix, string? Delimiter, string? StartAfter, int MaxKeys);
 
 /// <summary>
 /// A listing page. <see cref="NextStartAfter"/> is the last key or common prefix returned when more remain,
 /// null when the listing is complete.
 /// </summary>
-public sealed record ListPage(
+internal sealed record ListPage(
     IReadOnlyList<RemoteObject> Objects,
     IReadOnlyList<string> CommonPrefixes,
     string? NextStartAfter)

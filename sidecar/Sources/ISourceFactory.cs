@@ -7,7 +7,7 @@ namespace Fluid.Serverless.Sidecar.Sources;
 /// resolves <see cref="DatasetConfig.SecretOptions"/> from the environment and wraps it in the source's
 /// resilience pipeline. Throws <see cref="ArgumentException"/> naming the field when the config is unusable.
 /// </summary>
-public interface ISourceFactory
+internal interface ISourceFactory
 {
     IObjectSource Create(DatasetConfig dataset);
 }

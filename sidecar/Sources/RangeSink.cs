@@ -7,7 +7,7 @@ namespace Fluid.Serverless.Sidecar.Sources;
 /// usable long before the body ends. <see cref="Offset"/> and <see cref="Remaining"/> always describe what is still
 /// missing: a retry resumes there instead of fetching the finished parts again.
 /// </summary>
-public abstract class RangeSink
+internal abstract class RangeSink
 {
     /// <summary>Object offset of the next byte wanted.</summary>
     public abstract long Offset { get; }

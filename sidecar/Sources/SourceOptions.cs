@@ -7,7 +7,7 @@ namespace Fluid.Serverless.Sidecar.Sources;
 /// dataset, the option and what was expected. Options a source does not know are ignored: Fluid Datasets carry
 /// options meant for other runtimes (alluxio.*, fs.*), and rejecting them would break existing Datasets.
 /// </summary>
-public sealed class SourceOptions
+internal sealed class SourceOptions
 {
     private readonly IReadOnlyDictionary<string, string> values;
 

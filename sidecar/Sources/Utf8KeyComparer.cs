@@ -6,7 +6,7 @@ namespace Fluid.Serverless.Sidecar.Sources;
 /// differing code unit is remapped so surrogates sort after U+FFFF, which makes the comparison code point order
 /// without decoding.
 /// </summary>
-public sealed class Utf8KeyComparer : IComparer<string>
+internal sealed class Utf8KeyComparer : IComparer<string>
 {
     public static readonly Utf8KeyComparer Instance = new();
 

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace Fluid.Serverless.Sidecar.Volume;
 
 /// <summary>What the hosting layer shows in /status and gates /readyz on: one entry per dataset volume.</summary>
-public interface IVolumeStatus
+internal interface IVolumeStatus
 {
     /// <summary>fuse, copy or s3 (no volumes), after resolving auto.</summary>
     string Mode { get; }
@@ -15,7 +15,7 @@ public interface IVolumeStatus
 }
 
 [JsonConverter(typeof(JsonStringEnumConverter<VolumeState>))]
-public enum VolumeState
+internal enum VolumeState
 {
     Pending,
     Mounting,
@@ -27,7 +27,7 @@ public enum VolumeState
 }
 
 /// <summary>A point-in-time view of one volume. Counts are for copy mode (files/bytes planned and done).</summary>
-public sealed record VolumeStatusEntry(
+internal sealed record VolumeStatusEntry(
     string Dataset,
     string Mode,
     string MountPath,

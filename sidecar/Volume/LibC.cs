@@ -37,14 +37,14 @@ internal static unsafe partial class LibC
     public const int ENOTCONN = 107;
 
     [StructLayout(LayoutKind.Sequential)]
-    public struct IoVector
+    internal struct IoVector
     {
         public void* Base;
         public nuint Length;
     }
 
     [StructLayout(LayoutKind.Sequential)]
-    public struct PollDescriptor
+    internal struct PollDescriptor
     {
         public int Fd;
         public short Events;

@@ -3,7 +3,7 @@ using Fluid.Serverless.Contracts;
 namespace Fluid.Serverless.Sidecar.Volume;
 
 /// <summary>How datasets appear on the shared volume. Defaults are the initializers below.</summary>
-public sealed class VolumeOptions
+internal sealed class VolumeOptions
 {
     /// <summary>fuse, copy, s3 (no volume) or auto (fuse when /dev/fuse opens and mount works, else copy).</summary>
     public string Mode { get; set; } = DatasetModes.S3;

@@ -1,6 +1,8 @@
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Datasets;
+using Fluid.Serverless.Sidecar.Volume.Copy;
+using Fluid.Serverless.Sidecar.Volume.Fuse;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 

@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-public static class VolumeServiceCollectionExtensions
+internal static class VolumeServiceCollectionExtensions
 {
     /// <summary>
     /// Serves datasets on the shared volume (FUSE or copy, per <see cref="VolumeOptions.Mode"/>) as a hosted service,

@@ -52,7 +52,7 @@ def sidecar_ports(repo: str) -> dict[str, int]:
 
 REPO = "."
 # Configuration section → the injector source file whose init properties it binds.
-SETTINGS_SOURCES = {"Server": "injector/Hosting/ServerSettings.cs", "Injector": "injector/Policy/InjectorOptions.cs"}
+SETTINGS_SOURCES = {"Server": "injector/Settings/ServerSettings.cs", "Injector": "injector/Policy/InjectorOptions.cs"}
 
 
 def injector_settings(repo: str) -> dict[str, set[str]]:
@@ -332,13 +332,13 @@ def check_crds(report: Report, where: str, install: str, docs: list[dict]) -> No
         # The schema and the injector must agree field by field: a field the injector does not read is silently
         # ignored (a podSelector ignored means the policy selects every pod), and a field it reads that the schema
         # lacks is pruned by the API server before the injector ever sees it.
-        reader = os.path.join(REPO, "injector", "Policy", "InjectionPolicy.cs")
-        if report.check(os.path.isfile(reader), at, "injector/Policy/InjectionPolicy.cs reads InjectionPolicy objects"):
+        reader = os.path.join(REPO, "injector", "Datasets", "InjectionPolicy.cs")
+        if report.check(os.path.isfile(reader), at, "injector/Datasets/InjectionPolicy.cs reads InjectionPolicy objects"):
             with open(reader, encoding="utf-8") as handle:
                 read = set(re.findall(r'spec\.(?:Str|Obj|Arr|Bool|Int)\("(\w+)"\)', handle.read()))
             for field_name in sorted(spec_props):
                 report.check(field_name in read, at, f"spec.{field_name} is read by the injector "
-                             f"(injector/Policy/InjectionPolicy.cs reads spec.{{{', '.join(sorted(read))}}})")
+                             f"(injector/Datasets/InjectionPolicy.cs reads spec.{{{', '.join(sorted(read))}}})")
             for field_name in sorted(read - set(spec_props)):
                 report.fail(at, f"the injector reads spec.{field_name}, which the CRD schema lacks (the API server "
                             f"would prune it)")

@@ -23,11 +23,6 @@ internal sealed class WriteResponder(IBlockCache? cache, UploadStaging staging)
 
     private const int MaxXmlBody = 4 * 1024 * 1024;
 
-    /// <summary>True for the requests this responder answers (writes, and ListParts which is a GET with uploadId).</summary>
-    public static bool Handles(S3Operation operation, HttpRequest request) =>
-        operation.IsWrite() || (operation == S3Operation.UnsupportedSubresource && HttpMethods.IsGet(request.Method)
-            && request.Query.ContainsKey("uploadId") && request.Query.Count == 1 + (request.Query.ContainsKey("max-parts") ? 1 : 0) + (request.Query.ContainsKey("part-number-marker") ? 1 : 0));
-
     public async ValueTask<S3Error?> RespondAsync(HttpContext context, S3Operation operation, Dataset dataset, string? key, CancellationToken cancellationToken)
     {
         var request = context.Request;
@@ -42,7 +37,7 @@ internal sealed class WriteResponder(IBlockCache? cache, UploadStaging staging)
         {
             if (key is null)
             {
-                return operation == S3Operation.PostBucket && query.ContainsKey("delete")
+                return operation == S3Operation.DeleteObjects
                     ? await DeleteObjectsAsync(context, dataset, source, cancellationToken)
                     : S3Error.NotImplemented($"{request.Method} on bucket '{dataset.Name}' is not supported (buckets are datasets, configured in the sidecar)") with { BucketName = dataset.Name };
             }
@@ -51,28 +46,28 @@ internal sealed class WriteResponder(IBlockCache? cache, UploadStaging staging)
             // Remote stores map client uploads onto their own; directories stage the parts in the sidecar.
             var multipart = source as IMultipartObjectSource ?? _staging.MultipartFor(dataset, source);
 
-            switch (request.Method)
+            switch (operation)
             {
-                case "PUT" when uploadId.Length > 0:
+                case S3Operation.UploadPart:
                     return await UploadPartAsync(context, multipart, key, uploadId, cancellationToken);
-                case "PUT" when request.Headers.ContainsKey("x-amz-copy-source"):
+                case S3Operation.CopyObject:
                     return await CopyAsync(context, dataset, source, key, cancellationToken);
-                case "PUT" when !HasOtherSubresource(query):
+                case S3Operation.PutObject:
                     return await PutAsync(context, dataset, source, key, cancellationToken);
-                case "POST" when query.ContainsKey("uploads"):
+                case S3Operation.CreateMultipartUpload:
                     return await CreateMultipartAsync(context, dataset, multipart, key, cancellationToken);
-                case "POST" when uploadId.Length > 0:
+                case S3Operation.CompleteMultipartUpload:
                     return await CompleteMultipartAsync(context, dataset, multipart, key, uploadId, cancellationToken);
-                case "DELETE" when uploadId.Length > 0:
+                case S3Operation.AbortMultipartUpload:
                     await multipart.AbortMultipartUploadAsync(key, uploadId, cancellationToken);
                     context.Response.StatusCode = StatusCodes.Status204NoContent;
                     return null;
-                case "DELETE" when !HasOtherSubresource(query):
+                case S3Operation.DeleteObject:
                     await source.DeleteAsync(key, cancellationToken);
                     cache?.InvalidateObject(dataset, key);
                     context.Response.StatusCode = StatusCodes.Status204NoContent;
                     return null;
-                case "GET" when uploadId.Length > 0:
+                case S3Operation.ListParts:
                     return await ListPartsAsync(context, dataset, multipart, key, uploadId, cancellationToken);
                 default:
                     return S3Error.NotImplemented($"{request.Method} {request.QueryString} on an object is not supported by the sidecar; nothing was changed") with { BucketName = dataset.Name, Key = key };
@@ -442,7 +437,4 @@ internal sealed class WriteResponder(IBlockCache? cache, UploadStaging staging)
         var contentType = request.ContentType;
         return new ObjectWriteOptions(string.IsNullOrEmpty(contentType) ? null : contentType, metadata);
     }
-
-    private static bool HasOtherSubresource(IQueryCollection query) =>
-        query.ContainsKey("tagging") || query.ContainsKey("acl") || query.ContainsKey("retention") || query.ContainsKey("legal-hold");
 }

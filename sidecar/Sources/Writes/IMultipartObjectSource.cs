@@ -4,7 +4,7 @@ namespace Fluid.Serverless.Sidecar.Sources.Writes;
 /// Client multipart uploads mapped 1:1 onto the remote's own multipart upload: the upload id the client sees is the
 /// remote's, so no state lives in the sidecar and a restart loses nothing.
 /// </summary>
-public interface IMultipartObjectSource
+internal interface IMultipartObjectSource
 {
     ValueTask<string> CreateMultipartUploadAsync(string key, ObjectWriteOptions options, CancellationToken cancellationToken);
 
@@ -31,10 +31,10 @@ public interface IMultipartObjectSource
 /// last byte is withheld until it matched), so a remote request may be signed with it instead of hashing the body
 /// again; <see cref="ContentMd5"/> is passed on to remotes that check it.
 /// </summary>
-public sealed record PartDigests(string? Sha256Hex, string? ContentMd5)
+internal sealed record PartDigests(string? Sha256Hex, string? ContentMd5)
 {
     public static readonly PartDigests None = new(null, null);
 }
 
 /// <summary>One part of a multipart upload.</summary>
-public sealed record UploadedPart(int PartNumber, string ETag, long Size = 0, DateTimeOffset LastModified = default);
+internal sealed record UploadedPart(int PartNumber, string ETag, long Size = 0, DateTimeOffset LastModified = default);

@@ -5,7 +5,7 @@ namespace Fluid.Serverless.Sidecar.Sources.Writes;
 /// retried by the resilience pipeline (a request body cannot be replayed); a failure is reported to the client,
 /// which retries the whole request. A write either stores the whole object or nothing.
 /// </summary>
-public interface IWritableObjectSource
+internal interface IWritableObjectSource
 {
     /// <summary>
     /// Stores <paramref name="content"/> (read to its end; the read that reaches the end may throw to veto the write)
@@ -21,7 +21,7 @@ public interface IWritableObjectSource
 }
 
 /// <summary>What a write carries besides the bytes.</summary>
-public sealed record ObjectWriteOptions(string? ContentType, IReadOnlyList<KeyValuePair<string, string>> Metadata)
+internal sealed record ObjectWriteOptions(string? ContentType, IReadOnlyList<KeyValuePair<string, string>> Metadata)
 {
     public static readonly ObjectWriteOptions None = new(null, []);
 }
@@ -38,11 +38,8 @@ internal static class WritableSources
             {
                 case IWritableObjectSource writable:
                     return writable;
-                case Cache.CachingObjectSource caching:
-                    current = caching.Inner;
-                    break;
-                case Resilience.ResilientObjectSource resilient:
-                    current = resilient.Inner;
+                case IObjectSourceWrapper wrapper:
+                    current = wrapper.Inner;
                     break;
                 default:
                     return null;

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Fluid.Serverless.Injector.Certificates;
 using Fluid.Serverless.Injector.Hosting;
 using Fluid.Serverless.Injector.Policy;
+using Fluid.Serverless.Injector.Settings;
 using Fluid.Serverless.Injector.Tests.Testing;
 using k8s;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Fluid.Serverless.Injector.Hosting;
+using Fluid.Serverless.Injector.Settings;
 using Fluid.Serverless.Injector.Tests.Testing;
 
 namespace Fluid.Serverless.Injector.Tests.Datasets;

@@ -1,3 +1,4 @@
+using Fluid.Serverless.Injector.Settings;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Injector.Datasets;
 using Fluid.Serverless.Injector.Json;
 using Fluid.Serverless.Injector.Offline;
 

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Fluid.Serverless.Injector.Datasets;
 using Fluid.Serverless.Injector.Hosting;
 using Fluid.Serverless.Injector.Policy;
+using Fluid.Serverless.Injector.Settings;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;

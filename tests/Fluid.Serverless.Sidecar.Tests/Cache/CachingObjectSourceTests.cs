@@ -4,7 +4,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Fluid.Serverless.Sidecar.Tests.Cache;
 
-public sealed class CachingObjectSourceTests
+public sealed class MetadataCachingObjectSourceTests
 {
     private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(30);
     private readonly CountingObjectSource _remote = new();
@@ -13,7 +13,7 @@ public sealed class CachingObjectSourceTests
     [Fact]
     public async Task HeadAsync_WithinTtl_AsksTheRemoteOnce()
     {
-        var source = new CachingObjectSource(_remote, Ttl, immutable: false, _time);
+        var source = new MetadataCachingObjectSource(_remote, Ttl, immutable: false, _time);
         var put = _remote.Put("k", [1, 2, 3]);
 
         var first = await source.HeadAsync("k", default);
@@ -28,7 +28,7 @@ public sealed class CachingObjectSourceTests
     [Fact]
     public async Task HeadAsync_AfterTtl_RevalidatesAndSeesTheNewVersion()
     {
-        var source = new CachingObjectSource(_remote, Ttl, immutable: false, _time);
+        var source = new MetadataCachingObjectSource(_remote, Ttl, immutable: false, _time);
         _remote.Put("k", [1, 2, 3]);
         await source.HeadAsync("k", default);
         var newer = _remote.Put("k", [4, 5, 6, 7]);
@@ -44,7 +44,7 @@ public sealed class CachingObjectSourceTests
     [Fact]
     public async Task HeadAsync_ImmutableDataset_NeverRevalidates()
     {
-        var source = new CachingObjectSource(_remote, Ttl, immutable: true, _time);
+        var source = new MetadataCachingObjectSource(_remote, Ttl, immutable: true, _time);
         var original = _remote.Put("k", [1, 2, 3]);
         await source.HeadAsync("k", default);
         await source.ListAsync(new ListRequest("", null, null, 1000), default);
@@ -62,12 +62,12 @@ public sealed class CachingObjectSourceTests
     [Fact]
     public async Task HeadAsync_MissingObject_RememberedOnlyBriefly()
     {
-        var source = new CachingObjectSource(_remote, Ttl, immutable: true, _time);
+        var source = new MetadataCachingObjectSource(_remote, Ttl, immutable: true, _time);
 
         Assert.Null(await source.HeadAsync("later", default));
         _remote.Put("later", [1]);
         Assert.Null(await source.HeadAsync("later", default));
-        _time.Advance(CachingObjectSource.MaxNegativeTtl);
+        _time.Advance(MetadataCachingObjectSource.MaxNegativeTtl);
         Assert.NotNull(await source.HeadAsync("later", default));
 
         Assert.Equal(2, _remote.Heads);
@@ -76,7 +76,7 @@ public sealed class CachingObjectSourceTests
     [Fact]
     public async Task ListAsync_WithinTtlThenAfter_CachedThenRevalidated()
     {
-        var source = new CachingObjectSource(_remote, Ttl, immutable: false, _time);
+        var source = new MetadataCachingObjectSource(_remote, Ttl, immutable: false, _time);
         _remote.Put("dir/a", [1]);
         var request = new ListRequest("dir/", "/", null, 1000);
 
@@ -92,7 +92,7 @@ public sealed class CachingObjectSourceTests
     [Fact]
     public async Task Invalidate_AfterAWrite_NextHeadAndCoveringListAskTheRemote()
     {
-        var source = new CachingObjectSource(_remote, Ttl, immutable: false, _time);
+        var source = new MetadataCachingObjectSource(_remote, Ttl, immutable: false, _time);
         _remote.Put("dir/a", [1]);
         await source.HeadAsync("dir/a", default);
         await source.ListAsync(new ListRequest("dir/", null, null, 1000), default);
@@ -111,7 +111,7 @@ public sealed class CachingObjectSourceTests
     public async Task HeadAsync_ConcurrentCallers_ShareOneRemoteCallAndSurviveACancelledOne()
     {
         var gated = new GatedHeadSource(_remote);
-        var source = new CachingObjectSource(gated, TimeSpan.Zero, immutable: false, _time);
+        var source = new MetadataCachingObjectSource(gated, TimeSpan.Zero, immutable: false, _time);
         var put = _remote.Put("k", [1]);
 
         using var cancel = new CancellationTokenSource();
@@ -129,7 +129,7 @@ public sealed class CachingObjectSourceTests
     public async Task HeadAndList_RemoteDownAfterTtl_AnswerWithTheLastKnownMetadata()
     {
         var failing = new FailingSource(_remote);
-        var source = new CachingObjectSource(failing, Ttl, immutable: false, _time);
+        var source = new MetadataCachingObjectSource(failing, Ttl, immutable: false, _time);
         var known = _remote.Put("k", [1, 2, 3]);
         var request = new ListRequest("", null, null, 1000);
         await source.HeadAsync("k", default);
@@ -146,7 +146,7 @@ public sealed class CachingObjectSourceTests
     [Fact]
     public async Task ReadAsync_ObjectChangedAtRemote_DropsTheCachedHead()
     {
-        var source = new CachingObjectSource(_remote, Ttl, immutable: false, _time);
+        var source = new MetadataCachingObjectSource(_remote, Ttl, immutable: false, _time);
         var old = _remote.Put("k", [1, 2]);
         await source.HeadAsync("k", default);
         var newer = _remote.Put("k", [3, 4]);

@@ -1,6 +1,7 @@
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Datasets;
+using Fluid.Serverless.Sidecar.SourceChain;
 using Fluid.Serverless.Sidecar.Sources;
 
 namespace Fluid.Serverless.Sidecar.Tests.Cache;
@@ -18,7 +19,7 @@ public sealed class MetadataCachingSourceFactoryTests
         await source.HeadAsync("k", default);
         await source.HeadAsync("k", default);
 
-        Assert.IsType<CachingObjectSource>(source);
+        Assert.IsType<MetadataCachingObjectSource>(source);
         Assert.Equal(1, remote.Heads);
     }
 

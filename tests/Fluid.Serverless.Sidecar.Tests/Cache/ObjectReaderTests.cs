@@ -310,7 +310,7 @@ public sealed class ObjectReaderTests : IAsyncLifetime
     [Fact]
     public async Task InvalidateObject_AfterAnOverwrite_ReadersSeeTheNewVersion()
     {
-        var metadata = new CachingObjectSource(_source, TimeSpan.FromMinutes(5), immutable: false, TimeProvider.System);
+        var metadata = new MetadataCachingObjectSource(_source, TimeSpan.FromMinutes(5), immutable: false, TimeProvider.System);
         var dataset = new Dataset(new DatasetConfig { Name = "ds" }, metadata);
         await using var reader = NewReader();
         var (_, _) = PutObject("w.bin", BlockSize + 10);

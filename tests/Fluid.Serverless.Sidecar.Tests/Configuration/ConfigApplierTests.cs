@@ -3,6 +3,7 @@ using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Configuration;
 using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Prefetch;
+using Fluid.Serverless.Sidecar.SourceChain;
 using Fluid.Serverless.Sidecar.Sources;
 using Fluid.Serverless.Sidecar.Tests.Prefetch;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -96,7 +97,7 @@ public sealed class ConfigApplierTests : IAsyncLifetime
         var applier = NewApplier();
         using var watcher = new ConfigFileWatcher(
             new ConfigFileWatcherOptions { Path = podInfo.AnnotationsPath, UseFileSystemEvents = false, PollInterval = TimeSpan.FromHours(1) },
-            ReloadConfigValidator.Validate,
+            ConfigValidator.Validate,
             TimeProvider.System,
             NullLogger<ConfigFileWatcher>.Instance);
         watcher.ConfigChanged += config => applier.Apply(config);

@@ -151,7 +151,7 @@ public sealed class ConfigFileWatcherTests : IDisposable
         await File.WriteAllTextAsync(path, """{"datasets": [{"name": "alpha", "source": "local:///a"}]}""");
         using var watcher = new ConfigFileWatcher(
             new ConfigFileWatcherOptions { Path = path, Kind = ConfigFileKind.Json },
-            ReloadConfigValidator.Validate,
+            ConfigValidator.Validate,
             TimeProvider.System,
             NullLogger<ConfigFileWatcher>.Instance);
         Assert.True(watcher.TryLoadInitial(out _, out var error), error);
@@ -200,7 +200,7 @@ public sealed class ConfigFileWatcherTests : IDisposable
     private ConfigFileWatcher NewWatcher(TimeProvider time, bool useEvents = false, TimeSpan? poll = null) =>
         new(
             new ConfigFileWatcherOptions { Path = _podInfo.AnnotationsPath, Kind = ConfigFileKind.Annotations, UseFileSystemEvents = useEvents, PollInterval = poll ?? TimeSpan.FromHours(1) },
-            ReloadConfigValidator.Validate,
+            ConfigValidator.Validate,
             time,
             NullLogger<ConfigFileWatcher>.Instance);
 }

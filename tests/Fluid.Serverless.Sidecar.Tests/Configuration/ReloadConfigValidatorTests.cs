@@ -7,7 +7,7 @@ public class ReloadConfigValidatorTests
 {
     [Fact]
     public void Validate_GoodConfig_NoErrors() =>
-        Assert.Empty(ReloadConfigValidator.Validate(new SidecarConfig
+        Assert.Empty(ConfigValidator.Validate(new SidecarConfig
         {
             Datasets = [new DatasetConfig { Name = "my-data.v2", Source = "s3://b/p/", Prefetch = ["train/**/*.jpg", "@m.txt"] }],
         }));
@@ -15,14 +15,14 @@ public class ReloadConfigValidatorTests
     [Fact]
     public void Validate_ContractRuleBroken_ReportedByField()
     {
-        var errors = ReloadConfigValidator.Validate(new SidecarConfig { Datasets = [new DatasetConfig { Name = "UPPER", Source = "s3://b/" }] });
+        var errors = ConfigValidator.Validate(new SidecarConfig { Datasets = [new DatasetConfig { Name = "UPPER", Source = "s3://b/" }] });
         Assert.Contains(errors, e => e.StartsWith("datasets[0].name: 'UPPER'", StringComparison.Ordinal));
     }
 
     [Fact]
     public void Validate_BadPrefetchEntry_ReportedByDatasetAndEntry()
     {
-        var errors = ReloadConfigValidator.Validate(new SidecarConfig
+        var errors = ConfigValidator.Validate(new SidecarConfig
         {
             Datasets =
             [

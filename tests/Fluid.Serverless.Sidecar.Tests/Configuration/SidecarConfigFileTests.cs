@@ -43,14 +43,14 @@ public class SidecarConfigFileTests
     }
 
     [Theory]
-    [InlineData(ConfigFileKind.Annotations, "a=\"1\"\n", "has no 'serverless.fluid.io/sidecar-config' annotation")]
-    [InlineData(ConfigFileKind.Annotations, "a=1\n", "malformed: annotations file line 1")]
-    [InlineData(ConfigFileKind.Json, "{\"datasets\": [", "not a valid sidecar config")]
-    [InlineData(ConfigFileKind.Json, "{\"dataset\": []}", "not a valid sidecar config")]
-    [InlineData(ConfigFileKind.Json, "null", "JSON null")]
-    public void Parse_Bad_ErrorNamesFileAndProblem(ConfigFileKind kind, string text, string expected)
+    [InlineData("Annotations", "a=\"1\"\n", "has no 'serverless.fluid.io/sidecar-config' annotation")]
+    [InlineData("Annotations", "a=1\n", "malformed: annotations file line 1")]
+    [InlineData("Json", "{\"datasets\": [", "not a valid sidecar config")]
+    [InlineData("Json", "{\"dataset\": []}", "not a valid sidecar config")]
+    [InlineData("Json", "null", "JSON null")]
+    public void Parse_Bad_ErrorNamesFileAndProblem(string kind, string text, string expected)
     {
-        var read = SidecarConfigFile.Parse(Encoding.UTF8.GetBytes(text), "/etc/x", kind);
+        var read = SidecarConfigFile.Parse(Encoding.UTF8.GetBytes(text), "/etc/x", Enum.Parse<ConfigFileKind>(kind));
 
         Assert.Null(read.Config);
         Assert.Contains("'/etc/x'", read.Error, StringComparison.Ordinal);

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Hosting;
+using Fluid.Serverless.Sidecar.SourceChain;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

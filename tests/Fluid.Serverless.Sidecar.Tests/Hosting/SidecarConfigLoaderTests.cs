@@ -127,11 +127,34 @@ public sealed class SidecarConfigLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Load_FileOverTheSizeCap_RejectedNamingTheCap()
+    {
+        var path = Write("huge.json", "{ \"datasets\": [] }" + new string(' ', 1024 * 1024));
+
+        var result = SidecarConfigLoader.Load(["--config", path], new Hashtable());
+
+        Assert.False(result.Succeeded);
+        var error = Assert.Single(result.Errors);
+        Assert.Contains(path, error, StringComparison.Ordinal);
+        Assert.Contains("at most 1048576 expected", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_BadPrefetchEntry_RejectedNamingTheField()
+    {
+        var path = Write("prefetch.json", """{ "datasets": [ { "name": "abc", "source": "local:///a", "prefetch": ["ok/", "../up"] } ] }""");
+
+        var result = SidecarConfigLoader.Load(["--config", path], new Hashtable());
+
+        Assert.Equal(["datasets[0].prefetch: invalid prefetch entry '../up': '.' and '..' segments are not allowed"], result.Errors);
+    }
+
+    [Fact]
     public void Load_MissingFile_SaysSo()
     {
         var result = SidecarConfigLoader.Load(["--config", Path.Combine(_directory.FullName, "nope.json")], new Hashtable());
 
-        Assert.Contains("cannot read the file", Assert.Single(result.Errors), StringComparison.Ordinal);
+        Assert.Contains("cannot be read", Assert.Single(result.Errors), StringComparison.Ordinal);
     }
 
     private string Write(string name, string text)

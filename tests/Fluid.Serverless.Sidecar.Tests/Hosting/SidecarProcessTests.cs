@@ -22,6 +22,30 @@ public sealed class SidecarProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Start_BadPrefetchEntry_ExitsWithCode2AndNamesTheField()
+    {
+        var config = Path.Combine(_directory.FullName, "prefetch.json");
+        await File.WriteAllTextAsync(config, """{ "datasets": [ { "name": "abc", "source": "local:///a", "prefetch": ["../up"] } ] }""");
+
+        var (exitCode, stderr) = await RunSidecarAsync("--config", config);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("datasets[0].prefetch: invalid prefetch entry '../up'", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_ConfigFileOverTheSizeCap_ExitsWithCode2()
+    {
+        var config = Path.Combine(_directory.FullName, "huge.json");
+        await File.WriteAllTextAsync(config, "{}" + new string(' ', 1024 * 1024));
+
+        var (exitCode, stderr) = await RunSidecarAsync("--config", config);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("at most 1048576 expected", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Start_UnknownOption_ExitsWithCode2()
     {
         var (exitCode, stderr) = await RunSidecarAsync("--frobnicate");

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using Fluid.Serverless.Sidecar.Configuration;
 using Fluid.Serverless.Sidecar.Hosting;
+using Fluid.Serverless.Sidecar.Metrics;
 using Fluid.Serverless.Sidecar.Prefetch;
 
 namespace Fluid.Serverless.Sidecar.Tests.Prefetch;

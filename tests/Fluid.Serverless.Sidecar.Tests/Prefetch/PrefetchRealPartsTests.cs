@@ -2,6 +2,7 @@ using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Prefetch;
+using Fluid.Serverless.Sidecar.SourceChain;
 using Fluid.Serverless.Sidecar.Sources;
 using Fluid.Serverless.Sidecar.Tests.Fixtures;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Datasets;
+using Fluid.Serverless.Sidecar.SourceChain;
 using Fluid.Serverless.Sidecar.Sources;
 
 namespace Fluid.Serverless.Sidecar.Tests.Prefetch;

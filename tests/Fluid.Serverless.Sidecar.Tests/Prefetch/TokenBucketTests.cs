@@ -1,4 +1,5 @@
 using Fluid.Serverless.Sidecar.Prefetch;
+using Fluid.Serverless.Sidecar.SourceChain;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Fluid.Serverless.Sidecar.Tests.Prefetch;

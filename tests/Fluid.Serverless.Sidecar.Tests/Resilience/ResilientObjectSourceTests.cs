@@ -1,5 +1,6 @@
 using System.Globalization;
 using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Sidecar.SourceChain;
 using Fluid.Serverless.Sidecar.Sources;
 using Fluid.Serverless.Sidecar.Tests.Fixtures;
 using static Fluid.Serverless.Sidecar.Tests.Sources.SourceAssertions;
@@ -30,7 +31,7 @@ public abstract class ResilientObjectSourceTests : IAsyncLifetime
     protected abstract string UpstreamBase { get; }
 
     /// <summary>Stores an object at the remote and returns a source over the proxy plus the object's metadata.</summary>
-    protected abstract Task<(IObjectSource Source, string Key)> SeedAsync(byte[] content, Dictionary<string, string> resilienceOptions);
+    private protected abstract Task<(IObjectSource Source, string Key)> SeedAsync(byte[] content, Dictionary<string, string> resilienceOptions);
 
     protected static Dictionary<string, string> FastOptions(int retries = 3, double attemptTimeout = 5, double timeout = 20) => new()
     {
@@ -237,7 +238,7 @@ public sealed class ResilientS3SourceTests(MotoServerFixture moto) : ResilientOb
 {
     protected override string UpstreamBase => moto.Endpoint;
 
-    protected override async Task<(IObjectSource Source, string Key)> SeedAsync(byte[] content, Dictionary<string, string> resilienceOptions)
+    private protected override async Task<(IObjectSource Source, string Key)> SeedAsync(byte[] content, Dictionary<string, string> resilienceOptions)
     {
         var bucket = await moto.CreateBucketAsync("faults");
         await moto.PutAsync(bucket, "blob.bin", content);
@@ -272,7 +273,7 @@ public sealed class ResilientHttpSourceTests(NginxFixture nginx) : ResilientObje
 {
     protected override string UpstreamBase => nginx.BaseUrl;
 
-    protected override Task<(IObjectSource Source, string Key)> SeedAsync(byte[] content, Dictionary<string, string> resilienceOptions)
+    private protected override Task<(IObjectSource Source, string Key)> SeedAsync(byte[] content, Dictionary<string, string> resilienceOptions)
     {
         var directory = "faults-" + Guid.NewGuid().ToString("N");
         nginx.Write($"{directory}/blob.bin", content);

@@ -1,4 +1,5 @@
 using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Sidecar.SourceChain;
 using Fluid.Serverless.Sidecar.Sources;
 using Fluid.Serverless.Sidecar.Tests.Fixtures;
 using static Fluid.Serverless.Sidecar.Tests.Sources.SourceAssertions;

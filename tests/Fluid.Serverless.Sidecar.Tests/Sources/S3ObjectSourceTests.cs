@@ -1,5 +1,6 @@
 using Amazon.S3.Model;
 using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Sidecar.SourceChain;
 using Fluid.Serverless.Sidecar.Sources;
 using Fluid.Serverless.Sidecar.Tests.Fixtures;
 using static Fluid.Serverless.Sidecar.Tests.Sources.SourceAssertions;
@@ -18,7 +19,7 @@ public abstract class S3ObjectSourceTests(S3RemoteFixture remote)
     /// </summary>
     protected virtual bool PagesFlatListingsInKeyOrder => true;
 
-    protected IObjectSource CreateSource(string bucket, string prefix = "") =>
+    private protected IObjectSource CreateSource(string bucket, string prefix = "") =>
         new SourceFactory(name => name == SecretVariable ? remote.SecretKey : null).Create(new DatasetConfig
         {
             Name = "test",

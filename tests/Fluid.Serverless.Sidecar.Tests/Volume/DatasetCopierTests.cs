@@ -3,6 +3,7 @@ using System.Text.Json;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Sources;
+using Fluid.Serverless.Sidecar.Volume.Copy;
 using Fluid.Serverless.Sidecar.Volume;
 using Microsoft.Extensions.Logging.Abstractions;
 

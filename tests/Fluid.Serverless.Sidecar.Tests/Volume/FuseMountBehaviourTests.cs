@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Fluid.Serverless.Sidecar.Volume.Fuse;
 using Fluid.Serverless.Sidecar.Volume;
 
 namespace Fluid.Serverless.Sidecar.Tests.Volume;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Datasets;
+using Fluid.Serverless.Sidecar.Volume.Fuse;
 using Fluid.Serverless.Sidecar.Volume;
 using Microsoft.Extensions.Logging.Abstractions;
 

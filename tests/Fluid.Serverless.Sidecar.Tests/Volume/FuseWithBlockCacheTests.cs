@@ -81,7 +81,7 @@ public sealed class FuseWithBlockCacheTests : IAsyncDisposable
         var dataset = TestDatasets.Create(new LocalObjectSource(data), mountPath: target);
         var progress = new Fluid.Serverless.Sidecar.Volume.VolumeProgress("demo", "copy", target);
 
-        await new Fluid.Serverless.Sidecar.Volume.DatasetCopier(dataset, target, _reader, new Fluid.Serverless.Sidecar.Volume.CopyOptions(0, 0, 2, Path.Combine(_root, "copy-state")), progress, TimeProvider.System, NullLogger.Instance)
+        await new Fluid.Serverless.Sidecar.Volume.Copy.DatasetCopier(dataset, target, _reader, new Fluid.Serverless.Sidecar.Volume.Copy.CopyOptions(0, 0, 2, Path.Combine(_root, "copy-state")), progress, TimeProvider.System, NullLogger.Instance)
             .RunAsync(CancellationToken.None);
 
         Assert.Equal(Fluid.Serverless.Sidecar.Volume.VolumeState.Ready, progress.State);

@@ -1,5 +1,7 @@
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Tests.ProcessLevel;
+using Fluid.Serverless.Sidecar.Volume.Copy;
+using Fluid.Serverless.Sidecar.Volume.Fuse;
 using Fluid.Serverless.Sidecar.Volume;
 
 namespace Fluid.Serverless.Sidecar.Tests.Volume;

@@ -1,4 +1,5 @@
 using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Sidecar.Volume.Copy;
 using Fluid.Serverless.Sidecar.Volume;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -86,7 +87,7 @@ public sealed class VolumeServiceTests : IDisposable
 
         await service.StartAsync(CancellationToken.None);
         await WaitUntilAsync(() => service.IsReady, "the copy is ready");
-        var readiness = await new Fluid.Serverless.Sidecar.Hosting.VolumesReadinessCheck(service).CheckHealthAsync(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext());
+        var readiness = await new Fluid.Serverless.Sidecar.Admin.VolumesReadinessCheck(service).CheckHealthAsync(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext());
         Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, readiness.Status);
 
         Assert.Equal("copied", await File.ReadAllTextAsync(Path.Combine(target, "dir/a.txt")));

@@ -142,6 +142,43 @@ public sealed class MultipartUploadTests(WriteThroughEnvironment environment)
     }
 
     [Fact]
+    public async Task Metrics_MultipartAndDeleteObjects_CountedUnderTheirOwnOperation()
+    {
+        using var s3 = environment.SidecarClient();
+        var putObjectsBefore = await RequestCountAsync("PutObject", 200);
+        var postBucketBefore = await RequestCountAsync("PostBucket", 200);
+        var bucket = WriteThroughEnvironment.LocalWritable;
+
+        var upload = await s3.InitiateMultipartUploadAsync(bucket, "mp/labelled.bin");
+        var part = await s3.UploadPartAsync(new UploadPartRequest { BucketName = bucket, Key = "mp/labelled.bin", UploadId = upload.UploadId, PartNumber = 1, InputStream = new MemoryStream(WriteThroughEnvironment.RandomBytes(1000)) });
+        await s3.ListPartsAsync(new ListPartsRequest { BucketName = bucket, Key = "mp/labelled.bin", UploadId = upload.UploadId });
+        await s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest { BucketName = bucket, Key = "mp/labelled.bin", UploadId = upload.UploadId, PartETags = [new PartETag(1, part.ETag)] });
+        var aborted = await s3.InitiateMultipartUploadAsync(bucket, "mp/labelled-aborted.bin");
+        await s3.AbortMultipartUploadAsync(bucket, "mp/labelled-aborted.bin", aborted.UploadId);
+        await s3.DeleteObjectsAsync(new DeleteObjectsRequest { BucketName = bucket, Objects = [new KeyVersion { Key = "mp/labelled.bin" }] });
+
+        Assert.True(await RequestCountAsync("CreateMultipartUpload", 200) >= 2);
+        Assert.True(await RequestCountAsync("UploadPart", 200) >= 1);
+        Assert.True(await RequestCountAsync("ListParts", 200) >= 1);
+        Assert.True(await RequestCountAsync("CompleteMultipartUpload", 200) >= 1);
+        Assert.True(await RequestCountAsync("AbortMultipartUpload", 204) >= 1);
+        Assert.True(await RequestCountAsync("DeleteObjects", 200) >= 1);
+        Assert.Equal(putObjectsBefore, await RequestCountAsync("PutObject", 200));
+        Assert.Equal(postBucketBefore, await RequestCountAsync("PostBucket", 200));
+        Assert.False(File.Exists(Path.Combine(environment.LocalRoot, "mp", "labelled.bin")));
+    }
+
+    /// <summary>fluid_sidecar_s3_requests_total{operation,status} as /metrics shows it (0 when the series does not exist).</summary>
+    private async Task<long> RequestCountAsync(string operation, int status)
+    {
+        using var admin = new HttpClient { BaseAddress = environment.Sidecar.AdminEndpoint };
+        var text = await admin.GetStringAsync("/metrics");
+        var prefix = $"fluid_sidecar_s3_requests_total{{operation=\"{operation}\",status=\"{status}\"}} ";
+        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line[prefix.Length..], CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
     public async Task Complete_LocalDatasetWrongETagOrSmallPart_InvalidPartEntityTooSmallAndNoFile()
     {
         using var s3 = environment.SidecarClient();
