@@ -5,6 +5,7 @@ using System.IO.Enumeration;
 using Microsoft.Extensions.Logging;
 using Fluid.Serverless.Sidecar.Sources;
 using Microsoft.Win32.SafeHandles;
+using Fluid.Serverless.Sidecar;
 
 namespace Fluid.Serverless.Sidecar.Cache;
 
@@ -1125,25 +1126,25 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Error, "Block cache directory {Directory} is unusable; every read passes through to the remote")]
+        [LoggerMessage(EventIds.CacheDirectoryUnusable, LogLevel.Error, "Block cache directory {Directory} is unusable; every read passes through to the remote")]
         public static partial void DirectoryUnusable(ILogger logger, string directory, Exception exception);
 
-        [LoggerMessage(2, LogLevel.Warning, "Dropped corrupt block file {Path}: {Reason}; it is fetched again")]
+        [LoggerMessage(EventIds.CorruptBlockDropped, LogLevel.Warning, "Dropped corrupt block file {Path}: {Reason}; it is fetched again")]
         public static partial void CorruptBlockDropped(ILogger logger, string path, string reason);
 
-        [LoggerMessage(3, LogLevel.Warning, "Block {Path} served without caching it: {Reason}")]
+        [LoggerMessage(EventIds.BlockPassThrough, LogLevel.Warning, "Block {Path} served without caching it: {Reason}")]
         public static partial void PassThrough(ILogger logger, string path, string reason);
 
-        [LoggerMessage(4, LogLevel.Warning, "Could not read block file {Path}; fetching it from the remote")]
+        [LoggerMessage(EventIds.BlockUnreadable, LogLevel.Warning, "Could not read block file {Path}; fetching it from the remote")]
         public static partial void BlockUnreadable(ILogger logger, string path, Exception exception);
 
-        [LoggerMessage(5, LogLevel.Warning, "Could not delete block file {Path}")]
+        [LoggerMessage(EventIds.BlockDeleteFailed, LogLevel.Warning, "Could not delete block file {Path}")]
         public static partial void DeleteFailed(ILogger logger, string path, Exception exception);
 
-        [LoggerMessage(6, LogLevel.Information, "Block cache index loaded: {Blocks} blocks, {Bytes} bytes in {Milliseconds} ms")]
+        [LoggerMessage(EventIds.CacheIndexLoaded, LogLevel.Information, "Block cache index loaded: {Blocks} blocks, {Bytes} bytes in {Milliseconds} ms")]
         public static partial void IndexLoaded(ILogger logger, int blocks, long bytes, double milliseconds);
 
-        [LoggerMessage(7, LogLevel.Error, "Block cache index scan of {Directory} failed; cached blocks are still found on read")]
+        [LoggerMessage(EventIds.CacheIndexLoadFailed, LogLevel.Error, "Block cache index scan of {Directory} failed; cached blocks are still found on read")]
         public static partial void IndexLoadFailed(ILogger logger, string directory, Exception exception);
     }
 }

@@ -3,6 +3,7 @@ using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Sources;
 using Microsoft.Extensions.Logging;
+using Fluid.Serverless.Sidecar;
 
 namespace Fluid.Serverless.Sidecar.Cache;
 
@@ -650,7 +651,7 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Debug, "Read-ahead of block {Block} of {Dataset}/{Key} failed")]
+        [LoggerMessage(EventIds.ReadAheadFailed, LogLevel.Debug, "Read-ahead of block {Block} of {Dataset}/{Key} failed")]
         public static partial void ReadAheadFailed(ILogger logger, string dataset, string key, long block, Exception exception);
     }
 }

@@ -3,6 +3,7 @@ using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Prefetch;
 using Fluid.Serverless.Sidecar.Sources;
 using Microsoft.Extensions.Logging;
+using Fluid.Serverless.Sidecar;
 
 namespace Fluid.Serverless.Sidecar.Configuration;
 
@@ -138,10 +139,10 @@ internal sealed partial class ConfigApplier(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 5110, Level = LogLevel.Information, Message = "Dataset snapshot {Generation} published: {Datasets} datasets, {Retired} sources retired")]
+        [LoggerMessage(EventId = EventIds.DatasetSnapshotApplied, Level = LogLevel.Information, Message = "Dataset snapshot {Generation} published: {Datasets} datasets, {Retired} sources retired")]
         public static partial void Applied(ILogger logger, long generation, int datasets, int retired);
 
-        [LoggerMessage(EventId = 5111, Level = LogLevel.Warning, Message = "Disposing retired source '{Source}' failed")]
+        [LoggerMessage(EventId = EventIds.RetiredSourceDisposeFailed, Level = LogLevel.Warning, Message = "Disposing retired source '{Source}' failed")]
         public static partial void DisposeFailed(ILogger logger, Exception exception, string source);
     }
 }

@@ -1,5 +1,6 @@
 using Fluid.Serverless.Sidecar.Configuration;
 using Microsoft.Extensions.Logging;
+using Fluid.Serverless.Sidecar;
 
 namespace Fluid.Serverless.Sidecar.Datasets;
 
@@ -36,6 +37,6 @@ public sealed partial class DatasetRegistry : IDatasetRegistry, IDatasetSnapshot
         Changed?.Invoke(snapshot);
     }
 
-    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Serving dataset generation {Generation}: {Count} dataset(s): {Names}")]
+    [LoggerMessage(EventId = EventIds.DatasetsPublished, Level = LogLevel.Information, Message = "Serving dataset generation {Generation}: {Count} dataset(s): {Names}")]
     private static partial void LogPublished(ILogger logger, long generation, int count, string names);
 }

@@ -1,4 +1,5 @@
 using Fluid.Serverless.Sidecar.Cache;
+using Fluid.Serverless.Sidecar;
 
 namespace Fluid.Serverless.Sidecar.Hosting;
 
@@ -60,6 +61,6 @@ internal sealed partial class MemoryTrimmer(TimeProvider time, ILogger<MemoryTri
         return true;
     }
 
-    [LoggerMessage(EventId = 20, Level = LogLevel.Debug, Message = "Returned memory after a burst: {DroppedMiB} MiB of block buffers dropped; RSS {BeforeMiB} -> {AfterMiB} MiB")]
+    [LoggerMessage(EventId = EventIds.MemoryTrimmed, Level = LogLevel.Debug, Message = "Returned memory after a burst: {DroppedMiB} MiB of block buffers dropped; RSS {BeforeMiB} -> {AfterMiB} MiB")]
     private static partial void LogTrimmed(ILogger logger, long droppedMiB, long beforeMiB, long afterMiB);
 }

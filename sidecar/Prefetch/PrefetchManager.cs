@@ -3,6 +3,7 @@ using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Datasets;
 using Microsoft.Extensions.Logging;
+using Fluid.Serverless.Sidecar;
 
 namespace Fluid.Serverless.Sidecar.Prefetch;
 
@@ -282,7 +283,7 @@ internal sealed partial class PrefetchManager : IPrefetchStatus, IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 5010, Level = LogLevel.Error, Message = "Dataset '{Dataset}' has invalid prefetch entries: {Error}")]
+        [LoggerMessage(EventId = EventIds.PrefetchBadEntries, Level = LogLevel.Error, Message = "Dataset '{Dataset}' has invalid prefetch entries: {Error}")]
         public static partial void BadEntries(ILogger logger, string dataset, string error);
     }
 }

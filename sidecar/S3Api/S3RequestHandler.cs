@@ -5,6 +5,7 @@ using Fluid.Serverless.Sidecar.Hosting;
 using Fluid.Serverless.Sidecar.Sources;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Fluid.Serverless.Sidecar;
 
 namespace Fluid.Serverless.Sidecar.S3Api;
 
@@ -280,12 +281,12 @@ internal sealed partial class S3RequestHandler
         return S3ErrorWriter.WriteAsync(context, error, requestId);
     }
 
-    [LoggerMessage(EventId = 200, Level = LogLevel.Warning, Message = "Request {RequestId}: remote unavailable and not cached: {Reason}")]
+    [LoggerMessage(EventId = EventIds.RemoteUnavailable, Level = LogLevel.Warning, Message = "Request {RequestId}: remote unavailable and not cached: {Reason}")]
     private static partial void LogRemoteUnavailable(ILogger logger, string requestId, string reason);
 
-    [LoggerMessage(EventId = 201, Level = LogLevel.Error, Message = "Request {RequestId} ({Operation}) failed before its response started")]
+    [LoggerMessage(EventId = EventIds.RequestFailed, Level = LogLevel.Error, Message = "Request {RequestId} ({Operation}) failed before its response started")]
     private static partial void LogUnexpected(ILogger logger, Exception exception, string requestId, string operation);
 
-    [LoggerMessage(EventId = 202, Level = LogLevel.Warning, Message = "Request {RequestId} ({Operation}) failed while streaming its body; the connection was cut")]
+    [LoggerMessage(EventId = EventIds.RequestAbortedMidBody, Level = LogLevel.Warning, Message = "Request {RequestId} ({Operation}) failed while streaming its body; the connection was cut")]
     private static partial void LogAbortedMidBody(ILogger logger, Exception exception, string requestId, string operation);
 }

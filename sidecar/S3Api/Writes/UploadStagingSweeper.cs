@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Fluid.Serverless.Sidecar;
 
 namespace Fluid.Serverless.Sidecar.S3Api.Writes;
 
@@ -38,9 +39,9 @@ internal sealed partial class UploadStagingSweeper(
         }
     }
 
-    [LoggerMessage(EventId = 5201, Level = LogLevel.Information, Message = "Upload staging {Directory}: deleted {SpoolFiles} spool file(s) left by a previous process and {Uploads} multipart upload(s) untouched for {Days} days")]
+    [LoggerMessage(EventId = EventIds.UploadStagingSwept, Level = LogLevel.Information, Message = "Upload staging {Directory}: deleted {SpoolFiles} spool file(s) left by a previous process and {Uploads} multipart upload(s) untouched for {Days} days")]
     private static partial void Swept(ILogger logger, string directory, int spoolFiles, int uploads, double days);
 
-    [LoggerMessage(EventId = 5202, Level = LogLevel.Warning, Message = "Upload staging {Directory}: the start-up sweep failed ({Reason}); leftovers stay until the next start")]
+    [LoggerMessage(EventId = EventIds.UploadStagingSweepFailed, Level = LogLevel.Warning, Message = "Upload staging {Directory}: the start-up sweep failed ({Reason}); leftovers stay until the next start")]
     private static partial void SweepFailed(ILogger logger, string directory, string reason);
 }
