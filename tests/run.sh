@@ -6,7 +6,7 @@
 #   bash tests/run.sh                 # everything
 #   bash tests/run.sh --filter EXPR   # only tests matching a dotnet test filter (script checks are skipped)
 #   bash tests/run.sh --aot           # also publish the sidecar as Native AOT and run the process-level and client
-#                                     # interop tests again against that binary (issue 8); about 6 more minutes
+#                                     # interop tests again against that binary; about 6 more minutes
 #
 # Env: CONFIGURATION (default Release); FLUID_SIDECAR_BINARY=/path/to/aot/fluid-sidecar makes the process-level
 # tests run against that binary (e.g. the Native AOT build) instead of the JIT build.
@@ -143,7 +143,7 @@ dotnet "${test_args[@]}"
 dotnet_exit=$?
 set -e
 
-# Issue 8: the same process-level tests against the Native AOT binary.
+# The same process-level tests against the Native AOT binary: what ships is the AOT build.
 if [[ "$run_aot" == 1 ]]; then
     aot_dir="$repo_root/artifacts/aot-sidecar"
     log "dotnet publish sidecar -c $configuration -r linux-x64 -p:PublishAot=true (Native AOT)"
@@ -189,7 +189,7 @@ fi
 echo "dotnet test: $dotnet_passed passed, $dotnet_failed failed (results in ${results_dir#"$repo_root"/})"
 
 # --- 6. Script-level checks (other components add them; each exits 0 on success) ----------------------------------
-# Convention: tests/<folder>/*-check.sh, tests/<folder>/check-*.sh and tests/checks/*.sh, run from the repository
+# Convention: tests/<folder>/*-check.sh and tests/<folder>/check-*.sh, run from the repository
 # root. Other scripts (e.g. tests/packaging/build-images.sh, which needs a Docker engine) are not run here.
 check_passed=0; check_failed=0
 if [[ -z "$test_filter" ]]; then
@@ -201,8 +201,8 @@ if [[ -z "$test_filter" ]]; then
             echo "FAILED check: $check" >&2
             check_failed=$((check_failed + 1))
         fi
-    done < <(find tests -path tests/node -prune -o \( -path 'tests/*/*-check.sh' -o -path 'tests/*/check-*.sh' -o -path 'tests/checks/*.sh' \) -type f -print0 | sort -z)
-    # End to end (issue 7): inject sample pods offline and run them as a stand-in kubelet would (tests/e2e/README.md);
+    done < <(find tests -path tests/node -prune -o \( -path 'tests/*/*-check.sh' -o -path 'tests/*/check-*.sh' \) -type f -print0 | sort -z)
+    # End to end: inject sample pods offline and run them as a stand-in kubelet would (tests/e2e/README.md);
     # with --aot, once more with the Native AOT sidecar.
     e2e_binaries=("")
     if [[ -n "${aot_dir:-}" && -x "${aot_dir}/fluid-sidecar" ]]; then e2e_binaries+=("$aot_dir/fluid-sidecar"); fi

@@ -4,7 +4,6 @@ using System.Text.Json;
 using Fluid.Serverless.Injector.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
-using Fluid.Serverless.Injector;
 
 namespace Fluid.Serverless.Injector.Admission;
 

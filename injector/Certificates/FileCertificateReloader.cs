@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Fluid.Serverless.Injector;
 
 namespace Fluid.Serverless.Injector.Certificates;
 

@@ -8,7 +8,6 @@ using k8s.Autorest;
 using k8s.Models;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Fluid.Serverless.Injector;
 
 namespace Fluid.Serverless.Injector.Certificates;
 

@@ -7,7 +7,6 @@ using k8s;
 using k8s.Autorest;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Fluid.Serverless.Injector;
 
 namespace Fluid.Serverless.Injector.Kubernetes;
 

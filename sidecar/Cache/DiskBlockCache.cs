@@ -5,7 +5,6 @@ using System.IO.Enumeration;
 using Microsoft.Extensions.Logging;
 using Fluid.Serverless.Sidecar.Sources;
 using Microsoft.Win32.SafeHandles;
-using Fluid.Serverless.Sidecar;
 
 namespace Fluid.Serverless.Sidecar.Cache;
 
@@ -1001,7 +1000,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
 
             // The scan leaves megabytes of garbage (paths, headers, the sorted list) that a quiet sidecar would keep
             // resident for a long time: a workstation GC keeps freed regions for reuse. One aggressive collection,
-            // once, right after start-up, gives that memory back (idle RSS is paid by every pod, issue 8).
+            // once, right after start-up, gives that memory back (idle RSS is paid by every pod).
             found.Clear();
             found.TrimExcess();
             _index.CompleteLoad(); // before the collection: it drops the index's grown table
@@ -1028,7 +1027,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
     private void ListBlockFiles(List<ScannedBlock> found)
     {
         // One instance of each source identity, object key and ETag for the life of the index (every block of an
-        // object, and every object of a source, share them): the index of a warm cache stays resident (issue 8).
+        // object, and every object of a source, share them): the index of a warm cache stays resident for the life of the pod.
         var strings = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var shard in Directory.EnumerateDirectories(_blocksDirectory))
         {

@@ -2,7 +2,6 @@ using System.Threading.Channels;
 using Fluid.Serverless.Contracts;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Fluid.Serverless.Sidecar;
 
 namespace Fluid.Serverless.Sidecar.Configuration;
 

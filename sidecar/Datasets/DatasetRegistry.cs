@@ -1,6 +1,5 @@
 using Fluid.Serverless.Sidecar.Configuration;
 using Microsoft.Extensions.Logging;
-using Fluid.Serverless.Sidecar;
 
 namespace Fluid.Serverless.Sidecar.Datasets;
 

@@ -5,7 +5,6 @@ using Fluid.Serverless.Sidecar.Sources;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Retry;
-using Fluid.Serverless.Sidecar;
 
 namespace Fluid.Serverless.Sidecar.Prefetch;
 

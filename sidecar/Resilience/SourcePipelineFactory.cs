@@ -3,7 +3,6 @@ using Polly;
 using Polly.CircuitBreaker;
 using Polly.Retry;
 using Polly.Timeout;
-using Fluid.Serverless.Sidecar;
 
 namespace Fluid.Serverless.Sidecar.Resilience;
 

@@ -5,7 +5,6 @@ using Fluid.Serverless.Sidecar.Hosting;
 using Fluid.Serverless.Sidecar.Sources;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
-using Fluid.Serverless.Sidecar;
 
 namespace Fluid.Serverless.Sidecar.S3Api;
 
@@ -20,7 +19,7 @@ internal sealed partial class S3RequestHandler
     public const string RequestIdHeader = "x-amz-request-id";
     public const string HostIdHeader = "x-amz-id-2";
 
-    /// <summary>Query keys that name a bucket or object subresource this read-only endpoint does not implement.</summary>
+    /// <summary>Query keys that name a bucket or object subresource this endpoint does not implement.</summary>
     private static readonly HashSet<string> Subresources = new(StringComparer.Ordinal)
     {
         "accelerate", "acl", "analytics", "attributes", "cors", "delete", "encryption", "intelligent-tiering",

@@ -6,7 +6,6 @@ using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Sources;
 using Microsoft.Extensions.Logging;
-using Fluid.Serverless.Sidecar;
 
 namespace Fluid.Serverless.Sidecar.Volume;
 

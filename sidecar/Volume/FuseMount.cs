@@ -1,6 +1,5 @@
 using System.Buffers;
 using Microsoft.Extensions.Logging;
-using Fluid.Serverless.Sidecar;
 
 namespace Fluid.Serverless.Sidecar.Volume;
 

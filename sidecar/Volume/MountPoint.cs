@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Fluid.Serverless.Sidecar;
 
 namespace Fluid.Serverless.Sidecar.Volume;
 

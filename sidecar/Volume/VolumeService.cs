@@ -3,7 +3,6 @@ using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Datasets;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Fluid.Serverless.Sidecar;
 
 namespace Fluid.Serverless.Sidecar.Volume;
 

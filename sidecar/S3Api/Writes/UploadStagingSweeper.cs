@@ -1,12 +1,11 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Fluid.Serverless.Sidecar;
 
 namespace Fluid.Serverless.Sidecar.S3Api.Writes;
 
 /// <summary>
 /// Runs <see cref="UploadStaging.SweepLeftovers"/> once, in the background after the sidecar serves: start-up does
-/// no work that can wait (issue 8), and a sweep that fails (a read-only or vanished directory) only logs.
+/// no work that can wait (every pod waits for it), and a sweep that fails (a read-only or vanished directory) only logs.
 /// </summary>
 internal sealed partial class UploadStagingSweeper(
     UploadStaging staging, IHostApplicationLifetime lifetime, TimeProvider timeProvider, ILogger<UploadStagingSweeper> logger) : IHostedService

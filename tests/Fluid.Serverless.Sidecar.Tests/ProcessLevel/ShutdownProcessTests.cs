@@ -4,7 +4,7 @@ using Fluid.Serverless.Contracts;
 namespace Fluid.Serverless.Sidecar.Tests.ProcessLevel;
 
 /// <summary>
-/// How the sidecar process ends and how a pod waits for it (issue 8): SIGTERM while a cold download is in flight,
+/// How the sidecar process ends and how a pod waits for it: SIGTERM while a cold download is in flight,
 /// POST /quitquitquit (legacy-sidecar Jobs) and the <c>wait-ready</c> subcommand (the legacy sidecar's postStart hook).
 /// The timeouts here only keep a hung process from hanging the suite; speed is measured in bench/footprint.
 /// </summary>
