@@ -152,7 +152,7 @@ if [[ "$run_aot" == 1 ]]; then
         [[ -n "$test_filter" ]] && aot_filter="($aot_filter)&($test_filter)"
         log "process-level and client interop tests against $aot_dir/fluid-sidecar"
         set +e
-        FLUID_SIDECAR_BINARY="$aot_dir/fluid-sidecar" dotnet test tests/Fluid.Serverless.Sidecar.Tests/Fluid.Serverless.Sidecar.Tests.csproj \
+        FLUID_SIDECAR_BINARY="$aot_dir/fluid-sidecar" dotnet test tests/Fluid.Serverless.Sidecar.IntegrationTests/Fluid.Serverless.Sidecar.IntegrationTests.csproj \
             -c "$configuration" --no-build --nologo --results-directory "$results_dir/aot" \
             --logger "trx" --logger "console;verbosity=minimal" --blame-hang-timeout 5m --blame-hang-dump-type none \
             --filter "$aot_filter"

@@ -1,5 +1,5 @@
 using Fluid.Serverless.Sidecar.Sources;
-using static Fluid.Serverless.Sidecar.Tests.Sources.SourceAssertions;
+using static Fluid.Serverless.Testing.SourceAssertions;
 
 namespace Fluid.Serverless.Sidecar.Tests.Sources;
 

@@ -1,6 +1,6 @@
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Sources;
-using static Fluid.Serverless.Sidecar.Tests.Sources.SourceAssertions;
+using static Fluid.Serverless.Testing.SourceAssertions;
 
 namespace Fluid.Serverless.Sidecar.Tests.Sources;
 

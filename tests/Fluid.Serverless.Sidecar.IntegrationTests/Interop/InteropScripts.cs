@@ -6,5 +6,5 @@ namespace Fluid.Serverless.Sidecar.Tests.ClientInterop;
 internal static class InteropScripts
 {
     public static string Path(string name) =>
-        System.IO.Path.Combine(SidecarProcess.RepositoryRoot(), "tests", "Fluid.Serverless.Sidecar.Tests", "Interop", "scripts", name);
+        System.IO.Path.Combine(SidecarProcess.RepositoryRoot(), "tests", "Fluid.Serverless.Sidecar.IntegrationTests", "Interop", "scripts", name);
 }

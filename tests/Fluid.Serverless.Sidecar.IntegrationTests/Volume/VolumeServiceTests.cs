@@ -51,7 +51,7 @@ public sealed class VolumeServiceTests : IDisposable
         var one = Path.Combine(_root, "one");
         var two = Path.Combine(_root, "two");
         var registry = new StandInDatasetRegistry();
-        registry.Set(TestDatasets.Create(Source("a.txt", "one"), name: "one", mountPath: one));
+        registry.Set(StandInDatasets.Create(Source("a.txt", "one"), name: "one", mountPath: one));
         await using var service = Create(registry, DatasetModes.Fuse);
 
         await service.StartAsync(CancellationToken.None);
@@ -61,14 +61,14 @@ public sealed class VolumeServiceTests : IDisposable
 
         // Dataset "one" switches source in place; "two" appears.
         registry.Set(
-            TestDatasets.Create(Source("b.txt", "one, new source"), name: "one", mountPath: one),
-            TestDatasets.Create(Source("c.txt", "two"), name: "two", mountPath: two));
+            StandInDatasets.Create(Source("b.txt", "one, new source"), name: "one", mountPath: one),
+            StandInDatasets.Create(Source("c.txt", "two"), name: "two", mountPath: two));
         await WaitUntilAsync(() => service.Volumes.Count == 2 && service.IsReady, "dataset two is mounted");
         Assert.Equal("two", await File.ReadAllTextAsync(Path.Combine(two, "c.txt")));
         await WaitUntilAsync(() => File.Exists(Path.Combine(one, "b.txt")), "dataset one serves its new source");
         Assert.Equal("one, new source", await File.ReadAllTextAsync(Path.Combine(one, "b.txt")));
 
-        registry.Set(TestDatasets.Create(Source("c.txt", "two"), name: "two", mountPath: two));
+        registry.Set(StandInDatasets.Create(Source("c.txt", "two"), name: "two", mountPath: two));
         await WaitUntilAsync(() => !MountTable.IsMounted(one), "dataset one is unmounted");
 
         await service.StopAsync(CancellationToken.None);
@@ -81,7 +81,7 @@ public sealed class VolumeServiceTests : IDisposable
     {
         var target = Path.Combine(_root, "one");
         var registry = new StandInDatasetRegistry();
-        registry.Set(TestDatasets.Create(Source("dir/a.txt", "copied"), name: "one", mountPath: target));
+        registry.Set(StandInDatasets.Create(Source("dir/a.txt", "copied"), name: "one", mountPath: target));
         await using var service = Create(registry, DatasetModes.Copy);
 
         await service.StartAsync(CancellationToken.None);
@@ -100,12 +100,12 @@ public sealed class VolumeServiceTests : IDisposable
     {
         var target = Path.Combine(_root, "one");
         var registry = new StandInDatasetRegistry();
-        registry.Set(TestDatasets.Create(Source("v1.txt", "first"), name: "one", mountPath: target, sourceUri: "local:///v1"));
+        registry.Set(StandInDatasets.Create(Source("v1.txt", "first"), name: "one", mountPath: target, sourceUri: "local:///v1"));
         await using var service = Create(registry, DatasetModes.Copy);
         await service.StartAsync(CancellationToken.None);
         await WaitUntilAsync(() => service.IsReady, "the first copy is ready");
 
-        registry.Set(TestDatasets.Create(Source("v2.txt", "second"), name: "one", mountPath: target, sourceUri: "local:///v2"));
+        registry.Set(StandInDatasets.Create(Source("v2.txt", "second"), name: "one", mountPath: target, sourceUri: "local:///v2"));
         await WaitUntilAsync(() => File.Exists(Path.Combine(target, "v2.txt")) && service.IsReady, "the second source is copied");
 
         Assert.Equal("second", await File.ReadAllTextAsync(Path.Combine(target, "v2.txt")));
@@ -118,7 +118,7 @@ public sealed class VolumeServiceTests : IDisposable
     {
         var target = Path.Combine(_root, "one");
         var registry = new StandInDatasetRegistry();
-        registry.Set(TestDatasets.Create(Source("a.txt", "x"), name: "one", mountPath: target));
+        registry.Set(StandInDatasets.Create(Source("a.txt", "x"), name: "one", mountPath: target));
         await using var service = Create(registry, DatasetModes.Auto, fuseDevice: "/dev/no-such-fuse");
 
         await service.StartAsync(CancellationToken.None);
@@ -134,7 +134,7 @@ public sealed class VolumeServiceTests : IDisposable
     {
         var target = Path.Combine(_root, "one");
         var registry = new StandInDatasetRegistry();
-        registry.Set(TestDatasets.Create(Source("a.txt", "x"), name: "one", mountPath: target));
+        registry.Set(StandInDatasets.Create(Source("a.txt", "x"), name: "one", mountPath: target));
         await using var service = Create(registry, DatasetModes.Auto);
 
         await service.StartAsync(CancellationToken.None);
@@ -149,7 +149,7 @@ public sealed class VolumeServiceTests : IDisposable
     public async Task StartAsync_S3Mode_ServesNoVolumeAndIsReady()
     {
         var registry = new StandInDatasetRegistry();
-        registry.Set(TestDatasets.Create(Source("a.txt", "x"), name: "one", mountPath: Path.Combine(_root, "one")));
+        registry.Set(StandInDatasets.Create(Source("a.txt", "x"), name: "one", mountPath: Path.Combine(_root, "one")));
         await using var service = Create(registry, DatasetModes.S3);
 
         await service.StartAsync(CancellationToken.None);

@@ -63,7 +63,7 @@ public sealed class DatasetCopierTests : IDisposable
         source.Put("x/y", "file x/y"u8.ToArray());
         source.Put("up/../escape", "x"u8.ToArray());    // never written outside the target
 
-        var progress = await CopyAsync(TestDatasets.Create(source), new PassThroughObjectReader());
+        var progress = await CopyAsync(StandInDatasets.Create(source), new PassThroughObjectReader());
 
         var status = progress.Snapshot();
         Assert.Equal(VolumeState.Ready, status.State);
@@ -86,7 +86,7 @@ public sealed class DatasetCopierTests : IDisposable
     {
         var source = Sample();
         source.Put("lists/manifest.txt", "d.bin\n# comment\n\n"u8.ToArray());
-        var dataset = TestDatasets.Create(source, prefetch: ["train/**/*.jpg", "a.bin", "@lists/manifest.txt"]);
+        var dataset = StandInDatasets.Create(source, prefetch: ["train/**/*.jpg", "a.bin", "@lists/manifest.txt"]);
 
         var progress = await CopyAsync(dataset, new PassThroughObjectReader());
 
@@ -113,7 +113,7 @@ public sealed class DatasetCopierTests : IDisposable
             }
         });
 
-        var progress = await CopyAsync(TestDatasets.Create(source), reader);
+        var progress = await CopyAsync(StandInDatasets.Create(source), reader);
 
         Assert.Equal(VolumeState.Ready, progress.State);
         Assert.NotEmpty(observations);
@@ -125,7 +125,7 @@ public sealed class DatasetCopierTests : IDisposable
     public async Task RunAsync_AfterACrashMidCopy_ResumesWithoutCopyingCompleteFilesAgain()
     {
         var source = Sample();
-        var dataset = TestDatasets.Create(source);
+        var dataset = StandInDatasets.Create(source);
         var failing = new PassThroughObjectReader();
         failing.FailingKeys.Add("c.bin");
         var first = await CopyAsync(dataset, failing, workers: 1);
@@ -152,7 +152,7 @@ public sealed class DatasetCopierTests : IDisposable
     public async Task RunAsync_ObjectChangedSinceLastCopy_IsCopiedAgain()
     {
         var source = Sample();
-        var dataset = TestDatasets.Create(source);
+        var dataset = StandInDatasets.Create(source);
         Assert.Equal(VolumeState.Ready, (await CopyAsync(dataset, new PassThroughObjectReader())).State);
         source.Put("d.bin", "new content"u8.ToArray()); // new ETag
 
@@ -168,7 +168,7 @@ public sealed class DatasetCopierTests : IDisposable
     {
         var source = Sample();
 
-        var progress = await CopyAsync(TestDatasets.Create(source, name: "imagenet"), new PassThroughObjectReader(), sizeLimit: 1024 * 1024);
+        var progress = await CopyAsync(StandInDatasets.Create(source, name: "imagenet"), new PassThroughObjectReader(), sizeLimit: 1024 * 1024);
 
         var status = progress.Snapshot();
         Assert.Equal(VolumeState.Failed, status.State);
@@ -186,7 +186,7 @@ public sealed class DatasetCopierTests : IDisposable
         try
         {
             var source = Sample();
-            var progress = await CopyAsync(TestDatasets.Create(source), new PassThroughObjectReader(), floor: -100L * 1024 * 1024, workers: 1);
+            var progress = await CopyAsync(StandInDatasets.Create(source), new PassThroughObjectReader(), floor: -100L * 1024 * 1024, workers: 1);
 
             var status = progress.Snapshot();
             Assert.Equal(VolumeState.Failed, status.State);

@@ -117,7 +117,7 @@ public sealed class PrefetchDiskCacheTests : PrefetchRealPartsTestBase, IDisposa
         var cache = NewDiskCache();
         using var manager = NewManager(cache);
 
-        var job = manager.StartAdminJob(dataset, PrefetchJobTests.Entries("shard/"));
+        var job = manager.StartAdminJob(dataset, PrefetchEntries.Parse("shard/"));
         await job.Completion;
 
         await AssertAllWarmAsync(job, dataset, source, cache, expected);
@@ -137,7 +137,7 @@ public sealed class PrefetchDiskCacheTests : PrefetchRealPartsTestBase, IDisposa
         var cache = NewDiskCache(quota);
         using var manager = NewManager(cache, workers: 1);
 
-        var job = manager.StartAdminJob(dataset, PrefetchJobTests.Entries("d/"));
+        var job = manager.StartAdminJob(dataset, PrefetchEntries.Parse("d/"));
         await job.Completion;
 
         var progress = job.GetProgress();
@@ -185,7 +185,7 @@ public sealed class PrefetchMotoTests(MotoServerFixture moto) : PrefetchRealPart
         var cache = NewDiskCache();
         using var manager = NewManager(cache);
 
-        var job = manager.StartAdminJob(dataset, PrefetchJobTests.Entries("data/"));
+        var job = manager.StartAdminJob(dataset, PrefetchEntries.Parse("data/"));
         await job.Completion;
 
         await AssertAllWarmAsync(job, dataset, source, cache, expected);

@@ -150,17 +150,6 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 }
 
-internal static class FreePort
-{
-    /// <summary>A port free on 127.0.0.1 right now (the OS picks it).</summary>
-    public static int Next()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-}
-
 internal static class RepositoryPaths
 {
     /// <summary>The repository root (the directory holding Fluid.Serverless.sln).</summary>

@@ -121,7 +121,7 @@ public sealed class MotoProcess : IAsyncDisposable
 
     private async Task LaunchAsync()
     {
-        var port = LoopbackPort.Free();
+        var port = FreePort.Next();
         Endpoint = new Uri($"http://127.0.0.1:{port}");
         var startInfo = new ProcessStartInfo("moto_server", ["-H", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture)])
         {

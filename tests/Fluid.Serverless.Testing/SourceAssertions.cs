@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Fluid.Serverless.Sidecar.Sources;
 
-namespace Fluid.Serverless.Sidecar.Tests.Sources;
+namespace Fluid.Serverless.Testing;
 
 /// <summary>Checks every source must pass, whatever the protocol behind it.</summary>
 internal static class SourceAssertions

@@ -209,9 +209,9 @@ public sealed class SidecarProcess : IAsyncDisposable
         _process?.Dispose();
         _config = _config with
         {
-            S3 = new EndpointConfig { Address = "127.0.0.1", Port = LoopbackPort.Free() },
+            S3 = new EndpointConfig { Address = "127.0.0.1", Port = FreePort.Next() },
             // Never 0.0.0.0 in tests: nothing here may listen beyond loopback.
-            Admin = new EndpointConfig { Address = "127.0.0.1", Port = LoopbackPort.Free() },
+            Admin = new EndpointConfig { Address = "127.0.0.1", Port = FreePort.Next() },
         };
         Directory.CreateDirectory(_config.Cache.Directory);
         await File.WriteAllTextAsync(ConfigPath, _renderConfig(_config));

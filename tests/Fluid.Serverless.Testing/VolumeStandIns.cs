@@ -4,11 +4,10 @@ using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Sources;
 
-namespace Fluid.Serverless.Sidecar.Tests.Volume;
+namespace Fluid.Serverless.Testing;
 
-// STAND-INS until the real LocalObjectSource, ObjectReader and DatasetRegistry land on main (other helpers write
-// them in parallel). They are deliberately small: an in-memory/directory-backed source with S3 listing semantics,
-// a pass-through reader (no block cache) and a registry whose snapshot a test sets.
+// Small stand-ins for the volume tests, where the real part would hide what a test checks: an in-memory source with
+// S3 listing semantics and a pass-through reader (no block cache).
 
 /// <summary>A source over an in-memory key set (contents from bytes or from local files), with S3 listing semantics.</summary>
 internal sealed class StandInSource : IObjectSource
@@ -184,23 +183,8 @@ internal sealed class PassThroughObjectReader : IObjectReader
     }
 }
 
-/// <summary>A registry whose snapshot the test replaces (raising Changed like the real one).</summary>
-internal sealed class StandInDatasetRegistry : IDatasetRegistry
-{
-    private long _generation;
-
-    public DatasetSnapshot Current { get; private set; } = DatasetSnapshot.Empty;
-
-    public event Action<DatasetSnapshot>? Changed;
-
-    public void Set(params Dataset[] datasets)
-    {
-        Current = new DatasetSnapshot(datasets.ToDictionary(d => d.Name, StringComparer.Ordinal), Interlocked.Increment(ref _generation));
-        Changed?.Invoke(Current);
-    }
-}
-
-internal static class TestDatasets
+/// <summary>Datasets over a stand-in source, with the config fields the volume tests vary.</summary>
+internal static class StandInDatasets
 {
     public static Dataset Create(IObjectSource source, string name = "demo", string? mountPath = null, bool immutable = false, IReadOnlyList<string>? prefetch = null, string sourceUri = "local:///stand-in") =>
         new(new DatasetConfig { Name = name, Source = sourceUri, MountPath = mountPath, Immutable = immutable, Prefetch = prefetch ?? [] }, source);

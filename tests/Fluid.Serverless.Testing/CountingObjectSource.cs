@@ -2,26 +2,49 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Fluid.Serverless.Sidecar.Sources;
 
-namespace Fluid.Serverless.Sidecar.Tests.Cache;
+namespace Fluid.Serverless.Testing;
 
 /// <summary>
-/// A small in-memory <see cref="IObjectSource"/> that only exists to count remote calls (and to hold them back
-/// when a test needs concurrency to overlap). The cache and reader logic under test is real; integration with
-/// real remotes (moto, s3rver, nginx, local directories) is tested with the sources themselves.
+/// Counts what reaches the remote and injects faults. Either over objects it holds in memory (<see cref="Put"/>; the
+/// cache and reader logic under test is real, the remotes are tested with the sources themselves), or wrapping a
+/// real source (<c>new CountingObjectSource(inner)</c>): reads of <see cref="FailingKeys"/> throw, reads wait on
+/// <see cref="ReadGate"/> when it is set.
 /// </summary>
 internal sealed class CountingObjectSource : IObjectSource
 {
     private readonly ConcurrentDictionary<string, (RemoteObject Meta, byte[] Bytes)> _objects = new(StringComparer.Ordinal);
+    private readonly IObjectSource? _inner;
     private int _reads;
     private int _heads;
     private int _lists;
     private int _concurrentReads;
     private int _maxConcurrentReads;
 
+    /// <summary>An in-memory source: objects come from <see cref="Put"/>.</summary>
+    public CountingObjectSource()
+    {
+    }
+
+    /// <summary>Counts the calls that reach <paramref name="inner"/>.</summary>
+    public CountingObjectSource(IObjectSource inner)
+    {
+        _inner = inner;
+        Identity = inner.Identity;
+    }
+
     public string Identity { get; init; } = "memory://test/";
 
     /// <summary>When set, every ReadAsync waits for it (lets a test line up concurrent readers).</summary>
-    public Task? ReadGate { get; set; }
+    public TaskCompletionSource? ReadGate { get; set; }
+
+    public ConcurrentQueue<string> ReadOrder { get; } = new();
+    public ConcurrentQueue<string> ListPrefixes { get; } = new();
+    public ConcurrentDictionary<string, int> ReadAttempts { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Reads of these keys fail with <see cref="SourceUnavailableException"/>.</summary>
+    public HashSet<string> FailingKeys { get; } = new(StringComparer.Ordinal);
+
+    public bool Disposed { get; private set; }
 
     /// <summary>Simulated remote latency per ReadAsync.</summary>
     public TimeSpan ReadLatency { get; set; }
@@ -59,21 +82,39 @@ internal sealed class CountingObjectSource : IObjectSource
     public ValueTask<RemoteObject?> HeadAsync(string key, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _heads);
+        if (_inner is not null)
+        {
+            return _inner.HeadAsync(key, cancellationToken);
+        }
+
         return new(_objects.TryGetValue(key, out var o) ? o.Meta : null);
     }
 
     public ValueTask<ListPage> ListAsync(ListRequest request, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _lists);
+        ListPrefixes.Enqueue(request.Prefix);
+        if (_inner is not null)
+        {
+            return _inner.ListAsync(request, cancellationToken);
+        }
+
         var keys = _objects.Keys.Where(k => k.StartsWith(request.Prefix, StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
         return new(new ListPage([.. keys.Select(k => _objects[k].Meta)], [], null));
     }
 
     public async ValueTask ReadAsync(RemoteObject obj, long offset, Memory<byte> destination, CancellationToken cancellationToken)
     {
-        EnterRead(offset);
+        EnterRead(obj.Key, offset);
         try
         {
+            if (_inner is not null)
+            {
+                await HoldOrFailAsync(obj, cancellationToken);
+                await _inner.ReadAsync(obj, offset, destination, cancellationToken);
+                return;
+            }
+
             var o = await ArriveAsync(obj, cancellationToken);
             o.Bytes.AsSpan((int)offset, destination.Length).CopyTo(destination.Span);
         }
@@ -85,13 +126,13 @@ internal sealed class CountingObjectSource : IObjectSource
 
     public async ValueTask ReadIntoAsync(RemoteObject obj, RangeSink sink, CancellationToken cancellationToken)
     {
-        if (!StreamsRanges)
+        if (!StreamsRanges || _inner is not null)
         {
             await RangeSink.ReadPartByPartAsync(this, obj, sink, cancellationToken);
             return;
         }
 
-        EnterRead(sink.Offset);
+        EnterRead(obj.Key, sink.Offset);
         try
         {
             var o = await ArriveAsync(obj, cancellationToken);
@@ -135,10 +176,16 @@ internal sealed class CountingObjectSource : IObjectSource
     }
 
     /// <summary>Counts one remote read and the peak of reads in flight; the caller decrements in its finally.</summary>
-    private void EnterRead(long offset)
+    private void EnterRead(string key, long offset)
     {
         Interlocked.Increment(ref _reads);
         ReadOffsets.Add(offset);
+        ReadAttempts.AddOrUpdate(key, 1, static (_, n) => n + 1);
+        if (offset == 0)
+        {
+            ReadOrder.Enqueue(key);
+        }
+
         var now = Interlocked.Increment(ref _concurrentReads);
         int max;
         while (now > (max = Volatile.Read(ref _maxConcurrentReads)) && Interlocked.CompareExchange(ref _maxConcurrentReads, now, max) != max)
@@ -149,11 +196,7 @@ internal sealed class CountingObjectSource : IObjectSource
     /// <summary>Holds the read at the gate and for the latency, then finds the version asked for, as a remote would.</summary>
     private async ValueTask<(RemoteObject Meta, byte[] Bytes)> ArriveAsync(RemoteObject obj, CancellationToken cancellationToken)
     {
-        if (ReadGate is { } gate)
-        {
-            await gate.WaitAsync(cancellationToken);
-        }
-
+        await HoldOrFailAsync(obj, cancellationToken);
         if (ReadLatency > TimeSpan.Zero)
         {
             await Task.Delay(ReadLatency, cancellationToken);
@@ -172,5 +215,23 @@ internal sealed class CountingObjectSource : IObjectSource
         return o;
     }
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    /// <summary>Holds the read at the gate, then fails it when its key is one of <see cref="FailingKeys"/>.</summary>
+    private async ValueTask HoldOrFailAsync(RemoteObject obj, CancellationToken cancellationToken)
+    {
+        if (ReadGate is { } gate)
+        {
+            await gate.Task.WaitAsync(cancellationToken);
+        }
+
+        if (FailingKeys.Contains(obj.Key))
+        {
+            throw new SourceUnavailableException($"injected failure reading '{obj.Key}'");
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Disposed = true;
+        return _inner?.DisposeAsync() ?? ValueTask.CompletedTask;
+    }
 }

@@ -78,7 +78,7 @@ public sealed class FuseWithBlockCacheTests : IAsyncDisposable
         await File.WriteAllBytesAsync(Path.Combine(data, "a", "b", "big.bin"), bytes);
         await File.WriteAllTextAsync(Path.Combine(data, "top.txt"), "top");
         var target = Path.Combine(_root, "copy");
-        var dataset = TestDatasets.Create(new LocalObjectSource(data), mountPath: target);
+        var dataset = StandInDatasets.Create(new LocalObjectSource(data), mountPath: target);
         var progress = new Fluid.Serverless.Sidecar.Volume.VolumeProgress("demo", "copy", target);
 
         await new Fluid.Serverless.Sidecar.Volume.DatasetCopier(dataset, target, _reader, new Fluid.Serverless.Sidecar.Volume.CopyOptions(0, 0, 2), progress, TimeProvider.System, NullLogger.Instance)

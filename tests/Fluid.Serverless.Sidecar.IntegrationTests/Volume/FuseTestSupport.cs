@@ -25,7 +25,7 @@ internal sealed class MountedDataset : IAsyncDisposable
     {
         var root = TempDirectory.Create("fluid-fuse");
         mountPath ??= Path.Combine(root, "mnt");
-        var dataset = TestDatasets.Create(source, immutable: immutable, mountPath: mountPath);
+        var dataset = StandInDatasets.Create(source, immutable: immutable, mountPath: mountPath);
         var fileSystem = new FuseFileSystem(dataset, reader ?? new PassThroughObjectReader(), TimeSpan.FromSeconds(30), TimeProvider.System, NullLogger.Instance);
         var mount = await FuseMount.MountAsync(mountPath, "fluid-demo", fileSystem, readerThreads: 4, NullLogger.Instance, CancellationToken.None);
         return new MountedDataset(root, mount, dataset);
@@ -37,48 +37,6 @@ internal sealed class MountedDataset : IAsyncDisposable
     {
         await Mount.DisposeAsync();
         TempDirectory.Delete(Root);
-    }
-}
-
-internal static class TempDirectory
-{
-    public static string Create(string name)
-    {
-        var path = Path.Combine(Path.GetTempPath(), $"{name}-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(path);
-        return path;
-    }
-
-    public static void Delete(string path)
-    {
-        try
-        {
-            if (MountTable.IsMounted(Path.Combine(path, "mnt")))
-            {
-                return; // never recurse into a live mount
-            }
-            Directory.Delete(path, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
-}
-
-internal static class MountTable
-{
-    public static bool IsMounted(string path)
-    {
-        var full = Path.GetFullPath(path).TrimEnd('/');
-        foreach (var line in File.ReadLines("/proc/self/mountinfo"))
-        {
-            var fields = line.Split(' ');
-            if (fields.Length > 4 && fields[4].Replace("\\040", " ", StringComparison.Ordinal) == full)
-            {
-                return true;
-            }
-        }
-        return false;
     }
 }
 

@@ -103,7 +103,7 @@ public sealed class ShutdownProcessTests : IDisposable
     public async Task WaitReady_NothingListening_ExitsOneNamingTheUrl()
     {
         // Nothing listens there; the admin port comes from the env override, as an operator would move it.
-        var port = LoopbackPort.Free();
+        var port = FreePort.Next();
         var (program, arguments) = SidecarProcess.Command("wait-ready", "--timeout", "1");
         var environment = new Dictionary<string, string?>
         {

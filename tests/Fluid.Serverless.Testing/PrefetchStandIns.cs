@@ -3,75 +3,14 @@ using System.Security.Cryptography;
 using System.Text;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Datasets;
+using Fluid.Serverless.Sidecar.Prefetch;
 using Fluid.Serverless.Sidecar.Sources;
 
-namespace Fluid.Serverless.Sidecar.Tests.Prefetch;
+namespace Fluid.Serverless.Testing;
 
-// Test helpers. Two are stand-ins: BlockCacheObjectReader (until the cache helper's ObjectReader is in main) and
-// MemoryBlockCache, kept where a test needs exact quota arithmetic (DiskBlockCache counts file headers too); the
-// tests that claim "cached" use the real DiskBlockCache. Sources are the real LocalObjectSource / S3ObjectSource.
-
-/// <summary>
-/// Wraps a source to count what reaches the remote and to inject faults: reads of <see cref="FailingKeys"/> throw,
-/// reads wait on <see cref="ReadGate"/> when it is set.
-/// </summary>
-internal sealed class CountingObjectSource(IObjectSource inner) : IObjectSource
-{
-    private int _reads, _heads, _lists;
-
-    public string Identity => inner.Identity;
-    public int Reads => Volatile.Read(ref _reads);
-    public int Heads => Volatile.Read(ref _heads);
-    public int Lists => Volatile.Read(ref _lists);
-    public ConcurrentQueue<string> ReadOrder { get; } = new();
-    public ConcurrentQueue<string> ListPrefixes { get; } = new();
-    public ConcurrentDictionary<string, int> ReadAttempts { get; } = new(StringComparer.Ordinal);
-    public HashSet<string> FailingKeys { get; } = new(StringComparer.Ordinal);
-    public TaskCompletionSource? ReadGate { get; set; }
-
-    public ValueTask<RemoteObject?> HeadAsync(string key, CancellationToken cancellationToken)
-    {
-        Interlocked.Increment(ref _heads);
-        return inner.HeadAsync(key, cancellationToken);
-    }
-
-    public ValueTask<ListPage> ListAsync(ListRequest request, CancellationToken cancellationToken)
-    {
-        Interlocked.Increment(ref _lists);
-        ListPrefixes.Enqueue(request.Prefix);
-        return inner.ListAsync(request, cancellationToken);
-    }
-
-    public async ValueTask ReadAsync(RemoteObject obj, long offset, Memory<byte> destination, CancellationToken cancellationToken)
-    {
-        Interlocked.Increment(ref _reads);
-        ReadAttempts.AddOrUpdate(obj.Key, 1, static (_, n) => n + 1);
-        if (offset == 0)
-        {
-            ReadOrder.Enqueue(obj.Key);
-        }
-
-        if (ReadGate is { } gate)
-        {
-            await gate.Task.WaitAsync(cancellationToken);
-        }
-
-        if (FailingKeys.Contains(obj.Key))
-        {
-            throw new SourceUnavailableException($"injected failure reading '{obj.Key}'");
-        }
-
-        await inner.ReadAsync(obj, offset, destination, cancellationToken);
-    }
-
-    public bool Disposed { get; private set; }
-
-    public ValueTask DisposeAsync()
-    {
-        Disposed = true;
-        return inner.DisposeAsync();
-    }
-}
+// Prefetch test helpers. MemoryBlockCache is kept where a test needs exact quota arithmetic (DiskBlockCache counts
+// file headers too); the tests that claim "cached" use the real DiskBlockCache. Sources are the real
+// LocalObjectSource / S3ObjectSource.
 
 /// <summary>An in-memory IBlockCache: exact used-bytes accounting against a quota, no eviction (none is needed here).</summary>
 internal sealed class MemoryBlockCache(int blockSize, long quotaBytes) : IBlockCache
@@ -188,22 +127,6 @@ internal sealed class BlockCacheObjectReader(IBlockCache cache) : IObjectReader
     }
 }
 
-/// <summary>The registry as the s3api helper's DatasetRegistry exposes it, reduced to publish + event.</summary>
-internal sealed class StandInDatasetRegistry : IDatasetRegistry
-{
-    private DatasetSnapshot _current = DatasetSnapshot.Empty;
-
-    public DatasetSnapshot Current => Volatile.Read(ref _current);
-
-    public event Action<DatasetSnapshot>? Changed;
-
-    public void Publish(DatasetSnapshot snapshot)
-    {
-        Volatile.Write(ref _current, snapshot);
-        Changed?.Invoke(snapshot);
-    }
-}
-
 /// <summary>Wraps every source the real SourceFactory builds in a <see cref="CountingObjectSource"/> the test can hold.</summary>
 internal sealed class CountingDecorator : ISourceFactory
 {
@@ -255,4 +178,14 @@ internal sealed class TempDataset : IDisposable
     public static string Sha256(ReadOnlySpan<byte> bytes) => Convert.ToHexString(SHA256.HashData(bytes));
 
     public void Dispose() => Directory.Delete(Root, recursive: true);
+}
+
+/// <summary>Prefetch entries from their text form; a test's own typo fails the test, not the product.</summary>
+internal static class PrefetchEntries
+{
+    public static IReadOnlyList<PrefetchEntry> Parse(params string[] texts)
+    {
+        Assert.True(PrefetchEntry.TryParseAll(texts, out var entries, out var error), error);
+        return entries;
+    }
 }
