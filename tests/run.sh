@@ -103,19 +103,37 @@ fi
 if [[ -d "$HOME/.pyenv/shims" && ":$PATH:" != *":$HOME/.pyenv/shims:"* ]]; then
     export PATH="$HOME/.pyenv/shims:$HOME/.pyenv/bin:$PATH"
 fi
+# tests/requirements.txt pins them; pip runs only when one is missing or at another version, so a machine without
+# PyPI passes this step when the installed versions already match.
 python_missing=()
-python3 -c 'import boto3' 2>/dev/null || python_missing+=(boto3)
-command -v moto_server >/dev/null 2>&1 || python_missing+=('moto[server]==5.2.1')
-aws --version 2>&1 | grep -q '^aws-cli/1\.' || python_missing+=(awscli)
+python_differs="$(python3 - tests/requirements.txt <<'PY'
+import re, sys
+from importlib.metadata import PackageNotFoundError, version
+for line in open(sys.argv[1], encoding="utf-8"):
+    line = line.split("#", 1)[0].strip()
+    if not line:
+        continue
+    match = re.fullmatch(r"([A-Za-z0-9_.-]+)(\[[^\]]*\])?==(\S+)", line)
+    if not match:
+        sys.exit(f"tests/requirements.txt: '{line}' is not 'name==version' or 'name[extra]==version'")
+    try:
+        installed = version(match.group(1))
+    except PackageNotFoundError:
+        installed = None
+    if installed != match.group(3):
+        print(line)
+PY
+)"
+[[ -n "$python_differs" ]] && mapfile -t python_missing <<<"$python_differs"
 if [[ ${#python_missing[@]} -gt 0 ]]; then
     log "installing Python packages: ${python_missing[*]}"
     if ! python3 -m pip install --quiet "${python_missing[@]}"; then
         echo "tests/run.sh: could not install ${python_missing[*]} with pip (PyPI unreachable?)." >&2
-        echo "The tests need moto_server, boto3 and aws-cli v1 in the python3 on PATH ($(command -v python3))." >&2
+        echo "The tests need tests/requirements.txt in the python3 on PATH ($(command -v python3))." >&2
         exit 1
     fi
 else
-    log "python peers present: $(python3 -c 'import boto3, moto; print("boto3", boto3.__version__, "moto", moto.__version__)')"
+    log "python peers as pinned in tests/requirements.txt: $(python3 -c 'import boto3, moto; print("boto3", boto3.__version__, "moto", moto.__version__)')"
 fi
 
 # --- 4. Build once ---------------------------------------------------------------------------------------------------
