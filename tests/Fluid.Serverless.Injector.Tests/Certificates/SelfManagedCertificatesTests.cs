@@ -7,6 +7,7 @@ using Fluid.Serverless.Injector.Hosting;
 using Fluid.Serverless.Injector.Policy;
 using Fluid.Serverless.Injector.Tests.Testing;
 using k8s;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Fluid.Serverless.Injector.Tests.Certificates;
@@ -59,7 +60,7 @@ public sealed class SelfManagedCertificatesTests
     public async Task ServingCertificateNearExpiry_RenewedUnderSameCa()
     {
         await using var api = await StartApiAsync();
-        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var (replica, store) = Replica(api, clock);
         var original = await replica.ReconcileAsync(CancellationToken.None);
         var originalThumbprint = store.Current!.Thumbprint;
