@@ -2,8 +2,8 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.IO.Enumeration;
-using Microsoft.Extensions.Logging;
 using Fluid.Serverless.Sidecar.Sources;
+using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 
 namespace Fluid.Serverless.Sidecar.Cache;

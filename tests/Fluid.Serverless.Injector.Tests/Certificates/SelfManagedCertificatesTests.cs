@@ -7,8 +7,8 @@ using Fluid.Serverless.Injector.Hosting;
 using Fluid.Serverless.Injector.Policy;
 using Fluid.Serverless.Injector.Tests.Testing;
 using k8s;
-using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Fluid.Serverless.Injector.Tests.Certificates;
 
