@@ -164,8 +164,10 @@ set -e
 # The same process-level tests against the Native AOT binary: what ships is the AOT build.
 if [[ "$run_aot" == 1 ]]; then
     aot_dir="$repo_root/artifacts/aot-sidecar"
-    log "dotnet publish sidecar -c $configuration -r linux-x64 -p:PublishAot=true (Native AOT)"
-    if dotnet publish sidecar -c "$configuration" -r linux-x64 -p:PublishAot=true -o "$aot_dir" -nologo -clp:ErrorsOnly; then
+    # The csproj sets PublishAot; passing it on the command line would make it global, reach contracts too and change
+    # that project's restore (and lock file).
+    log "dotnet publish sidecar -c $configuration -r linux-x64 (Native AOT)"
+    if dotnet publish sidecar -c "$configuration" -r linux-x64 -o "$aot_dir" -nologo -clp:ErrorsOnly; then
         aot_filter="FullyQualifiedName~ProcessLevel|FullyQualifiedName~ClientInterop"
         [[ -n "$test_filter" ]] && aot_filter="($aot_filter)&($test_filter)"
         log "process-level and client interop tests against $aot_dir/fluid-sidecar"
