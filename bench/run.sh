@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side benchmarks of the sidecar's S3 read path, each next to a reference measured in the same run, on
-# loopback (issue 2). Run by hand, never by CI: it is slow and noisy. Total runtime about 3-4 minutes.
+# loopback. Run by hand, never by CI: it is slow and noisy. Total runtime about 3-4 minutes.
 #
 #   bash bench/run.sh                      # JIT build (dotnet build -c Release first, or let this script build it)
 #   FLUID_SIDECAR_BINARY=path/to/aot/fluid-sidecar bash bench/run.sh   # the Native AOT binary

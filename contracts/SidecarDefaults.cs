@@ -36,16 +36,15 @@ public static class SidecarDefaults
     public const long FetchSpanBytes = 64L * 1024 * 1024;
     /// <summary>
     /// Parallel ranged GETs a sequential reader keeps in flight (its read-ahead window cut into spans). A remote gives
-    /// each stream a bounded rate, so this sets a cold read's speed: bench/run.sh (c'), 20 ms per request and 32 MiB/s
-    /// per stream, cold 256 MiB: 4 streams 2.30 s, 8 streams 1.34 s, 16 streams 0.89 s. 8: each stream holds one
-    /// block of the read-ahead memory budget while it runs.
+    /// each stream a bounded rate, so this sets a cold read's speed; 8 because each stream holds one block of the
+    /// read-ahead memory budget while it runs. See bench/README.md.
     /// </summary>
     public const int ReadAheadStreams = 8;
     public const int MetadataTtlSeconds = 30;
     /// <summary>
     /// Files prefetched in parallel (= concurrent prefetch requests). 32, not aws-cli's 10: many small files cost one
-    /// request each, so the request count in flight is what hides the per-request latency (bench/prefetch: 8 → 1.15×,
-    /// 16 → 0.90×, 32 → 0.66× the time of `aws s3 sync` for 2,000 × 256 KiB); memory is bounded separately, by bytes.
+    /// request each, so the request count in flight is what hides the per-request latency; memory is bounded
+    /// separately, by bytes. See bench/prefetch/README.md.
     /// </summary>
     public const int PrefetchWorkers = 32;
 

@@ -6,7 +6,7 @@
 #   bash tests/run.sh                 # everything
 #   bash tests/run.sh --filter EXPR   # only tests matching a dotnet test filter (script checks are skipped)
 #   bash tests/run.sh --aot           # also publish the sidecar as Native AOT and run the process-level and client
-#                                     # interop tests again against that binary (issue 8); about 6 more minutes
+#                                     # interop tests again against that binary; about 6 more minutes
 #
 # Env: CONFIGURATION (default Release); FLUID_SIDECAR_BINARY=/path/to/aot/fluid-sidecar makes the process-level
 # tests run against that binary (e.g. the Native AOT build) instead of the JIT build.
@@ -103,19 +103,37 @@ fi
 if [[ -d "$HOME/.pyenv/shims" && ":$PATH:" != *":$HOME/.pyenv/shims:"* ]]; then
     export PATH="$HOME/.pyenv/shims:$HOME/.pyenv/bin:$PATH"
 fi
+# tests/requirements.txt pins them; pip runs only when one is missing or at another version, so a machine without
+# PyPI passes this step when the installed versions already match.
 python_missing=()
-python3 -c 'import boto3' 2>/dev/null || python_missing+=(boto3)
-command -v moto_server >/dev/null 2>&1 || python_missing+=('moto[server]==5.2.1')
-aws --version 2>&1 | grep -q '^aws-cli/1\.' || python_missing+=(awscli)
+python_differs="$(python3 - tests/requirements.txt <<'PY'
+import re, sys
+from importlib.metadata import PackageNotFoundError, version
+for line in open(sys.argv[1], encoding="utf-8"):
+    line = line.split("#", 1)[0].strip()
+    if not line:
+        continue
+    match = re.fullmatch(r"([A-Za-z0-9_.-]+)(\[[^\]]*\])?==(\S+)", line)
+    if not match:
+        sys.exit(f"tests/requirements.txt: '{line}' is not 'name==version' or 'name[extra]==version'")
+    try:
+        installed = version(match.group(1))
+    except PackageNotFoundError:
+        installed = None
+    if installed != match.group(3):
+        print(line)
+PY
+)"
+[[ -n "$python_differs" ]] && mapfile -t python_missing <<<"$python_differs"
 if [[ ${#python_missing[@]} -gt 0 ]]; then
     log "installing Python packages: ${python_missing[*]}"
     if ! python3 -m pip install --quiet "${python_missing[@]}"; then
         echo "tests/run.sh: could not install ${python_missing[*]} with pip (PyPI unreachable?)." >&2
-        echo "The tests need moto_server, boto3 and aws-cli v1 in the python3 on PATH ($(command -v python3))." >&2
+        echo "The tests need tests/requirements.txt in the python3 on PATH ($(command -v python3))." >&2
         exit 1
     fi
 else
-    log "python peers present: $(python3 -c 'import boto3, moto; print("boto3", boto3.__version__, "moto", moto.__version__)')"
+    log "python peers as pinned in tests/requirements.txt: $(python3 -c 'import boto3, moto; print("boto3", boto3.__version__, "moto", moto.__version__)')"
 fi
 
 # --- 4. Build once ---------------------------------------------------------------------------------------------------
@@ -143,16 +161,18 @@ dotnet "${test_args[@]}"
 dotnet_exit=$?
 set -e
 
-# Issue 8: the same process-level tests against the Native AOT binary.
+# The same process-level tests against the Native AOT binary: what ships is the AOT build.
 if [[ "$run_aot" == 1 ]]; then
     aot_dir="$repo_root/artifacts/aot-sidecar"
-    log "dotnet publish sidecar -c $configuration -r linux-x64 -p:PublishAot=true (Native AOT)"
-    if dotnet publish sidecar -c "$configuration" -r linux-x64 -p:PublishAot=true -o "$aot_dir" -nologo -clp:ErrorsOnly; then
+    # The csproj sets PublishAot; passing it on the command line would make it global, reach contracts too and change
+    # that project's restore (and lock file).
+    log "dotnet publish sidecar -c $configuration -r linux-x64 (Native AOT)"
+    if dotnet publish sidecar -c "$configuration" -r linux-x64 -o "$aot_dir" -nologo -clp:ErrorsOnly; then
         aot_filter="FullyQualifiedName~ProcessLevel|FullyQualifiedName~ClientInterop"
         [[ -n "$test_filter" ]] && aot_filter="($aot_filter)&($test_filter)"
         log "process-level and client interop tests against $aot_dir/fluid-sidecar"
         set +e
-        FLUID_SIDECAR_BINARY="$aot_dir/fluid-sidecar" dotnet test tests/Fluid.Serverless.Sidecar.Tests/Fluid.Serverless.Sidecar.Tests.csproj \
+        FLUID_SIDECAR_BINARY="$aot_dir/fluid-sidecar" dotnet test tests/Fluid.Serverless.Sidecar.IntegrationTests/Fluid.Serverless.Sidecar.IntegrationTests.csproj \
             -c "$configuration" --no-build --nologo --results-directory "$results_dir/aot" \
             --logger "trx" --logger "console;verbosity=minimal" --blame-hang-timeout 5m --blame-hang-dump-type none \
             --filter "$aot_filter"
@@ -189,7 +209,7 @@ fi
 echo "dotnet test: $dotnet_passed passed, $dotnet_failed failed (results in ${results_dir#"$repo_root"/})"
 
 # --- 6. Script-level checks (other components add them; each exits 0 on success) ----------------------------------
-# Convention: tests/<folder>/*-check.sh, tests/<folder>/check-*.sh and tests/checks/*.sh, run from the repository
+# Convention: tests/<folder>/*-check.sh and tests/<folder>/check-*.sh, run from the repository
 # root. Other scripts (e.g. tests/packaging/build-images.sh, which needs a Docker engine) are not run here.
 check_passed=0; check_failed=0
 if [[ -z "$test_filter" ]]; then
@@ -201,8 +221,8 @@ if [[ -z "$test_filter" ]]; then
             echo "FAILED check: $check" >&2
             check_failed=$((check_failed + 1))
         fi
-    done < <(find tests -path tests/node -prune -o \( -path 'tests/*/*-check.sh' -o -path 'tests/*/check-*.sh' -o -path 'tests/checks/*.sh' \) -type f -print0 | sort -z)
-    # End to end (issue 7): inject sample pods offline and run them as a stand-in kubelet would (tests/e2e/README.md);
+    done < <(find tests -path tests/node -prune -o \( -path 'tests/*/*-check.sh' -o -path 'tests/*/check-*.sh' \) -type f -print0 | sort -z)
+    # End to end: inject sample pods offline and run them as a stand-in kubelet would (tests/e2e/README.md);
     # with --aot, once more with the Native AOT sidecar.
     e2e_binaries=("")
     if [[ -n "${aot_dir:-}" && -x "${aot_dir}/fluid-sidecar" ]]; then e2e_binaries+=("$aot_dir/fluid-sidecar"); fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Footprint of the sidecar (issue 8): start -> /readyz, idle RSS, RSS under 32 concurrent 64 KiB range readers,
+"""Footprint of the sidecar: start -> /readyz, idle RSS, RSS under 32 concurrent 64 KiB range readers,
 SIGTERM -> exit, for several builds measured in the same run; prints one table with ratios to the first build.
 
     footprint.py --build aot=/path/fluid-sidecar --build jit="dotnet /path/fluid-sidecar.dll" [--load-seconds 60]

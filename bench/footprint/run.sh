@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Footprint of the sidecar (issue 8), Native AOT next to the JIT build, in the same run:
+# Footprint of the sidecar, Native AOT next to the JIT build, in the same run:
 # start -> /readyz (median of 20, warm cache of 10,000 blocks), idle RSS, RSS under 32 x 64 KiB range readers
 # (sampled every 5 s), SIGTERM -> exit with a GET in flight, and a restart that must serve the exact bytes.
 #

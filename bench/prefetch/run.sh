@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prefetch and live-switch benchmarks (issue 5), each next to a reference measured in the same run. Run by hand,
+# Prefetch and live-switch benchmarks, each next to a reference measured in the same run. Run by hand,
 # never by CI. Everything listens on 127.0.0.1; every process started here is killed on exit.
 #
 #   bash bench/prefetch/run.sh

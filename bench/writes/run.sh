@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Upload throughput through the sidecar vs directly to the remote, same client, same run (issue 6). Run by hand.
+# Upload throughput through the sidecar vs directly to the remote, same client, same run. Run by hand.
 #
 #   bash bench/writes/run.sh                 # JIT build; FLUID_SIDECAR_BINARY=path/to/aot/fluid-sidecar for AOT
 #   BENCH_UPLOAD_MIB=256 BENCH_ROUNDS=4 bash bench/writes/run.sh

@@ -113,10 +113,10 @@ internal sealed partial class AdmissionEndpoint(AdmissionReviewProcessor process
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Error, "admission failed with an unexpected exception; the request is denied")]
+        [LoggerMessage(EventIds.AdmissionFailed, LogLevel.Error, "admission failed with an unexpected exception; the request is denied")]
         public static partial void AdmissionFailed(ILogger logger, Exception exception);
 
-        [LoggerMessage(2, LogLevel.Information, "admission {Outcome}: {Reason}")]
+        [LoggerMessage(EventIds.AdmissionRejected, LogLevel.Information, "admission {Outcome}: {Reason}")]
         public static partial void Rejected(ILogger logger, AdmissionOutcome outcome, string reason);
     }
 }

@@ -113,10 +113,10 @@ internal sealed partial class FileCertificateReloader : BackgroundService
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Information, "serving certificate loaded from {Path}: {Subject}, valid until {NotAfter:u}")]
+        [LoggerMessage(EventIds.CertificateLoaded, LogLevel.Information, "serving certificate loaded from {Path}: {Subject}, valid until {NotAfter:u}")]
         public static partial void Loaded(ILogger logger, string path, string subject, DateTime notAfter);
 
-        [LoggerMessage(2, LogLevel.Warning, "cannot load the serving certificate from {CertificatePath} and {KeyPath}: {Reason}; keeping the previous one")]
+        [LoggerMessage(EventIds.CertificateLoadFailed, LogLevel.Warning, "cannot load the serving certificate from {CertificatePath} and {KeyPath}: {Reason}; keeping the previous one")]
         public static partial void LoadFailed(ILogger logger, string certificatePath, string keyPath, string reason);
     }
 }

@@ -1,8 +1,8 @@
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
-using Fluid.Serverless.Injector.Settings;
 using Fluid.Serverless.Injector.Policy;
+using Fluid.Serverless.Injector.Settings;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -232,22 +232,22 @@ internal sealed partial class SelfManagedCertificates(
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Information, "created CA and serving certificate in Secret {Namespace}/{Name}")]
+        [LoggerMessage(EventIds.CertificatesCreated, LogLevel.Information, "created CA and serving certificate in Secret {Namespace}/{Name}")]
         public static partial void Created(ILogger logger, string @namespace, string name);
 
-        [LoggerMessage(2, LogLevel.Information, "renewed the serving certificate in Secret {Namespace}/{Name}")]
+        [LoggerMessage(EventIds.CertificateRenewed, LogLevel.Information, "renewed the serving certificate in Secret {Namespace}/{Name}")]
         public static partial void Renewed(ILogger logger, string @namespace, string name);
 
-        [LoggerMessage(3, LogLevel.Information, "serving certificate {Subject}, valid until {NotAfter:u}")]
+        [LoggerMessage(EventIds.CertificateServing, LogLevel.Information, "serving certificate {Subject}, valid until {NotAfter:u}")]
         public static partial void Serving(ILogger logger, string subject, DateTime notAfter);
 
-        [LoggerMessage(4, LogLevel.Information, "caBundle of MutatingWebhookConfiguration {Name} updated on {Count} webhooks")]
+        [LoggerMessage(EventIds.CaBundleSynced, LogLevel.Information, "caBundle of MutatingWebhookConfiguration {Name} updated on {Count} webhooks")]
         public static partial void CaBundleSynced(ILogger logger, string name, int count);
 
-        [LoggerMessage(5, LogLevel.Warning, "MutatingWebhookConfiguration {Name} not found; caBundle not synced (yet)")]
+        [LoggerMessage(EventIds.WebhookMissing, LogLevel.Warning, "MutatingWebhookConfiguration {Name} not found; caBundle not synced (yet)")]
         public static partial void WebhookMissing(ILogger logger, string name);
 
-        [LoggerMessage(6, LogLevel.Warning, "certificate reconcile failed, retrying: {Reason}")]
+        [LoggerMessage(EventIds.CertificateReconcileFailed, LogLevel.Warning, "certificate reconcile failed, retrying: {Reason}")]
         public static partial void ReconcileFailed(ILogger logger, string reason);
     }
 }

@@ -1,6 +1,6 @@
-using Fluid.Serverless.Injector.Settings;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Fluid.Serverless.Injector.Settings;
 using Microsoft.AspNetCore.Http;
 
 namespace Fluid.Serverless.Injector.Hosting;

@@ -163,7 +163,7 @@ internal static partial class InjectorHost
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Information, "starting: API server version {Version}, {SidecarForm} sidecars by default, certificates {CertificateMode}, watching the cluster: {Watching}")]
+        [LoggerMessage(EventIds.Starting, LogLevel.Information, "starting: API server version {Version}, {SidecarForm} sidecars by default, certificates {CertificateMode}, watching the cluster: {Watching}")]
         public static partial void Starting(ILogger logger, string version, string sidecarForm, string certificateMode, bool watching);
     }
 }

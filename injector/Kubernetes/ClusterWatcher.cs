@@ -114,19 +114,19 @@ internal sealed partial class ClusterWatcher(
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Information, "cache {Kind}: listed {Count} objects at resourceVersion {ResourceVersion}; watching")]
+        [LoggerMessage(EventIds.CacheListed, LogLevel.Information, "cache {Kind}: listed {Count} objects at resourceVersion {ResourceVersion}; watching")]
         public static partial void Listed(ILogger logger, string kind, int count, string resourceVersion);
 
-        [LoggerMessage(2, LogLevel.Debug, "cache {Kind}: watch ended; relisting")]
+        [LoggerMessage(EventIds.WatchEnded, LogLevel.Debug, "cache {Kind}: watch ended; relisting")]
         public static partial void WatchEnded(ILogger logger, string kind);
 
-        [LoggerMessage(3, LogLevel.Warning, "cache {Kind}: watch error event: {Message}")]
+        [LoggerMessage(EventIds.WatchError, LogLevel.Warning, "cache {Kind}: watch error event: {Message}")]
         public static partial void WatchError(ILogger logger, string kind, string message);
 
-        [LoggerMessage(4, LogLevel.Warning, "cache {Kind}: resource not found on the API server (CRD not installed?); treating as empty")]
+        [LoggerMessage(EventIds.KindMissing, LogLevel.Warning, "cache {Kind}: resource not found on the API server (CRD not installed?); treating as empty")]
         public static partial void KindMissing(ILogger logger, string kind);
 
-        [LoggerMessage(5, LogLevel.Warning, "cache {Kind}: list/watch failed, retrying in {Seconds}s: {Reason}")]
+        [LoggerMessage(EventIds.WatchFailed, LogLevel.Warning, "cache {Kind}: list/watch failed, retrying in {Seconds}s: {Reason}")]
         public static partial void WatchFailed(ILogger logger, string kind, double seconds, string reason);
     }
 }

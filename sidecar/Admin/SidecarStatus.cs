@@ -14,7 +14,7 @@ internal sealed record SidecarStatus(
     IReadOnlyList<DatasetStatus> Datasets,
     CacheStatus? Cache)
 {
-    /// <summary>Prefetch jobs and the readiness gate (issue 5).</summary>
+    /// <summary>Prefetch jobs and the readiness gate.</summary>
     public PrefetchStatusSnapshot? Prefetch { get; init; }
 
     /// <summary>fuse, copy or s3, and one entry per shared volume.</summary>

@@ -8,10 +8,9 @@ namespace Fluid.Serverless.Sidecar.Cache;
 /// <see cref="ArrayPool{T}.Shared"/>; large ones are kept only a few per size and the rest are dropped.
 /// <para>
 /// Why not the shared pool for everything: it keeps up to 32 arrays per size per core for the life of the process,
-/// so one cold GET that held 16 × 4 MiB in flight left ~64 MiB resident for ever (bench/footprint: 117 MiB RSS after
-/// a single cold 128 MiB GET, of which 68 MB were pooled block buffers). Allocating a block buffer is cheap next to
-/// fetching 4 MiB from a remote, so a cold burst allocates and then lets go; <see cref="DroppedBytes"/> tells the
-/// host's <c>MemoryTrimmer</c> when a collection would hand that memory back.
+/// so the block buffers one cold GET holds in flight would stay resident for ever (see bench/footprint/README.md).
+/// Allocating a block buffer is cheap next to fetching 4 MiB from a remote, so a cold burst allocates and then lets
+/// go; <see cref="DroppedBytes"/> tells the host's <c>MemoryTrimmer</c> when a collection would hand that memory back.
 /// </para>
 /// Arrays have power-of-two lengths like the shared pool's, so either pool accepts the other's arrays.
 /// </summary>

@@ -259,13 +259,13 @@ internal sealed partial class BlockFileStore
 
     private static partial class Log
     {
-        [LoggerMessage(2, LogLevel.Warning, "Dropped corrupt block file {Path}: {Reason}; it is fetched again")]
+        [LoggerMessage(EventIds.CorruptBlockDropped, LogLevel.Warning, "Dropped corrupt block file {Path}: {Reason}; it is fetched again")]
         public static partial void CorruptBlockDropped(ILogger logger, string path, string reason);
 
-        [LoggerMessage(4, LogLevel.Warning, "Could not read block file {Path}; fetching it from the remote")]
+        [LoggerMessage(EventIds.BlockUnreadable, LogLevel.Warning, "Could not read block file {Path}; fetching it from the remote")]
         public static partial void BlockUnreadable(ILogger logger, string path, Exception exception);
 
-        [LoggerMessage(5, LogLevel.Warning, "Could not delete block file {Path}")]
+        [LoggerMessage(EventIds.BlockDeleteFailed, LogLevel.Warning, "Could not delete block file {Path}")]
         public static partial void DeleteFailed(ILogger logger, string path, Exception exception);
     }
 }

@@ -1,7 +1,7 @@
 namespace Fluid.Serverless.Sidecar.Cache;
 
 /// <summary>
-/// One block file the cache knows about. Kept small on purpose (issue 8: the index of a warm cache is resident
+/// One block file the cache knows about. Kept small on purpose (the index of a warm cache is resident
 /// for the life of the pod): no path (it is derived from the key when a file is deleted, which is rare), and the
 /// LRU links live here instead of in a separate list node.
 /// </summary>

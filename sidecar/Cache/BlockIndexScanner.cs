@@ -148,10 +148,10 @@ internal sealed partial class BlockIndexScanner
 
     private static partial class Log
     {
-        [LoggerMessage(6, LogLevel.Information, "Block cache index loaded: {Blocks} blocks, {Bytes} bytes in {Milliseconds} ms")]
+        [LoggerMessage(EventIds.CacheIndexLoaded, LogLevel.Information, "Block cache index loaded: {Blocks} blocks, {Bytes} bytes in {Milliseconds} ms")]
         public static partial void IndexLoaded(ILogger logger, int blocks, long bytes, double milliseconds);
 
-        [LoggerMessage(7, LogLevel.Error, "Block cache index scan of {Directory} failed; cached blocks are still found on read")]
+        [LoggerMessage(EventIds.CacheIndexLoadFailed, LogLevel.Error, "Block cache index scan of {Directory} failed; cached blocks are still found on read")]
         public static partial void IndexLoadFailed(ILogger logger, string directory, Exception exception);
     }
 }

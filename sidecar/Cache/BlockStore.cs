@@ -144,7 +144,7 @@ internal sealed partial class BlockStore
 
     private static partial class Log
     {
-        [LoggerMessage(3, LogLevel.Warning, "Block {Path} served without caching it: {Reason}")]
+        [LoggerMessage(EventIds.BlockPassThrough, LogLevel.Warning, "Block {Path} served without caching it: {Reason}")]
         public static partial void PassThrough(ILogger logger, string path, string reason);
     }
 }

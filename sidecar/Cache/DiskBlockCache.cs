@@ -295,7 +295,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Error, "Block cache directory {Directory} is unusable; every read passes through to the remote")]
+        [LoggerMessage(EventIds.CacheDirectoryUnusable, LogLevel.Error, "Block cache directory {Directory} is unusable; every read passes through to the remote")]
         public static partial void DirectoryUnusable(ILogger logger, string directory, Exception exception);
     }
 }

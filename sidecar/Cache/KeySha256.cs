@@ -7,9 +7,9 @@ namespace Fluid.Serverless.Sidecar.Cache;
 /// SHA-256 (FIPS 180-4) of a block key, in managed code, for block file names only. Same output as
 /// <c>SHA256.HashData</c>, so existing cache directories keep their names.
 /// <para>
-/// Why not <c>SHA256.HashData</c>: on Linux it loads and initialises OpenSSL (libssl + libcrypto), ~3.6 MiB of
+/// Why not <c>SHA256.HashData</c>: on Linux it loads and initialises OpenSSL (libssl + libcrypto), megabytes of
 /// resident memory, and the start-up scan hashes every key it finds, so a sidecar with a warm cache of a local,
-/// NFS or plain-HTTP dataset paid that for nothing (bench/footprint: idle RSS 38.4 → ~34.9 MiB). Sources that need
+/// NFS or plain-HTTP dataset would pay that for nothing (see bench/footprint/README.md). Sources that need
 /// TLS or request signing still load OpenSSL, when they first use it. Keys are a few hundred bytes: a managed
 /// compression is as fast here as the interop call.
 /// </para>

@@ -650,7 +650,7 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Debug, "Read-ahead of block {Block} of {Dataset}/{Key} failed")]
+        [LoggerMessage(EventIds.ReadAheadFailed, LogLevel.Debug, "Read-ahead of block {Block} of {Dataset}/{Key} failed")]
         public static partial void ReadAheadFailed(ILogger logger, string dataset, string key, long block, Exception exception);
     }
 }

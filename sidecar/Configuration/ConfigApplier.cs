@@ -138,10 +138,10 @@ internal sealed partial class ConfigApplier(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 5110, Level = LogLevel.Information, Message = "Dataset snapshot {Generation} published: {Datasets} datasets, {Retired} sources retired")]
+        [LoggerMessage(EventId = EventIds.DatasetSnapshotApplied, Level = LogLevel.Information, Message = "Dataset snapshot {Generation} published: {Datasets} datasets, {Retired} sources retired")]
         public static partial void Applied(ILogger logger, long generation, int datasets, int retired);
 
-        [LoggerMessage(EventId = 5111, Level = LogLevel.Warning, Message = "Disposing retired source '{Source}' failed")]
+        [LoggerMessage(EventId = EventIds.RetiredSourceDisposeFailed, Level = LogLevel.Warning, Message = "Disposing retired source '{Source}' failed")]
         public static partial void DisposeFailed(ILogger logger, Exception exception, string source);
     }
 }

@@ -295,16 +295,16 @@ internal sealed partial class ConfigFileWatcher : IHostedService, IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 5101, Level = LogLevel.Information, Message = "Applied config from '{Path}': generation {Generation}, {Datasets} datasets")]
+        [LoggerMessage(EventId = EventIds.ConfigFileApplied, Level = LogLevel.Information, Message = "Applied config from '{Path}': generation {Generation}, {Datasets} datasets")]
         public static partial void Applied(ILogger logger, string path, long generation, int datasets);
 
-        [LoggerMessage(EventId = 5102, Level = LogLevel.Error, Message = "Rejected config from '{Path}', keeping the current one: {Reason}")]
+        [LoggerMessage(EventId = EventIds.ConfigFileRejected, Level = LogLevel.Error, Message = "Rejected config from '{Path}', keeping the current one: {Reason}")]
         public static partial void Rejected(ILogger logger, string path, string reason);
 
-        [LoggerMessage(EventId = 5103, Level = LogLevel.Warning, Message = "File events for '{Directory}' are unavailable ({Reason}); relying on polling")]
+        [LoggerMessage(EventId = EventIds.ConfigFileEventsFailed, Level = LogLevel.Warning, Message = "File events for '{Directory}' are unavailable ({Reason}); relying on polling")]
         public static partial void EventsFailed(ILogger logger, string directory, string reason);
 
-        [LoggerMessage(EventId = 5104, Level = LogLevel.Error, Message = "Checking config file '{Path}' failed")]
+        [LoggerMessage(EventId = EventIds.ConfigFileCheckFailed, Level = LogLevel.Error, Message = "Checking config file '{Path}' failed")]
         public static partial void CheckFailed(ILogger logger, Exception exception, string path);
     }
 }

@@ -3,10 +3,10 @@ using Fluid.Serverless.Sidecar.Metrics;
 namespace Fluid.Serverless.Sidecar.Configuration;
 
 /// <summary>
-/// Live-reload figures in Prometheus form, read at scrape time from <see cref="ConfigFileWatcher.Status"/>: the two
-/// counters SidecarMetrics writes today (same names) plus the time the config in force was applied, so an alert can
-/// say "the last good config is N hours old and reloads are failing". The generation is
-/// fluid_sidecar_config_generation, from the registry.
+/// Live-reload figures in Prometheus form, read at scrape time from <see cref="ConfigFileWatcher.Status"/>: changes
+/// applied, changes rejected, and the time the config in force was applied, so an alert can say "the last good config
+/// is N hours old and reloads are failing". The generation (fluid_sidecar_config_generation) comes from the dataset
+/// registry.
 /// </summary>
 internal static class ConfigReloadMetrics
 {

@@ -2,9 +2,9 @@ namespace Fluid.Serverless.Sidecar.Configuration;
 
 /// <summary>
 /// What /status shows about live reload, and what /metrics counts: the generation in force (1 = the config the
-/// sidecar started with), when it was applied, and the last rejected config's reason.
-/// Proposed series: fluid_config_generation (gauge), fluid_config_reloads_total and
-/// fluid_config_reload_failures_total (counters), fluid_config_last_reload_success_timestamp_seconds (gauge).
+/// sidecar started with), when it was applied, and the last rejected config's reason. <see cref="ConfigReloadMetrics"/>
+/// writes it as fluid_sidecar_config_reloads_total, fluid_sidecar_config_reload_failures_total and
+/// fluid_sidecar_config_last_reload_success_timestamp_seconds.
 /// </summary>
 internal sealed record ConfigReloadStatus
 {

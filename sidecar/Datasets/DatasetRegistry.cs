@@ -36,6 +36,6 @@ internal sealed partial class DatasetRegistry : IDatasetRegistry, IDatasetSnapsh
         Changed?.Invoke(snapshot);
     }
 
-    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Serving dataset generation {Generation}: {Count} dataset(s): {Names}")]
+    [LoggerMessage(EventId = EventIds.DatasetsPublished, Level = LogLevel.Information, Message = "Serving dataset generation {Generation}: {Count} dataset(s): {Names}")]
     private static partial void LogPublished(ILogger logger, long generation, int count, string names);
 }

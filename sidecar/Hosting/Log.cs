@@ -5,15 +5,15 @@ namespace Fluid.Serverless.Sidecar.Hosting;
 /// <summary>Source-generated log messages of the hosting layer.</summary>
 internal static partial class Log
 {
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Sidecar config from {Origin}: {DatasetCount} dataset(s)")]
+    [LoggerMessage(EventId = EventIds.ConfigLoaded, Level = LogLevel.Information, Message = "Sidecar config from {Origin}: {DatasetCount} dataset(s)")]
     public static partial void ConfigLoaded(ILogger logger, string origin, int datasetCount);
 
-    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "S3 endpoint on http://{S3Address}:{S3Port}, admin on http://{AdminAddress}:{AdminPort}")]
+    [LoggerMessage(EventId = EventIds.Listening, Level = LogLevel.Information, Message = "S3 endpoint on http://{S3Address}:{S3Port}, admin on http://{AdminAddress}:{AdminPort}")]
     public static partial void Listening(ILogger logger, string s3Address, int s3Port, string adminAddress, int adminPort);
 
-    [LoggerMessage(EventId = 3, Level = LogLevel.Critical, Message = "Sidecar cannot start: {Reason}")]
+    [LoggerMessage(EventId = EventIds.StartFailed, Level = LogLevel.Critical, Message = "Sidecar cannot start: {Reason}")]
     public static partial void StartFailed(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "Shutdown timeout ({TimeoutMs} ms) expired: requests still in flight were cut")]
+    [LoggerMessage(EventId = EventIds.ShutdownTimedOut, Level = LogLevel.Warning, Message = "Shutdown timeout ({TimeoutMs} ms) expired: requests still in flight were cut")]
     public static partial void ShutdownTimedOut(ILogger logger, double timeoutMs);
 }

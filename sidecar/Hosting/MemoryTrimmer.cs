@@ -3,7 +3,7 @@ using Fluid.Serverless.Sidecar.Cache;
 namespace Fluid.Serverless.Sidecar.Hosting;
 
 /// <summary>
-/// Gives the memory of a finished cold burst back to the OS (issue 8: RSS is paid by every pod). A cold GET holds
+/// Gives the memory of a finished cold burst back to the OS (RSS is paid by every pod). A cold GET holds
 /// up to 16 block buffers of 4 MiB in flight; afterwards <see cref="BlockBuffers"/> keeps a few and drops the rest,
 /// but dropped large arrays are only reclaimed by a full collection, which a sidecar serving cached ranges may not
 /// run for a long time (range reads allocate almost nothing). So, every <see cref="CheckInterval"/>: when at least
@@ -74,6 +74,6 @@ internal sealed partial class MemoryTrimmer(TimeProvider time, ILogger<MemoryTri
         return true;
     }
 
-    [LoggerMessage(EventId = 20, Level = LogLevel.Debug, Message = "Returned memory after a burst: {DroppedMiB} MiB of block buffers dropped; RSS {BeforeMiB} -> {AfterMiB} MiB")]
+    [LoggerMessage(EventId = EventIds.MemoryTrimmed, Level = LogLevel.Debug, Message = "Returned memory after a burst: {DroppedMiB} MiB of block buffers dropped; RSS {BeforeMiB} -> {AfterMiB} MiB")]
     private static partial void LogTrimmed(ILogger logger, long droppedMiB, long beforeMiB, long afterMiB);
 }

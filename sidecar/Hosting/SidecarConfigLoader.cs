@@ -8,7 +8,7 @@ namespace Fluid.Serverless.Sidecar.Hosting;
 /// <summary>What the command line and environment asked for: a validated config, or the reasons it is unusable.</summary>
 internal sealed record SidecarConfigLoadResult(SidecarConfig? Config, IReadOnlyList<string> Errors, string Origin, bool Demo)
 {
-    /// <summary>The file to watch for live changes (issue 5), when the config came from one.</summary>
+    /// <summary>The file to watch for live changes, when the config came from one.</summary>
     public ConfigFileWatcherOptions? Watch { get; init; }
 
     public bool Succeeded => Config is not null && Errors.Count == 0;

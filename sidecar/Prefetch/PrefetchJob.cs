@@ -447,19 +447,19 @@ internal sealed partial class PrefetchJob : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 5001, Level = LogLevel.Information, Message = "Prefetch {JobId} of dataset '{Dataset}' started: {Paths}")]
+        [LoggerMessage(EventId = EventIds.PrefetchStarted, Level = LogLevel.Information, Message = "Prefetch {JobId} of dataset '{Dataset}' started: {Paths}")]
         public static partial void JobStarted(ILogger logger, string jobId, string dataset, string paths);
 
-        [LoggerMessage(EventId = 5002, Level = LogLevel.Information, Message = "Prefetch {JobId} of dataset '{Dataset}' finished {Phase}: {FilesDone} files done, {FilesFailed} failed, {BytesDone} bytes done, {BytesFetched} fetched. {Message}")]
+        [LoggerMessage(EventId = EventIds.PrefetchFinished, Level = LogLevel.Information, Message = "Prefetch {JobId} of dataset '{Dataset}' finished {Phase}: {FilesDone} files done, {FilesFailed} failed, {BytesDone} bytes done, {BytesFetched} fetched. {Message}")]
         public static partial void JobFinished(ILogger logger, string jobId, string dataset, PrefetchPhase phase, long filesDone, long filesFailed, long bytesDone, long bytesFetched, string message);
 
-        [LoggerMessage(EventId = 5003, Level = LogLevel.Warning, Message = "Prefetch {JobId} of dataset '{Dataset}': file '{Key}' failed after retries: {Error}")]
+        [LoggerMessage(EventId = EventIds.PrefetchFileFailed, Level = LogLevel.Warning, Message = "Prefetch {JobId} of dataset '{Dataset}': file '{Key}' failed after retries: {Error}")]
         public static partial void FileFailed(ILogger logger, string jobId, string dataset, string key, string error);
 
-        [LoggerMessage(EventId = 5004, Level = LogLevel.Warning, Message = "Prefetch {JobId} of dataset '{Dataset}' {Reason}")]
+        [LoggerMessage(EventId = EventIds.PrefetchQuotaReached, Level = LogLevel.Warning, Message = "Prefetch {JobId} of dataset '{Dataset}' {Reason}")]
         public static partial void QuotaReached(ILogger logger, string jobId, string dataset, string reason);
 
-        [LoggerMessage(EventId = 5005, Level = LogLevel.Error, Message = "Prefetch {JobId} of dataset '{Dataset}': listing the entries failed")]
+        [LoggerMessage(EventId = EventIds.PrefetchPlanFailed, Level = LogLevel.Error, Message = "Prefetch {JobId} of dataset '{Dataset}': listing the entries failed")]
         public static partial void PlanFailed(ILogger logger, Exception exception, string jobId, string dataset);
     }
 }

@@ -282,7 +282,7 @@ internal sealed partial class PrefetchManager : IPrefetchStatus, IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 5010, Level = LogLevel.Error, Message = "Dataset '{Dataset}' has invalid prefetch entries: {Error}")]
+        [LoggerMessage(EventId = EventIds.PrefetchBadEntries, Level = LogLevel.Error, Message = "Dataset '{Dataset}' has invalid prefetch entries: {Error}")]
         public static partial void BadEntries(ILogger logger, string dataset, string error);
     }
 }

@@ -73,12 +73,12 @@ internal static class SourcePipelineFactory
 
 internal static partial class SourceLog
 {
-    [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Source {Source}: retry {Attempt} in {DelayMs:F0} ms after: {Reason}")]
+    [LoggerMessage(EventId = EventIds.SourceRetrying, Level = LogLevel.Warning, Message = "Source {Source}: retry {Attempt} in {DelayMs:F0} ms after: {Reason}")]
     public static partial void Retrying(ILogger logger, string source, int attempt, double delayMs, string? reason);
 
-    [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "Source {Source}: circuit opened for {BreakSeconds:F1} s; calls fail fast until a probe succeeds. Last failure: {Reason}")]
+    [LoggerMessage(EventId = EventIds.SourceCircuitOpened, Level = LogLevel.Error, Message = "Source {Source}: circuit opened for {BreakSeconds:F1} s; calls fail fast until a probe succeeds. Last failure: {Reason}")]
     public static partial void CircuitOpened(ILogger logger, string source, double breakSeconds, string? reason);
 
-    [LoggerMessage(EventId = 2003, Level = LogLevel.Information, Message = "Source {Source}: circuit closed, the remote answers again")]
+    [LoggerMessage(EventId = EventIds.SourceCircuitClosed, Level = LogLevel.Information, Message = "Source {Source}: circuit closed, the remote answers again")]
     public static partial void CircuitClosed(ILogger logger, string source);
 }

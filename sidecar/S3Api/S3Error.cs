@@ -40,7 +40,8 @@ internal sealed record S3Error(int Status, string Code, string Message)
 
     public static S3Error ServiceUnavailable(string dataset, string reason) =>
         new(StatusCodes.Status503ServiceUnavailable, "ServiceUnavailable",
-            $"The remote source of dataset '{dataset}' is unavailable and the requested bytes are not cached: {reason}") { BucketName = dataset };
+            $"The remote source of dataset '{dataset}' is unavailable and the requested bytes are not cached: {reason}")
+        { BucketName = dataset };
 
     public static S3Error NotImplemented(string what) =>
         new(StatusCodes.Status501NotImplemented, "NotImplemented", $"A header or query you provided implies functionality that is not implemented: {what}");

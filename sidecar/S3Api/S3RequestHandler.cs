@@ -19,7 +19,7 @@ internal sealed partial class S3RequestHandler
     public const string RequestIdHeader = "x-amz-request-id";
     public const string HostIdHeader = "x-amz-id-2";
 
-    /// <summary>Query keys that name a bucket or object subresource this read-only endpoint does not implement.</summary>
+    /// <summary>Query keys that name a bucket or object subresource this endpoint does not implement.</summary>
     private static readonly HashSet<string> Subresources = new(StringComparer.Ordinal)
     {
         "accelerate", "acl", "analytics", "attributes", "cors", "delete", "encryption", "intelligent-tiering",
@@ -314,12 +314,12 @@ internal sealed partial class S3RequestHandler
         return S3ErrorWriter.WriteAsync(context, error, requestId);
     }
 
-    [LoggerMessage(EventId = 200, Level = LogLevel.Warning, Message = "Request {RequestId}: remote unavailable and not cached: {Reason}")]
+    [LoggerMessage(EventId = EventIds.RemoteUnavailable, Level = LogLevel.Warning, Message = "Request {RequestId}: remote unavailable and not cached: {Reason}")]
     private static partial void LogRemoteUnavailable(ILogger logger, string requestId, string reason);
 
-    [LoggerMessage(EventId = 201, Level = LogLevel.Error, Message = "Request {RequestId} ({Operation}) failed before its response started")]
+    [LoggerMessage(EventId = EventIds.RequestFailed, Level = LogLevel.Error, Message = "Request {RequestId} ({Operation}) failed before its response started")]
     private static partial void LogUnexpected(ILogger logger, Exception exception, string requestId, string operation);
 
-    [LoggerMessage(EventId = 202, Level = LogLevel.Warning, Message = "Request {RequestId} ({Operation}) failed while streaming its body; the connection was cut")]
+    [LoggerMessage(EventId = EventIds.RequestAbortedMidBody, Level = LogLevel.Warning, Message = "Request {RequestId} ({Operation}) failed while streaming its body; the connection was cut")]
     private static partial void LogAbortedMidBody(ILogger logger, Exception exception, string requestId, string operation);
 }

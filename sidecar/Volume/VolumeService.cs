@@ -305,22 +305,22 @@ internal sealed partial class VolumeService(
 
     private static partial class Log
     {
-        [LoggerMessage(40, LogLevel.Information, "Volume mode {Configured} resolved to {Mode}")]
+        [LoggerMessage(EventIds.VolumeModeChosen, LogLevel.Information, "Volume mode {Configured} resolved to {Mode}")]
         public static partial void ModeChosen(ILogger logger, string configured, string mode);
 
-        [LoggerMessage(41, LogLevel.Warning, "FUSE is not usable ({Device}: {Reason}); mode auto uses copy")]
+        [LoggerMessage(EventIds.FuseUnusable, LogLevel.Warning, "FUSE is not usable ({Device}: {Reason}); mode auto uses copy")]
         public static partial void FuseUnusable(ILogger logger, string device, string reason);
 
-        [LoggerMessage(42, LogLevel.Warning, "Mounting dataset {Dataset} failed ({Reason}); mode auto falls back to copy for it")]
+        [LoggerMessage(EventIds.FallingBackToCopy, LogLevel.Warning, "Mounting dataset {Dataset} failed ({Reason}); mode auto falls back to copy for it")]
         public static partial void FallingBackToCopy(ILogger logger, string dataset, string reason);
 
-        [LoggerMessage(43, LogLevel.Error, "Mounting dataset {Dataset} at {MountPath} failed: {Reason}")]
+        [LoggerMessage(EventIds.MountFailed, LogLevel.Error, "Mounting dataset {Dataset} at {MountPath} failed: {Reason}")]
         public static partial void MountFailed(ILogger logger, string dataset, string mountPath, string reason);
 
-        [LoggerMessage(44, LogLevel.Error, "Applying dataset snapshot {Generation} to the volumes failed")]
+        [LoggerMessage(EventIds.VolumeReconcileFailed, LogLevel.Error, "Applying dataset snapshot {Generation} to the volumes failed")]
         public static partial void ReconcileFailed(ILogger logger, long generation, Exception exception);
 
-        [LoggerMessage(45, LogLevel.Error, "The FUSE mount of dataset {Dataset} at {MountPath} was unmounted externally")]
+        [LoggerMessage(EventIds.UnmountedExternally, LogLevel.Error, "The FUSE mount of dataset {Dataset} at {MountPath} was unmounted externally")]
         public static partial void UnmountedExternally(ILogger logger, string dataset, string mountPath);
     }
 }

@@ -5,7 +5,7 @@ namespace Fluid.Serverless.Sidecar.S3Api.Writes;
 
 /// <summary>
 /// Runs <see cref="UploadStaging.SweepLeftovers"/> once, in the background after the sidecar serves: start-up does
-/// no work that can wait (issue 8), and a sweep that fails (a read-only or vanished directory) only logs.
+/// no work that can wait (every pod waits for it), and a sweep that fails (a read-only or vanished directory) only logs.
 /// </summary>
 internal sealed partial class UploadStagingSweeper(
     UploadStaging staging, IHostApplicationLifetime lifetime, TimeProvider timeProvider, ILogger<UploadStagingSweeper> logger) : IHostedService
@@ -38,9 +38,9 @@ internal sealed partial class UploadStagingSweeper(
         }
     }
 
-    [LoggerMessage(EventId = 5201, Level = LogLevel.Information, Message = "Upload staging {Directory}: deleted {SpoolFiles} spool file(s) left by a previous process and {Uploads} multipart upload(s) untouched for {Days} days")]
+    [LoggerMessage(EventId = EventIds.UploadStagingSwept, Level = LogLevel.Information, Message = "Upload staging {Directory}: deleted {SpoolFiles} spool file(s) left by a previous process and {Uploads} multipart upload(s) untouched for {Days} days")]
     private static partial void Swept(ILogger logger, string directory, int spoolFiles, int uploads, double days);
 
-    [LoggerMessage(EventId = 5202, Level = LogLevel.Warning, Message = "Upload staging {Directory}: the start-up sweep failed ({Reason}); leftovers stay until the next start")]
+    [LoggerMessage(EventId = EventIds.UploadStagingSweepFailed, Level = LogLevel.Warning, Message = "Upload staging {Directory}: the start-up sweep failed ({Reason}); leftovers stay until the next start")]
     private static partial void SweepFailed(ILogger logger, string directory, string reason);
 }

@@ -322,16 +322,16 @@ internal sealed partial class DatasetCopier(
 
     private static partial class Log
     {
-        [LoggerMessage(30, LogLevel.Information, "Copy of dataset {Dataset} into {Path}: {Files} files, {Bytes} bytes planned, {Pending} to copy")]
+        [LoggerMessage(EventIds.CopyPlanned, LogLevel.Information, "Copy of dataset {Dataset} into {Path}: {Files} files, {Bytes} bytes planned, {Pending} to copy")]
         public static partial void Planned(ILogger logger, string dataset, string path, int files, long bytes, int pending);
 
-        [LoggerMessage(31, LogLevel.Information, "Copy of dataset {Dataset} into {Path} is complete: {Files} files, {Bytes} bytes")]
+        [LoggerMessage(EventIds.CopyCompleted, LogLevel.Information, "Copy of dataset {Dataset} into {Path} is complete: {Files} files, {Bytes} bytes")]
         public static partial void Completed(ILogger logger, string dataset, string path, int files, long bytes);
 
-        [LoggerMessage(32, LogLevel.Error, "Copy of dataset {Dataset} stopped: {Reason}")]
+        [LoggerMessage(EventIds.CopyFailed, LogLevel.Error, "Copy of dataset {Dataset} stopped: {Reason}")]
         public static partial void Failed(ILogger logger, string dataset, string reason);
 
-        [LoggerMessage(33, LogLevel.Warning, "Copy of dataset {Dataset} skips key '{Key}': {Reason}")]
+        [LoggerMessage(EventIds.CopySkipped, LogLevel.Warning, "Copy of dataset {Dataset} skips key '{Key}': {Reason}")]
         public static partial void Skipped(ILogger logger, string dataset, string key, string reason);
     }
 }

@@ -546,13 +546,13 @@ internal sealed partial class FuseFileSystem
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Information, "FUSE session for dataset {Dataset} initialized (kernel protocol {Major}.{Minor}, flags 0x{Flags:x})")]
+        [LoggerMessage(EventIds.FuseSessionInitialized, LogLevel.Information, "FUSE session for dataset {Dataset} initialized (kernel protocol {Major}.{Minor}, flags 0x{Flags:x})")]
         public static partial void Initialized(ILogger logger, string dataset, uint major, uint minor, uint flags);
 
-        [LoggerMessage(2, LogLevel.Warning, "FUSE read of {Dataset}/{Key} at {Offset} (+{Length}) failed, answered EIO: {Reason}")]
+        [LoggerMessage(EventIds.FuseReadFailed, LogLevel.Warning, "FUSE read of {Dataset}/{Key} at {Offset} (+{Length}) failed, answered EIO: {Reason}")]
         public static partial void ReadFailed(ILogger logger, string dataset, string key, long offset, int length, string reason);
 
-        [LoggerMessage(3, LogLevel.Warning, "FUSE {Opcode} on dataset {Dataset} failed, answered EIO")]
+        [LoggerMessage(EventIds.FuseRequestFailed, LogLevel.Warning, "FUSE {Opcode} on dataset {Dataset} failed, answered EIO")]
         public static partial void RequestFailed(ILogger logger, FuseOpcode opcode, string dataset, Exception exception);
     }
 }

@@ -208,22 +208,22 @@ internal sealed partial class FuseMount : IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(10, LogLevel.Information, "Mounted {FileSystem} at {MountPath} ({Readers} reader threads)")]
+        [LoggerMessage(EventIds.FuseMounted, LogLevel.Information, "Mounted {FileSystem} at {MountPath} ({Readers} reader threads)")]
         public static partial void Mounted(ILogger logger, string fileSystem, string mountPath, int readers);
 
-        [LoggerMessage(11, LogLevel.Information, "Unmounted {MountPath}")]
+        [LoggerMessage(EventIds.FuseUnmounted, LogLevel.Information, "Unmounted {MountPath}")]
         public static partial void Unmounted(ILogger logger, string mountPath);
 
-        [LoggerMessage(12, LogLevel.Warning, "umount2 of {MountPath} failed: {Reason}")]
+        [LoggerMessage(EventIds.FuseUnmountFailed, LogLevel.Warning, "umount2 of {MountPath} failed: {Reason}")]
         public static partial void UnmountFailed(ILogger logger, string mountPath, string reason);
 
-        [LoggerMessage(13, LogLevel.Error, "Reading FUSE requests for {MountPath} failed: {Reason}; the session ends")]
+        [LoggerMessage(EventIds.FuseReadLoopFailed, LogLevel.Error, "Reading FUSE requests for {MountPath} failed: {Reason}; the session ends")]
         public static partial void ReadLoopFailed(ILogger logger, string mountPath, string reason);
 
-        [LoggerMessage(15, LogLevel.Information, "Could not raise the kernel read-ahead of {MountPath} (sysfs not writable); sequential reads arrive as 128 KiB requests")]
+        [LoggerMessage(EventIds.FuseReadAheadUnchanged, LogLevel.Information, "Could not raise the kernel read-ahead of {MountPath} (sysfs not writable); sequential reads arrive as 128 KiB requests")]
         public static partial void ReadAheadUnchanged(ILogger logger, string mountPath);
 
-        [LoggerMessage(14, LogLevel.Error, "FUSE handler for {MountPath} crashed")]
+        [LoggerMessage(EventIds.FuseHandlerCrashed, LogLevel.Error, "FUSE handler for {MountPath} crashed")]
         public static partial void HandlerCrashed(ILogger logger, string mountPath, Exception exception);
     }
 }

@@ -67,7 +67,7 @@ internal static partial class MountPoint
 
     private static partial class Log
     {
-        [LoggerMessage(20, LogLevel.Warning, "Mount point {MountPath} was stale (its FUSE server died); detached it before mounting again")]
+        [LoggerMessage(EventIds.StaleMountReplaced, LogLevel.Warning, "Mount point {MountPath} was stale (its FUSE server died); detached it before mounting again")]
         public static partial void StaleMountReplaced(ILogger logger, string mountPath);
     }
 }

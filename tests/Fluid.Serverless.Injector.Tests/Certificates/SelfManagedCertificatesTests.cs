@@ -9,6 +9,7 @@ using Fluid.Serverless.Injector.Settings;
 using Fluid.Serverless.Injector.Tests.Testing;
 using k8s;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Fluid.Serverless.Injector.Tests.Certificates;
 
@@ -60,7 +61,7 @@ public sealed class SelfManagedCertificatesTests
     public async Task ServingCertificateNearExpiry_RenewedUnderSameCa()
     {
         await using var api = await StartApiAsync();
-        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var (replica, store) = Replica(api, clock);
         var original = await replica.ReconcileAsync(CancellationToken.None);
         var originalThumbprint = store.Current!.Thumbprint;
@@ -113,7 +114,7 @@ public sealed class SelfManagedCertificatesTests
     {
         var rules = ManifestRules();
         await using var api = await StartApiAsync();
-        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var (replica, _) = Replica(api, clock);
         await replica.ReconcileAsync(CancellationToken.None);
         clock.Advance(TimeSpan.FromDays(340));

@@ -1,10 +1,10 @@
-using Fluid.Serverless.Injector.Settings;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
 using Fluid.Serverless.Injector.Datasets;
 using Fluid.Serverless.Injector.Hosting;
+using Fluid.Serverless.Injector.Settings;
 using Fluid.Serverless.Injector.Tests.Testing;
 
 namespace Fluid.Serverless.Injector.Tests.Hosting;

@@ -41,7 +41,7 @@ public sealed class DiskBlockCacheTests : IDisposable
         await using var cache = NewCache();
         var (obj, bytes) = PutObject("hot.bin", 2 * BlockSize);
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _source.ReadGate = gate.Task;
+        _source.ReadGate = gate;
 
         var readers = Enumerable.Range(0, 32).Select(n => Task.Run(async () =>
         {
@@ -63,7 +63,7 @@ public sealed class DiskBlockCacheTests : IDisposable
         await using var cache = NewCache();
         var (obj, bytes) = PutObject("c.bin", BlockSize);
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _source.ReadGate = gate.Task;
+        _source.ReadGate = gate;
 
         using var firstCancel = new CancellationTokenSource();
         var first = Get(cache, obj, 0, cancellationToken: firstCancel.Token).AsTask();

@@ -80,7 +80,7 @@ public sealed class ObjectReaderTests : IAsyncLifetime
         await using var reader = NewReader(readAheadMemory: 64L * BlockSize, spanBlocks: 4, maxReadAheadBlocks: 32);
         var (obj, bytes) = PutObject("cold.bin", 32 * BlockSize);
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _source.ReadGate = gate.Task;
+        _source.ReadGate = gate;
 
         using var output = new MemoryStream();
         var copy = reader.CopyToAsync(_dataset, obj, 0, obj.Size, output, default);
@@ -137,7 +137,7 @@ public sealed class ObjectReaderTests : IAsyncLifetime
         await using var reader = NewReader(readAheadMemory: 2L * BlockSize, spanBlocks: 2, readAheadStreams: 4);
         var (obj, bytes) = PutObject("budget.bin", 16 * BlockSize);
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _source.ReadGate = gate.Task;
+        _source.ReadGate = gate;
 
         using var output = new MemoryStream();
         var copy = reader.CopyToAsync(_dataset, obj, 0, obj.Size, output, default);

@@ -103,8 +103,15 @@ public class GoQuotedAnnotationsTests
             var c = rune.Value;
             sb.Append(c switch
             {
-                '\a' => "\\a", '\b' => "\\b", '\f' => "\\f", '\n' => "\\n", '\r' => "\\r", '\t' => "\\t", '\v' => "\\v",
-                '\\' => "\\\\", '"' => "\\\"",
+                '\a' => "\\a",
+                '\b' => "\\b",
+                '\f' => "\\f",
+                '\n' => "\\n",
+                '\r' => "\\r",
+                '\t' => "\\t",
+                '\v' => "\\v",
+                '\\' => "\\\\",
+                '"' => "\\\"",
                 < 0x20 or 0x7f => $"\\x{c:x2}",
                 >= 0x80 and < 0xa0 => $"\\u{c:x4}",
                 > 0xffff when Rune.GetUnicodeCategory(rune) == System.Globalization.UnicodeCategory.OtherNotAssigned => $"\\U{c:x8}",

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Fluid.Serverless.Contracts;
@@ -71,12 +72,11 @@ internal sealed class KubeletProjectedDirectory : IDisposable
     public void Dispose() => Directory.Delete(Root, recursive: true);
 
     /// <summary>rename(2) of the symlink itself over the old one, as kubelet's os.Rename does.</summary>
-    private static void Rename(string from, string to)
-    {
-        using var mv = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("mv", ["-T", from, to]) { RedirectStandardError = true })!;
-        mv.WaitForExit();
-        Assert.True(mv.ExitCode == 0, mv.StandardError.ReadToEnd());
-    }
+    private static void Rename(string from, string to) =>
+        Assert.True(NativeRename(from, to) == 0, $"rename({from}, {to}) failed: errno {Marshal.GetLastPInvokeError()}");
+
+    [DllImport("libc", EntryPoint = "rename", SetLastError = true)]
+    private static extern int NativeRename([MarshalAs(UnmanagedType.LPUTF8Str)] string from, [MarshalAs(UnmanagedType.LPUTF8Str)] string to);
 
     /// <summary>Go's strconv.Quote for the characters configs contain (ASCII printable, quotes, backslashes, controls, non-ASCII).</summary>
     internal static string GoQuote(string value)

@@ -24,10 +24,10 @@ public sealed class PrefetchJobTests : IDisposable
         }
 
         var (source, _, manager, dataset) = Build(new PrefetchConfig());
-        await manager.StartAdminJob(dataset, Entries("d/")).Completion;
+        await manager.StartAdminJob(dataset, PrefetchEntries.Parse("d/")).Completion;
         var reads = source.Reads;
 
-        var again = manager.StartAdminJob(dataset, Entries("d/"));
+        var again = manager.StartAdminJob(dataset, PrefetchEntries.Parse("d/"));
         await again.Completion;
 
         var progress = again.GetProgress();
@@ -49,7 +49,7 @@ public sealed class PrefetchJobTests : IDisposable
         _data.Write("order.txt", System.Text.Encoding.UTF8.GetBytes(string.Join('\n', order)));
         var (source, _, manager, dataset) = Build(new PrefetchConfig { Workers = 1 });
 
-        var job = manager.StartAdminJob(dataset, Entries("@order.txt"));
+        var job = manager.StartAdminJob(dataset, PrefetchEntries.Parse("@order.txt"));
         await job.Completion;
 
         Assert.Equal(PrefetchPhase.Complete, job.GetProgress().Phase);
@@ -68,7 +68,7 @@ public sealed class PrefetchJobTests : IDisposable
         var (source, _, manager, dataset) = Build(new PrefetchConfig());
         source.FailingKeys.Add("d/3");
 
-        var job = manager.StartAdminJob(dataset, Entries("d/"));
+        var job = manager.StartAdminJob(dataset, PrefetchEntries.Parse("d/"));
         await job.Completion;
 
         var progress = job.GetProgress();
@@ -97,7 +97,7 @@ public sealed class PrefetchJobTests : IDisposable
             source.FailingKeys.Add($"d/{i}");
         }
 
-        var job = manager.StartAdminJob(dataset, Entries("d/"));
+        var job = manager.StartAdminJob(dataset, PrefetchEntries.Parse("d/"));
         await job.Completion;
 
         var progress = job.GetProgress();
@@ -118,7 +118,7 @@ public sealed class PrefetchJobTests : IDisposable
         var gate = new TaskCompletionSource();
         source.ReadGate = gate;
 
-        var job = manager.StartAdminJob(dataset, Entries("d/"));
+        var job = manager.StartAdminJob(dataset, PrefetchEntries.Parse("d/"));
         while (source.Reads < 2)
         {
             await Task.Delay(5);
@@ -146,7 +146,7 @@ public sealed class PrefetchJobTests : IDisposable
         var quota = (4 * 3 * BlockSize) + 100; // room for four files, not five
         var (source, cache, manager, dataset) = Build(new PrefetchConfig { Workers = 1 }, quotaBytes: quota);
 
-        var job = manager.StartAdminJob(dataset, Entries("d/"));
+        var job = manager.StartAdminJob(dataset, PrefetchEntries.Parse("d/"));
         await job.Completion;
 
         var progress = job.GetProgress();
@@ -167,7 +167,7 @@ public sealed class PrefetchJobTests : IDisposable
         var staleSource = new StaleListingSource(source);
         var dataset = new Dataset(new DatasetConfig { Name = "ds", Source = "local://" + _data.Root }, staleSource);
 
-        var job = manager.StartAdminJob(dataset, Entries("d/"));
+        var job = manager.StartAdminJob(dataset, PrefetchEntries.Parse("d/"));
         await job.Completion;
 
         var current = (await source.HeadAsync("d/a", CancellationToken.None))!;
@@ -190,12 +190,6 @@ public sealed class PrefetchJobTests : IDisposable
 
         public ValueTask ReadAsync(Fluid.Serverless.Sidecar.Sources.RemoteObject obj, long offset, Memory<byte> destination, CancellationToken cancellationToken) => inner.ReadAsync(obj, offset, destination, cancellationToken);
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-    }
-
-    internal static IReadOnlyList<PrefetchEntry> Entries(params string[] texts)
-    {
-        Assert.True(PrefetchEntry.TryParseAll(texts, out var entries, out var error), error);
-        return entries;
     }
 
     private (CountingObjectSource Source, MemoryBlockCache Cache, PrefetchManager Manager, Dataset Dataset) Build(

@@ -116,7 +116,7 @@ public sealed class PrefetchManagerTests : IDisposable
         _source.ReadGate = gate;
         var dataset = Dataset("a", []);
         manager.Follow(Snapshot(1, dataset));
-        var admin = manager.StartAdminJob(dataset, PrefetchJobTests.Entries("train/"));
+        var admin = manager.StartAdminJob(dataset, PrefetchEntries.Parse("train/"));
 
         manager.Follow(Snapshot(2));
         await admin.Completion;

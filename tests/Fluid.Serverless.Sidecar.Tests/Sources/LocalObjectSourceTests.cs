@@ -1,6 +1,6 @@
 using Fluid.Serverless.Sidecar.Sources;
 using Fluid.Serverless.Sidecar.Sources.Writes;
-using static Fluid.Serverless.Sidecar.Tests.Sources.SourceAssertions;
+using static Fluid.Serverless.Testing.SourceAssertions;
 
 namespace Fluid.Serverless.Sidecar.Tests.Sources;
 

@@ -1,7 +1,7 @@
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.SourceChain;
 using Fluid.Serverless.Sidecar.Sources;
-using static Fluid.Serverless.Sidecar.Tests.Sources.SourceAssertions;
+using static Fluid.Serverless.Testing.SourceAssertions;
 
 namespace Fluid.Serverless.Sidecar.Tests.Sources;
 
