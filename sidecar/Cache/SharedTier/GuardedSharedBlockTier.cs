@@ -77,7 +77,8 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
 
     public void Put(SharedBlockId id, ReadOnlyMemory<byte> block)
     {
-        if (BreakerState == SharedTierBreakerState.Open)
+        // Nothing to write to: a client still connecting, an engine that went away, or a breaker that is open.
+        if (!store.IsConnected || BreakerState == SharedTierBreakerState.Open)
         {
             Metrics.Dropped();
             return;

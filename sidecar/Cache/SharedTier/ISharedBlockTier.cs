@@ -16,7 +16,7 @@ internal interface ISharedBlockTier
     /// <summary>
     /// Queues the block for writing to the tier and returns at once (write-around, off the reader's critical path). The
     /// bytes are copied before this returns, so the caller may reuse <paramref name="block"/>. Dropped and counted when
-    /// <c>maxPendingWrites</c> blocks are already queued or the breaker is open.
+    /// <c>maxPendingWrites</c> blocks are already queued, the engine is not connected or the breaker is open.
     /// </summary>
     void Put(SharedBlockId id, ReadOnlyMemory<byte> block);
 

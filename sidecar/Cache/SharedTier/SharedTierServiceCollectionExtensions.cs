@@ -2,6 +2,7 @@ using System.Collections;
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Fluid.Serverless.Sidecar.Cache.SharedTier;
@@ -26,6 +27,8 @@ internal static class SharedTierServiceCollectionExtensions
             return tier;
         });
         services.AddSingleton<ISharedBlockTier>(sp => sp.GetRequiredService<GuardedSharedBlockTier>());
+        // Created when the host starts, so the engine is being reached (in the background) before the first read.
+        services.AddHostedService(sp => new SharedTierStarter(sp.GetRequiredService<GuardedSharedBlockTier>()));
         return services;
     }
 
@@ -44,4 +47,14 @@ internal static class SharedTierServiceCollectionExtensions
     }
 
     private static string? Read(IDictionary environment, string? name) => name is null ? null : environment[name] as string;
+}
+
+/// <summary>Holds the tier so the host creates it at start; connecting happens in the background and delays nothing.</summary>
+internal sealed class SharedTierStarter(GuardedSharedBlockTier tier) : IHostedService
+{
+    public GuardedSharedBlockTier Tier { get; } = tier;
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
