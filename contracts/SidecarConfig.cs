@@ -38,6 +38,12 @@ public sealed record SidecarConfig
     /// <summary>Optional: pod-local credentials; when set, every S3 request must be SigV4-signed with them.
     /// The secret itself comes from the env var named in <see cref="PodCredentialsConfig.SecretAccessKeyEnv"/>.</summary>
     public PodCredentialsConfig? Credentials { get; set; }
+
+    /// <summary>
+    /// Optional: a shared block tier (Fluid's Runtime) behind the local block cache, shared by every pod that names the
+    /// same engine: a Redis-protocol cluster or an S3-compatible bucket. Null = no tier.
+    /// </summary>
+    public SharedCacheConfig? SharedCache { get; set; }
 }
 
 public static class DatasetModes
@@ -134,6 +140,60 @@ public sealed record UpstreamConfig
 
     /// <summary>Timeouts and circuit breaker, with the option names and defaults of a dataset's source (attemptTimeoutSeconds, breaker*).</summary>
     public IReadOnlyDictionary<string, string> Options { get; set; } = new Dictionary<string, string>();
+}
+
+/// <summary>
+/// The shared block tier. Secrets are never here: only the names of the env vars that hold them. The sidecar reads this
+/// section at start (a change takes effect on the next start).
+/// </summary>
+public sealed record SharedCacheConfig
+{
+    /// <summary>redis (Redis Cluster or standalone, Valkey, Garnet, Tair, ElastiCache) or s3 (an S3-compatible bucket).</summary>
+    public string Engine { get; set; } = SharedCacheEngines.Redis;
+
+    /// <summary>redis: seed nodes as host:port; the client discovers the rest of a cluster from them.</summary>
+    public IReadOnlyList<string> Endpoints { get; set; } = [];
+
+    /// <summary>s3: the endpoint URL (http(s)://host[:port]); null = AWS S3 in <see cref="Region"/>.</summary>
+    public string? Endpoint { get; set; }
+
+    /// <summary>s3: the bucket that holds the blocks.</summary>
+    public string? Bucket { get; set; }
+
+    /// <summary>s3: the signing region.</summary>
+    public string Region { get; set; } = "us-east-1";
+
+    /// <summary>Key prefix of every block and lease in the engine; lets several clusters share one engine.</summary>
+    public string Prefix { get; set; } = "fluid/";
+
+    /// <summary>redis: name of the env var holding the user name (Redis 6 ACL); null = default user.</summary>
+    public string? UserEnv { get; set; }
+
+    /// <summary>redis: name of the env var holding the password; null = no AUTH.</summary>
+    public string? PasswordEnv { get; set; }
+
+    /// <summary>redis: TLS to the engine (ElastiCache in-transit encryption, Tair TLS).</summary>
+    public bool Tls { get; set; }
+
+    /// <summary>s3: names of the env vars holding the credentials; null = the SDK's default chain.</summary>
+    public string? AccessKeyIdEnv { get; set; }
+    public string? SecretAccessKeyEnv { get; set; }
+
+    /// <summary>Longest one tier call may take before it counts as a miss (and a failure for the breaker).</summary>
+    public int TimeoutMilliseconds { get; set; } = SidecarDefaults.SharedCacheTimeoutMilliseconds;
+
+    /// <summary>How long a fill lease lasts: the longest another pod waits for the holder before it fetches itself.</summary>
+    public int LeaseMilliseconds { get; set; } = SidecarDefaults.SharedCacheLeaseMilliseconds;
+
+    /// <summary>Blocks queued for writing to the tier; more are dropped (and counted), never waited for.</summary>
+    public int MaxPendingWrites { get; set; } = SidecarDefaults.SharedCacheMaxPendingWrites;
+}
+
+public static class SharedCacheEngines
+{
+    public const string Redis = "redis";
+    public const string S3 = "s3";
+    public static readonly IReadOnlyList<string> All = [Redis, S3];
 }
 
 public sealed record PodCredentialsConfig

@@ -74,6 +74,11 @@ public static class SidecarConfigValidator
             errors.Add($"upstream.endpoint: '{upstream.Endpoint}' is not a URL: expected http(s)://host[:port]");
         }
 
+        if (config.SharedCache is { } sharedCache)
+        {
+            ValidateSharedCache(sharedCache, errors);
+        }
+
         if (config.Credentials is { } credentials)
         {
             if (string.IsNullOrWhiteSpace(credentials.AccessKeyId))
@@ -261,6 +266,91 @@ public static class SidecarConfigValidator
                 errors.Add(Invariant($"{field}.prefetch[{i}]: '{dataset.Prefetch[i]}' is empty: expected a path, glob or @manifest-key"));
             }
         }
+    }
+
+    private static void ValidateSharedCache(SharedCacheConfig tier, List<string> errors)
+    {
+        if (!SharedCacheEngines.All.Contains(tier.Engine))
+        {
+            errors.Add($"sharedCache.engine: '{tier.Engine}' is not an engine: expected one of {string.Join(", ", SharedCacheEngines.All)}");
+        }
+        else if (tier.Engine == SharedCacheEngines.Redis)
+        {
+            if (tier.Endpoints.Count == 0)
+            {
+                errors.Add("sharedCache.endpoints: [] is empty: expected at least one host:port of the Redis-protocol engine");
+            }
+
+            for (var i = 0; i < tier.Endpoints.Count; i++)
+            {
+                if (!IsHostPort(tier.Endpoints[i]))
+                {
+                    errors.Add(Invariant($"sharedCache.endpoints[{i}]: '{tier.Endpoints[i]}' is not host:port: expected e.g. redis-0.redis:6379"));
+                }
+            }
+        }
+        else
+        {
+            if (!IsValidBucketName(tier.Bucket))
+            {
+                errors.Add($"sharedCache.bucket: '{tier.Bucket}' is not a valid bucket name: expected 3-63 lowercase letters, digits, '-' or '.' (S3 Express names end in --x-s3)");
+            }
+
+            if (tier.Endpoint is { } endpoint && !IsHttpUri(endpoint))
+            {
+                errors.Add($"sharedCache.endpoint: '{endpoint}' is not a URL: expected http(s)://host[:port]");
+            }
+
+            if ((tier.AccessKeyIdEnv is null) != (tier.SecretAccessKeyEnv is null))
+            {
+                errors.Add("sharedCache.accessKeyIdEnv: set together with sharedCache.secretAccessKeyEnv: expected both or neither (neither = the SDK's default chain)");
+            }
+        }
+
+        foreach (var (field, value) in new[]
+        {
+            ("userEnv", tier.UserEnv), ("passwordEnv", tier.PasswordEnv), ("accessKeyIdEnv", tier.AccessKeyIdEnv), ("secretAccessKeyEnv", tier.SecretAccessKeyEnv),
+        })
+        {
+            if (value is not null && !IsEnvironmentVariableName(value))
+            {
+                errors.Add($"sharedCache.{field}: '{value}' is not an environment variable name: expected [A-Za-z_][A-Za-z0-9_]* (the name of the variable, never the secret)");
+            }
+        }
+
+        if (string.IsNullOrEmpty(tier.Prefix) || tier.Prefix.Length > 256 || tier.Prefix.Any(c => char.IsControl(c) || c == ' '))
+        {
+            errors.Add($"sharedCache.prefix: '{tier.Prefix}' is not a key prefix: expected 1-256 characters without spaces or control characters, e.g. fluid/");
+        }
+
+        if (tier.TimeoutMilliseconds is < 1 or > 60_000)
+        {
+            errors.Add(Invariant($"sharedCache.timeoutMilliseconds: '{tier.TimeoutMilliseconds}' is out of range: expected 1-60000"));
+        }
+
+        if (tier.LeaseMilliseconds is < 1 or > 600_000)
+        {
+            errors.Add(Invariant($"sharedCache.leaseMilliseconds: '{tier.LeaseMilliseconds}' is out of range: expected 1-600000"));
+        }
+
+        if (tier.MaxPendingWrites is < 0 or > 4096)
+        {
+            errors.Add(Invariant($"sharedCache.maxPendingWrites: '{tier.MaxPendingWrites}' is out of range: expected 0-4096 (0 = never write to the tier)"));
+        }
+    }
+
+    private static bool IsHostPort(string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return false;
+        }
+
+        var colon = value.LastIndexOf(':');
+        return colon > 0
+            && int.TryParse(value.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port)
+            && port is > 0 and <= 65535
+            && Uri.CheckHostName(value[..colon].Trim('[', ']')) != UriHostNameType.Unknown;
     }
 
     private static bool IsHttpUri(string value) =>

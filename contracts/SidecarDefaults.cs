@@ -63,4 +63,16 @@ public static class SidecarDefaults
     /// <summary>Where the injector mounts the downward-API annotations file in the sidecar.</summary>
     public const string PodInfoDirectory = "/etc/fluid-serverless/podinfo";
     public const string AnnotationsFile = PodInfoDirectory + "/annotations";
+
+    /// <summary>
+    /// One shared-tier call: a 4 MiB block from an engine in the same zone takes a few ms; past this the tier is slower
+    /// than it is worth and the read goes to the remote instead.
+    /// </summary>
+    public const int SharedCacheTimeoutMilliseconds = 250;
+
+    /// <summary>A fill lease: long enough for one block from a slow remote, short enough that a dead holder costs little.</summary>
+    public const int SharedCacheLeaseMilliseconds = 5_000;
+
+    /// <summary>Blocks waiting to be written to the tier (each holds one block of memory until written).</summary>
+    public const int SharedCacheMaxPendingWrites = 16;
 }

@@ -58,6 +58,12 @@ internal static class EventIds
     public const int CacheIndexLoadFailed = 307;
     public const int ReadAheadFailed = 310;
 
+    // Shared block tier (2401-2499).
+    public const int SharedTierConnectFailed = 2401;
+    public const int SharedTierConnectRestored = 2402;
+    public const int SharedTierCorruptValue = 2403;
+    public const int SharedTierCallFailed = 2404;
+
     // Remote sources: retries and circuit breaker (2001-2099).
     public const int SourceRetrying = 2001;
     public const int SourceCircuitOpened = 2002;

@@ -40,6 +40,7 @@ as_root() {
 #   /usr/bin/aws  aws-cli v2 from Debian (v1 comes with the pyenv Python)
 #   fusermount3   FUSE volume tests (mount/unmount as root)
 #   jq         kubectl-golden-check.sh (normalizes kubectl's JSON)
+#   redis-server, redis-cli  shared block tier tests (a 3-master Redis Cluster, a standalone engine they kill)
 # wrk and hyperfine are for bench/ only (bench/run.sh installs them); s3fs only when a test drives it.
 declare -A needed_packages=(
     [nginx]=nginx-light
@@ -48,6 +49,8 @@ declare -A needed_packages=(
     [/usr/bin/aws]=awscli
     [fusermount3]=fuse3
     [jq]=jq
+    [redis-server]=redis-server
+    [redis-cli]=redis-tools
 )
 if [[ "$run_aot" == 1 ]]; then
     # Native AOT links with clang (any clang-N the ILCompiler finds will do) and needs zlib's headers.
@@ -136,7 +139,20 @@ else
     log "python peers as pinned in tests/requirements.txt: $(python3 -c 'import boto3, moto; print("boto3", boto3.__version__, "moto", moto.__version__)')"
 fi
 
-# --- 4. Build once ---------------------------------------------------------------------------------------------------
+# --- 4. Microsoft Garnet (a dotnet tool, pinned): the shared block tier tests run it as a Redis-protocol engine -------
+garnet_dir="$HOME/.fluid-tools/garnet"
+if [[ ! -x "$garnet_dir/garnet-server" ]]; then
+    log "dotnet tool install garnet-server 2.2.12 -> $garnet_dir"
+    dotnet tool install garnet-server --version 2.2.12 --tool-path "$garnet_dir"
+else
+    log "garnet-server present in $garnet_dir"
+fi
+# Debian's redis-server package starts a system-wide server on 6379; tests start their own on free ports.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
+    as_root systemctl stop redis-server || true
+fi
+
+# --- 5. Build once ---------------------------------------------------------------------------------------------------
 if ! command -v dotnet >/dev/null 2>&1; then
     echo "tests/run.sh: dotnet (the .NET 10 SDK) is not on PATH; install it first (see README.md)." >&2
     exit 1
@@ -144,7 +160,7 @@ fi
 log "dotnet build Fluid.Serverless.sln -c $configuration"
 dotnet build Fluid.Serverless.sln -c "$configuration" -nologo -clp:ErrorsOnly -p:UseSharedCompilation=true
 
-# --- 5. Tests --------------------------------------------------------------------------------------------------------
+# --- 6. Tests --------------------------------------------------------------------------------------------------------
 results_dir="$repo_root/TestResults/run-$(date +%Y%m%d-%H%M%S)-$$"
 mkdir -p "$results_dir"
 test_args=(test Fluid.Serverless.sln -c "$configuration" --no-build --nologo
@@ -208,7 +224,7 @@ if [[ $dotnet_exit -ne 0 && $dotnet_failed -eq 0 ]]; then
 fi
 echo "dotnet test: $dotnet_passed passed, $dotnet_failed failed (results in ${results_dir#"$repo_root"/})"
 
-# --- 6. Script-level checks (other components add them; each exits 0 on success) ----------------------------------
+# --- 7. Script-level checks (other components add them; each exits 0 on success) ----------------------------------
 # Convention: tests/<folder>/*-check.sh and tests/<folder>/check-*.sh, run from the repository
 # root. Other scripts (e.g. tests/packaging/build-images.sh, which needs a Docker engine) are not run here.
 check_passed=0; check_failed=0

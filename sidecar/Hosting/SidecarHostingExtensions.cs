@@ -2,6 +2,7 @@ using System.Net;
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Admin;
 using Fluid.Serverless.Sidecar.Cache;
+using Fluid.Serverless.Sidecar.Cache.SharedTier;
 using Fluid.Serverless.Sidecar.Configuration;
 using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Metrics;
@@ -109,6 +110,7 @@ internal static class SidecarHostingExtensions
         services.AddHostedService(sp => new MemoryTrimmer(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<MemoryTrimmer>>()));
 
         services.AddSingleton<MetricsRegistry>();
+        services.AddSharedBlockTier(config.SharedCache, Environment.GetEnvironmentVariables());
         services.AddSingleton(sp =>
         {
             var registry = sp.GetRequiredService<MetricsRegistry>();

@@ -19,7 +19,7 @@ public sealed class LayeringTests
         ["Sources"] = [],
         ["Resilience"] = ["Sources"],
         ["Datasets"] = ["Sources"],
-        ["Cache"] = ["Sources", "Datasets", "Metrics"],
+        ["Cache"] = ["Sources", "Resilience", "Datasets", "Metrics"],
         ["SourceChain"] = ["Sources", "Resilience", "Cache"],
         ["Prefetch"] = ["Sources", "Datasets", "Cache", "SourceChain", "Metrics"],
         ["Volume"] = ["Sources", "Datasets", "Cache"],

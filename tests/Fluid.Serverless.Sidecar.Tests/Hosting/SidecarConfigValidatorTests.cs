@@ -150,3 +150,61 @@ public sealed class SidecarConfigValidatorTests
         Assert.StartsWith($"datasets[0].options.{option}: '{value}'", error, StringComparison.Ordinal);
     }
 }
+
+public sealed class SharedCacheConfigValidatorTests
+{
+    private static IReadOnlyList<string> Validate(SharedCacheConfig sharedCache) => SidecarConfigValidator.Validate(new SidecarConfig { SharedCache = sharedCache });
+
+    [Fact]
+    public void Validate_RedisClusterAndS3Bucket_HaveNoErrors()
+    {
+        Assert.Empty(Validate(new SharedCacheConfig { Engine = "redis", Endpoints = ["redis-0.redis:6379", "10.0.0.7:6380", "[::1]:7000"], PasswordEnv = "TIER_PASSWORD" }));
+        Assert.Empty(Validate(new SharedCacheConfig { Engine = "s3", Bucket = "fluid-cache--use1-az4--x-s3", AccessKeyIdEnv = "TIER_KEY", SecretAccessKeyEnv = "TIER_SECRET" }));
+        Assert.Empty(Validate(new SharedCacheConfig { Engine = "s3", Bucket = "tier", Endpoint = "http://minio.storage:9000" }));
+    }
+
+    [Fact]
+    public void Validate_BadFields_NameEachFieldValueAndExpectation()
+    {
+        Assert.Equal(
+            ["sharedCache.engine: 'memcached' is not an engine: expected one of redis, s3"],
+            Validate(new SharedCacheConfig { Engine = "memcached" }));
+        Assert.Equal(
+            ["sharedCache.endpoints: [] is empty: expected at least one host:port of the Redis-protocol engine"],
+            Validate(new SharedCacheConfig { Engine = "redis" }));
+        Assert.Equal(
+            ["sharedCache.endpoints[1]: 'redis-1' is not host:port: expected e.g. redis-0.redis:6379"],
+            Validate(new SharedCacheConfig { Endpoints = ["redis-0:6379", "redis-1"] }));
+        Assert.Equal(
+            ["sharedCache.bucket: '' is not a valid bucket name: expected 3-63 lowercase letters, digits, '-' or '.' (S3 Express names end in --x-s3)"],
+            Validate(new SharedCacheConfig { Engine = "s3" }));
+        Assert.Equal(
+            ["sharedCache.passwordEnv: 's3cr3t!' is not an environment variable name: expected [A-Za-z_][A-Za-z0-9_]* (the name of the variable, never the secret)"],
+            Validate(new SharedCacheConfig { Endpoints = ["r:1"], PasswordEnv = "s3cr3t!" }));
+        Assert.Equal(
+            [
+                "sharedCache.timeoutMilliseconds: '0' is out of range: expected 1-60000",
+                "sharedCache.leaseMilliseconds: '-1' is out of range: expected 1-600000",
+                "sharedCache.maxPendingWrites: '5000' is out of range: expected 0-4096 (0 = never write to the tier)",
+            ],
+            Validate(new SharedCacheConfig { Endpoints = ["r:1"], TimeoutMilliseconds = 0, LeaseMilliseconds = -1, MaxPendingWrites = 5000 }));
+        Assert.Equal(
+            ["sharedCache.accessKeyIdEnv: set together with sharedCache.secretAccessKeyEnv: expected both or neither (neither = the SDK's default chain)"],
+            Validate(new SharedCacheConfig { Engine = "s3", Bucket = "tier", AccessKeyIdEnv = "KEY" }));
+    }
+
+    [Fact]
+    public void Load_SharedCacheSectionFromJson_ReadsEveryField()
+    {
+        const string json = """
+            { "sharedCache": { "engine": "redis", "endpoints": ["127.0.0.1:7000"], "prefix": "team-a/", "passwordEnv": "P",
+              "timeoutMilliseconds": 100, "leaseMilliseconds": 2000, "maxPendingWrites": 4, "tls": true } }
+            """;
+        var config = System.Text.Json.JsonSerializer.Deserialize(json, ContractsJsonContext.Default.SidecarConfig)!;
+        Assert.Equal(
+            new SharedCacheConfig { Engine = "redis", Endpoints = config.SharedCache!.Endpoints, Prefix = "team-a/", PasswordEnv = "P", TimeoutMilliseconds = 100, LeaseMilliseconds = 2000, MaxPendingWrites = 4, Tls = true },
+            config.SharedCache);
+        Assert.Equal(["127.0.0.1:7000"], config.SharedCache.Endpoints);
+        Assert.Empty(SidecarConfigValidator.Validate(config));
+    }
+}

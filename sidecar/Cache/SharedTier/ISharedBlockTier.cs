@@ -1,0 +1,55 @@
+namespace Fluid.Serverless.Sidecar.Cache.SharedTier;
+
+/// <summary>
+/// The shared block tier behind the local block cache (Fluid's Runtime): read order local cache → tier → remote. Every
+/// member reports its outcome and never throws to a reader (cancellation of the caller's own token aside): a tier that
+/// is slow, down or corrupt shows up as a miss, and the read goes to the remote.
+/// </summary>
+internal interface ISharedBlockTier
+{
+    /// <summary>
+    /// Fills <paramref name="destination"/> with the block and returns true when the tier holds a valid copy of exactly
+    /// <c>destination.Length</c> bytes; false on a miss, a corrupt or short value, a timeout or an open breaker.
+    /// </summary>
+    ValueTask<bool> TryGetAsync(SharedBlockId id, Memory<byte> destination, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Queues the block for writing to the tier and returns at once (write-around, off the reader's critical path). The
+    /// bytes are copied before this returns, so the caller may reuse <paramref name="block"/>. Dropped and counted when
+    /// <c>maxPendingWrites</c> blocks are already queued, the engine is not connected or the breaker is open.
+    /// </summary>
+    void Put(SharedBlockId id, ReadOnlyMemory<byte> block);
+
+    /// <summary>
+    /// Cluster-wide single flight: <see cref="FillLease.Acquired"/> = this pod fetches the block from the remote and
+    /// <see cref="Put"/>s it; <see cref="FillLease.HeldElsewhere"/> = another pod is fetching it, call
+    /// <see cref="WaitForFillAsync"/>; <see cref="FillLease.Unavailable"/> = no lease (tier down, or an engine without
+    /// conditional writes): fetch it yourself.
+    /// </summary>
+    ValueTask<FillLease> TryAcquireFillLeaseAsync(SharedBlockId id, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Polls the tier with bounded backoff until the block appears (true, <paramref name="destination"/> filled) or the
+    /// lease time has passed (false: fetch it yourself).
+    /// </summary>
+    ValueTask<bool> WaitForFillAsync(SharedBlockId id, Memory<byte> destination, CancellationToken cancellationToken);
+
+    /// <summary>For /status and /metrics.</summary>
+    SharedTierStatus GetStatus();
+}
+
+internal enum FillLease
+{
+    Unavailable,
+    Acquired,
+    HeldElsewhere,
+}
+
+internal enum SharedTierBreakerState
+{
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+internal sealed record SharedTierStatus(string Engine, bool Connected, SharedTierBreakerState Breaker, SharedTierCounters Counters);

@@ -1,0 +1,29 @@
+using System.Buffers;
+
+namespace Fluid.Serverless.Sidecar.Cache.SharedTier;
+
+/// <summary>
+/// One engine's raw key/value operations. Implementations may throw and may be slow: <see cref="GuardedSharedBlockTier"/>
+/// puts the timeout, the breaker and the accounting around every call.
+/// </summary>
+internal interface ISharedTierStore : IAsyncDisposable
+{
+    string Engine { get; }
+
+    /// <summary>True once the engine was reached; calls before that are misses, not waits.</summary>
+    bool IsConnected { get; }
+
+    /// <summary>
+    /// The value under <paramref name="key"/> in a buffer the caller disposes; null when absent. A value longer than
+    /// <paramref name="maxLength"/> is returned as absent without reading it whole.
+    /// </summary>
+    Task<IMemoryOwner<byte>?> GetAsync(string key, int maxLength, CancellationToken cancellationToken);
+
+    Task SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Creates <paramref name="key"/> only when absent, expiring after <paramref name="lifetime"/>: true = created, false
+    /// = it exists, null = the engine cannot do conditional creates.
+    /// </summary>
+    Task<bool?> TryCreateAsync(string key, ReadOnlyMemory<byte> value, TimeSpan lifetime, CancellationToken cancellationToken);
+}

@@ -1,0 +1,132 @@
+using System.Buffers;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace Fluid.Serverless.Sidecar.Cache.SharedTier;
+
+/// <summary>
+/// A Redis-protocol engine through StackExchange.Redis: Redis Cluster and standalone, Valkey, Garnet, Tair,
+/// ElastiCache. The client follows cluster topology itself (CLUSTER SLOTS/NODES, MOVED and ASK redirections, CRC16
+/// slots) and pipelines every command over one connection per node. It connects in the background: an engine that is
+/// down at start delays nothing, and calls before the first connection are misses.
+/// </summary>
+internal sealed partial class RedisTierStore : ISharedTierStore
+{
+    private readonly Task<ConnectionMultiplexer> connecting;
+    private readonly ILogger logger;
+
+    public RedisTierStore(ConfigurationOptions options, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        this.logger = logger;
+        // Never abort: the client keeps reconnecting in the background, whatever state the engine is in at start.
+        options.AbortOnConnectFail = false;
+        options.ClientName ??= "fluid-sidecar";
+        connecting = Task.Run(async () =>
+        {
+            var connection = await ConnectionMultiplexer.ConnectAsync(options).ConfigureAwait(false);
+            connection.ConnectionFailed += (_, e) => LogConnectionFailed(this.logger, e.EndPoint?.ToString(), e.FailureType.ToString());
+            connection.ConnectionRestored += (_, e) => LogConnectionRestored(this.logger, e.EndPoint?.ToString());
+            return connection;
+        });
+    }
+
+    public string Engine => "redis";
+
+    public bool IsConnected => connecting.IsCompletedSuccessfully && connecting.Result.IsConnected;
+
+    /// <summary>Seed endpoints, credentials and TLS from the config; <c>user</c>/<c>password</c> come from env var values.</summary>
+    public static ConfigurationOptions CreateOptions(IEnumerable<string> endpoints, string? user, string? password, bool tls, TimeSpan timeout)
+    {
+        var options = new ConfigurationOptions
+        {
+            AbortOnConnectFail = false,
+            User = user,
+            Password = password,
+            Ssl = tls,
+            ConnectTimeout = 5_000,
+            ConnectRetry = 1,
+            // Our own per-call timeout is shorter; this only bounds what the client keeps queued while reconnecting.
+            AsyncTimeout = (int)Math.Max(timeout.TotalMilliseconds * 4, 1_000),
+            SyncTimeout = (int)Math.Max(timeout.TotalMilliseconds * 4, 1_000),
+            // Commands issued while a node is unreachable fail at once instead of waiting in a backlog: a miss now
+            // beats a block that arrives after the remote would have answered.
+            BacklogPolicy = BacklogPolicy.FailFast,
+            KeepAlive = 30,
+        };
+        foreach (var endpoint in endpoints)
+        {
+            options.EndPoints.Add(endpoint);
+        }
+
+        return options;
+    }
+
+    public async Task<IMemoryOwner<byte>?> GetAsync(string key, int maxLength, CancellationToken cancellationToken)
+    {
+        var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        if (database is null)
+        {
+            return null;
+        }
+
+        var lease = await database.StringGetLeaseAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (lease is not null && lease.Length > maxLength)
+        {
+            lease.Dispose();
+            return null;
+        }
+
+        return lease;
+    }
+
+    public async Task SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
+    {
+        var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false) ?? throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "not connected yet");
+        await database.StringSetAsync(key, value).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<bool?> TryCreateAsync(string key, ReadOnlyMemory<byte> value, TimeSpan lifetime, CancellationToken cancellationToken)
+    {
+        var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        if (database is null)
+        {
+            return null;
+        }
+
+        // SET key value NX PX lifetime: atomic on the key's node, so exactly one pod of the cluster wins.
+        return await database.StringSetAsync(key, value, lifetime, When.NotExists).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            var connection = await connecting.ConfigureAwait(false);
+            await connection.CloseAsync(allowCommandsToComplete: false).ConfigureAwait(false);
+            connection.Dispose();
+        }
+#pragma warning disable CA1031 // a client that never connected has nothing to close, whatever it failed with
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    private async ValueTask<IDatabase?> DatabaseAsync(CancellationToken cancellationToken)
+    {
+        if (!connecting.IsCompleted)
+        {
+            return null;
+        }
+
+        var connection = await connecting.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return connection.GetDatabase();
+    }
+
+    [LoggerMessage(EventId = EventIds.SharedTierConnectFailed, Level = LogLevel.Warning, Message = "Shared tier: connection to {Endpoint} failed ({Failure}); reads miss the tier until it is back")]
+    private static partial void LogConnectionFailed(ILogger logger, string? endpoint, string failure);
+
+    [LoggerMessage(EventId = EventIds.SharedTierConnectRestored, Level = LogLevel.Information, Message = "Shared tier: connection to {Endpoint} restored")]
+    private static partial void LogConnectionRestored(ILogger logger, string? endpoint);
+}

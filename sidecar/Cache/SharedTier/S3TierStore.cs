@@ -1,0 +1,133 @@
+using System.Buffers;
+using System.Globalization;
+using System.Net;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Fluid.Serverless.Sidecar.Sources;
+
+namespace Fluid.Serverless.Sidecar.Cache.SharedTier;
+
+/// <summary>
+/// An S3-compatible bucket as the shared tier (the design of mountpoint-s3's shared cache on S3 Express One Zone): one
+/// object per block under the prefix, one GET per hit, one PUT per fill. The client comes from the sidecar's
+/// <see cref="S3ClientPool"/>, built like a dataset's.
+/// <para>
+/// Fill leases are conditional PUTs (<c>If-None-Match: *</c>, S3 and S3 Express since 2024): the first PUT of a lease
+/// object wins, the others get 412. S3 objects have no per-object expiry, so a lease's name carries the lease window it
+/// belongs to (<c>lease/{hash}/{window}</c>): a lease ends when its window does, with nothing to delete (a lifecycle
+/// rule on <c>{prefix}lease/</c> cleans old ones). An engine that answers 501 to the condition has no leases (every pod
+/// fetches for itself); an engine that ignores the header lets every acquirer win, which costs duplicate fetches, never
+/// wrong bytes.
+/// </para>
+/// </summary>
+internal sealed class S3TierStore(AmazonS3Client client, string bucket) : ISharedTierStore
+{
+    public string Engine => "s3";
+
+    /// <summary>The SDK connects per request; there is no connection to wait for.</summary>
+    public bool IsConnected => true;
+
+    public static S3TierStore Create(string? endpoint, string region, string bucket, string? accessKeyId, string? secretAccessKey)
+    {
+        var credentials = accessKeyId is not null && secretAccessKey is not null
+            ? new S3Credentials(accessKeyId, secretAccessKey, null, false)
+            : S3Credentials.DefaultChain;
+        var client = S3ClientPool.Shared.Get(new S3ClientSettings(endpoint, region, PathStyle: endpoint is not null, credentials));
+        return new S3TierStore(client, bucket);
+    }
+
+    public async Task<IMemoryOwner<byte>?> GetAsync(string key, int maxLength, CancellationToken cancellationToken)
+    {
+        GetObjectResponse response;
+        try
+        {
+            response = await client.GetObjectAsync(new GetObjectRequest { BucketName = bucket, Key = key }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        using (response)
+        {
+            if (response.ContentLength > maxLength || response.ContentLength < 0)
+            {
+                return null;
+            }
+
+            var value = new PooledValue((int)response.ContentLength);
+            try
+            {
+                var read = 0;
+                var stream = response.ResponseStream;
+                while (read < response.ContentLength)
+                {
+                    var n = await stream.ReadAsync(value.Array.AsMemory(read, (int)response.ContentLength - read), cancellationToken).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        break;
+                    }
+
+                    read += n;
+                }
+
+                // A short body stays short: the header check refuses it.
+                value.Length = read;
+                return value;
+            }
+            catch
+            {
+                value.Dispose();
+                throw;
+            }
+        }
+    }
+
+    public async Task SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
+    {
+        using var body = AsStream(value);
+        await client.PutObjectAsync(Put(key, body), cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<bool?> TryCreateAsync(string key, ReadOnlyMemory<byte> value, TimeSpan lifetime, CancellationToken cancellationToken)
+    {
+        var window = DateTimeOffset.UtcNow.Ticks / Math.Max(1, lifetime.Ticks);
+        using var body = AsStream(value);
+        var request = Put(key + "/" + window.ToString(CultureInfo.InvariantCulture), body);
+        request.IfNoneMatch = "*";
+        try
+        {
+            await client.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict)
+        {
+            // 412: another pod holds it; 409 ConditionalRequestConflict: another pod's PUT is in flight.
+            return false;
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotImplemented)
+        {
+            return null;
+        }
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private PutObjectRequest Put(string key, Stream body) => new()
+    {
+        BucketName = bucket,
+        Key = key,
+        InputStream = body,
+        AutoCloseStream = false,
+        ContentType = "application/octet-stream",
+        // The value carries its own CRC32C; the SDK's body digest would hash every block a second time.
+        DisableDefaultChecksumValidation = true,
+        // A plain body with a Content-Length: S3-compatible stores that mangle aws-chunked bodies accept it.
+        UseChunkEncoding = false,
+    };
+
+    private static MemoryStream AsStream(ReadOnlyMemory<byte> value) =>
+        System.Runtime.InteropServices.MemoryMarshal.TryGetArray(value, out var segment)
+            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(value.ToArray(), writable: false);
+}

@@ -1,0 +1,78 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+
+namespace Fluid.Serverless.Sidecar.Cache.SharedTier;
+
+/// <summary>
+/// The bytes stored under a block key: a 48-byte header, then the block. Little-endian:
+/// <code>
+///  0  4  magic "FLBK"
+///  4  2  format version (1)
+///  6  2  header length (48): a later version may append fields a version-1 reader skips
+///  8  4  payload length
+/// 12  4  CRC32C of the payload
+/// 16 32  SHA-256 of the block identity (the hash in the key): a value stored under the wrong key is refused
+/// 48  …  payload
+/// </code>
+/// Anything else — another magic, a short value, a length or CRC that does not match, another identity — is refused,
+/// so a corrupt, truncated or foreign value is a miss and is overwritten by the next fill, never served.
+/// </summary>
+internal static class SharedBlockValue
+{
+    public const int HeaderSize = 48;
+    public const ushort FormatVersion = 1;
+
+    private static ReadOnlySpan<byte> Magic => "FLBK"u8;
+
+    public static int ValueLength(int payloadLength) => HeaderSize + payloadLength;
+
+    /// <summary>Writes header and payload into <paramref name="destination"/> (at least <see cref="ValueLength"/> bytes).</summary>
+    public static void Write(Span<byte> destination, ReadOnlySpan<byte> identityHash, ReadOnlySpan<byte> payload)
+    {
+        Magic.CopyTo(destination);
+        BinaryPrimitives.WriteUInt16LittleEndian(destination[4..], FormatVersion);
+        BinaryPrimitives.WriteUInt16LittleEndian(destination[6..], HeaderSize);
+        BinaryPrimitives.WriteInt32LittleEndian(destination[8..], payload.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[12..], Crc32C(payload));
+        identityHash[..SharedTierKeys.HashSize].CopyTo(destination[16..]);
+        payload.CopyTo(destination[HeaderSize..]);
+    }
+
+    /// <summary>True when <paramref name="value"/> is a valid block of <paramref name="expectedPayloadLength"/> bytes for this identity.</summary>
+    public static bool TryRead(ReadOnlySpan<byte> value, ReadOnlySpan<byte> identityHash, int expectedPayloadLength, out ReadOnlySpan<byte> payload)
+    {
+        payload = default;
+        if (value.Length < HeaderSize || !value[..4].SequenceEqual(Magic))
+        {
+            return false;
+        }
+
+        var headerLength = BinaryPrimitives.ReadUInt16LittleEndian(value[6..]);
+        if (BinaryPrimitives.ReadUInt16LittleEndian(value[4..]) != FormatVersion || headerLength < HeaderSize || headerLength > value.Length)
+        {
+            return false;
+        }
+
+        var length = BinaryPrimitives.ReadInt32LittleEndian(value[8..]);
+        if (length != expectedPayloadLength || value.Length - headerLength != length || !value.Slice(16, SharedTierKeys.HashSize).SequenceEqual(identityHash[..SharedTierKeys.HashSize]))
+        {
+            return false;
+        }
+
+        var body = value.Slice(headerLength, length);
+        if (Crc32C(body) != BinaryPrimitives.ReadUInt32LittleEndian(value[12..]))
+        {
+            return false;
+        }
+
+        payload = body;
+        return true;
+    }
+
+    private static uint Crc32C(ReadOnlySpan<byte> data)
+    {
+        var crc = new Crc32(Crc32ParameterSet.Crc32C);
+        crc.Append(data);
+        return crc.GetCurrentHashAsUInt32();
+    }
+}
