@@ -20,7 +20,7 @@ public sealed record SidecarConfig
     public string Mode { get; set; } = DatasetModes.S3;
 
     public EndpointConfig S3 { get; set; } = new();
-    public EndpointConfig Admin { get; set; } = new() { Address = SidecarDefaults.AdminAddress, Port = SidecarDefaults.AdminPort };
+    public AdminEndpointConfig Admin { get; set; } = new();
     public CacheConfig Cache { get; set; } = new();
     public PrefetchConfig Prefetch { get; set; } = new();
     public IReadOnlyList<DatasetConfig> Datasets { get; set; } = [];
@@ -53,6 +53,21 @@ public sealed record EndpointConfig
 {
     public string Address { get; set; } = SidecarDefaults.S3Address;
     public int Port { get; set; } = SidecarDefaults.S3Port;
+}
+
+/// <summary>
+/// The admin API on two listeners. <see cref="Address"/>:<see cref="Port"/> (the pod IP) serves only the read-only
+/// probe and scrape endpoints (<c>/healthz</c>, <c>/readyz</c>, <c>/metrics</c>), so kubelet and Prometheus reach
+/// them. 127.0.0.1:<see cref="LocalPort"/> serves everything else (<c>/status</c>, <c>/prefetch…</c>,
+/// <c>/quitquitquit</c>): only processes in the pod can reach it. Its address is not configurable on purpose.
+/// </summary>
+public sealed record AdminEndpointConfig
+{
+    public string Address { get; set; } = SidecarDefaults.AdminAddress;
+    public int Port { get; set; } = SidecarDefaults.AdminPort;
+
+    /// <summary>The loopback-only admin port; 0 = any free port (tests).</summary>
+    public int LocalPort { get; set; } = SidecarDefaults.AdminLocalPort;
 }
 
 public sealed record CacheConfig

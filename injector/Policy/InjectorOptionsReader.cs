@@ -35,6 +35,8 @@ internal static class InjectorOptionsReader
         Require(options.DefaultCacheMedium is "disk" or "memory", "Injector:DefaultCacheMedium", options.DefaultCacheMedium, "disk or memory");
         Require(options.S3Port is > 0 and < 65536 && options.AdminPort is > 0 and < 65536 && options.S3Port != options.AdminPort,
             "Injector:S3Port/AdminPort", $"{options.S3Port}/{options.AdminPort}", "two different ports in 1-65535");
+        Require(options.AdminLocalPort is > 0 and < 65536 && options.AdminLocalPort != options.S3Port && options.AdminLocalPort != options.AdminPort,
+            "Injector:AdminLocalPort", options.AdminLocalPort.ToString(CultureInfo.InvariantCulture), "a port in 1-65535 other than S3Port and AdminPort");
         var settings = InjectionSettingsResolver.Resolve(
             new Dictionary<string, string> { [Annotations.SidecarResources] = options.DefaultSidecarResources }, null, options, out var error);
         Require(error is null && settings is not null, "Injector:DefaultSidecarResources", options.DefaultSidecarResources, "cpu=…,memory=…,limits.cpu=…,limits.memory=…");
