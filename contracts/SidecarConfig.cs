@@ -38,6 +38,19 @@ public sealed record SidecarConfig
     /// <summary>Optional: pod-local credentials; when set, every S3 request must be SigV4-signed with them.
     /// The secret itself comes from the env var named in <see cref="PodCredentialsConfig.SecretAccessKeyEnv"/>.</summary>
     public PodCredentialsConfig? Credentials { get; set; }
+
+    /// <summary>
+    /// Optional, FUSE mode: once every FUSE mount is up, the process switches to this uid/gid with no supplementary
+    /// groups and no capabilities (serving /dev/fuse needs none). Null (the default) keeps the privileges. Mounting a
+    /// dataset added later and unmounting at shutdown need root, so with this set they fail (logged) for now.
+    /// </summary>
+    public DropPrivilegesConfig? DropPrivileges { get; set; }
+}
+
+public sealed record DropPrivilegesConfig
+{
+    public int Uid { get; set; } = SidecarDefaults.UnprivilegedId;
+    public int Gid { get; set; } = SidecarDefaults.UnprivilegedId;
 }
 
 public static class DatasetModes

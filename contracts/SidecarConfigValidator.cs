@@ -60,6 +60,11 @@ public static class SidecarConfigValidator
             errors.Add(Invariant($"admin.localPort: '{config.Admin.LocalPort}' is also {(config.Admin.LocalPort == config.S3.Port ? "s3.port" : "admin.port")}: expected a port of its own"));
         }
 
+        if (config.DropPrivileges is { } drop && (drop.Uid <= 0 || drop.Gid <= 0))
+        {
+            errors.Add(Invariant($"dropPrivileges: uid {drop.Uid}, gid {drop.Gid}: expected a non-root uid and gid (1 or more), e.g. {SidecarDefaults.UnprivilegedId}"));
+        }
+
         ValidateCache(config.Cache, errors);
         ValidatePrefetch(config.Prefetch, errors);
 

@@ -17,6 +17,9 @@ public static class SidecarDefaults
     public const string AdminLocalAddress = "127.0.0.1";
 
     public const string S3Address = "127.0.0.1";
+
+    /// <summary>The images' non-root USER (uid and gid), and the default of dropPrivileges.</summary>
+    public const int UnprivilegedId = 65532;
     public const string AdminAddress = "0.0.0.0";
 
     public const int BlockSizeBytes = 4 * 1024 * 1024;

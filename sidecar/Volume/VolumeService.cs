@@ -22,6 +22,8 @@ internal sealed partial class VolumeService(
     private readonly CancellationTokenSource _stopping = new();
     private string _mode = DatasetModes.S3;
     private bool _stopped;
+    private bool _privilegesDropped;
+    private string? _privilegeDropFailure;
 
     private IObjectReader Reader => reader;
     private VolumeOptions Options => options;
@@ -41,7 +43,8 @@ internal sealed partial class VolumeService(
         }
     }
 
-    public bool IsReady => Volumes.All(v => v.State is VolumeState.Mounted or VolumeState.Ready);
+    /// <summary>False also when dropPrivileges is set and the switch failed: a sidecar still running as root is not ready.</summary>
+    public bool IsReady => _privilegeDropFailure is null && Volumes.All(v => v.State is VolumeState.Mounted or VolumeState.Ready);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -104,6 +107,25 @@ internal sealed partial class VolumeService(
         }
         LibC.Close(descriptor);
         return DatasetModes.Fuse;
+    }
+
+    private void DropPrivilegesOnce()
+    {
+        if (_privilegesDropped || _mode != DatasetModes.Fuse || options.DropPrivilegesTo is not { } to)
+        {
+            return;
+        }
+
+        _privilegesDropped = true;
+        try
+        {
+            PrivilegeDrop.Drop(to.Uid, to.Gid, options.OwnedDirectories, logger);
+        }
+        catch (Exception exception) when (exception is InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            _privilegeDropFailure = exception.Message;
+            Log.PrivilegeDropFailed(logger, exception.Message);
+        }
     }
 
     private void OnRegistryChanged(DatasetSnapshot snapshot) => _ = ReconcileLoggedAsync(snapshot);
@@ -169,6 +191,12 @@ internal sealed partial class VolumeService(
                 {
                     _volumes[dataset.Name] = volume;
                 }
+            }
+
+            // The first published datasets are mounted: from here on the process needs no privilege to serve them.
+            if (snapshot.Generation > 0)
+            {
+                DropPrivilegesOnce();
             }
         }
         finally
@@ -305,6 +333,9 @@ internal sealed partial class VolumeService(
 
     private static partial class Log
     {
+        [LoggerMessage(46, LogLevel.Critical, "dropPrivileges is set but the switch failed, so the sidecar stays not ready: {Reason}")]
+        public static partial void PrivilegeDropFailed(ILogger logger, string reason);
+
         [LoggerMessage(40, LogLevel.Information, "Volume mode {Configured} resolved to {Mode}")]
         public static partial void ModeChosen(ILogger logger, string configured, string mode);
 

@@ -49,6 +49,33 @@ public sealed class VolumeProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task FuseMode_DropPrivileges_EveryThreadRunsAsTheUnprivilegedUserWithNoCapabilities_AndStillServes()
+    {
+        Assert.Equal("0", (await Shell.RunAsync("id", "-u")).StandardOutput.Trim());
+        var mountPath = Path.Combine(_root, "mnt");
+        var config = Config(DatasetModes.Fuse) with { DropPrivileges = new DropPrivilegesConfig() };
+        await using var sidecar = await SidecarProcess.StartAsync(config, cacheDirectory: Path.Combine(_root, "cache"));
+        Assert.True(MountTable.IsMounted(mountPath), sidecar.Describe());
+
+        var threads = Directory.GetDirectories($"/proc/{sidecar.ProcessId}/task");
+        Assert.NotEmpty(threads);
+        foreach (var thread in threads)
+        {
+            var status = File.ReadAllLines(Path.Combine(thread, "status")).ToDictionary(l => l[..l.IndexOf(':', StringComparison.Ordinal)], l => l[(l.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim());
+            Assert.Equal("65532\t65532\t65532\t65532", status["Uid"]);
+            Assert.Equal("65532\t65532\t65532\t65532", status["Gid"]);
+            Assert.Equal("", status["Groups"]);
+            Assert.Equal("0000000000000000", status["CapEff"]);
+            Assert.Equal("0000000000000000", status["CapPrm"]);
+        }
+
+        await AssertServedAsync(mountPath);
+        using var http = ProcessLevel.S3Http.CreateClient();
+        Assert.Equal(_hashes["train/big.bin"], await ProcessLevel.S3Http.Sha256OfObjectAsync(http, sidecar.S3Endpoint, "data", "train/big.bin"));
+        Assert.Equal(0, await sidecar.TerminateAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
     public async Task FuseMode_SigtermUnmounts_KillNineLeavesADeadMountThatTheRestartReplaces()
     {
         var mountPath = Path.Combine(_root, "mnt");
