@@ -54,6 +54,13 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Open(string path, int flags);
 
+    public const long SysPidfdOpen = 434;
+    public const long SysPidfdGetfd = 438;
+
+    /// <summary>syscall(2) for calls glibc has no wrapper for in every version (pidfd_open, pidfd_getfd: same numbers on x86-64 and arm64).</summary>
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    public static partial long Syscall(long number, long arg1, long arg2, long arg3);
+
     [LibraryImport("libc", EntryPoint = "geteuid")]
     public static partial uint GetEffectiveUserId();
 

@@ -23,6 +23,8 @@ internal sealed partial class VolumeService(
     private string _mode = DatasetModes.S3;
     private bool _stopped;
     private bool _privilegesDropped;
+    private MountHelperClient? _mountHelper;
+    private readonly SwitchableMountOperations _mountOperations = new(new DirectMountOperations(logger));
     private string? _privilegeDropFailure;
 
     private IObjectReader Reader => reader;
@@ -76,6 +78,9 @@ internal sealed partial class VolumeService(
             {
                 await volume.StopAsync();
             }
+            _mountOperations.Current = new DirectMountOperations(logger);
+            _mountHelper?.Dispose();
+            _mountHelper = null;
         }
         finally
         {
@@ -119,6 +124,20 @@ internal sealed partial class VolumeService(
         _privilegesDropped = true;
         try
         {
+            // Mounting a dataset added later and unmounting at shutdown still need root: a helper keeps it.
+            string[] roots;
+            lock (_volumes)
+            {
+                roots = [.. _volumes.Values.Select(v => Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(v.Progress.MountPath)))!).Where(r => r is { Length: > 1 }).Distinct(StringComparer.Ordinal)];
+            }
+
+            if (roots.Length > 0)
+            {
+                _mountHelper = MountHelperClient.Start(roots, options.FuseDevicePath);
+                _mountOperations.Current = _mountHelper;
+                Log.MountHelperStarted(logger, _mountHelper.ProcessId, string.Join(", ", roots));
+            }
+
             PrivilegeDrop.Drop(to.Uid, to.Gid, options.OwnedDirectories, logger);
         }
         catch (Exception exception) when (exception is InvalidOperationException or IOException or UnauthorizedAccessException)
@@ -252,7 +271,7 @@ internal sealed partial class VolumeService(
             var fileSystem = new FuseFileSystem(Dataset, owner.Reader, owner.Options.MetadataTtl, owner.Time, owner.Logger);
             _mount = await FuseMount.MountAsync(
                 Progress.MountPath, $"fluid-{Dataset.Name}", fileSystem, owner.Options.FuseReaderThreads, owner.Logger,
-                cancellationToken, owner.Options.FuseDevicePath);
+                cancellationToken, owner.Options.FuseDevicePath, owner._mountOperations);
             Progress.SetState(VolumeState.Mounted);
             _ = _mount.Closed.ContinueWith(_ =>
             {
@@ -333,6 +352,9 @@ internal sealed partial class VolumeService(
 
     private static partial class Log
     {
+        [LoggerMessage(47, LogLevel.Information, "Mount helper (pid {ProcessId}) keeps root for mounts under {Roots}")]
+        public static partial void MountHelperStarted(ILogger logger, int processId, string roots);
+
         [LoggerMessage(46, LogLevel.Critical, "dropPrivileges is set but the switch failed, so the sidecar stays not ready: {Reason}")]
         public static partial void PrivilegeDropFailed(ILogger logger, string reason);
 
