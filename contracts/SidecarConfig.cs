@@ -41,8 +41,8 @@ public sealed record SidecarConfig
 
     /// <summary>
     /// Optional, FUSE mode: once every FUSE mount is up, the process switches to this uid/gid with no supplementary
-    /// groups and no capabilities (serving /dev/fuse needs none). Null (the default) keeps the privileges. Mounting a
-    /// dataset added later and unmounting at shutdown need root, so with this set they fail (logged) for now.
+    /// groups and no capabilities (serving /dev/fuse needs none). Null (the default) keeps the privileges. Later
+    /// mounts and the unmount at shutdown go through a root mount-helper child started before the switch.
     /// </summary>
     public DropPrivilegesConfig? DropPrivileges { get; set; }
 }
