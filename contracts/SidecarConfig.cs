@@ -20,7 +20,7 @@ public sealed record SidecarConfig
     public string Mode { get; set; } = DatasetModes.S3;
 
     public EndpointConfig S3 { get; set; } = new();
-    public EndpointConfig Admin { get; set; } = new() { Address = SidecarDefaults.AdminAddress, Port = SidecarDefaults.AdminPort };
+    public AdminEndpointConfig Admin { get; set; } = new();
     public CacheConfig Cache { get; set; } = new();
     public PrefetchConfig Prefetch { get; set; } = new();
     public IReadOnlyList<DatasetConfig> Datasets { get; set; } = [];
@@ -44,6 +44,19 @@ public sealed record SidecarConfig
     /// same engine: a Redis-protocol cluster or an S3-compatible bucket. Null = no tier.
     /// </summary>
     public SharedCacheConfig? SharedCache { get; set; }
+
+    /// <summary>
+    /// Optional, FUSE mode: once every FUSE mount is up, the process switches to this uid/gid with no supplementary
+    /// groups and no capabilities (serving /dev/fuse needs none). Null (the default) keeps the privileges. Later
+    /// mounts and the unmount at shutdown go through a root mount-helper child started before the switch.
+    /// </summary>
+    public DropPrivilegesConfig? DropPrivileges { get; set; }
+}
+
+public sealed record DropPrivilegesConfig
+{
+    public int Uid { get; set; } = SidecarDefaults.UnprivilegedId;
+    public int Gid { get; set; } = SidecarDefaults.UnprivilegedId;
 }
 
 public static class DatasetModes
@@ -59,6 +72,21 @@ public sealed record EndpointConfig
 {
     public string Address { get; set; } = SidecarDefaults.S3Address;
     public int Port { get; set; } = SidecarDefaults.S3Port;
+}
+
+/// <summary>
+/// The admin API on two listeners. <see cref="Address"/>:<see cref="Port"/> (the pod IP) serves only the read-only
+/// probe and scrape endpoints (<c>/healthz</c>, <c>/readyz</c>, <c>/metrics</c>), so kubelet and Prometheus reach
+/// them. 127.0.0.1:<see cref="LocalPort"/> serves everything else (<c>/status</c>, <c>/prefetch…</c>,
+/// <c>/quitquitquit</c>): only processes in the pod can reach it. Its address is not configurable on purpose.
+/// </summary>
+public sealed record AdminEndpointConfig
+{
+    public string Address { get; set; } = SidecarDefaults.AdminAddress;
+    public int Port { get; set; } = SidecarDefaults.AdminPort;
+
+    /// <summary>The loopback-only admin port; 0 = any free port (tests).</summary>
+    public int LocalPort { get; set; } = SidecarDefaults.AdminLocalPort;
 }
 
 public sealed record CacheConfig

@@ -44,11 +44,25 @@ public static class SidecarConfigValidator
             errors.Add($"mode: '{config.Mode}' is not a valid mode: expected one of {string.Join(", ", DatasetModes.All)}");
         }
 
-        ValidateEndpoint("s3", config.S3, errors);
-        ValidateEndpoint("admin", config.Admin, errors);
+        ValidateEndpoint("s3", config.S3.Address, config.S3.Port, errors);
+        ValidateEndpoint("admin", config.Admin.Address, config.Admin.Port, errors);
         if (config.S3.Port != 0 && config.S3.Port == config.Admin.Port)
         {
             errors.Add(Invariant($"admin.port: '{config.Admin.Port}' is the S3 port too: expected a different port"));
+        }
+
+        if (config.Admin.LocalPort is < 0 or > 65535)
+        {
+            errors.Add(Invariant($"admin.localPort: '{config.Admin.LocalPort}' is not a port: expected 0-65535"));
+        }
+        else if (config.Admin.LocalPort != 0 && (config.Admin.LocalPort == config.S3.Port || config.Admin.LocalPort == config.Admin.Port))
+        {
+            errors.Add(Invariant($"admin.localPort: '{config.Admin.LocalPort}' is also {(config.Admin.LocalPort == config.S3.Port ? "s3.port" : "admin.port")}: expected a port of its own"));
+        }
+
+        if (config.DropPrivileges is { } drop && (drop.Uid <= 0 || drop.Gid <= 0))
+        {
+            errors.Add(Invariant($"dropPrivileges: uid {drop.Uid}, gid {drop.Gid}: expected a non-root uid and gid (1 or more), e.g. {SidecarDefaults.UnprivilegedId}"));
         }
 
         ValidateCache(config.Cache, errors);
@@ -120,16 +134,16 @@ public static class SidecarConfigValidator
             && !IPAddress.TryParse(name, out _);
     }
 
-    private static void ValidateEndpoint(string field, EndpointConfig endpoint, List<string> errors)
+    private static void ValidateEndpoint(string field, string address, int port, List<string> errors)
     {
-        if (!IPAddress.TryParse(endpoint.Address, out _))
+        if (!IPAddress.TryParse(address, out _))
         {
-            errors.Add($"{field}.address: '{endpoint.Address}' is not an IP address: expected e.g. 127.0.0.1, 0.0.0.0 or ::1");
+            errors.Add($"{field}.address: '{address}' is not an IP address: expected e.g. 127.0.0.1, 0.0.0.0 or ::1");
         }
 
-        if (endpoint.Port is < 0 or > 65535)
+        if (port is < 0 or > 65535)
         {
-            errors.Add(Invariant($"{field}.port: '{endpoint.Port}' is not a port: expected 0-65535 (0 picks a free port)"));
+            errors.Add(Invariant($"{field}.port: '{port}' is not a port: expected 0-65535 (0 picks a free port)"));
         }
     }
 

@@ -6,10 +6,20 @@ public static class SidecarDefaults
     /// <summary>The S3 endpoint, bound to 127.0.0.1 inside the pod.</summary>
     public const int S3Port = 17480;
 
-    /// <summary>Admin port: /healthz, /readyz, /metrics, /status (probes and scraping).</summary>
+    /// <summary>Admin port on the pod IP: /healthz, /readyz, /metrics only (probes and scraping), read-only.</summary>
     public const int AdminPort = 17481;
 
+    /// <summary>
+    /// Admin port on 127.0.0.1 only: /status, /prefetch…, /quitquitquit (what reveals the config or changes the
+    /// sidecar), like Envoy's admin port inside an Istio pod.
+    /// </summary>
+    public const int AdminLocalPort = 17482;
+    public const string AdminLocalAddress = "127.0.0.1";
+
     public const string S3Address = "127.0.0.1";
+
+    /// <summary>The images' non-root USER (uid and gid), and the default of dropPrivileges.</summary>
+    public const int UnprivilegedId = 65532;
     public const string AdminAddress = "0.0.0.0";
 
     public const int BlockSizeBytes = 4 * 1024 * 1024;

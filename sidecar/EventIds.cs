@@ -39,6 +39,12 @@ internal static class EventIds
     public const int MountFailed = 43;
     public const int VolumeReconcileFailed = 44;
     public const int UnmountedExternally = 45;
+    public const int PrivilegeDropFailed = 46;
+    public const int MountHelperStarted = 47;
+
+    // Privileges (6100-6199).
+    public const int PrivilegesDropped = 6101;
+    public const int NothingToDrop = 6102;
 
     // Datasets (100-199).
     public const int DatasetsPublished = 100;

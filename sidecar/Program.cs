@@ -6,6 +6,12 @@ if (args is [WaitReadyCommand.Name, ..])
     return await WaitReadyCommand.RunAsync(args[1..], Environment.GetEnvironmentVariables(), Console.Out, Console.Error);
 }
 
+// `mount-helper`: the root child of a FUSE sidecar that dropped its privileges; no host, no config, no secrets.
+if (args is [MountHelperCommand.Name, ..])
+{
+    return MountHelperCommand.Run(args[1..]);
+}
+
 // Config first: a bad one exits with code 2 and a message naming the field, before anything listens.
 var load = SidecarConfigLoader.Load(args, Environment.GetEnvironmentVariables());
 if (!load.Succeeded)

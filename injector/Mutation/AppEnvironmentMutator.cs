@@ -19,7 +19,7 @@ internal sealed class AppEnvironmentMutator : IPodMutator
         var endpoint = "http://127.0.0.1:" + options.S3Port.ToString(CultureInfo.InvariantCulture);
         // a legacy sidecar is a regular container: a Job's pod completes only once it exits too
         var runsToCompletion = !context.Plan.NativeSidecar && context.Spec.Str("restartPolicy") is "Never" or "OnFailure";
-        var quitUrl = "http://127.0.0.1:" + options.AdminPort.ToString(CultureInfo.InvariantCulture) + SidecarDefaults.QuitPath;
+        var quitUrl = "http://127.0.0.1:" + options.AdminLocalPort.ToString(CultureInfo.InvariantCulture) + SidecarDefaults.QuitPath;
         foreach (var container in context.DataConsumers())
         {
             var env = container.EnsureArr("env");

@@ -48,7 +48,7 @@ internal sealed class SidecarConfigMutator : IPodMutator
     {
         Mode = plan.Mode,
         S3 = new EndpointConfig { Address = SidecarDefaults.S3Address, Port = plan.Options.S3Port },
-        Admin = new EndpointConfig { Address = SidecarDefaults.AdminAddress, Port = plan.Options.AdminPort },
+        Admin = new AdminEndpointConfig { Address = SidecarDefaults.AdminAddress, Port = plan.Options.AdminPort, LocalPort = plan.Options.AdminLocalPort },
         Cache = new CacheConfig { QuotaBytes = plan.Settings.CacheSizeBytes, Medium = plan.Settings.CacheMedium },
         Prefetch = new PrefetchConfig { WaitForReady = plan.Settings.WaitForPrefetch },
         Datasets = [.. plan.Datasets.SelectMany(d => d.Configs)],

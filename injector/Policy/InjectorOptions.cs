@@ -36,6 +36,9 @@ internal sealed record InjectorOptions
     public int S3Port { get; init; } = SidecarDefaults.S3Port;
     public int AdminPort { get; init; } = SidecarDefaults.AdminPort;
 
+    /// <summary>The sidecar's loopback-only admin port (/status, /prefetch, /quitquitquit); never on the pod IP.</summary>
+    public int AdminLocalPort { get; init; } = SidecarDefaults.AdminLocalPort;
+
     /// <summary>Pod-local credentials given to app containers that set none: SDKs refuse to sign without some.
     /// They are not secrets (the sidecar does not verify them unless configured to) and are visible in the pod spec.</summary>
     public string PodLocalAccessKeyId { get; init; } = "fluid-serverless";

@@ -41,6 +41,8 @@ internal static class InjectorOptionsReader
             Require(allowed.StartsWith('/') && !allowed.Split('/').Any(s => s is "." or ".."), "Injector:AllowedHostPaths", allowed, "absolute node directories without '.' or '..' segments");
         }
 
+        Require(options.AdminLocalPort is > 0 and < 65536 && options.AdminLocalPort != options.S3Port && options.AdminLocalPort != options.AdminPort,
+            "Injector:AdminLocalPort", options.AdminLocalPort.ToString(CultureInfo.InvariantCulture), "a port in 1-65535 other than S3Port and AdminPort");
         var settings = InjectionSettingsResolver.Resolve(
             new Dictionary<string, string> { [Annotations.SidecarResources] = options.DefaultSidecarResources }, null, options, out var error);
         Require(error is null && settings is not null, "Injector:DefaultSidecarResources", options.DefaultSidecarResources, "cpu=…,memory=…,limits.cpu=…,limits.memory=…");

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Net;
 using System.Text;
 using System.Text.Json;
 using Fluid.Serverless.Contracts;
@@ -11,13 +12,17 @@ using Fluid.Serverless.Sidecar.Volume;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Fluid.Serverless.Sidecar.Admin;
 
 /// <summary>
-/// The admin port: <c>/healthz</c> (liveness, runs no check), <c>/readyz</c> (the checks tagged "ready"),
-/// <c>/metrics</c> (Prometheus text) and <c>/status</c> (JSON). Anything else is 404.
+/// The admin API on two listeners. The probe listener (the pod IP) is read-only: <c>/healthz</c> (liveness, runs no
+/// check), <c>/readyz</c> (the checks tagged "ready") and <c>/metrics</c> (Prometheus text), GET/HEAD only, no
+/// request bodies. The local listener (127.0.0.1) serves those and also <c>/status</c> (JSON), the prefetch API and
+/// <c>POST /quitquitquit</c>, and refuses any caller that is not loopback (a second line of defence should that
+/// listener ever be bound elsewhere). Anything else is 404.
 /// </summary>
 internal sealed class AdminEndpoints(
     MetricsRegistry metrics,
@@ -31,9 +36,33 @@ internal sealed class AdminEndpoints(
     IVolumeStatus? volumes = null,
     ConfigFileWatcher? watcher = null)
 {
+    /// <summary>The probe listener takes no request bodies; a declared body larger than this is refused with 413.</summary>
+    public const long ProbeMaxRequestBodyBytes = 0;
+
     private readonly DateTimeOffset _startedAt = time.GetUtcNow();
 
-    public static void Map(IApplicationBuilder admin)
+    /// <summary>The pod-IP listener: probes and scraping, read-only.</summary>
+    public static void MapProbe(IApplicationBuilder probe)
+    {
+        probe.Use(static (context, next) => ReadOnlyRequestAsync(context, next));
+        MapHealth(probe);
+        var handler = probe.ApplicationServices.GetRequiredService<AdminEndpoints>();
+        probe.Run(handler.HandleProbeAsync);
+    }
+
+    /// <summary>The 127.0.0.1 listener: the whole admin API, loopback callers only.</summary>
+    public static void MapLocal(IApplicationBuilder admin)
+    {
+        admin.Use(static (context, next) => LoopbackOnlyAsync(context, next));
+        MapHealth(admin);
+        // The prefetch admin API (POST/GET/DELETE /prefetch…) uses routing inside this branch only.
+        admin.UseRouting();
+        admin.UseEndpoints(endpoints => endpoints.MapPrefetchAdmin());
+        var handler = admin.ApplicationServices.GetRequiredService<AdminEndpoints>();
+        admin.Run(handler.HandleAsync);
+    }
+
+    private static void MapHealth(IApplicationBuilder admin)
     {
         admin.UseHealthChecks("/healthz", new HealthCheckOptions { Predicate = static _ => false, ResponseWriter = WriteHealthReportAsync });
         admin.UseHealthChecks("/readyz", new HealthCheckOptions
@@ -41,11 +70,66 @@ internal sealed class AdminEndpoints(
             Predicate = static registration => registration.Tags.Contains(HealthCheckTags.Ready),
             ResponseWriter = WriteHealthReportAsync,
         });
-        // The prefetch admin API (POST/GET/DELETE /prefetch…) uses routing inside this branch only.
-        admin.UseRouting();
-        admin.UseEndpoints(endpoints => endpoints.MapPrefetchAdmin());
-        var handler = admin.ApplicationServices.GetRequiredService<AdminEndpoints>();
-        admin.Run(handler.HandleAsync);
+    }
+
+    /// <summary>
+    /// Refuses a caller whose address is not loopback with 403: /status reveals sources and paths, /prefetch and
+    /// /quitquitquit change the sidecar, so only processes in the pod may call them. Fails closed when the peer is
+    /// unknown.
+    /// </summary>
+    internal static Task LoopbackOnlyAsync(HttpContext context, RequestDelegate next)
+    {
+        var peer = context.Connection.RemoteIpAddress;
+        if (peer is not null && IPAddress.IsLoopback(peer.IsIPv4MappedToIPv6 ? peer.MapToIPv4() : peer))
+        {
+            return next(context);
+        }
+
+        context.Response.StatusCode = StatusCodes.Status403Forbidden;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync(
+            $"forbidden: {context.Request.Path.Value} is served only to callers inside the pod (127.0.0.1), not to {peer?.ToString() ?? "an unknown peer"}\n");
+    }
+
+    /// <summary>The probe listener answers GET/HEAD without a body; anything else is refused before any endpoint runs.</summary>
+    private static Task ReadOnlyRequestAsync(HttpContext context, RequestDelegate next)
+    {
+        var request = context.Request;
+        if (request.ContentLength > ProbeMaxRequestBodyBytes || (request.ContentLength is null && request.Headers.TransferEncoding.Count > 0))
+        {
+            context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+            context.Response.Headers.Connection = "close";
+            context.Response.ContentType = "text/plain; charset=utf-8";
+            return context.Response.WriteAsync("request body not accepted: the probe port serves only GET/HEAD of /healthz, /readyz and /metrics\n");
+        }
+
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)
+        {
+            bodyLimit.MaxRequestBodySize = ProbeMaxRequestBodyBytes;
+        }
+
+        if (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method))
+        {
+            context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+            context.Response.Headers.Allow = "GET, HEAD";
+            return Task.CompletedTask;
+        }
+
+        return next(context);
+    }
+
+    /// <summary>The probe listener after /healthz and /readyz: /metrics, else 404 naming where the rest lives.</summary>
+    public Task HandleProbeAsync(HttpContext context)
+    {
+        if (context.Request.Path.Value == "/metrics")
+        {
+            return WriteMetricsAsync(context);
+        }
+
+        context.Response.StatusCode = StatusCodes.Status404NotFound;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync(
+            $"not found: this port serves only /healthz, /readyz and /metrics; /status, /prefetch and {SidecarDefaults.QuitPath} are served inside the pod only, on 127.0.0.1 (admin.localPort)\n");
     }
 
     public Task HandleAsync(HttpContext context)
@@ -143,7 +227,7 @@ internal sealed class AdminEndpoints(
     {
         context.Response.StatusCode = StatusCodes.Status404NotFound;
         context.Response.ContentType = "text/plain; charset=utf-8";
-        return context.Response.WriteAsync("not found: the admin port serves /healthz, /readyz, /metrics and /status\n");
+        return context.Response.WriteAsync("not found: the admin port serves /healthz, /readyz, /metrics, /status, /prefetch and POST /quitquitquit\n");
     }
 
     /// <summary>"Healthy" or "Unhealthy" on the first line, then one line per check with its description.</summary>

@@ -32,7 +32,7 @@ internal static class DemoDataset
         var config = new SidecarConfig
         {
             // A laptop or CI machine: the admin port stays on loopback too.
-            Admin = new EndpointConfig { Address = "127.0.0.1", Port = SidecarDefaults.AdminPort },
+            Admin = new AdminEndpointConfig { Address = "127.0.0.1", Port = SidecarDefaults.AdminPort, LocalPort = SidecarDefaults.AdminLocalPort },
             Cache = new CacheConfig { Directory = root.CreateSubdirectory("cache").FullName, QuotaBytes = 256L * 1024 * 1024, MinFreeBytes = 0 },
             Datasets = [new DatasetConfig { Name = BucketName, Source = "local://" + data.FullName, Immutable = true }],
         };
@@ -57,12 +57,12 @@ internal static class DemoDataset
     }
 
     /// <summary>The lines printed once the endpoint listens: where it is and two commands to try.</summary>
-    public static string Banner(int s3Port, int adminPort)
+    public static string Banner(int s3Port, int adminLocalPort)
     {
         var endpoint = $"http://127.0.0.1:{s3Port}";
         return $"""
 
-            Fluid.Serverless sidecar demo: bucket '{BucketName}' is served at {endpoint} (admin: http://127.0.0.1:{adminPort}/status)
+            Fluid.Serverless sidecar demo: bucket '{BucketName}' is served at {endpoint} (admin: http://127.0.0.1:{adminLocalPort}/status)
             Any credentials work; the endpoint is local. Try:
               AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --endpoint-url {endpoint} s3 ls --recursive s3://{BucketName}/
               AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --endpoint-url {endpoint} s3 cp s3://{BucketName}/hello.txt -

@@ -8,8 +8,8 @@ internal static partial class Log
     [LoggerMessage(EventId = EventIds.ConfigLoaded, Level = LogLevel.Information, Message = "Sidecar config from {Origin}: {DatasetCount} dataset(s)")]
     public static partial void ConfigLoaded(ILogger logger, string origin, int datasetCount);
 
-    [LoggerMessage(EventId = EventIds.Listening, Level = LogLevel.Information, Message = "S3 endpoint on http://{S3Address}:{S3Port}, admin on http://{AdminAddress}:{AdminPort}")]
-    public static partial void Listening(ILogger logger, string s3Address, int s3Port, string adminAddress, int adminPort);
+    [LoggerMessage(EventId = EventIds.Listening, Level = LogLevel.Information, Message = "S3 endpoint on http://{S3Address}:{S3Port}, probes and metrics on http://{AdminAddress}:{AdminPort}, admin API on http://127.0.0.1:{AdminLocalPort}")]
+    public static partial void Listening(ILogger logger, string s3Address, int s3Port, string adminAddress, int adminPort, int adminLocalPort);
 
     [LoggerMessage(EventId = EventIds.StartFailed, Level = LogLevel.Critical, Message = "Sidecar cannot start: {Reason}")]
     public static partial void StartFailed(ILogger logger, string reason);

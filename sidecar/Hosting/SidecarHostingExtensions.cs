@@ -28,7 +28,7 @@ internal static class SidecarHostingExtensions
     public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromMilliseconds(750);
 
     /// <summary>Kestrel's request-header budget: larger headers get 431 and the connection closes; the process keeps serving.</summary>
-    public const int MaxRequestHeadersTotalSize = 64 * 1024;
+    public const int MaxRequestHeadersTotalSize = ListenerLimits.MaxRequestHeadersTotalSize;
 
     /// <summary>
     /// Registers the sidecar's services and its two Kestrel listeners. Services registered before this call win
@@ -51,10 +51,15 @@ internal static class SidecarHostingExtensions
         var listeners = new SidecarListeners();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestHeadersTotalSize = MaxRequestHeadersTotalSize;
+            ListenerLimits.ApplyServerLimits(kestrel);
             kestrel.Listen(IPAddress.Parse(config.S3.Address), config.S3.Port, options => listeners.S3 = options);
-            kestrel.Listen(IPAddress.Parse(config.Admin.Address), config.Admin.Port, options => listeners.Admin = options);
+            kestrel.Listen(IPAddress.Parse(config.Admin.Address), config.Admin.Port, options =>
+            {
+                listeners.Admin = options;
+                ListenerLimits.CapConnections(options, ListenerLimits.ProbeMaxConnections);
+            });
+            // Loopback only, whatever the config says: this listener serves what reveals or changes the sidecar.
+            kestrel.Listen(IPAddress.Parse(SidecarDefaults.AdminLocalAddress), config.Admin.LocalPort, options => listeners.AdminLocal = options);
         });
 
         var services = builder.Services;
@@ -201,12 +206,13 @@ internal static class SidecarHostingExtensions
             : new S3Api.Auth.SigV4Verifier(credentials.AccessKeyId, secret, time);
     }
 
-    /// <summary>Routes by local port: admin requests to the admin endpoints, everything else to the S3 handler.</summary>
+    /// <summary>Routes by local port: the probe and local admin listeners to their endpoints, everything else to the S3 handler.</summary>
     public static WebApplication MapFluidSidecar(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
         var listeners = app.Services.GetRequiredService<SidecarListeners>();
-        app.MapWhen(listeners.IsAdminRequest, AdminEndpoints.Map);
+        app.MapWhen(listeners.IsAdminRequest, AdminEndpoints.MapProbe);
+        app.MapWhen(listeners.IsAdminLocalRequest, AdminEndpoints.MapLocal);
         app.Run(app.Services.GetRequiredService<S3RequestHandler>().HandleAsync);
         return app;
     }
@@ -248,17 +254,17 @@ internal static class SidecarHostingExtensions
         catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException || e.Message.Contains("bind", StringComparison.OrdinalIgnoreCase))
         {
             // Kestrel's "Failed to bind to address …: address already in use": say which setting moves it.
-            var message = $"{e.Message} (change s3.port/admin.port in the config, or set {SidecarConfigLoader.S3PortVariable}/{SidecarConfigLoader.AdminPortVariable})";
+            var message = $"{e.Message} (change s3.port/admin.port/admin.localPort in the config, or set {SidecarConfigLoader.S3PortVariable}/{SidecarConfigLoader.AdminPortVariable})";
             Log.StartFailed(logger, message);
             await Console.Error.WriteLineAsync("fluid-sidecar: " + message);
             return 2;
         }
 
         var listeners = app.Services.GetRequiredService<SidecarListeners>();
-        Log.Listening(logger, config.S3.Address, listeners.S3Port, config.Admin.Address, listeners.AdminPort);
+        Log.Listening(logger, config.S3.Address, listeners.S3Port, config.Admin.Address, listeners.AdminPort, listeners.AdminLocalPort);
         if (demo)
         {
-            await Console.Out.WriteLineAsync(DemoDataset.Banner(listeners.S3Port, listeners.AdminPort));
+            await Console.Out.WriteLineAsync(DemoDataset.Banner(listeners.S3Port, listeners.AdminLocalPort));
         }
 
         try

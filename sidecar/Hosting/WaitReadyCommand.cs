@@ -75,7 +75,7 @@ internal static class WaitReadyCommand
     }
 
     /// <summary>The admin endpoint as seen from inside the pod: a wildcard bind address is reached on loopback.</summary>
-    internal static Uri ReadyzUri(EndpointConfig admin)
+    internal static Uri ReadyzUri(AdminEndpointConfig admin)
     {
         var host = admin.Address switch
         {

@@ -108,7 +108,13 @@ internal static class PrefetchAdminEndpoints
             return;
         }
 
-        var job = manager.StartAdminJob(dataset, entries);
+        if (!manager.TryStartAdminJob(dataset, entries, out var job, out var refused))
+        {
+            context.Response.Headers.RetryAfter = "5";
+            await WriteAsync(context, StatusCodes.Status429TooManyRequests, new PrefetchLimitError(refused!.Message, refused.Limit, refused.Value, refused.Current), PrefetchJsonContext.Default.PrefetchLimitError);
+            return;
+        }
+
         var location = $"/prefetch/{job.Id}";
         context.Response.Headers.Location = location;
         await WriteAsync(context, StatusCodes.Status202Accepted, new PrefetchStarted(job.Id, location), PrefetchJsonContext.Default.PrefetchStarted);

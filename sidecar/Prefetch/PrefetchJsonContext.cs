@@ -15,6 +15,9 @@ internal sealed record PrefetchStarted(string Id, string Location);
 /// <summary>An admin API error: what was wrong with the request.</summary>
 internal sealed record PrefetchError(string Error);
 
+/// <summary>POST /prefetch refused with 429: the limit reached (its name in PrefetchOptions), its value and the current count.</summary>
+internal sealed record PrefetchLimitError(string Error, string Limit, long Value, long Current);
+
 /// <summary>GET /prefetch answer.</summary>
 internal sealed record PrefetchJobList(IReadOnlyList<PrefetchProgress> Jobs, bool WaitForReady, bool Ready, string ReadinessReason);
 
@@ -28,6 +31,7 @@ internal sealed record PrefetchJobList(IReadOnlyList<PrefetchProgress> Jobs, boo
 [JsonSerializable(typeof(PrefetchRequest))]
 [JsonSerializable(typeof(PrefetchStarted))]
 [JsonSerializable(typeof(PrefetchError))]
+[JsonSerializable(typeof(PrefetchLimitError))]
 [JsonSerializable(typeof(PrefetchProgress))]
 [JsonSerializable(typeof(PrefetchJobList))]
 [JsonSerializable(typeof(PrefetchStatusSnapshot))]

@@ -38,4 +38,23 @@ internal sealed record PrefetchOptions
 
     /// <summary>Finished admin jobs kept for GET /prefetch.</summary>
     public int FinishedJobsKept { get; init; } = 50;
+
+    /// <summary>Admin jobs running at once; POST /prefetch beyond it is 429.</summary>
+    public int MaxRunningAdminJobs { get; init; } = 4;
+
+    /// <summary>Files the running admin jobs may still have to warm (listed, not yet done) before POST /prefetch is 429.</summary>
+    public long MaxQueuedAdminFiles { get; init; } = 1_000_000;
+
+    /// <summary>Bytes the running admin jobs may still have to warm before POST /prefetch is 429.</summary>
+    public long MaxQueuedAdminBytes { get; init; } = 1L << 40;
+
+    /// <summary>Entries (paths, globs, manifests) in one POST /prefetch.</summary>
+    public int MaxEntriesPerAdminJob { get; init; } = 1000;
+}
+
+/// <summary>Why an admin warm-up was refused: the limit's name (as in <see cref="PrefetchOptions"/>), its value and what was found.</summary>
+internal sealed record PrefetchLimitHit(string Limit, long Value, long Current)
+{
+    public string Message => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"prefetch limit {Limit} ({Value}) reached: {Current} now; wait for a running admin job to finish or cancel one with DELETE /prefetch/{{id}}");
 }

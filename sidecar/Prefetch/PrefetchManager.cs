@@ -136,19 +136,62 @@ internal sealed partial class PrefetchManager : IPrefetchStatus, IDisposable
         }
     }
 
-    /// <summary>Starts an admin warm-up of <paramref name="paths"/> in the dataset.</summary>
-    public PrefetchJob StartAdminJob(Dataset dataset, IReadOnlyList<PrefetchEntry> entries)
+    /// <summary>Starts an admin warm-up of <paramref name="entries"/> in the dataset (no admin limits: tests and code).</summary>
+    public PrefetchJob StartAdminJob(Dataset dataset, IReadOnlyList<PrefetchEntry> entries) =>
+        TryStartAdminJob(dataset, entries, enforceLimits: false, out var job, out _) ? job : throw new InvalidOperationException("unreachable");
+
+    /// <summary>
+    /// Starts an admin warm-up unless a limit of <see cref="PrefetchOptions"/> is reached: running admin jobs, the
+    /// files and bytes they still have to warm, entries per job. Config jobs never count: they are the pod's own.
+    /// </summary>
+    public bool TryStartAdminJob(Dataset dataset, IReadOnlyList<PrefetchEntry> entries, out PrefetchJob job, out PrefetchLimitHit? refused) =>
+        TryStartAdminJob(dataset, entries, enforceLimits: true, out job, out refused);
+
+    private bool TryStartAdminJob(Dataset dataset, IReadOnlyList<PrefetchEntry> entries, bool enforceLimits, out PrefetchJob job, out PrefetchLimitHit? refused)
     {
-        PrefetchJob job;
         lock (_gate)
         {
+            refused = enforceLimits ? CheckAdminLimits(entries.Count) : null;
+            if (refused is not null)
+            {
+                job = null!;
+                return false;
+            }
+
             job = CreateJob(dataset, entries, PrefetchOrigin.Admin);
             _adminJobs.Add(job);
             TrimFinishedAdminJobs();
         }
 
         job.Start();
-        return job;
+        return true;
+    }
+
+    private PrefetchLimitHit? CheckAdminLimits(int entryCount)
+    {
+        if (entryCount > _options.MaxEntriesPerAdminJob)
+        {
+            return new PrefetchLimitHit(nameof(PrefetchOptions.MaxEntriesPerAdminJob), _options.MaxEntriesPerAdminJob, entryCount);
+        }
+
+        long running = 0, files = 0, bytes = 0;
+        foreach (var job in _adminJobs)
+        {
+            if (job.IsFinished)
+            {
+                continue;
+            }
+
+            var progress = job.GetProgress();
+            running++;
+            files += Math.Max(0, progress.FilesTotal - progress.FilesDone - progress.FilesFailed);
+            bytes += Math.Max(0, progress.BytesTotal - progress.BytesDone);
+        }
+
+        return running >= _options.MaxRunningAdminJobs ? new PrefetchLimitHit(nameof(PrefetchOptions.MaxRunningAdminJobs), _options.MaxRunningAdminJobs, running)
+            : files >= _options.MaxQueuedAdminFiles ? new PrefetchLimitHit(nameof(PrefetchOptions.MaxQueuedAdminFiles), _options.MaxQueuedAdminFiles, files)
+            : bytes >= _options.MaxQueuedAdminBytes ? new PrefetchLimitHit(nameof(PrefetchOptions.MaxQueuedAdminBytes), _options.MaxQueuedAdminBytes, bytes)
+            : null;
     }
 
     public bool TryGet(string id, out PrefetchJob job)

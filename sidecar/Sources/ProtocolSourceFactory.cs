@@ -15,7 +15,7 @@ internal sealed class ProtocolSourceFactory(Func<string, string?> environment)
     public SourceOptions Options(DatasetConfig dataset)
     {
         ArgumentNullException.ThrowIfNull(dataset);
-        return new SourceOptions(dataset.Name, MergeOptions(dataset));
+        return new SourceOptions(dataset.Name, MergeOptions(dataset), new HashSet<string>(dataset.SecretOptions.Keys, StringComparer.Ordinal));
     }
 
     /// <summary>The protocol source for <paramref name="dataset"/>, configured from <paramref name="options"/> (see <see cref="Options"/>).</summary>

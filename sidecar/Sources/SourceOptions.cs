@@ -10,12 +10,15 @@ namespace Fluid.Serverless.Sidecar.Sources;
 internal sealed class SourceOptions
 {
     private readonly IReadOnlyDictionary<string, string> values;
+    private readonly IReadOnlySet<string> secretNames;
 
-    public SourceOptions(string datasetName, IReadOnlyDictionary<string, string> values)
+    /// <param name="secretNames">Options whose values came from secretOptions: errors never show them.</param>
+    public SourceOptions(string datasetName, IReadOnlyDictionary<string, string> values, IReadOnlySet<string>? secretNames = null)
     {
         ArgumentNullException.ThrowIfNull(values);
         DatasetName = datasetName;
         this.values = values;
+        this.secretNames = secretNames ?? new HashSet<string>(StringComparer.Ordinal);
     }
 
     public string DatasetName { get; }
@@ -100,7 +103,25 @@ internal sealed class SourceOptions
     public TimeSpan GetSeconds(string name, TimeSpan defaultValue, double minSeconds, double maxSeconds) =>
         GetString(name) is null ? defaultValue : TimeSpan.FromSeconds(GetDouble(name, 0, minSeconds, maxSeconds));
 
-    /// <summary>An error about option <paramref name="name"/> that names the dataset and what was expected.</summary>
+    /// <summary>
+    /// An error about option <paramref name="name"/> that names the dataset and what was expected. A value that came
+    /// from secretOptions is not shown (the message reaches logs and /status); the option's name still is.
+    /// </summary>
     public ArgumentException Invalid(string name, string value, string expected) =>
-        new($"dataset '{DatasetName}': option '{name}' has invalid value '{value}', expected {expected}");
+        new(IsSecretValue(value)
+            ? $"dataset '{DatasetName}': option '{name}' (from secretOptions, value not shown) has an invalid value, expected {expected}"
+            : $"dataset '{DatasetName}': option '{name}' has invalid value '{value}', expected {expected}");
+
+    private bool IsSecretValue(string value)
+    {
+        foreach (var name in secretNames)
+        {
+            if (values.TryGetValue(name, out var secret) && secret.Length > 0 && (value.Contains(secret.Trim(), StringComparison.Ordinal) || secret.Contains(value, StringComparison.Ordinal)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 }

@@ -54,6 +54,29 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Open(string path, int flags);
 
+    public const long SysPidfdOpen = 434;
+    public const long SysPidfdGetfd = 438;
+
+    /// <summary>syscall(2) for calls glibc has no wrapper for in every version (pidfd_open, pidfd_getfd: same numbers on x86-64 and arm64).</summary>
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    public static partial long Syscall(long number, long arg1, long arg2, long arg3);
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    public static partial uint GetEffectiveUserId();
+
+    /// <summary>glibc applies set*id to every thread of the process (its setxid broadcast), not just the caller.</summary>
+    [LibraryImport("libc", EntryPoint = "setgroups", SetLastError = true)]
+    public static partial int SetGroups(nuint size, uint* groups);
+
+    [LibraryImport("libc", EntryPoint = "setresgid", SetLastError = true)]
+    public static partial int SetResGid(uint real, uint effective, uint saved);
+
+    [LibraryImport("libc", EntryPoint = "setresuid", SetLastError = true)]
+    public static partial int SetResUid(uint real, uint effective, uint saved);
+
+    [LibraryImport("libc", EntryPoint = "lchown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int LChown(string path, uint owner, uint group);
+
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
 

@@ -30,6 +30,12 @@ internal sealed class VolumeOptions
     /// </summary>
     public string CopyStateDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "fluid-sidecar-copy");
 
+    /// <summary>FUSE mode: the uid/gid to switch to once every mount is up; null = keep the privileges.</summary>
+    public (int Uid, int Gid)? DropPrivilegesTo { get; set; }
+
+    /// <summary>Directories handed to <see cref="DropPrivilegesTo"/> before the switch (the cache), so it can still write them.</summary>
+    public IReadOnlyList<string> OwnedDirectories { get; set; } = [];
+
     /// <summary>Options from the sidecar config; throws <see cref="ArgumentException"/> naming a bad field.</summary>
     public static VolumeOptions FromConfig(SidecarConfig config)
     {
@@ -40,6 +46,8 @@ internal sealed class VolumeOptions
             MetadataTtl = TimeSpan.FromSeconds(config.Cache.MetadataTtlSeconds),
             CopyWorkers = config.Prefetch.Workers,
             CopyStateDirectory = Path.Combine(config.Cache.Directory, "copy"),
+            DropPrivilegesTo = config.DropPrivileges is { } drop ? (drop.Uid, drop.Gid) : null,
+            OwnedDirectories = [config.Cache.Directory],
         };
         options.Validate();
         return options;

@@ -22,6 +22,10 @@ internal sealed partial class VolumeService(
     private readonly CancellationTokenSource _stopping = new();
     private string _mode = DatasetModes.S3;
     private bool _stopped;
+    private bool _privilegesDropped;
+    private MountHelperClient? _mountHelper;
+    private readonly SwitchableMountOperations _mountOperations = new(new DirectMountOperations(logger));
+    private string? _privilegeDropFailure;
 
     private IObjectReader Reader => reader;
     private VolumeOptions Options => options;
@@ -41,7 +45,8 @@ internal sealed partial class VolumeService(
         }
     }
 
-    public bool IsReady => Volumes.All(v => v.State is VolumeState.Mounted or VolumeState.Ready);
+    /// <summary>False also when dropPrivileges is set and the switch failed: a sidecar still running as root is not ready.</summary>
+    public bool IsReady => _privilegeDropFailure is null && Volumes.All(v => v.State is VolumeState.Mounted or VolumeState.Ready);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -73,6 +78,9 @@ internal sealed partial class VolumeService(
             {
                 await volume.StopAsync();
             }
+            _mountOperations.Current = new DirectMountOperations(logger);
+            _mountHelper?.Dispose();
+            _mountHelper = null;
         }
         finally
         {
@@ -104,6 +112,39 @@ internal sealed partial class VolumeService(
         }
         LibC.Close(descriptor);
         return DatasetModes.Fuse;
+    }
+
+    private void DropPrivilegesOnce()
+    {
+        if (_privilegesDropped || _mode != DatasetModes.Fuse || options.DropPrivilegesTo is not { } to)
+        {
+            return;
+        }
+
+        _privilegesDropped = true;
+        try
+        {
+            // Mounting a dataset added later and unmounting at shutdown still need root: a helper keeps it.
+            string[] roots;
+            lock (_volumes)
+            {
+                roots = [.. _volumes.Values.Select(v => Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(v.Progress.MountPath)))!).Where(r => r is { Length: > 1 }).Distinct(StringComparer.Ordinal)];
+            }
+
+            if (roots.Length > 0)
+            {
+                _mountHelper = MountHelperClient.Start(roots, options.FuseDevicePath);
+                _mountOperations.Current = _mountHelper;
+                Log.MountHelperStarted(logger, _mountHelper.ProcessId, string.Join(", ", roots));
+            }
+
+            PrivilegeDrop.Drop(to.Uid, to.Gid, options.OwnedDirectories, logger);
+        }
+        catch (Exception exception) when (exception is InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            _privilegeDropFailure = exception.Message;
+            Log.PrivilegeDropFailed(logger, exception.Message);
+        }
     }
 
     private void OnRegistryChanged(DatasetSnapshot snapshot) => _ = ReconcileLoggedAsync(snapshot);
@@ -170,6 +211,12 @@ internal sealed partial class VolumeService(
                     _volumes[dataset.Name] = volume;
                 }
             }
+
+            // The first published datasets are mounted: from here on the process needs no privilege to serve them.
+            if (snapshot.Generation > 0)
+            {
+                DropPrivilegesOnce();
+            }
         }
         finally
         {
@@ -224,7 +271,7 @@ internal sealed partial class VolumeService(
             var fileSystem = new FuseFileSystem(Dataset, owner.Reader, owner.Options.MetadataTtl, owner.Time, owner.Logger);
             _mount = await FuseMount.MountAsync(
                 Progress.MountPath, $"fluid-{Dataset.Name}", fileSystem, owner.Options.FuseReaderThreads, owner.Logger,
-                cancellationToken, owner.Options.FuseDevicePath);
+                cancellationToken, owner.Options.FuseDevicePath, owner._mountOperations);
             Progress.SetState(VolumeState.Mounted);
             _ = _mount.Closed.ContinueWith(_ =>
             {
@@ -305,6 +352,12 @@ internal sealed partial class VolumeService(
 
     private static partial class Log
     {
+        [LoggerMessage(EventIds.MountHelperStarted, LogLevel.Information, "Mount helper (pid {ProcessId}) keeps root for mounts under {Roots}")]
+        public static partial void MountHelperStarted(ILogger logger, int processId, string roots);
+
+        [LoggerMessage(EventIds.PrivilegeDropFailed, LogLevel.Critical, "dropPrivileges is set but the switch failed, so the sidecar stays not ready: {Reason}")]
+        public static partial void PrivilegeDropFailed(ILogger logger, string reason);
+
         [LoggerMessage(EventIds.VolumeModeChosen, LogLevel.Information, "Volume mode {Configured} resolved to {Mode}")]
         public static partial void ModeChosen(ILogger logger, string configured, string mode);
 

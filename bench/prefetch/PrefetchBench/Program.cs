@@ -138,7 +138,7 @@ internal static partial class Bench
             var config = new SidecarConfig
             {
                 S3 = new EndpointConfig { Address = "127.0.0.1", Port = 0 },
-                Admin = new EndpointConfig { Address = "127.0.0.1", Port = 0 },
+                Admin = new AdminEndpointConfig { Address = "127.0.0.1", Port = 0, LocalPort = 0 },
                 Cache = new CacheConfig { Directory = cacheDirectory, MinFreeBytes = 0 },
                 Datasets = [new DatasetConfig { Name = "models", Source = "local://" + sourceDirectory }],
             };

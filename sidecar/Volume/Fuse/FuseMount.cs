@@ -21,6 +21,7 @@ internal sealed partial class FuseMount : IAsyncDisposable
     private readonly FuseChannel _channel;
     private readonly FuseFileSystem _fileSystem;
     private readonly ILogger _logger;
+    private readonly IMountOperations _operations;
     private readonly Thread[] _readers;
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -28,8 +29,9 @@ internal sealed partial class FuseMount : IAsyncDisposable
     private long _inFlight;
     private int _stopped;
 
-    private FuseMount(string mountPath, int descriptor, FuseFileSystem fileSystem, int readerThreads, ILogger logger)
+    private FuseMount(string mountPath, int descriptor, FuseFileSystem fileSystem, int readerThreads, ILogger logger, IMountOperations operations)
     {
+        _operations = operations;
         MountPath = mountPath;
         _descriptor = descriptor;
         _channel = new FuseChannel(descriptor);
@@ -48,22 +50,25 @@ internal sealed partial class FuseMount : IAsyncDisposable
     /// <summary>Mounts <paramref name="fileSystem"/> at <paramref name="mountPath"/> (replacing a stale mount there) and waits for INIT.</summary>
     public static async Task<FuseMount> MountAsync(
         string mountPath, string fileSystemName, FuseFileSystem fileSystem, int readerThreads, ILogger logger,
-        CancellationToken cancellationToken, string devicePath = "/dev/fuse")
+        CancellationToken cancellationToken, string devicePath = "/dev/fuse", IMountOperations? operations = null)
     {
-        MountPoint.PrepareForMount(mountPath, logger);
-        var descriptor = LibC.Open(devicePath, LibC.OReadWrite | LibC.ONonBlock | LibC.OCloseOnExec);
+        operations ??= new DirectMountOperations(logger);
+        operations.Prepare(mountPath);
+        var descriptor = operations.OpenDevice(devicePath);
         if (descriptor < 0)
         {
             throw new FuseUnavailableException($"cannot open {devicePath}: {LibC.Describe(LibC.LastError)}; FUSE needs the device and CAP_SYS_ADMIN (use mode 'copy' where the platform forbids FUSE)");
         }
-        var options = $"fd={descriptor},rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions,max_read={FuseFileSystem.MaxRead}";
-        if (LibC.Mount(fileSystemName, mountPath, "fuse.fluid", LibC.MountNoSuid | LibC.MountNoDev | LibC.MountReadOnly, options) != 0)
+        try
         {
-            var errno = LibC.LastError;
-            LibC.Close(descriptor);
-            throw new FuseUnavailableException($"mount of '{fileSystemName}' at '{mountPath}' failed: {LibC.Describe(errno)}; FUSE needs CAP_SYS_ADMIN");
+            operations.Mount(fileSystemName, mountPath, descriptor);
         }
-        var mount = new FuseMount(mountPath, descriptor, fileSystem, readerThreads, logger);
+        catch
+        {
+            LibC.Close(descriptor);
+            throw;
+        }
+        var mount = new FuseMount(mountPath, descriptor, fileSystem, readerThreads, logger, operations);
         mount.StartReaders();
         try
         {
@@ -74,7 +79,7 @@ internal sealed partial class FuseMount : IAsyncDisposable
             await mount.DisposeAsync();
             throw;
         }
-        if (!MountPoint.TrySetReadAhead(mountPath, FuseFileSystem.MaxRead / 1024))
+        if (!operations.TrySetReadAhead(mountPath, FuseFileSystem.MaxRead / 1024))
         {
             Log.ReadAheadUnchanged(logger, mountPath);
         }
@@ -167,9 +172,9 @@ internal sealed partial class FuseMount : IAsyncDisposable
         {
             return;
         }
-        if (LibC.Unmount(MountPath, LibC.UnmountDetach) != 0)
+        var errno = _operations.Unmount(MountPath);
+        if (errno != 0)
         {
-            var errno = LibC.LastError;
             if (errno != LibC.EINVAL) // EINVAL: already gone (someone ran umount)
             {
                 Log.UnmountFailed(_logger, MountPath, LibC.Describe(errno));

@@ -80,7 +80,7 @@ public sealed class ShutdownProcessTests : IDisposable
         await using var sidecar = await SidecarProcess.StartAsync(LocalConfig());
         using var http = S3Http.CreateClient();
 
-        using var response = await http.PostAsync(new Uri(sidecar.AdminEndpoint, SidecarDefaults.QuitPath), null);
+        using var response = await http.PostAsync(new Uri(sidecar.AdminLocalEndpoint, SidecarDefaults.QuitPath), null);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var exitCode = await sidecar.WaitForExitAsync(ExitBound);

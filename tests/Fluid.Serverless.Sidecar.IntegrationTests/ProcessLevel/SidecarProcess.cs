@@ -54,8 +54,11 @@ public sealed class SidecarProcess : IAsyncDisposable
     /// <summary>http://127.0.0.1:PORT of the S3 endpoint (changes on restart).</summary>
     public Uri S3Endpoint => new($"http://127.0.0.1:{_config.S3.Port}");
 
-    /// <summary>http://127.0.0.1:PORT of the admin endpoint: /healthz, /readyz, /metrics, /status.</summary>
+    /// <summary>http://127.0.0.1:PORT of the probe listener: /healthz, /readyz, /metrics.</summary>
     public Uri AdminEndpoint => new($"http://127.0.0.1:{_config.Admin.Port}");
+
+    /// <summary>http://127.0.0.1:PORT of the loopback admin API: /status, /prefetch…, /quitquitquit (and the probe paths).</summary>
+    public Uri AdminLocalEndpoint => new($"http://127.0.0.1:{_config.Admin.LocalPort}");
 
     public int ProcessId => _process?.Id ?? throw new InvalidOperationException("The sidecar has not been started.");
     public bool HasExited => _process is null || _process.HasExited;
@@ -211,7 +214,7 @@ public sealed class SidecarProcess : IAsyncDisposable
         {
             S3 = new EndpointConfig { Address = "127.0.0.1", Port = FreePort.Next() },
             // Never 0.0.0.0 in tests: nothing here may listen beyond loopback.
-            Admin = new EndpointConfig { Address = "127.0.0.1", Port = FreePort.Next() },
+            Admin = new AdminEndpointConfig { Address = "127.0.0.1", Port = FreePort.Next(), LocalPort = FreePort.Next() },
         };
         Directory.CreateDirectory(_config.Cache.Directory);
         await File.WriteAllTextAsync(ConfigPath, _renderConfig(_config));

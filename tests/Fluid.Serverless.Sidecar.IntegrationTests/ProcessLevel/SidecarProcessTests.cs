@@ -40,7 +40,7 @@ public sealed class SidecarProcessTests : IDisposable
         await using var sidecar = await SidecarProcess.StartAsync(LocalConfig(), renderConfig: config => $$"""
             {
               "s3": { "port": {{config.S3.Port}} },
-              "admin": { "address": "127.0.0.1", "port": {{config.Admin.Port}} },
+              "admin": { "address": "127.0.0.1", "port": {{config.Admin.Port}}, "localPort": {{config.Admin.LocalPort}} },
               "cache": { "directory": "{{config.Cache.Directory}}" },
               "datasets": [ { "name": "local", "source": "local://{{_dataDirectory}}" } ]
             }

@@ -25,10 +25,12 @@ public sealed class VolumeProcessTests : IDisposable
 
     public void Dispose()
     {
-        var mount = Path.Combine(_root, "mnt");
-        if (MountTable.IsMounted(mount))
+        foreach (var mount in new[] { Path.Combine(_root, "mnt"), Path.Combine(_root, "mnt2") })
         {
-            Shell.RunAsync("umount", "-l", mount).GetAwaiter().GetResult();
+            if (MountTable.IsMounted(mount))
+            {
+                Shell.RunAsync("umount", "-l", mount).GetAwaiter().GetResult();
+            }
         }
         Directory.Delete(_root, recursive: true);
     }
@@ -46,6 +48,69 @@ public sealed class VolumeProcessTests : IDisposable
             var sum = await Shell.RunAsync("sha256sum", Path.Combine(mountPath, key));
             Assert.StartsWith(hash, sum.StandardOutput, StringComparison.OrdinalIgnoreCase);
         }
+    }
+
+    [Fact]
+    public async Task FuseMode_DropPrivileges_EveryThreadRunsAsTheUnprivilegedUserWithNoCapabilities_AndStillServes()
+    {
+        Assert.Equal("0", (await Shell.RunAsync("id", "-u")).StandardOutput.Trim());
+        var mountPath = Path.Combine(_root, "mnt");
+        var config = Config(DatasetModes.Fuse) with { DropPrivileges = new DropPrivilegesConfig() };
+        await using var sidecar = await SidecarProcess.StartAsync(
+            config, new Dictionary<string, string> { ["FLUID_SECRET_DATA_0"] = "not-for-the-helper" }, cacheDirectory: Path.Combine(_root, "cache"));
+        Assert.Contains("FLUID_SECRET_DATA_0", File.ReadAllText($"/proc/{sidecar.ProcessId}/environ"), StringComparison.Ordinal);
+        // In a pod the config is a world-readable downward-API file; the harness's work directory is 0700.
+        await Shell.RunAsync("chmod", "755", sidecar.WorkDirectory);
+        Assert.True(MountTable.IsMounted(mountPath), sidecar.Describe());
+
+        var threads = Directory.GetDirectories($"/proc/{sidecar.ProcessId}/task");
+        Assert.NotEmpty(threads);
+        foreach (var thread in threads)
+        {
+            var status = File.ReadAllLines(Path.Combine(thread, "status")).ToDictionary(l => l[..l.IndexOf(':', StringComparison.Ordinal)], l => l[(l.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim());
+            Assert.Equal("65532\t65532\t65532\t65532", status["Uid"]);
+            Assert.Equal("65532\t65532\t65532\t65532", status["Gid"]);
+            Assert.Equal("", status["Groups"]);
+            Assert.Equal("0000000000000000", status["CapEff"]);
+            Assert.Equal("0000000000000000", status["CapPrm"]);
+        }
+
+        await AssertServedAsync(mountPath);
+        using var http = ProcessLevel.S3Http.CreateClient();
+        Assert.Equal(_hashes["train/big.bin"], await ProcessLevel.S3Http.Sha256OfObjectAsync(http, sidecar.S3Endpoint, "data", "train/big.bin"));
+
+        // The root mount helper: root, but without the sidecar's environment (where the secrets are).
+        var helper = Directory.GetDirectories("/proc").Select(Path.GetFileName).Where(p => p!.All(char.IsAsciiDigit))
+            .Single(p => File.Exists($"/proc/{p}/status") && File.ReadLines($"/proc/{p}/status").Contains($"PPid:\t{sidecar.ProcessId}"));
+        Assert.Contains("mount-helper", File.ReadAllText($"/proc/{helper}/cmdline"), StringComparison.Ordinal);
+        Assert.DoesNotContain("FLUID_", File.ReadAllText($"/proc/{helper}/environ"), StringComparison.Ordinal);
+
+        // A live switch that adds a dataset at a new mount point: the helper mounts it for the unprivileged sidecar.
+        var second = Path.Combine(_root, "mnt2");
+        var switched = sidecar.Config with
+        {
+            Datasets = [.. sidecar.Config.Datasets, new DatasetConfig { Name = "more", Source = $"local://{_data}", MountPath = second }],
+        };
+        await File.WriteAllTextAsync(sidecar.ConfigPath + ".tmp", System.Text.Json.JsonSerializer.Serialize(switched, ContractsJsonContext.Default.SidecarConfig));
+        File.Move(sidecar.ConfigPath + ".tmp", sidecar.ConfigPath, overwrite: true);
+        for (var attempt = 0; attempt < 300 && !MountTable.IsMounted(second); attempt++)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.True(MountTable.IsMounted(second), sidecar.Describe());
+        await AssertServedAsync(second);
+
+        // SIGTERM unmounts both through the helper, and the helper leaves with the sidecar.
+        Assert.Equal(0, await sidecar.TerminateAsync(TimeSpan.FromSeconds(30)));
+        Assert.False(MountTable.IsMounted(mountPath), sidecar.Describe());
+        Assert.False(MountTable.IsMounted(second), sidecar.Describe());
+        for (var attempt = 0; attempt < 100 && Directory.Exists($"/proc/{helper}"); attempt++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.False(Directory.Exists($"/proc/{helper}"), "the mount helper outlived the sidecar");
     }
 
     [Fact]

@@ -130,7 +130,7 @@ public sealed class LiveSwitchHostTests : IAsyncLifetime
     private SidecarConfig Config(TempDataset data) => new()
     {
         S3 = new EndpointConfig { Address = "127.0.0.1", Port = 0 },
-        Admin = new EndpointConfig { Address = "127.0.0.1", Port = 0 },
+        Admin = new AdminEndpointConfig { Address = "127.0.0.1", Port = 0, LocalPort = 0 },
         Cache = new CacheConfig { Directory = _cacheDirectory },
         Datasets = [new DatasetConfig { Name = "models", Source = "local://" + data.Root }],
     };

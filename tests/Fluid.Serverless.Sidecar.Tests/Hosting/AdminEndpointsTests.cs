@@ -60,7 +60,7 @@ public sealed class AdminEndpointsTests(SidecarFixture fixture) : IClassFixture<
     [Fact]
     public async Task Status_ListsDatasetsAsJson()
     {
-        using var admin = new HttpClient { BaseAddress = _sidecar.AdminEndpoint };
+        using var admin = new HttpClient { BaseAddress = _sidecar.AdminLocalEndpoint };
         using var response = await admin.GetAsync("/status");
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
 

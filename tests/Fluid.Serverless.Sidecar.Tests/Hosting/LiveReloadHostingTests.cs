@@ -43,7 +43,7 @@ public sealed class LiveReloadHostingTests : IAsyncLifetime
         _app.MapFluidSidecar();
         await _app.StartAsync();
         var listeners = _app.Services.GetRequiredService<SidecarListeners>();
-        (_s3Port, _adminPort) = (listeners.S3Port, listeners.AdminPort);
+        (_s3Port, _adminPort) = (listeners.S3Port, listeners.AdminLocalPort);
     }
 
     public async Task DisposeAsync()
@@ -96,7 +96,7 @@ public sealed class LiveReloadHostingTests : IAsyncLifetime
     private static SidecarConfig Config(params (string Name, string Directory)[] datasets) => new()
     {
         S3 = new EndpointConfig { Address = "127.0.0.1", Port = 0 },
-        Admin = new EndpointConfig { Address = "127.0.0.1", Port = 0 },
+        Admin = new AdminEndpointConfig { Address = "127.0.0.1", Port = 0, LocalPort = 0 },
         Cache = new CacheConfig { Directory = Path.Combine(Path.GetTempPath(), "sidecar-live-reload-cache-" + Environment.ProcessId) },
         Datasets = [.. datasets.Select(d => new DatasetConfig { Name = d.Name, Source = "local://" + d.Directory })],
     };

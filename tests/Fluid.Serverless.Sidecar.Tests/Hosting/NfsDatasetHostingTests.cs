@@ -36,7 +36,7 @@ public sealed class NfsDatasetHostingTests : IAsyncLifetime
         var config = new SidecarConfig
         {
             S3 = new EndpointConfig { Address = "127.0.0.1", Port = 0 },
-            Admin = new EndpointConfig { Address = "127.0.0.1", Port = 0 },
+            Admin = new AdminEndpointConfig { Address = "127.0.0.1", Port = 0, LocalPort = 0 },
             Cache = new CacheConfig { Directory = _root.CreateSubdirectory("cache").FullName, BlockSizeBytes = 1024 * 1024 },
             Datasets =
             [

@@ -46,7 +46,7 @@ public sealed class SidecarConfigValidatorTests
             Version = 2,
             Mode = "magic",
             S3 = new EndpointConfig { Address = "localhost", Port = 70000 },
-            Admin = new EndpointConfig { Address = "0.0.0.0", Port = 17481 },
+            Admin = new AdminEndpointConfig { Address = "0.0.0.0", Port = 17481 },
             Cache = new CacheConfig { Directory = "relative/dir", QuotaBytes = 0, BlockSizeBytes = 100, MetadataTtlSeconds = -1, Medium = "tape" },
             Prefetch = new PrefetchConfig { Workers = 0, BandwidthBytesPerSecond = -5 },
             VirtualHostDomains = [".bad"],
@@ -101,9 +101,30 @@ public sealed class SidecarConfigValidatorTests
     [Fact]
     public void Validate_SameS3AndAdminPort_IsAnError()
     {
-        var errors = SidecarConfigValidator.Validate(new SidecarConfig { S3 = new EndpointConfig { Port = 18000 }, Admin = new EndpointConfig { Port = 18000 } });
+        var errors = SidecarConfigValidator.Validate(new SidecarConfig { S3 = new EndpointConfig { Port = 18000 }, Admin = new AdminEndpointConfig { Port = 18000 } });
 
         Assert.Equal(["admin.port: '18000' is the S3 port too: expected a different port"], errors);
+    }
+
+    [Theory]
+    [InlineData(17480, "admin.localPort: '17480' is also s3.port: expected a port of its own")]
+    [InlineData(17481, "admin.localPort: '17481' is also admin.port: expected a port of its own")]
+    [InlineData(70000, "admin.localPort: '70000' is not a port: expected 0-65535")]
+    public void Validate_AdminLocalPortClashOrOutOfRange_IsAnError(int localPort, string expected)
+    {
+        var errors = SidecarConfigValidator.Validate(new SidecarConfig { Admin = new AdminEndpointConfig { LocalPort = localPort } });
+
+        Assert.Equal([expected], errors);
+    }
+
+    [Fact]
+    public void Parse_AdminWithoutLocalPort_KeepsTheDefaultLoopbackPort()
+    {
+        var config = System.Text.Json.JsonSerializer.Deserialize("""{ "admin": { "address": "0.0.0.0", "port": 19481 } }""", ContractsJsonContext.Default.SidecarConfig)!;
+
+        Assert.Equal(19481, config.Admin.Port);
+        Assert.Equal(SidecarDefaults.AdminLocalPort, config.Admin.LocalPort);
+        Assert.Empty(SidecarConfigValidator.Validate(config));
     }
 
     [Theory]

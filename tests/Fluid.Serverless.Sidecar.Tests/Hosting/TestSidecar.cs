@@ -39,6 +39,7 @@ public sealed class TestSidecar : IAsyncDisposable
         var listeners = app.Services.GetRequiredService<SidecarListeners>();
         S3Port = listeners.S3Port;
         AdminPort = listeners.AdminPort;
+        AdminLocalPort = listeners.AdminLocalPort;
     }
 
     public string Root { get; }
@@ -46,10 +47,16 @@ public sealed class TestSidecar : IAsyncDisposable
     public int S3Port { get; }
     public int AdminPort { get; }
     public Uri S3Endpoint => new($"http://127.0.0.1:{S3Port}");
+    public int AdminLocalPort { get; }
+
+    /// <summary>The probe listener: /healthz, /readyz, /metrics.</summary>
     public Uri AdminEndpoint => new($"http://127.0.0.1:{AdminPort}");
+
+    /// <summary>The loopback admin API: everything, /status, /prefetch and /quitquitquit included.</summary>
+    public Uri AdminLocalEndpoint => new($"http://127.0.0.1:{AdminLocalPort}");
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<TestSidecar> StartAsync()
+    public static async Task<TestSidecar> StartAsync(string adminAddress = "127.0.0.1")
     {
         var root = Directory.CreateTempSubdirectory("sidecar-s3api-tests-").FullName;
         var data = Path.Combine(root, "datasets", "data");
@@ -70,7 +77,7 @@ public sealed class TestSidecar : IAsyncDisposable
         var config = new SidecarConfig
         {
             S3 = new EndpointConfig { Address = "127.0.0.1", Port = 0 },
-            Admin = new EndpointConfig { Address = "127.0.0.1", Port = 0 },
+            Admin = new AdminEndpointConfig { Address = adminAddress, Port = 0, LocalPort = 0 },
             Cache = new CacheConfig { Directory = Path.Combine(root, "cache") },
             Datasets =
             [

@@ -124,6 +124,45 @@ public abstract class PrefetchAdminEndpointsTests(bool asMiddleware) : IAsyncLif
     }
 
     [Fact]
+    public async Task Post_MoreRunningJobsThanTheCap_429NamingTheLimit_AcceptedAgainAfterACancel()
+    {
+        var cap = new PrefetchOptions().MaxRunningAdminJobs;
+        var ids = new List<string>();
+        for (var i = 0; i < cap; i++)
+        {
+            using var accepted = await _client.PostAsync(new Uri("/prefetch", UriKind.Relative), Json("""{"dataset": "ds", "paths": ["train/"]}"""));
+            Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+            ids.Add((await accepted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+        }
+
+        using (var refused = await _client.PostAsync(new Uri("/prefetch", UriKind.Relative), Json("""{"dataset": "ds", "paths": ["train/"]}""")))
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+            var body = await refused.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal("MaxRunningAdminJobs", body.GetProperty("limit").GetString());
+            Assert.Equal(cap, body.GetProperty("value").GetInt64());
+            Assert.Contains("MaxRunningAdminJobs", body.GetProperty("error").GetString(), StringComparison.Ordinal);
+        }
+
+        using (await _client.DeleteAsync(new Uri($"/prefetch/{ids[0]}", UriKind.Relative)))
+        {
+        }
+
+        using var again = await _client.PostAsync(new Uri("/prefetch", UriKind.Relative), Json("""{"dataset": "ds", "paths": ["train/"]}"""));
+        Assert.Equal(HttpStatusCode.Accepted, again.StatusCode);
+    }
+
+    [Fact]
+    public async Task Post_TooManyEntries_429NamingTheLimit()
+    {
+        var paths = string.Join(", ", Enumerable.Range(0, new PrefetchOptions().MaxEntriesPerAdminJob + 1).Select(i => $"\"train/{i}.bin\""));
+        using var refused = await _client.PostAsync(new Uri("/prefetch", UriKind.Relative), Json($$"""{"dataset": "ds", "paths": [{{paths}}]}"""));
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal("MaxEntriesPerAdminJob", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("limit").GetString());
+    }
+
+    [Fact]
     public async Task Delete_RunningJob_CancelsIt()
     {
         using var started = await _client.PostAsync(new Uri("/prefetch", UriKind.Relative), Json("""{"dataset": "ds", "paths": ["train/"]}"""));

@@ -136,8 +136,41 @@ public sealed class PrefetchManagerTests : IDisposable
         Assert.False(manager.GetReadiness().Ready);
     }
 
-    private PrefetchManager NewManager(PrefetchConfig config) =>
-        new(config, new BlockCacheObjectReader(_cache), _cache, TimeProvider.System, NullLoggerFactory.Instance, new PrefetchOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(1) });
+    [Theory]
+    [InlineData("MaxQueuedAdminFiles", 20, 0, 30)]
+    [InlineData("MaxQueuedAdminBytes", 0, 100_000, 150_000)]
+    public async Task TryStartAdminJob_QueuedWorkOverTheCap_RefusedNamingTheLimit_UntilTheJobEnds(string limit, long maxFiles, long maxBytes, long queued)
+    {
+        var options = new PrefetchOptions
+        {
+            RetryBaseDelay = TimeSpan.FromMilliseconds(1),
+            MaxQueuedAdminFiles = maxFiles > 0 ? maxFiles : long.MaxValue,
+            MaxQueuedAdminBytes = maxBytes > 0 ? maxBytes : long.MaxValue,
+        };
+        using var manager = NewManager(new PrefetchConfig(), options);
+        _source.ReadGate = new TaskCompletionSource();
+        var dataset = Dataset("a", []);
+        manager.Follow(Snapshot(1, dataset));
+        Assert.True(manager.TryStartAdminJob(dataset, PrefetchEntries.Parse("train/"), out var first, out var none));
+        Assert.Null(none);
+        while (!first.GetProgress().TotalsFinal)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.False(manager.TryStartAdminJob(dataset, PrefetchEntries.Parse("train/0*"), out _, out var refused));
+        Assert.Equal(limit, refused!.Limit);
+        Assert.Equal(queued, refused.Current);
+        Assert.Contains(limit, refused.Message, StringComparison.Ordinal);
+
+        first.Cancel();
+        await first.Completion;
+        Assert.True(manager.TryStartAdminJob(dataset, PrefetchEntries.Parse("train/0*"), out _, out _));
+        _source.ReadGate.SetResult();
+    }
+
+    private PrefetchManager NewManager(PrefetchConfig config, PrefetchOptions? options = null) =>
+        new(config, new BlockCacheObjectReader(_cache), _cache, TimeProvider.System, NullLoggerFactory.Instance, options ?? new PrefetchOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(1) });
 
     private Dataset Dataset(string name, params string[] prefetch) =>
         new(new DatasetConfig { Name = name, Source = "local://" + _data.Root, Prefetch = prefetch }, _source);
