@@ -18,7 +18,7 @@ internal sealed record ControllerOptions
     public string LeaseName { get; init; } = "fluid-serverless-injector-controller";
     public string? LeaseNamespace { get; init; }
 
-    /// <summary>This replica's name in the Lease; defaults to the pod name (HOSTNAME) plus a random suffix.</summary>
+    /// <summary>This replica's name in the Lease; defaults to the pod name (POD_NAME, else HOSTNAME) plus a random suffix.</summary>
     public string? Identity { get; init; }
 
     public int LeaseDurationSeconds { get; init; } = 15;

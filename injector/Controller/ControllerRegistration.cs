@@ -48,7 +48,10 @@ internal static class ControllerRegistration
         : Environment.GetEnvironmentVariable("POD_NAMESPACE") is { Length: > 0 } own ? own
         : injector.InjectorNamespace;
 
-    /// <summary>The pod name (HOSTNAME) plus a random suffix: a restarted container is a new candidate, as in client-go.</summary>
+    /// <summary>The pod name (POD_NAME from the downward API, else HOSTNAME) plus a random suffix: a restarted container
+    /// is a new candidate, as in client-go.</summary>
     private static string DefaultIdentity() =>
-        (Environment.GetEnvironmentVariable("HOSTNAME") is { Length: > 0 } host ? host : Environment.MachineName) + "_" + Guid.NewGuid().ToString("N")[..8];
+        (Environment.GetEnvironmentVariable("POD_NAME") is { Length: > 0 } pod ? pod
+            : Environment.GetEnvironmentVariable("HOSTNAME") is { Length: > 0 } host ? host
+            : Environment.MachineName) + "_" + Guid.NewGuid().ToString("N")[..8];
 }

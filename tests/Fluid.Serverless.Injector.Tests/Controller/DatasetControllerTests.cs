@@ -138,7 +138,7 @@ public sealed class DatasetControllerTests
         var metrics = new[] { first, second }.Select(s => s.Services.GetRequiredService<ControllerMetrics>()).ToArray();
         await WaitUntilAsync(() => metrics.Any(m => m.Leading));
         var leader = metrics[0].Leading ? 0 : 1;
-        var holder = api.Get("leases", "fluid-serverless-system", "fluid-serverless-injector-controller")!.Obj("spec").Str("holderIdentity");
+        var holder = api.Get("leases", "fluid-serverless", "fluid-serverless-injector-controller")!.Obj("spec").Str("holderIdentity");
         Assert.Equal(leader == 0 ? "replica-a" : "replica-b", holder);
 
         api.Upsert("datasets", Dataset("models", """[{"mountPoint":"s3://models-v2"}]"""));
@@ -171,6 +171,43 @@ public sealed class DatasetControllerTests
         Assert.Equal(configBefore, SidecarConfigOf(api, "train-1"));
     }
 
+    /// <summary>Every request of a replica running the controller (watches, Lease, pod patches, Events) must be
+    /// granted by manifests/base/rbac.yaml, so the manifest cannot be narrower than the code needs.</summary>
+    [Fact]
+    public async Task Controller_EveryRequest_IsGrantedByTheBaseRbac()
+    {
+        var rules = ManifestRules();
+        await using var api = await FakeApiServer.StartAsync();
+        SeedCluster(api);
+        StorePod(api, InjectedPod("train-1", "models"));
+        await using (var server = await InjectorServer.StartAsync(settings: Watching(api), controller: FastController("replica-a")))
+        {
+            await WaitUntilAsync(() => server.Services.GetRequiredService<ControllerMetrics>().Leading);
+            api.Upsert("datasets", Dataset("models", """[{"mountPoint":"s3://models-v2"}]"""));
+            await WaitUntilAsync(() => SidecarConfigOf(api, "train-1").Contains("models-v2", StringComparison.Ordinal));
+            api.Upsert("datasets", Dataset("models", """[{"mountPoint":"nfs://nas.example/exports/models"}]"""));
+            await WaitUntilAsync(() => api.All("events").Count == 2);
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var request in api.Requests.ToList().Where(r => !r.StartsWith("GET /version", StringComparison.Ordinal)))
+        {
+            var (verb, resource, @namespace, name) = Classify(request);
+            seen.Add($"{verb} {resource}");
+            Assert.True(
+                rules.Any(r => r.Verbs.Contains(verb) && r.Resources.Contains(resource)
+                    && (r.Names.Count == 0 || (name is not null && r.Names.Contains(name)))
+                    && (r.Namespace is null || r.Namespace == @namespace)),
+                $"'{request}' ({verb} {resource} {@namespace}/{name}) is not granted by manifests/base/rbac.yaml");
+        }
+
+        Assert.Contains("watch pods", seen);
+        Assert.Contains("patch pods", seen);
+        Assert.Contains("create events", seen);
+        Assert.Contains("create leases", seen);
+        Assert.Contains("update leases", seen);
+    }
+
     [Fact]
     public async Task FakeApiServer_MergePatchWithStaleResourceVersion_Conflict()
     {
@@ -189,10 +226,60 @@ public sealed class DatasetControllerTests
         Assert.Equal(stored.Obj("metadata").Obj("annotations").Str(Annotations.SidecarConfig), patched.Metadata.Annotations[Annotations.SidecarConfig]);
     }
 
+    private static (string Verb, string Resource, string? Namespace, string? Name) Classify(string request)
+    {
+        var space = request.IndexOf(' ', StringComparison.Ordinal);
+        var method = request[..space];
+        var watch = request.Contains("watch=true", StringComparison.Ordinal) || request.Contains("watch=1", StringComparison.Ordinal);
+        var segments = request[(space + 1)..].Split('?')[0].Trim('/').Split('/');
+        var rest = segments[0] == "api" ? segments[2..] : segments[3..];
+        string? @namespace = null;
+        if (rest.Length >= 3 && rest[0] == "namespaces")
+        {
+            @namespace = rest[1];
+            rest = rest[2..];
+        }
+
+        var name = rest.Length > 1 ? rest[1] : null;
+        var verb = method switch
+        {
+            "GET" => name is null ? (watch ? "watch" : "list") : "get",
+            "POST" => "create",
+            "PUT" => "update",
+            "PATCH" => "patch",
+            "DELETE" => "delete",
+            _ => method,
+        };
+        return (verb, rest[0], @namespace, name);
+    }
+
+    /// <summary>Rules of manifests/base/rbac.yaml; a Role's rules hold only in its namespace.</summary>
+    private static List<(HashSet<string> Verbs, HashSet<string> Resources, HashSet<string> Names, string? Namespace)> ManifestRules([System.Runtime.CompilerServices.CallerFilePath] string source = "")
+    {
+        var file = Path.Combine(Path.GetDirectoryName(source)!, "..", "..", "..", "manifests", "base", "rbac.yaml");
+        var rules = new List<(HashSet<string>, HashSet<string>, HashSet<string>, string?)>();
+        foreach (var document in YamlJson.ParseDocuments(File.ReadAllText(file)).OfType<JsonObject>())
+        {
+            var kind = document.Str("kind");
+            if (kind is not ("Role" or "ClusterRole"))
+            {
+                continue;
+            }
+
+            foreach (var rule in document.Arr("rules").Objects())
+            {
+                static HashSet<string> Set(JsonNode? node) => [.. (node?.AsArray() ?? []).Select(n => n!.GetValue<string>())];
+                rules.Add((Set(rule["verbs"]), Set(rule["resources"]), Set(rule["resourceNames"]), kind == "Role" ? document.Obj("metadata").Str("namespace") : null));
+            }
+        }
+
+        return rules;
+    }
+
     private static ControllerOptions FastController(string identity) => new()
     {
         Identity = identity,
-        LeaseNamespace = "fluid-serverless-system",
+        LeaseNamespace = "fluid-serverless",
         LeaseDurationSeconds = 3,
         RenewDeadlineSeconds = 2,
         RetryPeriodSeconds = 1,
