@@ -25,6 +25,11 @@ internal sealed record ControllerOptions
     public int RenewDeadlineSeconds { get; init; } = 10;
     public int RetryPeriodSeconds { get; init; } = 2;
 
+    /// <summary>Write how many running injected pods use each Dataset into its status (<c>status.serverless.pods</c>,
+    /// the status subresource). Only for the standalone install, whose Dataset CRD is ours: where Fluid is installed its
+    /// controllers own the status, so this stays off (the dataset-crd component turns it on).</summary>
+    public bool DatasetStatus { get; init; }
+
     /// <summary>Every Dataset is reconciled again this often, whatever the watches said.</summary>
     public int ResyncMinutes { get; init; } = 10;
 

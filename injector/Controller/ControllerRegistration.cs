@@ -29,7 +29,8 @@ internal static class ControllerRegistration
             provider.GetRequiredService<ControllerMetrics>(),
             provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<ILogger<DatasetReconciler>>(),
-            TimeSpan.FromMinutes(options.ResyncMinutes)));
+            TimeSpan.FromMinutes(options.ResyncMinutes),
+            options.DatasetStatus));
         services.AddSingleton(provider => new LeaderElectedControllers(
             provider.GetRequiredService<IKubernetes>(),
             options,

@@ -29,9 +29,13 @@ internal sealed partial class DatasetReconciler(
     ControllerMetrics metrics,
     TimeProvider time,
     ILogger<DatasetReconciler> logger,
-    TimeSpan resync) : IReconciler
+    TimeSpan resync,
+    bool writeDatasetStatus = false) : IReconciler
 {
     private static readonly TimeSpan ConflictRetry = TimeSpan.FromSeconds(1);
+
+    // pod counts last written to each Dataset's status (after a restart each is written once more)
+    private readonly Dictionary<(string Namespace, string Name), int> _reportedPods = [];
 
     public string Name => "Dataset";
 
@@ -68,7 +72,16 @@ internal sealed partial class DatasetReconciler(
     {
         if (change.Removed)
         {
-            return; // a deleted Dataset leaves its pods as they are; a deleted pod needs nothing
+            // a deleted Dataset leaves its pods as they are; a deleted pod only changes the Datasets' pod counts
+            if (change.Kind == "Pod" && writeDatasetStatus)
+            {
+                foreach (var key in cluster.Keys("Dataset").Where(k => k.Namespace == change.Namespace))
+                {
+                    queue.Add(key);
+                }
+            }
+
+            return;
         }
 
         if (change.Kind == "Dataset")
@@ -117,7 +130,13 @@ internal sealed partial class DatasetReconciler(
         var retry = false;
         var recreate = new List<(string Pod, string Reason)>();
         string? invalid = null;
-        foreach (var pod in cluster.Pods.InNamespace(@namespace).Where(p => PodDatasets(p).Contains(name)))
+        var pods = cluster.Pods.InNamespace(@namespace).Where(p => PodDatasets(p).Contains(name)).ToList();
+        if (writeDatasetStatus)
+        {
+            await WritePodCountAsync(@namespace, name, pods.Count, cancel);
+        }
+
+        foreach (var pod in pods)
         {
             if (!ReferenceEquals(cluster.FindDataset(@namespace, name), dataset))
             {
@@ -169,10 +188,10 @@ internal sealed partial class DatasetReconciler(
 
         if (recreate.Count > 0)
         {
-            var pods = string.Join(", ", recreate.Take(10).Select(r => r.Pod)) + (recreate.Count > 10 ? $" and {recreate.Count - 10} more" : "");
+            var named = string.Join(", ", recreate.Take(10).Select(r => r.Pod)) + (recreate.Count > 10 ? $" and {recreate.Count - 10} more" : "");
             await pacer.WaitAsync(cancel);
             await events.WarnAsync($"{FluidDataset.ApiGroup}/{FluidDataset.ApiVersion}", "Dataset", @namespace, name, null, PodConditions.ReasonRecreateRequired,
-                $"{recreate.Count} running pod(s) cannot take this change live ({pods}): {recreate[0].Reason}", cancel);
+                $"{recreate.Count} running pod(s) cannot take this change live ({named}): {recreate[0].Reason}", cancel);
         }
 
         if (invalid is not null)
@@ -181,6 +200,28 @@ internal sealed partial class DatasetReconciler(
         }
 
         return retry;
+    }
+
+    /// <summary>status.serverless.pods of the Dataset (status subresource), written when the count changed.</summary>
+    private async Task WritePodCountAsync(string @namespace, string name, int count, CancellationToken cancel)
+    {
+        if (_reportedPods.TryGetValue((@namespace, name), out var reported) && reported == count)
+        {
+            return;
+        }
+
+        var patch = new JsonObject { ["status"] = new JsonObject { ["serverless"] = new JsonObject { ["pods"] = count } } };
+        await pacer.WaitAsync(cancel);
+        try
+        {
+            await client.CustomObjects.PatchNamespacedCustomObjectStatusAsync(new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch),
+                FluidDataset.ApiGroup, FluidDataset.ApiVersion, @namespace, FluidDataset.Plural, name, fieldManager: EventRecorder.Component, cancellationToken: cancel);
+            _reportedPods[(@namespace, name)] = count;
+        }
+        catch (HttpOperationException exception) when (exception.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            // deleted meanwhile
+        }
     }
 
     private enum PatchResult

@@ -32,7 +32,8 @@ CACHED = {("", "namespaces"), ("", "persistentvolumeclaims"), ("data.fluid.io", 
           ("serverless.fluid.io", "injectionpolicies")}
 # The controller (on by default; FLUID_INJECTOR_Controller__Enabled "false" turns it off): what it may do
 # cluster-wide, per (group, resource): watch injected pods and patch their annotations, create Events.
-CONTROLLER_RULES = {("", "pods"): {"list", "watch", "patch"}, ("", "events"): {"create"}}
+CONTROLLER_RULES = {("", "pods"): {"list", "watch", "patch"}, ("", "events"): {"create"},
+                    ("data.fluid.io", "datasets/status"): {"patch"}}
 # Its leader-election Lease: create (unscoped: the object may not exist yet), get/update on this name only.
 CONTROLLER_LEASE = "fluid-serverless-injector-controller"
 INJECTION_POLICY_FIELDS = {"podSelector", "datasets", "mode", "cacheSize", "cacheMedium", "sidecarResources",
@@ -95,6 +96,21 @@ def check_install(report: Report, name: str, docs: list[dict], ports: dict[str, 
     check_config(report, where, docs, ports)
     check_certificates(report, where, docs)
     check_network_policy(report, where, docs)
+    check_dataset_status(report, where, docs)
+
+
+def check_dataset_status(report: Report, where: str, docs: list[dict]) -> None:
+    """The controller writes Dataset status only where this install owns the Dataset CRD (no Fluid)."""
+    owns_crd = any(c["spec"].get("group") == "data.fluid.io" for c in by_kind(docs, "CustomResourceDefinition"))
+    data = {}
+    for config_map in by_kind(docs, "ConfigMap"):
+        data.update(config_map.get("data") or {})
+    enabled = data.get("FLUID_INJECTOR_Controller__DatasetStatus") == "true"
+    granted = any("datasets/status" in (rule.get("resources") or [])
+                  for role in by_kind(docs, "ClusterRole") + by_kind(docs, "Role") for rule in role.get("rules") or [])
+    report.check(enabled == owns_crd and granted == owns_crd, where,
+                 f"Dataset status is written (and datasets/status patch granted) exactly where the install ships the "
+                 f"Dataset CRD (CRD: {owns_crd}, enabled: {enabled}, granted: {granted})")
 
 
 def check_network_policy(report: Report, where: str, docs: list[dict]) -> None:
@@ -499,6 +515,9 @@ def self_test(repo: str, rendered: dict[str, list[dict]], ports: dict[str, int])
         by_kind(docs, "ClusterRole")[0]["rules"].append({"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
                                                          "verbs": ["get", "update"]})
 
+    def status_with_fluid(docs):
+        by_kind(docs, "ConfigMap")[0]["data"]["FLUID_INJECTOR_Controller__DatasetStatus"] = "true"
+
     def any_lease(docs):
         for role in by_kind(docs, "Role"):
             for rule in role["rules"]:
@@ -593,6 +612,7 @@ def self_test(repo: str, rendered: dict[str, list[dict]], ports: dict[str, int])
         ("default", pod_write, "the controller's access to ['pods']"),
         ("default", pod_exec, "limited to the named objects"),
         ("default", cluster_lease, "Lease access only in a Role"),
+        ("with-fluid", status_with_fluid, "exactly where the install ships the Dataset CRD"),
         ("default", any_lease, "get/update on fluid-serverless-injector-controller only"),
         ("default", unnamed_webhook_write, "limited to the named objects"),
         ("default", root, "runs as non-root"),

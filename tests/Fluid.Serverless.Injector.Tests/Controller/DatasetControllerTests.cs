@@ -52,7 +52,30 @@ public sealed class DatasetControllerTests
         Assert.DoesNotContain(api.Patches, p => p.Name == "other-1");
         Assert.Equal(otherBefore.ToJsonString(), api.Get("pods", Namespace, "other-1")!.ToJsonString());
         Assert.Empty(api.All("events"));
+        Assert.DoesNotContain(api.Requests, r => r.Contains("/status", StringComparison.Ordinal)); // Dataset status is off by default
     }
+
+    [Fact]
+    public async Task DatasetStatusOn_StandaloneInstall_CountsTheRunningPodsUsingEachDataset()
+    {
+        await using var api = await FakeApiServer.StartAsync();
+        SeedCluster(api);
+        StorePod(api, InjectedPod("train-1", "models"));
+        StorePod(api, InjectedPod("train-2", "models"));
+        StorePod(api, InjectedPod("other-1", "other"));
+        await using var server = await InjectorServer.StartAsync(settings: Watching(api), controller: FastController("replica-a") with { DatasetStatus = true });
+
+        await WaitUntilAsync(() => PodsInStatus(api, "models") == 2 && PodsInStatus(api, "other") == 1);
+        Assert.Equal("s3://models", api.Get("datasets", Namespace, "models")!.Obj("spec").Arr("mounts").Objects().Single().Str("mountPoint")); // status only
+
+        api.Delete("pods", Namespace, "train-2");
+
+        await WaitUntilAsync(() => PodsInStatus(api, "models") == 1);
+        Assert.Equal(1, PodsInStatus(api, "other"));
+    }
+
+    private static int? PodsInStatus(FakeApiServer api, string dataset) =>
+        api.Get("datasets", Namespace, dataset)?.Obj("status").Obj("serverless")?["pods"]?.GetValue<int>();
 
     [Theory]
     [InlineData("""[{"mountPoint":"s3://models","encryptOptions":[{"name":"secret.key","valueFrom":{"secretKeyRef":{"name":"new-s3-credentials","key":"secret"}}}]}]""",
