@@ -138,9 +138,9 @@ internal sealed partial class DatasetReconciler(
 
         foreach (var pod in pods)
         {
-            if (!ReferenceEquals(cluster.FindDataset(@namespace, name), dataset))
+            if (cluster.FindDataset(@namespace, name) is not { } latest || SpecKey(latest) != SpecKey(dataset))
             {
-                break; // edited again: that edit's pass applies the newest version
+                break; // edited again: that edit's pass applies the newest version (a status update does not count)
             }
 
             var podName = pod.Obj("metadata").Str("name") ?? "";
@@ -201,6 +201,12 @@ internal sealed partial class DatasetReconciler(
 
         return retry;
     }
+
+    /// <summary>What of a Dataset reaches the sidecar config: its mounts and access mode (not its status).</summary>
+    private static string SpecKey(FluidDataset dataset) => string.Join("\n", dataset.Mounts.Select(m => string.Join("\t",
+        m.Name, m.MountPoint, m.Path ?? "", m.ReadOnly,
+        string.Join(",", m.Options.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => o.Key + "=" + o.Value)),
+        string.Join(",", m.Secrets.Select(x => x.OptionName + "=" + x.SecretName + "/" + x.SecretKey))))) + "\n" + dataset.Writable;
 
     /// <summary>status.serverless.pods of the Dataset (status subresource), written when the count changed.</summary>
     private async Task WritePodCountAsync(string @namespace, string name, int count, CancellationToken cancel)
