@@ -32,4 +32,14 @@ internal static class EventIds
     public const int WatchError = 42;
     public const int KindMissing = 43;
     public const int WatchFailed = 44;
+
+    // Controller: leader election and Dataset reconciling (50-59).
+    public const int ControllerLeading = 50;
+    public const int ControllerStoppedLeading = 51;
+    public const int ControllerElectionFailed = 52;
+    public const int ControllerReconcilerFailed = 53;
+    public const int ControllerPodPatched = 54;
+    public const int ControllerRecreateRequired = 55;
+    public const int ControllerNotApplied = 56;
+    public const int ControllerPassFailed = 57;
 }

@@ -20,6 +20,12 @@ internal sealed class ClusterState
     private readonly ConcurrentDictionary<string, InjectionPolicy[]> _policiesByNamespace = new(StringComparer.Ordinal);
     private readonly Lock _policyLock = new();
 
+    /// <summary>Injected pods (watched only while the controller runs).</summary>
+    public InjectedPods Pods { get; } = new();
+
+    /// <summary>Raised after a watched object changed in this cache.</summary>
+    public ClusterChanges Changes { get; } = new();
+
     public FluidDataset? FindDataset(string @namespace, string name) => _datasets.GetValueOrDefault((@namespace, name));
 
     public ClaimInfo? FindClaim(string @namespace, string name) => _claims.GetValueOrDefault((@namespace, name));
@@ -71,6 +77,7 @@ internal sealed class ClusterState
         "PersistentVolumeClaim" => [.. _claims.Keys],
         "Namespace" => [.. _namespaceLabels.Keys.Select(name => ("", name))],
         "InjectionPolicy" => [.. _policies.Keys],
+        "Pod" => Pods.Keys,
         _ => [],
     };
 
@@ -79,6 +86,7 @@ internal sealed class ClusterState
         _datasets.Clear();
         _claims.Clear();
         _namespaceLabels.Clear();
+        Pods.Clear();
         lock (_policyLock)
         {
             _policies.Clear();

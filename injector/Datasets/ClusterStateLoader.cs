@@ -31,6 +31,18 @@ internal static class ClusterStateLoader
     /// <summary>Adds or replaces one object; kinds the injector does not cache are ignored.</summary>
     public static bool Apply(ClusterState state, JsonNode obj)
     {
+        if (!Store(state, obj))
+        {
+            return false;
+        }
+
+        var (@namespace, name) = Key(obj);
+        state.Changes.Publish(new ClusterChange(obj.Str("kind") ?? "", @namespace, name, Removed: false));
+        return true;
+    }
+
+    private static bool Store(ClusterState state, JsonNode obj)
+    {
         var metadata = obj.Obj("metadata");
         var name = metadata.Str("name") ?? "";
         var @namespace = metadata.Str("namespace") ?? "default";
@@ -47,6 +59,9 @@ internal static class ClusterStateLoader
                 return true;
             case "InjectionPolicy":
                 state.SetPolicy(InjectionPolicy.FromJson(obj));
+                return true;
+            case "Pod" when obj is JsonObject pod:
+                state.Pods.Set(pod);
                 return true;
             default:
                 return false;
@@ -91,7 +106,14 @@ internal static class ClusterStateLoader
             case "InjectionPolicy":
                 state.RemovePolicy(@namespace, name);
                 break;
+            case "Pod":
+                state.Pods.Remove(@namespace, name);
+                break;
+            default:
+                return;
         }
+
+        state.Changes.Publish(new ClusterChange(kind, @namespace, name, Removed: true));
     }
 
     public static (string Namespace, string Name) Key(JsonNode obj)

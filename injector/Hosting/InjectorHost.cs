@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Authentication;
 using Fluid.Serverless.Injector.Admission;
 using Fluid.Serverless.Injector.Certificates;
+using Fluid.Serverless.Injector.Controller;
 using Fluid.Serverless.Injector.Datasets;
 using Fluid.Serverless.Injector.Kubernetes;
 using Fluid.Serverless.Injector.Mutation;
@@ -31,8 +32,10 @@ internal static partial class InjectorHost
         return Build(builder, server, options, overrides);
     }
 
-    public static WebApplication Build(WebApplicationBuilder builder, ServerSettings server, InjectorOptions options, Action<IServiceCollection>? overrides = null)
+    /// <param name="controller">The controller's options; null: section "Controller" of the builder's configuration.</param>
+    public static WebApplication Build(WebApplicationBuilder builder, ServerSettings server, InjectorOptions options, Action<IServiceCollection>? overrides = null, ControllerOptions? controller = null)
     {
+        controller ??= builder.Configuration.GetSection("Controller").Get<ControllerOptions>() ?? new ControllerOptions();
         var certificates = new CertificateStore();
         var clientAuthentication = ClientCertificateAuthentication.FromSettings(server);
         builder.WebHost.UseKestrelHttpsConfiguration();
@@ -63,12 +66,20 @@ internal static partial class InjectorHost
             }
 
             services.AddSingleton<IKubernetes>(client);
-            foreach (var resource in WatchedResource.All)
+            // the controller reads injected pods; without it the injector never lists a pod
+            IReadOnlyList<WatchedResource> watched = controller.Enabled ? [.. WatchedResource.All, WatchedResource.InjectedPods] : WatchedResource.All;
+            foreach (var resource in watched)
             {
                 sync.Expect(resource.Kind); // before the first /readyz: not ready until every cache has listed
             }
 
-            services.AddHostedService<ClusterWatcher>();
+            services.AddHostedService(provider => new ClusterWatcher(
+                provider.GetRequiredService<IKubernetes>(), provider.GetRequiredService<ClusterState>(), sync,
+                provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<ClusterWatcher>>(), watched));
+            if (controller.Enabled)
+            {
+                services.AddLeaderElectedController(controller, () => sync.IsSynced);
+            }
         }
 
         services.AddSingleton(server);
@@ -149,7 +160,9 @@ internal static partial class InjectorHost
         app.MapGet("/metrics", static context =>
         {
             context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-            return context.Response.WriteAsync(context.RequestServices.GetRequiredService<AdmissionMetrics>().ToPrometheusText());
+            var text = context.RequestServices.GetRequiredService<AdmissionMetrics>().ToPrometheusText()
+                + (context.RequestServices.GetService<ControllerMetrics>()?.ToPrometheusText() ?? "");
+            return context.Response.WriteAsync(text);
         });
         return app;
     }

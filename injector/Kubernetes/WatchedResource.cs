@@ -37,6 +37,20 @@ internal sealed record WatchedResource(
         Custom("InjectionPolicy", InjectionPolicy.ApiGroup, InjectionPolicy.ApiVersion, InjectionPolicy.Plural),
     ];
 
+    /// <summary>Injected pods only (label selector on the done label), for the controller: a cluster's other pods are
+    /// never listed, so the cache stays as small as the set of pods the controller may patch.</summary>
+    public static WatchedResource InjectedPods { get; } = new(
+        "Pod",
+        async (client, cancel) =>
+        {
+            using var response = await client.CoreV1.ListPodForAllNamespacesWithHttpMessagesAsync(labelSelector: InjectedSelector, cancellationToken: cancel);
+            return ([.. response.Body.Items.Select(ToJson)], response.Body.Metadata?.ResourceVersion);
+        },
+        (client, version, cancel) => Typed(
+            client.CoreV1.WatchListPodForAllNamespacesAsync(labelSelector: InjectedSelector, resourceVersion: version, allowWatchBookmarks: true, cancellationToken: cancel), cancel));
+
+    private const string InjectedSelector = Fluid.Serverless.Contracts.Annotations.InjectedLabel + "=true";
+
     private static WatchedResource Custom(string kind, string group, string version, string plural) => new(
         kind,
         async (client, cancel) =>

@@ -146,7 +146,7 @@ internal static class InjectionPlanner
         var planned = new List<PlannedDataset>();
         foreach (var (dataset, volume, replacesClaim, paths) in datasets)
         {
-            if (!TryBuildConfigs(dataset, volume, mode, settings, out var configs, out var secretEnv, out error))
+            if (!TryBuildConfigs(dataset, volume is not null, mode, settings.Prefetch, out var configs, out var secretEnv, out error))
             {
                 return null;
             }
@@ -250,11 +250,14 @@ internal static class InjectionPlanner
         return [.. containers];
     }
 
-    private static bool TryBuildConfigs(
+    /// <summary>The sidecar's configs for one dataset (one per mount) and the secret env they need. Admission and the
+    /// controller (after a Dataset edit) both build them here, so a running pod gets exactly what a new one would.</summary>
+    /// <param name="sharedVolume">Whether the dataset has a shared volume in the pod (else S3 only).</param>
+    internal static bool TryBuildConfigs(
         FluidDataset dataset,
-        string? volume,
+        bool sharedVolume,
         string mode,
-        InjectionSettings settings,
+        IReadOnlyList<PrefetchEntry> prefetchEntries,
         out List<DatasetConfig> configs,
         out List<(string EnvName, SecretOption Secret)> secretEnv,
         out string? error)
@@ -268,8 +271,8 @@ internal static class InjectionPlanner
             return false;
         }
 
-        var root = volume is not null && mode != DatasetModes.S3 ? InjectionPlan.SharedVolumeRoot + "/" + dataset.Name : null;
-        var prefetch = settings.Prefetch.Where(p => p.Dataset is null || p.Dataset == dataset.Name).Select(p => p.Path).ToList();
+        var root = sharedVolume && mode != DatasetModes.S3 ? InjectionPlan.SharedVolumeRoot + "/" + dataset.Name : null;
+        var prefetch = prefetchEntries.Where(p => p.Dataset is null || p.Dataset == dataset.Name).Select(p => p.Path).ToList();
         var envPrefix = EnvironmentNames.SecretOptionPrefix + EnvToken(dataset.Name) + "_";
         var secretIndex = 0;
         for (var i = 0; i < dataset.Mounts.Count; i++)

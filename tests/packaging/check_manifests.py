@@ -30,6 +30,12 @@ NAMED_WRITE_VERBS = {"get", "update", "patch"}
 # What the injector caches (read-only, cluster-wide).
 CACHED = {("", "namespaces"), ("", "persistentvolumeclaims"), ("data.fluid.io", "datasets"),
           ("serverless.fluid.io", "injectionpolicies")}
+# The controller (on by default; FLUID_INJECTOR_Controller__Enabled "false" turns it off): what it may do
+# cluster-wide, per (group, resource): watch injected pods and patch their annotations, create Events.
+CONTROLLER_RULES = {("", "pods"): {"list", "watch", "patch"}, ("", "events"): {"create"},
+                    ("data.fluid.io", "datasets/status"): {"patch"}}
+# Its leader-election Lease: create (unscoped: the object may not exist yet), get/update on this name only.
+CONTROLLER_LEASE = "fluid-serverless-injector-controller"
 INJECTION_POLICY_FIELDS = {"podSelector", "datasets", "mode", "cacheSize", "cacheMedium", "sidecarResources",
                            "prefetch", "waitForPrefetch", "nativeSidecar", "platform", "inject"}
 
@@ -52,7 +58,8 @@ def sidecar_ports(repo: str) -> dict[str, int]:
 
 REPO = "."
 # Configuration section → the injector source file whose init properties it binds.
-SETTINGS_SOURCES = {"Server": "injector/Settings/ServerSettings.cs", "Injector": "injector/Policy/InjectorOptions.cs"}
+SETTINGS_SOURCES = {"Server": "injector/Settings/ServerSettings.cs", "Injector": "injector/Policy/InjectorOptions.cs",
+                    "Controller": "injector/Controller/ControllerOptions.cs"}
 
 
 def injector_settings(repo: str) -> dict[str, set[str]]:
@@ -89,6 +96,21 @@ def check_install(report: Report, name: str, docs: list[dict], ports: dict[str, 
     check_config(report, where, docs, ports)
     check_certificates(report, where, docs)
     check_network_policy(report, where, docs)
+    check_dataset_status(report, where, docs)
+
+
+def check_dataset_status(report: Report, where: str, docs: list[dict]) -> None:
+    """The controller writes Dataset status only where this install owns the Dataset CRD (no Fluid)."""
+    owns_crd = any(c["spec"].get("group") == "data.fluid.io" for c in by_kind(docs, "CustomResourceDefinition"))
+    data = {}
+    for config_map in by_kind(docs, "ConfigMap"):
+        data.update(config_map.get("data") or {})
+    enabled = data.get("FLUID_INJECTOR_Controller__DatasetStatus") == "true"
+    granted = any("datasets/status" in (rule.get("resources") or [])
+                  for role in by_kind(docs, "ClusterRole") + by_kind(docs, "Role") for rule in role.get("rules") or [])
+    report.check(enabled == owns_crd and granted == owns_crd, where,
+                 f"Dataset status is written (and datasets/status patch granted) exactly where the install ships the "
+                 f"Dataset CRD (CRD: {owns_crd}, enabled: {enabled}, granted: {granted})")
 
 
 def check_network_policy(report: Report, where: str, docs: list[dict]) -> None:
@@ -219,6 +241,21 @@ def check_rbac(report: Report, where: str, docs: list[dict]) -> None:
             if not report.check("*" not in verbs | resources | groups, rat, "no wildcard verb, resource or group"):
                 continue
             report.check(not rule.get("nonResourceURLs"), rat, "no non-resource URLs")
+            pairs = {(g, r) for g in groups for r in resources}
+            if pairs and pairs <= CONTROLLER_RULES.keys() and not names:
+                allowed = set.intersection(*(CONTROLLER_RULES[pair] for pair in pairs))
+                report.check(verbs <= allowed, rat,
+                             f"the controller's access to {sorted(resources)} is at most {sorted(allowed)} "
+                             f"(got {sorted(verbs)})")
+                continue
+            if pairs == {("coordination.k8s.io", "leases")}:
+                report.check(namespaced and role["metadata"].get("namespace") == INJECTOR_NAMESPACE, rat,
+                             f"Lease access only in a Role of namespace {INJECTOR_NAMESPACE}")
+                report.check((verbs == {"create"} and not names)
+                             or (names == {CONTROLLER_LEASE} and verbs <= {"get", "update"}), rat,
+                             f"leases: create, or get/update on {CONTROLLER_LEASE} only (got {sorted(verbs)} "
+                             f"on {sorted(names) or 'every lease'})")
+                continue
             writes = verbs & k8scheck.WRITE_VERBS
             if writes == {"create"} and verbs == {"create"} and resources == {"secrets"} and not names:
                 # Documented exception: create cannot be scoped by name; only in a Role of the injector's namespace.
@@ -381,10 +418,10 @@ def check_config(report: Report, where: str, docs: list[dict], ports: dict[str, 
     for key in env:
         if key.startswith("FLUID_INJECTOR_"):
             # list settings take one key per element: FLUID_INJECTOR_Injector__AllowedHostPaths__0
-            match = re.fullmatch(r"FLUID_INJECTOR_(Server|Injector)__([A-Za-z0-9]+)(?:__\d+)?", key)
+            match = re.fullmatch(r"FLUID_INJECTOR_(Server|Injector|Controller)__([A-Za-z0-9]+)(?:__\d+)?", key)
             report.check(match is not None and match.group(2) in settings.get(match.group(1), set()), at,
                          f"{key} is a setting the injector binds (FLUID_INJECTOR_<Section>__<Property> of "
-                         f"ServerSettings/InjectorOptions)")
+                         f"ServerSettings/InjectorOptions/ControllerOptions)")
     report.check(env.get("FLUID_INJECTOR_Injector__S3Port") == str(ports.get("S3Port"))
                  and env.get("FLUID_INJECTOR_Injector__AdminPort") == str(ports.get("AdminPort")), at,
                  f"sidecar ports match contracts/SidecarDefaults.cs ({ports})")
@@ -467,7 +504,25 @@ def self_test(repo: str, rendered: dict[str, list[dict]], ports: dict[str, int])
             role["rules"][0]["verbs"].append("delete")
 
     def pod_write(docs):
-        by_kind(docs, "ClusterRole")[0]["rules"].append({"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"]})
+        by_kind(docs, "ClusterRole")[0]["rules"].append({"apiGroups": [""], "resources": ["pods"],
+                                                         "verbs": ["update", "delete"]})
+
+    def pod_exec(docs):
+        by_kind(docs, "ClusterRole")[0]["rules"].append({"apiGroups": [""], "resources": ["pods/exec"],
+                                                         "verbs": ["create"]})
+
+    def cluster_lease(docs):
+        by_kind(docs, "ClusterRole")[0]["rules"].append({"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                                                         "verbs": ["get", "update"]})
+
+    def status_with_fluid(docs):
+        by_kind(docs, "ConfigMap")[0]["data"]["FLUID_INJECTOR_Controller__DatasetStatus"] = "true"
+
+    def any_lease(docs):
+        for role in by_kind(docs, "Role"):
+            for rule in role["rules"]:
+                if rule.get("resources") == ["leases"]:
+                    rule.pop("resourceNames", None)
 
     def unnamed_webhook_write(docs):
         for role in by_kind(docs, "ClusterRole"):
@@ -554,7 +609,11 @@ def self_test(repo: str, rendered: dict[str, list[dict]], ports: dict[str, int])
         ("default", selectors, "excludes kube-system"),
         ("default", secret_write, "limited to the named objects"),
         ("default", delete_verb, "limited to the named objects"),
-        ("default", pod_write, "limited to the named objects"),
+        ("default", pod_write, "the controller's access to ['pods']"),
+        ("default", pod_exec, "limited to the named objects"),
+        ("default", cluster_lease, "Lease access only in a Role"),
+        ("with-fluid", status_with_fluid, "exactly where the install ships the Dataset CRD"),
+        ("default", any_lease, "get/update on fluid-serverless-injector-controller only"),
         ("default", unnamed_webhook_write, "limited to the named objects"),
         ("default", root, "runs as non-root"),
         ("default", writable_root, "readOnlyRootFilesystem is true"),

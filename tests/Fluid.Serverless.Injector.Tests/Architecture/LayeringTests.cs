@@ -24,7 +24,8 @@ public sealed class LayeringTests
         ["Mutation"] = ["Json", "Datasets", "Policy"],
         ["Admission"] = ["Json", "Datasets", "Policy", "Mutation"],
         ["Offline"] = ["Json", "Datasets", "Policy", "Mutation"],
-        ["Hosting"] = ["Json", "Settings", "Datasets", "Policy", "Kubernetes", "Certificates", "Mutation", "Admission", "Offline"],
+        ["Controller"] = ["Json", "Datasets", "Policy", "Mutation"],
+        ["Hosting"] = ["Json", "Settings", "Datasets", "Policy", "Kubernetes", "Certificates", "Mutation", "Admission", "Offline", "Controller"],
         [""] = ["Hosting", "Offline"],
     };
 

@@ -14,9 +14,17 @@ namespace Fluid.Serverless.Injector.Tests.Testing;
 
 /// <summary>
 /// A deliberately small FAKE Kubernetes API server (there is no real one on these machines): plain HTTP on 127.0.0.1,
-/// serving /version, list and watch (newline-delimited JSON events, replayed from the requested resourceVersion),
-/// get, create (409 when it exists), update (409 on a stale resourceVersion) and JSON patch, for the resources the
-/// injector uses. It implements only what KubernetesClient sends for those calls, not the API's semantics at large.
+/// serving /version, list and watch (newline-delimited JSON events, replayed from the requested resourceVersion, then
+/// one BOOKMARK when the client allows bookmarks), equality label selectors (<c>labelSelector=k=v,…</c>) on list and
+/// watch, get, create (409 when it exists), update (409 on a stale resourceVersion), JSON patch, JSON merge patch and
+/// strategic merge patch (409 when the patch carries a stale metadata.resourceVersion), the <c>status</c> subresource
+/// (GET/PUT/PATCH change only <c>.status</c>), and any kind by path: coordination.k8s.io/v1 Leases for leader election
+/// and core/v1 Events are plain objects here.
+/// It implements only what KubernetesClient sends for those calls, not the API's semantics at large. Left out, among
+/// others: authentication and RBAC, field selectors and set-based label selectors, 410 Gone for a compacted
+/// resourceVersion, periodic bookmarks, watch timeouts, strategic merge's list semantics (patchMergeKey, $patch
+/// directives: a list in a strategic merge patch replaces the list, as in a JSON merge patch), server-side apply,
+/// defaulting and validation, generation/uid bookkeeping, and Event aggregation.
 /// </summary>
 internal sealed class FakeApiServer : IAsyncDisposable
 {
@@ -24,7 +32,7 @@ internal sealed class FakeApiServer : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Dictionary<(string Namespace, string Name), JsonObject>> _store = new(StringComparer.Ordinal);
     private readonly List<(long Version, string Resource, string Type, JsonObject Object)> _events = [];
-    private readonly List<(string Resource, Channel<string> Channel)> _watchers = [];
+    private readonly List<(string Resource, string Selector, Channel<string> Channel)> _watchers = [];
     private long _resourceVersion = 100;
 
     private FakeApiServer(WebApplication app) => _app = app;
@@ -61,6 +69,15 @@ internal sealed class FakeApiServer : IAsyncDisposable
             {
                 Publish(resource, "DELETED", removed);
             }
+        }
+    }
+
+    /// <summary>Every stored object of a resource (e.g. "events"), in key order.</summary>
+    public IReadOnlyList<JsonObject> All(string resource)
+    {
+        lock (_lock)
+        {
+            return [.. Collection(resource).OrderBy(e => e.Key).Select(e => (JsonObject)e.Value.DeepClone())];
         }
     }
 
@@ -103,9 +120,9 @@ internal sealed class FakeApiServer : IAsyncDisposable
         var version = long.Parse(obj.Obj("metadata").Str("resourceVersion") ?? _resourceVersion.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
         _events.Add((version, resource, type, (JsonObject)obj.DeepClone()));
         var line = new JsonObject { ["type"] = type, ["object"] = obj.DeepClone() }.ToJsonString() + "\n";
-        foreach (var (watched, channel) in _watchers)
+        foreach (var (watched, selector, channel) in _watchers)
         {
-            if (watched == resource)
+            if (watched == resource && Matches(obj, selector))
             {
                 channel.Writer.TryWrite(line);
             }
@@ -138,6 +155,8 @@ internal sealed class FakeApiServer : IAsyncDisposable
 
         var resource = rest[0];
         var name = rest.Length > 1 ? rest[1] : null;
+        var subresource = rest.Length > 2 ? rest[2] : null;
+        var selector = request.Query["labelSelector"].ToString();
         if (resource == "namespaces" && name is not null)
         {
             @namespace = "";
@@ -146,7 +165,7 @@ internal sealed class FakeApiServer : IAsyncDisposable
         switch (request.Method)
         {
             case "GET" when name is null && request.Query["watch"] is ["true" or "1"]:
-                await WatchAsync(context, resource, request.Query["resourceVersion"].ToString());
+                await WatchAsync(context, resource, request.Query["resourceVersion"].ToString(), selector, request.Query["allowWatchBookmarks"] is ["true" or "1"]);
                 return;
             case "GET" when name is null:
                 if (HoldLists is { } hold)
@@ -154,7 +173,7 @@ internal sealed class FakeApiServer : IAsyncDisposable
                     await hold.Task.WaitAsync(context.RequestAborted);
                 }
 
-                await WriteJson(context, 200, List(resource, @namespace));
+                await WriteJson(context, 200, List(resource, @namespace, selector));
                 return;
             case "GET":
                 var found = Get(resource, @namespace ?? "", name!);
@@ -185,6 +204,11 @@ internal sealed class FakeApiServer : IAsyncDisposable
             case "PUT":
                 var replacement = (JsonObject)(await JsonNode.ParseAsync(request.Body))!;
                 JsonObject? updated = null;
+                if (subresource == "status")
+                {
+                    replacement = WithStatusOf(Get(resource, @namespace ?? "", name!), replacement);
+                }
+
                 var status = 200;
                 lock (_lock)
                 {
@@ -204,6 +228,37 @@ internal sealed class FakeApiServer : IAsyncDisposable
                 }
 
                 await (updated is null ? WriteStatus(context, status, status == 404 ? "NotFound" : "Conflict") : WriteJson(context, 200, updated));
+                return;
+            case "PATCH" when request.ContentType?.StartsWith("application/merge-patch+json", StringComparison.Ordinal) == true
+                || request.ContentType?.StartsWith("application/strategic-merge-patch+json", StringComparison.Ordinal) == true:
+                var mergePatch = (JsonObject)(await JsonNode.ParseAsync(request.Body))!;
+                JsonObject? merged = null;
+                var mergeStatus = 404;
+                lock (_lock)
+                {
+                    if (Collection(resource).GetValueOrDefault((@namespace ?? "", name!)) is { } current)
+                    {
+                        if (mergePatch.Obj("metadata").Str("resourceVersion") is { } expected && expected != current.Obj("metadata").Str("resourceVersion"))
+                        {
+                            mergeStatus = 409;
+                        }
+                        else
+                        {
+                            var result = (JsonObject)MergePatch(current.DeepClone(), mergePatch)!;
+                            merged = Write(resource, subresource == "status" ? WithStatusOf(current, result) : result, "MODIFIED");
+                        }
+                    }
+                }
+
+                if (merged is not null)
+                {
+                    lock (_lock)
+                    {
+                        Patches.Add((resource, @namespace ?? "", name!, mergePatch.ToJsonString()));
+                    }
+                }
+
+                await (merged is null ? WriteStatus(context, mergeStatus, mergeStatus == 404 ? "NotFound" : "Conflict") : WriteJson(context, 200, merged));
                 return;
             case "PATCH":
                 var patch = (JsonArray)(await JsonNode.ParseAsync(request.Body))!;
@@ -232,14 +287,72 @@ internal sealed class FakeApiServer : IAsyncDisposable
         }
     }
 
-    private JsonObject List(string resource, string? @namespace)
+    /// <summary>Merge patches accepted, in order: (resource, namespace, name, patch JSON).</summary>
+    public List<(string Resource, string Namespace, string Name, string Patch)> Patches { get; } = [];
+
+    /// <summary>RFC 7386: objects merge key by key, null removes, anything else (lists too) replaces.</summary>
+    private static JsonNode? MergePatch(JsonNode? target, JsonNode? patch)
+    {
+        if (patch is not JsonObject patchObject)
+        {
+            return patch?.DeepClone();
+        }
+
+        var result = target as JsonObject ?? [];
+        foreach (var (key, value) in patchObject)
+        {
+            if (value is null)
+            {
+                result.Remove(key);
+            }
+            else
+            {
+                var existing = result[key];
+                result.Remove(key);
+                result[key] = MergePatch(existing?.DeepClone(), value);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>The status subresource: the stored object with only .status taken from the request.</summary>
+    private static JsonObject WithStatusOf(JsonObject? current, JsonObject request)
+    {
+        var result = (JsonObject)(current ?? request).DeepClone();
+        result["status"] = request["status"]?.DeepClone();
+        result.EnsureObj("metadata")["resourceVersion"] = request.Obj("metadata").Str("resourceVersion") ?? result.Obj("metadata").Str("resourceVersion");
+        return result;
+    }
+
+    private static bool Matches(JsonObject obj, string selector)
+    {
+        if (selector.Length == 0)
+        {
+            return true;
+        }
+
+        var labels = obj.Obj("metadata").StringMap("labels");
+        foreach (var term in selector.Split(','))
+        {
+            var (key, value) = term.Split('=', 2) is [var k, var v] ? (k, v) : (term, (string?)null);
+            if (!labels.TryGetValue(key, out var actual) || (value is not null && actual != value))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private JsonObject List(string resource, string? @namespace, string selector)
     {
         lock (_lock)
         {
             var items = new JsonArray();
             foreach (var ((ns, _), obj) in Collection(resource).OrderBy(e => e.Key))
             {
-                if (@namespace is null || ns == @namespace)
+                if ((@namespace is null || ns == @namespace) && Matches(obj, selector))
                 {
                     items.Add(obj.DeepClone());
                 }
@@ -255,7 +368,7 @@ internal sealed class FakeApiServer : IAsyncDisposable
         }
     }
 
-    private async Task WatchAsync(HttpContext context, string resource, string fromVersion)
+    private async Task WatchAsync(HttpContext context, string resource, string fromVersion, string selector, bool bookmarks)
     {
         var channel = Channel.CreateUnbounded<string>();
         lock (_lock)
@@ -263,13 +376,20 @@ internal sealed class FakeApiServer : IAsyncDisposable
             var from = long.TryParse(fromVersion, CultureInfo.InvariantCulture, out var parsed) ? parsed : 0;
             foreach (var (version, watched, type, obj) in _events)
             {
-                if (watched == resource && version > from)
+                if (watched == resource && version > from && Matches(obj, selector))
                 {
                     channel.Writer.TryWrite(new JsonObject { ["type"] = type, ["object"] = obj.DeepClone() }.ToJsonString() + "\n");
                 }
             }
 
-            _watchers.Add((resource, channel));
+            if (bookmarks)
+            {
+                // a bookmark carries only the resourceVersion a client may resume from
+                var bookmark = new JsonObject { ["metadata"] = new JsonObject { ["resourceVersion"] = _resourceVersion.ToString(CultureInfo.InvariantCulture) } };
+                channel.Writer.TryWrite(new JsonObject { ["type"] = "BOOKMARK", ["object"] = bookmark }.ToJsonString() + "\n");
+            }
+
+            _watchers.Add((resource, selector, channel));
         }
 
         context.Response.StatusCode = 200;
@@ -291,7 +411,7 @@ internal sealed class FakeApiServer : IAsyncDisposable
         {
             lock (_lock)
             {
-                _watchers.Remove((resource, channel));
+                _watchers.Remove((resource, selector, channel));
             }
         }
     }
@@ -317,7 +437,7 @@ internal sealed class FakeApiServer : IAsyncDisposable
     {
         lock (_lock)
         {
-            foreach (var (_, channel) in _watchers)
+            foreach (var (_, _, channel) in _watchers)
             {
                 channel.Writer.TryComplete();
             }

@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
+using Fluid.Serverless.Injector.Controller;
 using Fluid.Serverless.Injector.Datasets;
 using Fluid.Serverless.Injector.Hosting;
 using Fluid.Serverless.Injector.Policy;
@@ -38,7 +39,8 @@ internal sealed class InjectorServer : IAsyncDisposable
     public X509Certificate2? LastPresentedCertificate { get; set; }
 
     /// <param name="trust">Which server certificate the client accepts; default: the one in the server's PEM files.</param>
-    public static async Task<InjectorServer> StartAsync(InjectorOptions? options = null, Action<IServiceCollection>? overrides = null, ServerSettings? settings = null, Func<X509Certificate2, bool>? trust = null)
+    /// <param name="controller">The controller's options; default off, so that only tests about it see its API calls.</param>
+    public static async Task<InjectorServer> StartAsync(InjectorOptions? options = null, Action<IServiceCollection>? overrides = null, ServerSettings? settings = null, Func<X509Certificate2, bool>? trust = null, ControllerOptions? controller = null)
     {
         var certificateDirectory = Path.Combine(Path.GetTempPath(), "fluid-injector-tests", Guid.NewGuid().ToString("N"));
         TestCertificates.WritePem(TestCertificates.CreateSelfSigned(), certificateDirectory);
@@ -53,7 +55,7 @@ internal sealed class InjectorServer : IAsyncDisposable
         };
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        var app = InjectorHost.Build(builder, settings, options ?? new InjectorOptions(), overrides);
+        var app = InjectorHost.Build(builder, settings, options ?? new InjectorOptions(), overrides, controller ?? new ControllerOptions { Enabled = false });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         InjectorServer? server = null;
