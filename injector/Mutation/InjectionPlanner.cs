@@ -175,6 +175,7 @@ internal static class InjectionPlanner
             warnings.Add($"FUSE mode on platform '{platform.Name}' runs a privileged sidecar because the pod asked for it");
         }
 
+        var (sharedCache, sharedCacheSecretEnv) = PlanSharedCache(settings.SharedCache);
         return new InjectionPlan
         {
             Namespace = @namespace,
@@ -187,7 +188,50 @@ internal static class InjectionPlanner
             Datasets = planned,
             AppContainers = appContainers,
             Warnings = warnings,
+            SharedCache = sharedCache,
+            SharedCacheSecretEnv = sharedCacheSecretEnv,
         };
+    }
+
+    /// <summary>The tier's sidecar config; its Secret references become FLUID_SHARED_CACHE_* env vars the config names.</summary>
+    private static (SharedCacheConfig? Config, List<(string EnvName, SecretOption Secret)> SecretEnv) PlanSharedCache(SharedCacheTier? tier)
+    {
+        var secretEnv = new List<(string EnvName, SecretOption Secret)>();
+        if (tier is null)
+        {
+            return (null, secretEnv);
+        }
+
+        string? Env(SecretKeyReference? reference, string envName, string role)
+        {
+            if (reference is null)
+            {
+                return null;
+            }
+
+            secretEnv.Add((envName, new SecretOption(role, reference.Name, reference.Key)));
+            return envName;
+        }
+
+        var defaults = new SharedCacheConfig();
+        var config = new SharedCacheConfig
+        {
+            Engine = tier.Engine,
+            Endpoints = tier.Engine == SharedCacheEngines.Redis ? tier.Endpoints : [],
+            Endpoint = tier.Endpoint,
+            Bucket = tier.Bucket,
+            Region = tier.Region ?? defaults.Region,
+            Prefix = tier.Prefix ?? defaults.Prefix,
+            Tls = tier.Tls,
+            UserEnv = Env(tier.UserSecretRef, EnvironmentNames.SharedCacheUser, "user"),
+            PasswordEnv = Env(tier.PasswordSecretRef, EnvironmentNames.SharedCachePassword, "password"),
+            AccessKeyIdEnv = Env(tier.AccessKeyIdSecretRef, EnvironmentNames.SharedCacheAccessKeyId, "accessKeyId"),
+            SecretAccessKeyEnv = Env(tier.SecretAccessKeySecretRef, EnvironmentNames.SharedCacheSecretAccessKey, "secretAccessKey"),
+            TimeoutMilliseconds = tier.TimeoutMilliseconds ?? defaults.TimeoutMilliseconds,
+            LeaseMilliseconds = tier.LeaseMilliseconds ?? defaults.LeaseMilliseconds,
+            MaxPendingWrites = tier.MaxPendingWrites ?? defaults.MaxPendingWrites,
+        };
+        return (config, secretEnv);
     }
 
     /// <summary>The effective mode and why: auto picks FUSE only where a privileged sidecar may run.</summary>
