@@ -146,7 +146,7 @@ internal static class InjectionPlanner
         var planned = new List<PlannedDataset>();
         foreach (var (dataset, volume, replacesClaim, paths) in datasets)
         {
-            if (!TryBuildConfigs(dataset, volume, mode, settings, out var configs, out var secretEnv, out error))
+            if (!TryBuildConfigs(dataset, volume, mode, settings, cluster, out var configs, out var secretEnv, out error))
             {
                 return null;
             }
@@ -299,6 +299,7 @@ internal static class InjectionPlanner
         string? volume,
         string mode,
         InjectionSettings settings,
+        ClusterState cluster,
         out List<DatasetConfig> configs,
         out List<(string EnvName, SecretOption Secret)> secretEnv,
         out string? error)
@@ -316,6 +317,7 @@ internal static class InjectionPlanner
         var prefetch = settings.Prefetch.Where(p => p.Dataset is null || p.Dataset == dataset.Name).Select(p => p.Path).ToList();
         var envPrefix = EnvironmentNames.SecretOptionPrefix + EnvToken(dataset.Name) + "_";
         var secretIndex = 0;
+        var gateway = GatewayRuntime(dataset, cluster);
         for (var i = 0; i < dataset.Mounts.Count; i++)
         {
             var mount = dataset.Mounts[i];
@@ -351,10 +353,49 @@ internal static class InjectionPlanner
                 MountPath = root is null ? null : subPath == "/" ? root : root + "/" + subPath.Trim('/'),
                 ReadOnly = !dataset.Writable || mount.ReadOnly,
                 Prefetch = prefetch,
+                Gateway = !dataset.Writable || mount.ReadOnly ? GatewayConfig(gateway, mount) : null,
             });
         }
 
         return true;
+    }
+
+    /// <summary>The first runtime Fluid bound the dataset to that serves an S3 gateway (status.runtimes[]).</summary>
+    private static FluidRuntime? GatewayRuntime(FluidDataset dataset, ClusterState cluster) =>
+        dataset.Runtimes.Select(r => cluster.FindRuntime(r.Type, r.Namespace, r.Name)).FirstOrDefault(r => r?.S3Endpoint is not null);
+
+    /// <summary>
+    /// Where a mount appears on the runtime's S3 gateway. Fluid mounts each Dataset mount in Alluxio's namespace at
+    /// mount.path when absolute, else at /&lt;mount.name&gt;; Alluxio's S3 API serves the top-level directory as the
+    /// bucket and the rest as the key prefix. A mount at the root (no top-level directory) or under a directory that
+    /// is no bucket name has no S3 view: the dataset then reads its source only.
+    /// </summary>
+    private static DatasetGatewayConfig? GatewayConfig(FluidRuntime? runtime, DatasetMount mount)
+    {
+        if (runtime?.S3Endpoint is not { } endpoint)
+        {
+            return null;
+        }
+
+        var path = mount.Path is { Length: > 0 } absolute && absolute.StartsWith('/') ? absolute : "/" + mount.Name.TrimStart('/');
+        var segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        if (segments.Length == 0 || !SidecarConfigValidator.IsValidBucketName(segments[0]) || segments.Any(s => s is "." or ".."))
+        {
+            return null;
+        }
+
+        return new DatasetGatewayConfig
+        {
+            Source = "s3://" + string.Join('/', segments),
+            Options = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["endpoint"] = endpoint,
+                ["pathStyle"] = "true",
+                ["region"] = "us-east-1",
+                ["anonymous"] = "true",
+            },
+            Runtime = $"{runtime.Namespace}/{runtime.Name} ({runtime.Type})",
+        };
     }
 
     /// <summary>FLUID_SECRET_&lt;DATASET&gt;_&lt;N&gt;: env names allow only [A-Z0-9_].</summary>

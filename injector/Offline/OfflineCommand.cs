@@ -292,6 +292,10 @@ internal static class OfflineCommand
             {
                 var where = dataset.VolumeName is null ? "S3 endpoint only" : $"volume '{dataset.VolumeName}'{(dataset.ReplacesClaim ? " (PVC replaced by emptyDir)" : "")}";
                 report.AppendLine($"  dataset {dataset.Dataset.Name}: {where}; sources: {string.Join(", ", dataset.Configs.Select(c => c.Source))}; secrets: {dataset.SecretEnv.Count}");
+                foreach (var config in dataset.Configs.Where(c => c.Gateway is not null))
+                {
+                    report.AppendLine($"  dataset {config.Name}: read through {config.Gateway!.Source} at {config.Gateway.Options["endpoint"]} (runtime {config.Gateway.Runtime}), falling back to {config.Source}");
+                }
             }
         }
 
