@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Fluid.Serverless.Contracts;
@@ -100,6 +101,32 @@ public sealed class SharedCacheTierTests
 
         Assert.Equal("invalid value '' for Injector:SharedCacheTiers:t:Endpoints: expected at least one host:port", error.Message);
     }
+
+    [Fact]
+    public void Read_SharedCacheOverlayConfigMap_DefaultTierIsTheEngine()
+    {
+        // the ConfigMap keys as the injector's environment provider sees them: FLUID_INJECTOR_ stripped, __ → :
+        var values = new Dictionary<string, string?>();
+        foreach (var file in new[] { "manifests/base/configmap.yaml", "manifests/overlays/shared-cache/injector-config-patch.yaml" })
+        {
+            var configMap = YamlJson.ParseDocuments(File.ReadAllText(Path.Combine(RepositoryRoot(), file))).Single()!;
+            foreach (var (key, value) in configMap.Obj("data")!)
+            {
+                values[key["FLUID_INJECTOR_".Length..].Replace("__", ":", StringComparison.Ordinal)] = value!.ToString();
+            }
+        }
+
+        var options = Read(values);
+
+        Assert.Equal("valkey", options.DefaultSharedCache);
+        var tier = options.SharedCacheTiers["valkey"];
+        Assert.Equal("redis", tier.Engine);
+        Assert.Equal([.. Enumerable.Range(0, 3).Select(i => $"fluid-shared-cache-{i}.fluid-shared-cache.fluid-serverless.svc:6379")], tier.Endpoints);
+        Assert.Null(tier.PasswordSecretRef);
+    }
+
+    private static string RepositoryRoot([CallerFilePath] string source = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(source)!, "..", "..", ".."));
 
     [Fact]
     public void Read_NoTierConfigured_DefaultIsNone()
