@@ -29,6 +29,10 @@ public static class Annotations
     public const string NativeSidecar = Prefix + "native-sidecar";
     public const string Platform = Prefix + "platform";
 
+    /// <summary>The shared block tier of the pod: the name of a tier defined in the injector configuration or the
+    /// pod's InjectionPolicy, or "none".</summary>
+    public const string SharedCache = Prefix + "shared-cache";
+
     /// <summary>JSON of <see cref="SidecarConfig"/>; never holds secrets. Reaches the sidecar through a downward-API file.</summary>
     public const string SidecarConfig = Prefix + "sidecar-config";
 

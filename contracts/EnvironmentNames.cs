@@ -23,4 +23,11 @@ public static class EnvironmentNames
 
     /// <summary>Prefix of the env vars that carry secret dataset options (from secretKeyRef), see <see cref="DatasetConfig.SecretOptions"/>.</summary>
     public const string SecretOptionPrefix = "FLUID_SECRET_";
+
+    /// <summary>Sidecar env vars (from secretKeyRef) holding the shared cache tier's credentials; the sidecar config
+    /// names them in sharedCache.userEnv, passwordEnv, accessKeyIdEnv and secretAccessKeyEnv.</summary>
+    public const string SharedCacheUser = "FLUID_SHARED_CACHE_USER";
+    public const string SharedCachePassword = "FLUID_SHARED_CACHE_PASSWORD";
+    public const string SharedCacheAccessKeyId = "FLUID_SHARED_CACHE_ACCESS_KEY_ID";
+    public const string SharedCacheSecretAccessKey = "FLUID_SHARED_CACHE_SECRET_ACCESS_KEY";
 }

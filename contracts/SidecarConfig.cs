@@ -157,6 +157,27 @@ public sealed record DatasetConfig
 
     /// <summary>Paths, globs (train/**/*.jpg) or "@manifest-key" entries to warm up.</summary>
     public IReadOnlyList<string> Prefetch { get; set; } = [];
+
+    /// <summary>
+    /// Optional: the S3 gateway of the Fluid runtime (e.g. Alluxio's proxy) that caches <see cref="Source"/>. Reads
+    /// go through it first and fall back to <see cref="Source"/> (with its options and secrets) when it is
+    /// unavailable; writes and a sidecar that ignores this field use <see cref="Source"/> only. Read-only datasets only.
+    /// </summary>
+    public DatasetGatewayConfig? Gateway { get; set; }
+}
+
+/// <summary>An S3 view of a dataset served by a Fluid runtime: same objects, same keys, under another S3 URI.</summary>
+public sealed record DatasetGatewayConfig
+{
+    /// <summary>s3://bucket/prefix on the gateway: the object key k of the dataset is prefix + k there, as in Source.</summary>
+    public string Source { get; set; } = "";
+
+    /// <summary>S3 options of the gateway (endpoint with its path, e.g. http://host:39999/api/v1/s3; pathStyle; region;
+    /// anonymous). Never secrets.</summary>
+    public IReadOnlyDictionary<string, string> Options { get; set; } = new Dictionary<string, string>();
+
+    /// <summary>Which runtime serves it (namespace/name, type), for /status and logs.</summary>
+    public string Runtime { get; set; } = "";
 }
 
 public sealed record UpstreamConfig

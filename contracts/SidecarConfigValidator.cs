@@ -215,6 +215,24 @@ public static class SidecarConfigValidator
 
     private static void ValidateDataset(string field, DatasetConfig dataset, HashSet<string> seen, List<string> errors)
     {
+        if (dataset.Gateway is { } gateway)
+        {
+            if (!Uri.TryCreate(gateway.Source, UriKind.Absolute, out var gatewaySource) || gatewaySource.Scheme != "s3" || gatewaySource.Host.Length == 0)
+            {
+                errors.Add($"{field}.gateway.source: '{gateway.Source}' is not an S3 URI: expected s3://bucket/prefix");
+            }
+
+            if (!gateway.Options.TryGetValue("endpoint", out var gatewayEndpoint) || !IsHttpUri(gatewayEndpoint))
+            {
+                errors.Add($"{field}.gateway.options.endpoint: '{gatewayEndpoint}' is not a URL: expected http(s)://host[:port][/path] of the runtime's S3 gateway");
+            }
+
+            if (!dataset.ReadOnly)
+            {
+                errors.Add($"{field}.gateway: a writable dataset cannot read through a gateway: expected readOnly true or no gateway");
+            }
+        }
+
         if (!IsValidBucketName(dataset.Name))
         {
             errors.Add($"{field}.name: '{dataset.Name}' is not a valid bucket name: expected 3-63 lowercase letters, digits, '-' or '.'");

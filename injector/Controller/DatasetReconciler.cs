@@ -144,7 +144,7 @@ internal sealed partial class DatasetReconciler(
             }
 
             var podName = pod.Obj("metadata").Str("name") ?? "";
-            var update = SidecarConfigRecomputer.Recompute(pod, dataset, cluster.NamespaceLabels(@namespace), options);
+            var update = SidecarConfigRecomputer.Recompute(pod, dataset, cluster.NamespaceLabels(@namespace), options, cluster);
             switch (update.Kind)
             {
                 case PodUpdateKind.Patch:

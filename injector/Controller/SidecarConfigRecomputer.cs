@@ -36,7 +36,7 @@ internal sealed record PodUpdate(PodUpdateKind Kind, string? SidecarConfig, stri
 /// </summary>
 internal static class SidecarConfigRecomputer
 {
-    public static PodUpdate Recompute(JsonObject pod, FluidDataset dataset, IReadOnlyDictionary<string, string> namespaceLabels, InjectorOptions options)
+    public static PodUpdate Recompute(JsonObject pod, FluidDataset dataset, IReadOnlyDictionary<string, string> namespaceLabels, InjectorOptions options, ClusterState cluster)
     {
         var annotations = pod.Obj("metadata").StringMap("annotations");
         if (!annotations.TryGetValue(Annotations.Status, out var statusText) || !TryParseObject(statusText, out var status))
@@ -55,7 +55,7 @@ internal static class SidecarConfigRecomputer
         var ownedConfigs = owned.Select(i => current.Datasets[i]).ToList();
         var sharedVolume = ownedConfigs.Any(c => c.MountPath is not null);
         IReadOnlyList<PrefetchEntry> prefetch = [.. (ownedConfigs.FirstOrDefault()?.Prefetch ?? []).Select(p => new PrefetchEntry(null, p))];
-        if (!InjectionPlanner.TryBuildConfigs(dataset, sharedVolume, mode, prefetch, out var configs, out var secretEnv, out var buildError))
+        if (!InjectionPlanner.TryBuildConfigs(dataset, sharedVolume, mode, prefetch, cluster, out var configs, out var secretEnv, out var buildError))
         {
             return new(PodUpdateKind.Invalid, null, buildError!);
         }

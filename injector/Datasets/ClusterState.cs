@@ -15,6 +15,7 @@ internal sealed class ClusterState
     private readonly ConcurrentDictionary<(string Namespace, string Name), ClaimInfo> _claims = new();
     private readonly ConcurrentDictionary<string, IReadOnlyDictionary<string, string>> _namespaceLabels = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Namespace, string Name), InjectionPolicy> _policies = new();
+    private readonly ConcurrentDictionary<(string Namespace, string Name), FluidRuntime> _alluxioRuntimes = new();
 
     // per-namespace policies, sorted by name, rebuilt on change (rare) so admission (frequent) only reads an array
     private readonly ConcurrentDictionary<string, InjectionPolicy[]> _policiesByNamespace = new(StringComparer.Ordinal);
@@ -27,6 +28,14 @@ internal sealed class ClusterState
     public ClusterChanges Changes { get; } = new();
 
     public FluidDataset? FindDataset(string @namespace, string name) => _datasets.GetValueOrDefault((@namespace, name));
+
+    /// <summary>A runtime by Fluid's type name (status.runtimes[].type of a Dataset); only alluxio is cached.</summary>
+    public FluidRuntime? FindRuntime(string type, string @namespace, string name) =>
+        type == "alluxio" ? _alluxioRuntimes.GetValueOrDefault((@namespace, name)) : null;
+
+    public void SetAlluxioRuntime(FluidRuntime runtime) => _alluxioRuntimes[(runtime.Namespace, runtime.Name)] = runtime;
+
+    public void RemoveAlluxioRuntime(string @namespace, string name) => _alluxioRuntimes.TryRemove((@namespace, name), out _);
 
     public ClaimInfo? FindClaim(string @namespace, string name) => _claims.GetValueOrDefault((@namespace, name));
 
@@ -78,6 +87,7 @@ internal sealed class ClusterState
         "Namespace" => [.. _namespaceLabels.Keys.Select(name => ("", name))],
         "InjectionPolicy" => [.. _policies.Keys],
         "Pod" => Pods.Keys,
+        FluidRuntime.AlluxioKind => [.. _alluxioRuntimes.Keys],
         _ => [],
     };
 
@@ -87,6 +97,7 @@ internal sealed class ClusterState
         _claims.Clear();
         _namespaceLabels.Clear();
         Pods.Clear();
+        _alluxioRuntimes.Clear();
         lock (_policyLock)
         {
             _policies.Clear();

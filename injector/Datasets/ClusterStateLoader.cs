@@ -3,7 +3,7 @@ using Fluid.Serverless.Injector.Json;
 
 namespace Fluid.Serverless.Injector.Datasets;
 
-/// <summary>Fills a <see cref="ClusterState"/> from manifests (Datasets, PVCs, Namespaces, InjectionPolicies):
+/// <summary>Fills a <see cref="ClusterState"/> from manifests (Datasets, PVCs, Namespaces, InjectionPolicies, AlluxioRuntimes):
 /// the offline tool's --cluster file, test fixtures, and every object a watch delivers.</summary>
 internal static class ClusterStateLoader
 {
@@ -63,6 +63,9 @@ internal static class ClusterStateLoader
             case "Pod" when obj is JsonObject pod:
                 state.Pods.Set(pod);
                 return true;
+            case FluidRuntime.AlluxioKind:
+                state.SetAlluxioRuntime(FluidRuntime.FromAlluxioJson(obj));
+                return true;
             default:
                 return false;
         }
@@ -105,6 +108,9 @@ internal static class ClusterStateLoader
                 break;
             case "InjectionPolicy":
                 state.RemovePolicy(@namespace, name);
+                break;
+            case FluidRuntime.AlluxioKind:
+                state.RemoveAlluxioRuntime(@namespace, name);
                 break;
             case "Pod":
                 state.Pods.Remove(@namespace, name);

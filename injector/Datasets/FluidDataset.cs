@@ -17,6 +17,9 @@ internal sealed record FluidDataset
     /// <summary>Fluid datasets are read-only unless spec.accessModes grants a ReadWrite mode.</summary>
     public bool Writable { get; init; }
 
+    /// <summary>The runtimes Fluid bound the dataset to (status.runtimes[]); empty when unbound.</summary>
+    public IReadOnlyList<RuntimeBinding> Runtimes { get; init; } = [];
+
     public static FluidDataset FromJson(JsonNode node)
     {
         var metadata = node.Obj("metadata");
@@ -49,6 +52,8 @@ internal sealed record FluidDataset
             Namespace = metadata.Str("namespace") ?? "default",
             Name = metadata.Str("name") ?? "",
             Mounts = mounts,
+            Runtimes = [.. node.Obj("status").Arr("runtimes").Objects()
+                .Select(r => new RuntimeBinding(r.Str("namespace") ?? metadata.Str("namespace") ?? "default", r.Str("name") ?? "", (r.Str("type") ?? "").ToLowerInvariant()))],
             Writable = (spec.Arr("accessModes") ?? []).Any(m => m?.ToString() is "ReadWriteMany" or "ReadWriteOnce" or "ReadWriteOncePod"),
         };
     }

@@ -23,6 +23,10 @@ internal sealed record InjectionPolicy
     /// <summary>Knob values keyed by the annotation they default (serverless.fluid.io/mode …).</summary>
     public IReadOnlyDictionary<string, string> Defaults { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Shared block tiers defined inline (spec.sharedCacheTiers), by name: the pods this policy selects may
+    /// name them in serverless.fluid.io/shared-cache; they shadow injector-wide tiers of the same name.</summary>
+    public IReadOnlyDictionary<string, SharedCacheTier> SharedCacheTiers { get; init; } = new Dictionary<string, SharedCacheTier>();
+
     public static InjectionPolicy FromJson(JsonNode node)
     {
         var metadata = node.Obj("metadata");
@@ -33,6 +37,7 @@ internal sealed record InjectionPolicy
         AddText(defaults, Contracts.Annotations.CacheMedium, spec.Str("cacheMedium"));
         AddText(defaults, Contracts.Annotations.SidecarResources, spec.Str("sidecarResources"));
         AddText(defaults, Contracts.Annotations.Platform, spec.Str("platform"));
+        AddText(defaults, Contracts.Annotations.SharedCache, spec.Str("sharedCache"));
         AddList(defaults, Contracts.Annotations.Datasets, spec.Arr("datasets"));
         AddList(defaults, Contracts.Annotations.Prefetch, spec.Arr("prefetch"));
         if (spec.Bool("waitForPrefetch") is { } wait)
@@ -52,6 +57,10 @@ internal sealed record InjectionPolicy
             Selector = LabelSelector.FromJson(spec.Obj("podSelector")),
             Inject = spec.Bool("inject") ?? true,
             Defaults = defaults,
+            SharedCacheTiers = spec.Arr("sharedCacheTiers").Objects()
+                .Where(t => t.Str("name") is { Length: > 0 })
+                .GroupBy(t => t.Str("name")!, StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => SharedCacheTier.FromJson(g.First()), StringComparer.Ordinal),
         };
     }
 

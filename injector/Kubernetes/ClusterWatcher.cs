@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 namespace Fluid.Serverless.Injector.Kubernetes;
 
 /// <summary>
-/// List+watch for Datasets, PVCs, Namespaces and InjectionPolicies feeding the <see cref="ClusterState"/> that admission
+/// List+watch for Datasets, PVCs, Namespaces, InjectionPolicies and AlluxioRuntimes feeding the <see cref="ClusterState"/> that admission
 /// reads, so admission never calls the API server. Each kind: list (replace the cache, mark synced), then watch from
 /// the list's resourceVersion; when the watch ends or fails (e.g. 410 Gone) it relists with capped backoff.
 /// A kind whose CRD is not installed (404) counts as synced and empty, and is retried later.

@@ -35,6 +35,9 @@ internal sealed record WatchedResource(
                 client.CoreV1.WatchListPersistentVolumeClaimForAllNamespacesAsync(resourceVersion: version, allowWatchBookmarks: true, cancellationToken: cancel), cancel)),
         Custom("Dataset", FluidDataset.ApiGroup, FluidDataset.ApiVersion, FluidDataset.Plural),
         Custom("InjectionPolicy", InjectionPolicy.ApiGroup, InjectionPolicy.ApiVersion, InjectionPolicy.Plural),
+
+        // the S3 gateway of a Dataset's runtime; Fluid without Alluxio has no such CRD: 404 counts as empty (ClusterWatcher)
+        Custom(FluidRuntime.AlluxioKind, FluidRuntime.ApiGroup, FluidRuntime.ApiVersion, FluidRuntime.AlluxioPlural),
     ];
 
     /// <summary>Injected pods only (label selector on the done label), for the controller: a cluster's other pods are

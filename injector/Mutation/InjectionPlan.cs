@@ -37,6 +37,11 @@ internal sealed record InjectionPlan
     public required IReadOnlySet<string> AppContainers { get; init; }
     public required IReadOnlyList<string> Warnings { get; init; }
 
+    /// <summary>The sidecar's shared block tier (env var names only), or null.</summary>
+    public SharedCacheConfig? SharedCache { get; init; }
+    /// <summary>Sidecar env var name → Secret key for the tier's credentials.</summary>
+    public IReadOnlyList<(string EnvName, SecretOption Secret)> SharedCacheSecretEnv { get; init; } = [];
+
     /// <summary>The sidecar's config, built and validated once by <see cref="PodInjector"/>.</summary>
     public SidecarConfig? SidecarConfig { get; init; }
 

@@ -146,7 +146,7 @@ internal static class InjectionPlanner
         var planned = new List<PlannedDataset>();
         foreach (var (dataset, volume, replacesClaim, paths) in datasets)
         {
-            if (!TryBuildConfigs(dataset, volume is not null, mode, settings.Prefetch, out var configs, out var secretEnv, out error))
+            if (!TryBuildConfigs(dataset, volume is not null, mode, settings.Prefetch, cluster, out var configs, out var secretEnv, out error))
             {
                 return null;
             }
@@ -175,6 +175,7 @@ internal static class InjectionPlanner
             warnings.Add($"FUSE mode on platform '{platform.Name}' runs a privileged sidecar because the pod asked for it");
         }
 
+        var (sharedCache, sharedCacheSecretEnv) = PlanSharedCache(settings.SharedCache);
         return new InjectionPlan
         {
             Namespace = @namespace,
@@ -187,7 +188,50 @@ internal static class InjectionPlanner
             Datasets = planned,
             AppContainers = appContainers,
             Warnings = warnings,
+            SharedCache = sharedCache,
+            SharedCacheSecretEnv = sharedCacheSecretEnv,
         };
+    }
+
+    /// <summary>The tier's sidecar config; its Secret references become FLUID_SHARED_CACHE_* env vars the config names.</summary>
+    private static (SharedCacheConfig? Config, List<(string EnvName, SecretOption Secret)> SecretEnv) PlanSharedCache(SharedCacheTier? tier)
+    {
+        var secretEnv = new List<(string EnvName, SecretOption Secret)>();
+        if (tier is null)
+        {
+            return (null, secretEnv);
+        }
+
+        string? Env(SecretKeyReference? reference, string envName, string role)
+        {
+            if (reference is null)
+            {
+                return null;
+            }
+
+            secretEnv.Add((envName, new SecretOption(role, reference.Name, reference.Key)));
+            return envName;
+        }
+
+        var defaults = new SharedCacheConfig();
+        var config = new SharedCacheConfig
+        {
+            Engine = tier.Engine,
+            Endpoints = tier.Engine == SharedCacheEngines.Redis ? tier.Endpoints : [],
+            Endpoint = tier.Endpoint,
+            Bucket = tier.Bucket,
+            Region = tier.Region ?? defaults.Region,
+            Prefix = tier.Prefix ?? defaults.Prefix,
+            Tls = tier.Tls,
+            UserEnv = Env(tier.UserSecretRef, EnvironmentNames.SharedCacheUser, "user"),
+            PasswordEnv = Env(tier.PasswordSecretRef, EnvironmentNames.SharedCachePassword, "password"),
+            AccessKeyIdEnv = Env(tier.AccessKeyIdSecretRef, EnvironmentNames.SharedCacheAccessKeyId, "accessKeyId"),
+            SecretAccessKeyEnv = Env(tier.SecretAccessKeySecretRef, EnvironmentNames.SharedCacheSecretAccessKey, "secretAccessKey"),
+            TimeoutMilliseconds = tier.TimeoutMilliseconds ?? defaults.TimeoutMilliseconds,
+            LeaseMilliseconds = tier.LeaseMilliseconds ?? defaults.LeaseMilliseconds,
+            MaxPendingWrites = tier.MaxPendingWrites ?? defaults.MaxPendingWrites,
+        };
+        return (config, secretEnv);
     }
 
     /// <summary>The effective mode and why: auto picks FUSE only where a privileged sidecar may run.</summary>
@@ -258,6 +302,7 @@ internal static class InjectionPlanner
         bool sharedVolume,
         string mode,
         IReadOnlyList<PrefetchEntry> prefetchEntries,
+        ClusterState cluster,
         out List<DatasetConfig> configs,
         out List<(string EnvName, SecretOption Secret)> secretEnv,
         out string? error)
@@ -275,6 +320,7 @@ internal static class InjectionPlanner
         var prefetch = prefetchEntries.Where(p => p.Dataset is null || p.Dataset == dataset.Name).Select(p => p.Path).ToList();
         var envPrefix = EnvironmentNames.SecretOptionPrefix + EnvToken(dataset.Name) + "_";
         var secretIndex = 0;
+        var gateway = GatewayRuntime(dataset, cluster);
         for (var i = 0; i < dataset.Mounts.Count; i++)
         {
             var mount = dataset.Mounts[i];
@@ -310,10 +356,49 @@ internal static class InjectionPlanner
                 MountPath = root is null ? null : subPath == "/" ? root : root + "/" + subPath.Trim('/'),
                 ReadOnly = !dataset.Writable || mount.ReadOnly,
                 Prefetch = prefetch,
+                Gateway = !dataset.Writable || mount.ReadOnly ? GatewayConfig(gateway, mount) : null,
             });
         }
 
         return true;
+    }
+
+    /// <summary>The first runtime Fluid bound the dataset to that serves an S3 gateway (status.runtimes[]).</summary>
+    private static FluidRuntime? GatewayRuntime(FluidDataset dataset, ClusterState cluster) =>
+        dataset.Runtimes.Select(r => cluster.FindRuntime(r.Type, r.Namespace, r.Name)).FirstOrDefault(r => r?.S3Endpoint is not null);
+
+    /// <summary>
+    /// Where a mount appears on the runtime's S3 gateway. Fluid mounts each Dataset mount in Alluxio's namespace at
+    /// mount.path when absolute, else at /&lt;mount.name&gt;; Alluxio's S3 API serves the top-level directory as the
+    /// bucket and the rest as the key prefix. A mount at the root (no top-level directory) or under a directory that
+    /// is no bucket name has no S3 view: the dataset then reads its source only.
+    /// </summary>
+    private static DatasetGatewayConfig? GatewayConfig(FluidRuntime? runtime, DatasetMount mount)
+    {
+        if (runtime?.S3Endpoint is not { } endpoint)
+        {
+            return null;
+        }
+
+        var path = mount.Path is { Length: > 0 } absolute && absolute.StartsWith('/') ? absolute : "/" + mount.Name.TrimStart('/');
+        var segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        if (segments.Length == 0 || !SidecarConfigValidator.IsValidBucketName(segments[0]) || segments.Any(s => s is "." or ".."))
+        {
+            return null;
+        }
+
+        return new DatasetGatewayConfig
+        {
+            Source = "s3://" + string.Join('/', segments),
+            Options = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["endpoint"] = endpoint,
+                ["pathStyle"] = "true",
+                ["region"] = "us-east-1",
+                ["anonymous"] = "true",
+            },
+            Runtime = $"{runtime.Namespace}/{runtime.Name} ({runtime.Type})",
+        };
     }
 
     /// <summary>FLUID_SECRET_&lt;DATASET&gt;_&lt;N&gt;: env names allow only [A-Z0-9_].</summary>

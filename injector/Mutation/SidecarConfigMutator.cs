@@ -52,5 +52,6 @@ internal sealed class SidecarConfigMutator : IPodMutator
         Cache = new CacheConfig { QuotaBytes = plan.Settings.CacheSizeBytes, Medium = plan.Settings.CacheMedium },
         Prefetch = new PrefetchConfig { WaitForReady = plan.Settings.WaitForPrefetch },
         Datasets = [.. plan.Datasets.SelectMany(d => d.Configs)],
+        SharedCache = plan.SharedCache,
     };
 }

@@ -282,10 +282,20 @@ internal static class OfflineCommand
             report.AppendLine($"  platform: {plan.Platform.Name}; mode: {plan.Mode}; sidecar: {(plan.NativeSidecar ? "native (init container, restartPolicy Always)" : "legacy (first container, postStart wait)")}");
             report.AppendLine($"  mode chosen: {plan.ModeReason}");
             report.AppendLine($"  containers given the data: {string.Join(", ", plan.AppContainers.Order(StringComparer.Ordinal))}");
+            if (plan.SharedCache is { } tier)
+            {
+                var where = tier.Engine == SharedCacheEngines.S3 ? $"bucket {tier.Bucket}" : string.Join(", ", tier.Endpoints);
+                report.AppendLine($"  shared cache: tier '{plan.Settings.SharedCacheName}' ({tier.Engine}: {where}; prefix {tier.Prefix}; secrets: {plan.SharedCacheSecretEnv.Count})");
+            }
+
             foreach (var dataset in plan.Datasets)
             {
                 var where = dataset.VolumeName is null ? "S3 endpoint only" : $"volume '{dataset.VolumeName}'{(dataset.ReplacesClaim ? " (PVC replaced by emptyDir)" : "")}";
                 report.AppendLine($"  dataset {dataset.Dataset.Name}: {where}; sources: {string.Join(", ", dataset.Configs.Select(c => c.Source))}; secrets: {dataset.SecretEnv.Count}");
+                foreach (var config in dataset.Configs.Where(c => c.Gateway is not null))
+                {
+                    report.AppendLine($"  dataset {config.Name}: read through {config.Gateway!.Source} at {config.Gateway.Options["endpoint"]} (runtime {config.Gateway.Runtime}), falling back to {config.Source}");
+                }
             }
         }
 

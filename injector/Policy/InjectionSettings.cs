@@ -20,6 +20,10 @@ internal sealed record InjectionSettings
     /// <summary>auto, default, knative or eci.</summary>
     public required string Platform { get; init; }
     public required IReadOnlyList<DatasetRequest> Datasets { get; init; }
+    /// <summary>The shared block tier's name, or "none".</summary>
+    public string SharedCacheName { get; init; } = SharedCacheTier.None;
+    /// <summary>The chosen tier; null = none.</summary>
+    public SharedCacheTier? SharedCache { get; init; }
 }
 
 /// <summary>A dataset named in serverless.fluid.io/datasets: served on S3, and on the shared volume at MountPath when given.</summary>

@@ -41,6 +41,8 @@ internal static partial class InjectionSettingsResolver
             : null;
         var platform = source.Choice(Annotations.Platform, Platforms.Auto, Platforms.All);
         var datasets = ParseDatasets(source.Get(Annotations.Datasets), errors);
+        var sharedCache = source.Get(Annotations.SharedCache) ?? (options.DefaultSharedCache, null);
+        var tier = ResolveTier(sharedCache.Value, sharedCache.Policy, policy, options, errors);
 
         error = errors.Count > 0 ? errors[0] : null;
         return new InjectionSettings
@@ -56,7 +58,41 @@ internal static partial class InjectionSettingsResolver
             NativeSidecar = native,
             Platform = platform,
             Datasets = datasets,
+            SharedCacheName = tier is null ? SharedCacheTier.None : sharedCache.Value,
+            SharedCache = tier,
         };
+    }
+
+    /// <summary>A tier name → its definition: the selecting policy's own tiers first, then the injector's.</summary>
+    private static SharedCacheTier? ResolveTier(string name, InjectionPolicy? setBy, InjectionPolicy? policy, InjectorOptions options, List<string> errors)
+    {
+        if (name == SharedCacheTier.None)
+        {
+            return null;
+        }
+
+        var tier = policy?.SharedCacheTiers.GetValueOrDefault(name) ?? options.SharedCacheTiers.GetValueOrDefault(name);
+        if (tier is null)
+        {
+            var known = (policy?.SharedCacheTiers.Keys ?? []).Concat(options.SharedCacheTiers.Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+            var expected = known.Count == 0
+                ? $"'{SharedCacheTier.None}' (no shared cache tier is defined in the injector configuration or the pod's InjectionPolicy)"
+                : $"'{SharedCacheTier.None}' or a tier defined in the injector configuration or the pod's InjectionPolicy: " + string.Join(", ", known.Select(k => $"'{k}'"));
+            errors.Add(Invalid(name, Annotations.SharedCache, expected, setBy));
+            return null;
+        }
+
+        foreach (var (role, reference) in tier.SecretReferences())
+        {
+            if (reference.Name.Length == 0 || reference.Key.Length == 0)
+            {
+                var definedBy = policy?.SharedCacheTiers.ContainsKey(name) == true ? $"InjectionPolicy '{policy.Namespace}/{policy.Name}'" : "the injector configuration";
+                errors.Add($"shared cache tier '{name}' (defined by {definedBy}): {role}SecretRef needs both name and key of a Secret in the pod's namespace");
+                return null;
+            }
+        }
+
+        return tier;
     }
 
     public static string Invalid(string value, string annotation, string expected, InjectionPolicy? policy = null) =>

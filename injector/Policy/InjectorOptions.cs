@@ -26,6 +26,13 @@ internal sealed record InjectorOptions
     public string DefaultCacheMedium { get; init; } = "disk";
     public string DefaultSidecarResources { get; init; } = "cpu=100m,memory=128Mi";
 
+    /// <summary>The shared block tier of pods that name none (serverless.fluid.io/shared-cache): a key of
+    /// <see cref="SharedCacheTiers"/>, or "none".</summary>
+    public string DefaultSharedCache { get; init; } = SharedCacheTier.None;
+
+    /// <summary>Shared block tiers pods may name, by name (Injector:SharedCacheTiers:&lt;name&gt;:Engine, …:Endpoints:0, …).</summary>
+    public IReadOnlyDictionary<string, SharedCacheTier> SharedCacheTiers { get; init; } = new Dictionary<string, SharedCacheTier>();
+
     /// <summary>Whether the cluster runs native sidecars (Kubernetes ≥ 1.29); detected from the server version at start.</summary>
     public bool NativeSidecarSupported { get; init; } = true;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Injector.Datasets;
 using Microsoft.Extensions.Configuration;
 
 namespace Fluid.Serverless.Injector.Policy;
@@ -43,6 +44,21 @@ internal static class InjectorOptionsReader
 
         Require(options.AdminLocalPort is > 0 and < 65536 && options.AdminLocalPort != options.S3Port && options.AdminLocalPort != options.AdminPort,
             "Injector:AdminLocalPort", options.AdminLocalPort.ToString(CultureInfo.InvariantCulture), "a port in 1-65535 other than S3Port and AdminPort");
+        Require(options.DefaultSharedCache == SharedCacheTier.None || options.SharedCacheTiers.ContainsKey(options.DefaultSharedCache),
+            "Injector:DefaultSharedCache", options.DefaultSharedCache,
+            $"'{SharedCacheTier.None}' or a key of Injector:SharedCacheTiers ({string.Join(", ", options.SharedCacheTiers.Keys.Order(StringComparer.Ordinal))})");
+        foreach (var (name, tier) in options.SharedCacheTiers)
+        {
+            Require(tier.Engine is SharedCacheEngines.Redis or SharedCacheEngines.S3, $"Injector:SharedCacheTiers:{name}:Engine", tier.Engine, "redis or s3");
+            Require(tier.Engine != SharedCacheEngines.Redis || tier.Endpoints.Count > 0, $"Injector:SharedCacheTiers:{name}:Endpoints", "", "at least one host:port");
+            Require(tier.Engine != SharedCacheEngines.S3 || !string.IsNullOrEmpty(tier.Bucket), $"Injector:SharedCacheTiers:{name}:Bucket", tier.Bucket ?? "", "a bucket name");
+            foreach (var (role, reference) in tier.SecretReferences())
+            {
+                var key = $"Injector:SharedCacheTiers:{name}:{char.ToUpperInvariant(role[0])}{role[1..]}SecretRef";
+                Require(reference.Name.Length > 0 && reference.Key.Length > 0, key, $"{reference.Name}/{reference.Key}", "both Name and Key of a Secret");
+            }
+        }
+
         var settings = InjectionSettingsResolver.Resolve(
             new Dictionary<string, string> { [Annotations.SidecarResources] = options.DefaultSidecarResources }, null, options, out var error);
         Require(error is null && settings is not null, "Injector:DefaultSidecarResources", options.DefaultSidecarResources, "cpu=…,memory=…,limits.cpu=…,limits.memory=…");

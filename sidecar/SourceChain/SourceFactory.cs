@@ -44,6 +44,18 @@ internal sealed class SourceFactory : ISourceFactory
         _ = SourceLocation.Parse(dataset.Name, dataset.Source);
         var resilience = SourceResilienceOptions.From(options);
         var source = ProtocolSourceFactory.Create(dataset, options);
-        return new ResilientObjectSource(source, SourcePipelineFactory.Create(source.Identity, resilience, timeProvider, logger));
+        var resilient = new ResilientObjectSource(source, SourcePipelineFactory.Create(source.Identity, resilience, timeProvider, logger));
+        if (dataset.Gateway is not { } gateway)
+        {
+            return resilient;
+        }
+
+        // the runtime's S3 gateway, with its own timeouts and breaker: while it is down, reads go to the source at once
+        var gatewayDataset = new DatasetConfig { Name = dataset.Name, Source = gateway.Source, Options = gateway.Options };
+        var gatewayOptions = protocols.Options(gatewayDataset);
+        var gatewaySource = ProtocolSourceFactory.Create(gatewayDataset, gatewayOptions);
+        var gatewayResilient = new ResilientObjectSource(gatewaySource,
+            SourcePipelineFactory.Create(gatewaySource.Identity, SourceResilienceOptions.From(gatewayOptions), timeProvider, logger));
+        return new GatewayFallbackSource(gatewayResilient, resilient);
     }
 }

@@ -29,7 +29,7 @@ NAMED_WRITES = {("secrets", TLS_SECRET), ("mutatingwebhookconfigurations", INJEC
 NAMED_WRITE_VERBS = {"get", "update", "patch"}
 # What the injector caches (read-only, cluster-wide).
 CACHED = {("", "namespaces"), ("", "persistentvolumeclaims"), ("data.fluid.io", "datasets"),
-          ("serverless.fluid.io", "injectionpolicies")}
+          ("serverless.fluid.io", "injectionpolicies"), ("data.fluid.io", "alluxioruntimes")}
 # The controller (on by default; FLUID_INJECTOR_Controller__Enabled "false" turns it off): what it may do
 # cluster-wide, per (group, resource): watch injected pods and patch their annotations, create Events.
 CONTROLLER_RULES = {("", "pods"): {"list", "watch", "patch"}, ("", "events"): {"create"},
@@ -37,7 +37,11 @@ CONTROLLER_RULES = {("", "pods"): {"list", "watch", "patch"}, ("", "events"): {"
 # Its leader-election Lease: create (unscoped: the object may not exist yet), get/update on this name only.
 CONTROLLER_LEASE = "fluid-serverless-injector-controller"
 INJECTION_POLICY_FIELDS = {"podSelector", "datasets", "mode", "cacheSize", "cacheMedium", "sidecarResources",
-                           "prefetch", "waitForPrefetch", "nativeSidecar", "platform", "inject"}
+                           "prefetch", "waitForPrefetch", "nativeSidecar", "platform", "inject", "sharedCache",
+                           "sharedCacheTiers"}
+# The label the injector puts on every pod it injects (contracts/Annotations.cs InjectedLabel): the only pods
+# a shared cache engine admits on its client port.
+INJECTED_LABEL = "done.sidecar.fluid.io/inject"
 
 
 def installs(repo: str) -> dict[str, str]:
@@ -97,6 +101,7 @@ def check_install(report: Report, name: str, docs: list[dict], ports: dict[str, 
     check_certificates(report, where, docs)
     check_network_policy(report, where, docs)
     check_dataset_status(report, where, docs)
+    check_shared_cache(report, where, docs)
 
 
 def check_dataset_status(report: Report, where: str, docs: list[dict]) -> None:
@@ -111,6 +116,111 @@ def check_dataset_status(report: Report, where: str, docs: list[dict]) -> None:
     report.check(enabled == owns_crd and granted == owns_crd, where,
                  f"Dataset status is written (and datasets/status patch granted) exactly where the install ships the "
                  f"Dataset CRD (CRD: {owns_crd}, enabled: {enabled}, granted: {granted})")
+
+
+def check_shared_cache(report: Report, where: str, docs: list[dict]) -> None:
+    """An install with a shared block tier engine (a StatefulSet): a sharded cache cluster that only injected pods
+    reach, with memory bounded below its limit and LRU eviction, formed by a Job, and named by the injector's default
+    tier so that injected pods use it."""
+    engines = by_kind(docs, "StatefulSet")
+    if not engines:
+        return
+    env = container_env(by_kind(docs, "Deployment")[0]) if by_kind(docs, "Deployment") else {}
+    for engine in engines:
+        at = f"{where} {describe(engine)}"
+        spec = engine["spec"]
+        pod = spec["template"]["spec"]
+        labels = spec["template"]["metadata"].get("labels") or {}
+        namespace = engine["metadata"].get("namespace")
+        report.check(spec.get("replicas", 1) >= 3, at, f"runs at least 3 shards (got {spec.get('replicas', 1)})")
+        headless = [s for s in by_kind(docs, "Service") if s["metadata"]["name"] == spec.get("serviceName")
+                    and s["metadata"].get("namespace") == namespace]
+        report.check(len(headless) == 1 and headless[0]["spec"].get("clusterIP") == "None", at,
+                     f"its serviceName {spec.get('serviceName')} is a headless Service of this install (stable pod names)")
+        report.check(bool(((pod.get("affinity") or {}).get("podAntiAffinity"))), at, "has pod anti-affinity")
+        pdbs = [p for p in by_kind(docs, "PodDisruptionBudget")
+                if k8scheck.selector_matches(p["spec"].get("selector"), labels)]
+        report.check(len(pdbs) == 1, at, "a PodDisruptionBudget selects its pods")
+        container = pod["containers"][0]
+        resources = container.get("resources") or {}
+        report.check({"cpu", "memory"} <= set(resources.get("requests") or {}) and "memory" in (resources.get("limits") or {}),
+                     at, "has cpu/memory requests and a memory limit")
+        settings = engine_settings(docs, engine)
+        report.check(settings.get("cluster-enabled") == "yes", at, "runs in cluster mode (cluster-enabled yes)")
+        report.check(settings.get("maxmemory-policy") == "allkeys-lru", at,
+                     f"evicts least recently used blocks when full (maxmemory-policy allkeys-lru, got {settings.get('maxmemory-policy')})")
+        limit = k8scheck_quantity(resources.get("limits", {}).get("memory"))
+        maxmemory = k8scheck_quantity(settings.get("maxmemory"))
+        report.check(maxmemory is not None and limit is not None and 0 < maxmemory < limit, at,
+                     f"maxmemory ({settings.get('maxmemory')}) is set below the memory limit ({resources.get('limits', {}).get('memory')})")
+        report.check(settings.get("save") in ('""', "''") and settings.get("appendonly") == "no", at,
+                     "keeps blocks in memory only (save \"\", appendonly no)")
+        ports = {p.get("name"): p["containerPort"] for p in container.get("ports") or []}
+        client = ports.get("client")
+        policies = [p for p in by_kind(docs, "NetworkPolicy") if p["metadata"].get("namespace") == namespace
+                    and k8scheck.selector_matches(p["spec"].get("podSelector"), labels)]
+        if report.check(len(policies) >= 1, at, "a NetworkPolicy selects the engine's pods"):
+            for policy in policies:
+                pat = f"{where} {describe(policy)}"
+                report.check("Ingress" in (policy["spec"].get("policyTypes") or []), pat, "restricts Ingress")
+                for index, rule in enumerate(policy["spec"].get("ingress") or []):
+                    sources = rule.get("from") or []
+                    report.check(bool(sources) and all(src.get("podSelector") and not src.get("ipBlock") for src in sources),
+                                 f"{pat} ingress {index}", "admits only selected pods (no rule for every source, no ipBlock)")
+                    for source in sources:
+                        pod_labels = (source.get("podSelector") or {}).get("matchLabels") or {}
+                        injected = pod_labels.get(INJECTED_LABEL) == "true"
+                        own = "namespaceSelector" not in source
+                        report.check(injected or own, f"{pat} ingress {index}",
+                                     f"admits only injected pods ({INJECTED_LABEL}=true) or pods of its own namespace")
+                        if injected:
+                            report.check(all(p.get("port") in (client, "client") for p in rule.get("ports") or [{}]),
+                                         f"{pat} ingress {index}", f"injected pods reach the client port ({client}) only")
+        jobs = [j for j in by_kind(docs, "Job") if j["metadata"].get("namespace") == namespace]
+        report.check(any("--cluster create" in " ".join(c.get("command", []) + c.get("args", []))
+                         for j in jobs for c in j["spec"]["template"]["spec"]["containers"]), at,
+                     "a Job forms the cluster (--cluster create)")
+        default = env.get("FLUID_INJECTOR_Injector__DefaultSharedCache")
+        prefix = f"FLUID_INJECTOR_Injector__SharedCacheTiers__{default}__Endpoints__"
+        endpoints = [v for k, v in sorted(env.items()) if k.startswith(prefix)]
+        expected = {f"{engine['metadata']['name']}-{i}.{spec.get('serviceName')}.{namespace}.svc:{client}"
+                    for i in range(spec.get("replicas", 1))}
+        report.check(bool(endpoints) and set(endpoints) <= expected, at,
+                     f"the injector's default tier ({default}) names the engine's pods as seed nodes "
+                     f"(got {endpoints or 'none'}, expected some of {sorted(expected)})")
+
+
+def engine_settings(docs: list[dict], engine: dict) -> dict[str, str]:
+    """The engine's settings: its config file from a mounted ConfigMap, then --key value arguments."""
+    pod = engine["spec"]["template"]["spec"]
+    settings: dict[str, str] = {}
+    maps = {m["metadata"]["name"]: m for m in by_kind(docs, "ConfigMap")
+            if m["metadata"].get("namespace") == engine["metadata"].get("namespace")}
+    for volume in pod.get("volumes") or []:
+        name = (volume.get("configMap") or {}).get("name")
+        for text in (maps.get(name) or {}).get("data", {}).values() if name else []:
+            for line in text.splitlines():
+                parts = line.split(None, 1)
+                if parts and not parts[0].startswith("#"):
+                    settings[parts[0]] = parts[1].strip() if len(parts) > 1 else ""
+    container = pod["containers"][0]
+    args = container.get("command", []) + container.get("args", [])
+    for index, arg in enumerate(args):
+        if arg.startswith("--") and index + 1 < len(args):
+            settings[arg[2:]] = args[index + 1]
+    return settings
+
+
+def k8scheck_quantity(text: str | None) -> int | None:
+    """Bytes of a Kubernetes quantity (2Gi) or a Redis memory setting (1536mb, 2gb)."""
+    if not text:
+        return None
+    match = re.fullmatch(r"(\d+)\s*(Ki|Mi|Gi|Ti|k|M|G|T|kb|mb|gb|tb)?", text.strip(), re.IGNORECASE)
+    if not match:
+        return None
+    units = {"ki": 1024, "mi": 1024 ** 2, "gi": 1024 ** 3, "ti": 1024 ** 4, "k": 1000, "m": 1000 ** 2, "g": 1000 ** 3,
+             "t": 1000 ** 4, "kb": 1024, "mb": 1024 ** 2, "gb": 1024 ** 3, "tb": 1024 ** 4}
+    return int(match.group(1)) * units.get((match.group(2) or "").lower(), 1)
 
 
 def check_network_policy(report: Report, where: str, docs: list[dict]) -> None:
@@ -418,7 +528,8 @@ def check_config(report: Report, where: str, docs: list[dict], ports: dict[str, 
     for key in env:
         if key.startswith("FLUID_INJECTOR_"):
             # list settings take one key per element: FLUID_INJECTOR_Injector__AllowedHostPaths__0
-            match = re.fullmatch(r"FLUID_INJECTOR_(Server|Injector|Controller)__([A-Za-z0-9]+)(?:__\d+)?", key)
+            # a shared cache tier: FLUID_INJECTOR_Injector__SharedCacheTiers__<name>__<Field>[__<Sub>|__<n>]
+            match = re.fullmatch(r"FLUID_INJECTOR_(Server|Injector|Controller)__([A-Za-z0-9]+)(?:__\d+|__[a-z0-9-]+__[A-Za-z]+(?:__\d+|__Name|__Key)?)?", key)
             report.check(match is not None and match.group(2) in settings.get(match.group(1), set()), at,
                          f"{key} is a setting the injector binds (FLUID_INJECTOR_<Section>__<Property> of "
                          f"ServerSettings/InjectorOptions/ControllerOptions)")
@@ -598,7 +709,45 @@ def self_test(repo: str, rendered: dict[str, list[dict]], ports: dict[str, int])
             if volume_mount["name"] == "client-ca":
                 volume_mount["mountPath"] = "/elsewhere"
 
+    def engine_policy(docs):
+        return [p for p in by_kind(docs, "NetworkPolicy") if p["metadata"]["name"] == "fluid-shared-cache"][0]
+
+    def engine_open_to_every_pod(docs):
+        engine_policy(docs)["spec"]["ingress"][0]["from"][0]["podSelector"] = {}
+
+    def engine_open_to_everyone(docs):
+        engine_policy(docs)["spec"]["ingress"][0].pop("from")
+
+    def engine_bus_to_injected(docs):
+        engine_policy(docs)["spec"]["ingress"][0]["ports"].append({"protocol": "TCP", "port": 16379})
+
+    def engine_config(docs):
+        return [m for m in by_kind(docs, "ConfigMap") if m["metadata"]["name"] == "fluid-shared-cache"][0]["data"]
+
+    def engine_no_eviction(docs):
+        engine_config(docs)["valkey.conf"] = engine_config(docs)["valkey.conf"].replace("allkeys-lru", "noeviction")
+
+    def engine_maxmemory_above_limit(docs):
+        engine_config(docs)["valkey.conf"] = engine_config(docs)["valkey.conf"].replace("maxmemory 1536mb", "maxmemory 4gb")
+
+    def engine_not_default(docs):
+        by_kind(docs, "ConfigMap")[0]["data"]["FLUID_INJECTOR_Injector__DefaultSharedCache"] = "none"
+
+    def engine_one_shard(docs):
+        by_kind(docs, "StatefulSet")[0]["spec"]["replicas"] = 1
+
+    def engine_no_bootstrap(docs):
+        docs.remove(by_kind(docs, "Job")[0])
+
     cases = [
+        ("shared-cache", engine_open_to_every_pod, "admits only injected pods"),
+        ("shared-cache", engine_open_to_everyone, "admits only selected pods"),
+        ("shared-cache", engine_bus_to_injected, "injected pods reach the client port"),
+        ("shared-cache", engine_no_eviction, "allkeys-lru"),
+        ("shared-cache", engine_maxmemory_above_limit, "below the memory limit"),
+        ("shared-cache", engine_not_default, "names the engine's pods as seed nodes"),
+        ("shared-cache", engine_one_shard, "at least 3 shards"),
+        ("shared-cache", engine_no_bootstrap, "a Job forms the cluster"),
         ("default", named_list, "resourceNames cannot limit them"),
         ("default", pods_admitted, "admits only the API server path"),
         ("default", any_source, "admits only the API server path"),
@@ -679,8 +828,8 @@ def main(argv: list[str]) -> int:
         check_install(report, name, docs, ports)
         print(f"{where} {os.path.relpath(directory, repo)}: {len(docs)} objects, "
               f"{'ok' if len(report.failures) == before else 'FAILED'}")
-    report.check({"default", "self-managed", "cert-manager", "with-fluid"} <= set(rendered), "manifests",
-                 f"the default install and the overlays self-managed, cert-manager, with-fluid render "
+    report.check({"default", "self-managed", "cert-manager", "with-fluid", "shared-cache"} <= set(rendered), "manifests",
+                 f"the default install and the overlays self-managed, cert-manager, with-fluid, shared-cache render "
                  f"(got {sorted(rendered)})")
     if "default" in rendered and "self-managed" in rendered:
         report.check(rendered["default"] == rendered["self-managed"], "manifests",

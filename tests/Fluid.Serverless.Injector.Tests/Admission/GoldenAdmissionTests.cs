@@ -57,8 +57,20 @@ public sealed class GoldenAdmissionTests
     [Fact]
     public async Task Mutate_EveryGoldenCase_PatchedPodMatchesExpected()
     {
-        // the Lustre cases name node directories under /mnt/lustre; any other hostPath is outside the allow-list
-        await using var server = await InjectorServer.StartAsync(new InjectorOptions { AllowedHostPaths = ["/mnt/lustre"] });
+        // the Lustre cases name node directories under /mnt/lustre; any other hostPath is outside the allow-list;
+        // the shared-cache cases name the tier "garnet" of the injector configuration; no tier is the default
+        await using var server = await InjectorServer.StartAsync(new InjectorOptions
+        {
+            AllowedHostPaths = ["/mnt/lustre"],
+            SharedCacheTiers = new Dictionary<string, SharedCacheTier>
+            {
+                ["garnet"] = new()
+                {
+                    Endpoints = ["fluid-shared-cache-0.fluid-shared-cache.fluid-serverless.svc:6379", "fluid-shared-cache-1.fluid-shared-cache.fluid-serverless.svc:6379"],
+                    PasswordSecretRef = new SecretKeyReference { Name = "fluid-shared-cache", Key = "password" },
+                },
+            },
+        });
         var directory = TestDataDirectory();
         var shared = File.ReadAllText(Path.Combine(directory, "_shared.cluster.yaml"));
         var failures = new List<string>();

@@ -21,7 +21,7 @@ public sealed class SidecarConfigRecomputerTests
         var cluster = Cluster("""[{"mountPoint":"s3://models"}]""");
         var pod = Admit(cluster);
 
-        var update = SidecarConfigRecomputer.Recompute(pod, cluster.FindDataset(Namespace, "models")!, new Dictionary<string, string>(), new InjectorOptions());
+        var update = SidecarConfigRecomputer.Recompute(pod, cluster.FindDataset(Namespace, "models")!, new Dictionary<string, string>(), new InjectorOptions(), new ClusterState());
 
         Assert.Equal(PodUpdateKind.UpToDate, update.Kind);
     }
@@ -34,7 +34,7 @@ public sealed class SidecarConfigRecomputerTests
         var before = Config(pod);
         var edited = FluidDataset.FromJson(Dataset("models", """[{"name":"a","mountPoint":"s3://models-v2/a"},{"name":"b","mountPoint":"https://models.example/b"}]"""));
 
-        var update = SidecarConfigRecomputer.Recompute(pod, edited, new Dictionary<string, string>(), new InjectorOptions());
+        var update = SidecarConfigRecomputer.Recompute(pod, edited, new Dictionary<string, string>(), new InjectorOptions(), new ClusterState());
 
         Assert.Equal(PodUpdateKind.Patch, update.Kind);
         var after = JsonSerializer.Deserialize(update.SidecarConfig!, ContractsJsonContext.Default.SidecarConfig)!;
@@ -53,7 +53,7 @@ public sealed class SidecarConfigRecomputerTests
         var pod = Admit(cluster);
         var writable = FluidDataset.FromJson(Dataset("models", """[{"mountPoint":"s3://models"}]""", ""","accessModes":["ReadWriteMany"]"""));
 
-        var update = SidecarConfigRecomputer.Recompute(pod, writable, new Dictionary<string, string>(), new InjectorOptions());
+        var update = SidecarConfigRecomputer.Recompute(pod, writable, new Dictionary<string, string>(), new InjectorOptions(), new ClusterState());
 
         Assert.Equal(PodUpdateKind.RecreateRequired, update.Kind);
         Assert.Contains("recreate the pod to pick up write access to dataset 'models'", update.Reason, StringComparison.Ordinal);
@@ -66,7 +66,7 @@ public sealed class SidecarConfigRecomputerTests
         var pod = Admit(cluster);
 
         var update = SidecarConfigRecomputer.Recompute(pod, FluidDataset.FromJson(Dataset("models", """[{"mountPoint":"models-without-scheme"}]""")),
-            new Dictionary<string, string>(), new InjectorOptions());
+            new Dictionary<string, string>(), new InjectorOptions(), new ClusterState());
 
         Assert.Equal(PodUpdateKind.Invalid, update.Kind);
         Assert.Contains("invalid mountPoint 'models-without-scheme' in spec.mounts[0]", update.Reason, StringComparison.Ordinal);

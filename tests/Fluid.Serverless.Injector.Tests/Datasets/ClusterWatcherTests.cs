@@ -75,6 +75,48 @@ public sealed class ClusterWatcherTests
         Assert.Contains(api.Requests, r => r.StartsWith("GET /version", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Watch_AlluxioRuntimeCrdAbsent_ReadyAndInjectsWithoutGateway()
+    {
+        await using var api = await FakeApiServer.StartAsync();
+        api.MissingResources.Add("alluxioruntimes");
+        api.Upsert("datasets", Object("""{"apiVersion":"data.fluid.io/v1alpha1","kind":"Dataset","metadata":{"name":"imagenet","namespace":"default"},"spec":{"mounts":[{"name":"imagenet","mountPoint":"s3://imagenet"}]},"status":{"runtimes":[{"name":"imagenet","namespace":"default","type":"alluxio"}]}}"""));
+        await using var server = await InjectorServer.StartAsync(settings: Watching(api));
+        await WaitUntilAsync(async () => (await server.Client.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK);
+
+        var config = await SidecarConfigAsync(server);
+
+        Assert.Null(config["datasets"]![0]!["gateway"]);
+        Assert.Contains(api.Requests, r => r.StartsWith("GET /apis/data.fluid.io/v1alpha1/alluxioruntimes", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Watch_AlluxioRuntimeGatewayReported_DatasetReadThroughGateway()
+    {
+        await using var api = await FakeApiServer.StartAsync();
+        api.Upsert("datasets", Object("""{"apiVersion":"data.fluid.io/v1alpha1","kind":"Dataset","metadata":{"name":"imagenet","namespace":"default"},"spec":{"mounts":[{"name":"imagenet","mountPoint":"s3://imagenet-bucket/v1"}]},"status":{"runtimes":[{"name":"imagenet","namespace":"default","type":"alluxio"}]}}"""));
+        await using var server = await InjectorServer.StartAsync(settings: Watching(api));
+        await WaitUntilAsync(async () => (await server.Client.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK);
+        Assert.Null((await SidecarConfigAsync(server))["datasets"]![0]!["gateway"]);
+
+        api.Upsert("alluxioruntimes", Object("""{"apiVersion":"data.fluid.io/v1alpha1","kind":"AlluxioRuntime","metadata":{"name":"imagenet","namespace":"default"},"spec":{"apiGateway":{"enabled":true}},"status":{"apiGateway":{"endpoint":"imagenet-master-0.default:39999"}}}"""));
+        await WaitUntilAsync(async () => (await SidecarConfigAsync(server))["datasets"]![0]!["gateway"] is not null);
+
+        var gateway = (await SidecarConfigAsync(server))["datasets"]![0]!["gateway"]!;
+        Assert.Equal("s3://imagenet", gateway["source"]!.GetValue<string>());
+        Assert.Equal("http://imagenet-master-0.default:39999/api/v1/s3", gateway["options"]!["endpoint"]!.GetValue<string>());
+        Assert.Equal("s3://imagenet-bucket/v1", (await SidecarConfigAsync(server))["datasets"]![0]!["source"]!.GetValue<string>());
+    }
+
+    private static async Task<JsonNode> SidecarConfigAsync(InjectorServer server)
+    {
+        var pod = Object("""{"metadata":{"name":"train","labels":{"serverless.fluid.io/inject":"true"},"annotations":{"serverless.fluid.io/datasets":"imagenet"}},"spec":{"containers":[{"name":"app","image":"python"}]}}""");
+        var review = await server.ReviewAsync(pod, "default");
+        var patch = JsonNode.Parse(Convert.FromBase64String(review["response"]!["patch"]!.GetValue<string>()))!.AsArray();
+        var patched = JsonPatchApplier.Apply(pod, patch)!;
+        return JsonNode.Parse(patched["metadata"]!["annotations"]!["serverless.fluid.io/sidecar-config"]!.GetValue<string>())!;
+    }
+
     private static ServerSettings Watching(FakeApiServer api) => new() { WatchCluster = true, ApiServerUrl = api.Url.ToString().TrimEnd('/') };
 
     private static JsonObject Object(string json) => (JsonObject)JsonNode.Parse(json)!;

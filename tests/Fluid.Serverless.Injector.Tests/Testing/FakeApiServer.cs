@@ -46,6 +46,9 @@ internal sealed class FakeApiServer : IAsyncDisposable
     /// <summary>Every request as "METHOD path?query", for asserting what the injector called.</summary>
     public List<string> Requests { get; } = [];
 
+    /// <summary>Resources whose CRD is "not installed": collection requests answer 404, as a real API server does.</summary>
+    public HashSet<string> MissingResources { get; } = new(StringComparer.Ordinal);
+
     public static async Task<FakeApiServer> StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -164,6 +167,9 @@ internal sealed class FakeApiServer : IAsyncDisposable
 
         switch (request.Method)
         {
+            case "GET" when name is null && MissingResources.Contains(resource):
+                await WriteStatus(context, 404, "NotFound");
+                return;
             case "GET" when name is null && request.Query["watch"] is ["true" or "1"]:
                 await WatchAsync(context, resource, request.Query["resourceVersion"].ToString(), selector, request.Query["allowWatchBookmarks"] is ["true" or "1"]);
                 return;

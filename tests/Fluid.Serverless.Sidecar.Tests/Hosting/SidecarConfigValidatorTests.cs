@@ -22,6 +22,43 @@ public sealed class SidecarConfigValidatorTests
         Assert.Equal(["datasets[1].name: 'Bad_Name' is not a valid bucket name: expected 3-63 lowercase letters, digits, '-' or '.'"], errors);
     }
 
+    [Fact]
+    public void Validate_GatewayOfAReadOnlyDataset_HasNoErrors()
+    {
+        var dataset = new DatasetConfig
+        {
+            Name = "imagenet",
+            Source = "s3://imagenet-bucket/train",
+            Gateway = new DatasetGatewayConfig
+            {
+                Source = "s3://train",
+                Options = new Dictionary<string, string> { ["endpoint"] = "http://imagenet-master-0.cached:39999/api/v1/s3", ["pathStyle"] = "true" },
+            },
+        };
+
+        Assert.Empty(SidecarConfigValidator.Validate(WithDatasets(dataset)));
+    }
+
+    [Fact]
+    public void Validate_BadGateway_NamesEachFieldAndExpectation()
+    {
+        var dataset = new DatasetConfig
+        {
+            Name = "imagenet",
+            Source = "s3://imagenet-bucket/train",
+            ReadOnly = false,
+            Gateway = new DatasetGatewayConfig { Source = "http://train", Options = new Dictionary<string, string> { ["endpoint"] = "imagenet-master-0:39999" } },
+        };
+
+        Assert.Equal(
+            [
+                "datasets[0].gateway.source: 'http://train' is not an S3 URI: expected s3://bucket/prefix",
+                "datasets[0].gateway.options.endpoint: 'imagenet-master-0:39999' is not a URL: expected http(s)://host[:port][/path] of the runtime's S3 gateway",
+                "datasets[0].gateway: a writable dataset cannot read through a gateway: expected readOnly true or no gateway",
+            ],
+            SidecarConfigValidator.Validate(WithDatasets(dataset)));
+    }
+
     [Theory]
     [InlineData("ab")]
     [InlineData("-abc")]
