@@ -19,6 +19,14 @@ public sealed class VolumeProcessTests : IDisposable
 
     public VolumeProcessTests()
     {
+        // A temp directory is private to root (0700); a dataset's files in a pod are readable by the sidecar's user,
+        // which matters once the sidecar has dropped its privileges.
+        if (OperatingSystem.IsLinux())
+        {
+            File.SetUnixFileMode(_root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        }
+
         _data = Path.Combine(_root, "data");
         _hashes = ProcessLevel.TestDatasets.WriteFiles(_data, [("a.txt", 10), ("train/cats/1.jpg", 70_000), ("train/big.bin", 5L * 1024 * 1024 + 1)]);
     }
@@ -46,7 +54,8 @@ public sealed class VolumeProcessTests : IDisposable
         foreach (var (key, hash) in _hashes)
         {
             var sum = await Shell.RunAsync("sha256sum", Path.Combine(mountPath, key));
-            Assert.StartsWith(hash, sum.StandardOutput, StringComparison.OrdinalIgnoreCase);
+            Assert.True(sum.StandardOutput.StartsWith(hash, StringComparison.OrdinalIgnoreCase),
+                $"sha256sum {key} through {mountPath}: '{sum.StandardOutput}' '{sum.StandardError}', expected {hash}");
         }
     }
 
