@@ -29,6 +29,9 @@ public static class Annotations
     public const string NativeSidecar = Prefix + "native-sidecar";
     public const string Platform = Prefix + "platform";
 
+    /// <summary>The S3 endpoint's posture: "default" or "strict" (see <see cref="S3AuthPostures"/>).</summary>
+    public const string S3Auth = Prefix + "s3-auth";
+
     /// <summary>JSON of <see cref="SidecarConfig"/>; never holds secrets. Reaches the sidecar through a downward-API file.</summary>
     public const string SidecarConfig = Prefix + "sidecar-config";
 

@@ -52,5 +52,8 @@ internal sealed class SidecarConfigMutator : IPodMutator
         Cache = new CacheConfig { QuotaBytes = plan.Settings.CacheSizeBytes, Medium = plan.Settings.CacheMedium },
         Prefetch = new PrefetchConfig { WaitForReady = plan.Settings.WaitForPrefetch },
         Datasets = [.. plan.Datasets.SelectMany(d => d.Configs)],
+        Credentials = plan.Settings.S3Auth == S3AuthPostures.Strict
+            ? new PodCredentialsConfig { GeneratedFile = SidecarDefaults.GeneratedCredentialsFile }
+            : null,
     };
 }

@@ -40,6 +40,7 @@ internal static partial class InjectionSettingsResolver
             ? source.Validate(nativeText, Annotations.NativeSidecar, ["true", "false"]) switch { "true" => true, "false" => (bool?)false, _ => null }
             : null;
         var platform = source.Choice(Annotations.Platform, Platforms.Auto, Platforms.All);
+        var s3Auth = source.Choice(Annotations.S3Auth, S3AuthPostures.Default, S3AuthPostures.All);
         var datasets = ParseDatasets(source.Get(Annotations.Datasets), errors);
 
         error = errors.Count > 0 ? errors[0] : null;
@@ -55,6 +56,7 @@ internal static partial class InjectionSettingsResolver
             WaitForPrefetch = wait,
             NativeSidecar = native,
             Platform = platform,
+            S3Auth = s3Auth,
             Datasets = datasets,
         };
     }
