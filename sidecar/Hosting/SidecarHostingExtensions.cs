@@ -168,7 +168,8 @@ internal static class SidecarHostingExtensions
         {
             // Before the listeners open (hosted services start before Kestrel): /readyz is never ready without the file.
             services.AddSingleton(new GeneratedCredentialsWriter(generatedFile));
-            services.AddHostedService(sp => new HostedServiceAdapter(sp.GetRequiredService<GeneratedCredentialsWriter>()));
+            // Not through HostedServiceAdapter: AddHostedService keeps one registration per implementation type.
+            services.AddHostedService(sp => sp.GetRequiredService<GeneratedCredentialsWriter>());
         }
 
         services.AddSingleton<ConfigReadinessCheck>();

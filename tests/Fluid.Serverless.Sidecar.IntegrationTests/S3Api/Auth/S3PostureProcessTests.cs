@@ -92,12 +92,12 @@ public sealed class DefaultPostureProcessTests(DefaultPostureEnvironment environ
 
         foreach (var refused in new[] { put, delete, passthrough })
         {
-            Assert.EndsWith("\n403", refused.StandardOutput, StringComparison.Ordinal);
+            Assert.EndsWith("\n403\n", refused.StandardOutput, StringComparison.Ordinal);
             Assert.Contains("<Code>AccessDenied</Code>", refused.StandardOutput, StringComparison.Ordinal);
             Assert.Contains("any access key and secret work", refused.StandardOutput, StringComparison.Ordinal);
         }
 
-        Assert.Equal("hello\n200", read.StandardOutput);
+        Assert.Equal("hello\n200\n", read.StandardOutput);
         Assert.False(await environment.RemoteHasAsync(DefaultPostureEnvironment.RemoteBucket, "curl-put.txt"));
         Assert.True(await environment.RemoteHasAsync(DefaultPostureEnvironment.RemoteBucket, "keep.txt"));
     }
@@ -118,9 +118,9 @@ public sealed class DefaultPostureProcessTests(DefaultPostureEnvironment environ
         Assert.True(signed.ExitCode == 0, signed.ToString());
         Assert.True(await environment.RemoteHasAsync(DefaultPostureEnvironment.RemoteBucket, "cli/signed.txt"));
         Assert.True(passthrough.ExitCode == 0, passthrough.ToString());
-        Assert.Equal("upstream", passthrough.StandardOutput);
+        Assert.Equal("upstream\n", passthrough.StandardOutput);
         Assert.True(unsignedRead.ExitCode == 0, unsignedRead.ToString());
-        Assert.Equal("hello", unsignedRead.StandardOutput);
+        Assert.Equal("hello\n", unsignedRead.StandardOutput);
     }
 
     [Fact]
@@ -241,8 +241,9 @@ public sealed class StrictPostureProcessTests
         var read = await CommandRunner.RunAsync("/usr/bin/aws", ["--endpoint-url", endpoint, "s3", "cp", "s3://strict/hello.txt", "-"], env);
 
         Assert.True(put.ExitCode == 0, put.ToString());
-        Assert.Equal("written with the file's key", get.StandardOutput);
-        Assert.Equal("hello", read.StandardOutput);
+        // CommandRunner collects output by lines: each ends with a newline.
+        Assert.Equal("written with the file's key\n", get.StandardOutput);
+        Assert.Equal("hello\n", read.StandardOutput);
 
         var script = """
             import sys, boto3, botocore
@@ -270,6 +271,7 @@ public sealed class StrictPostureProcessTests
         Assert.Equal("SignatureDoesNotMatch", error.ErrorCode);
 
         // A restarted sidecar keeps the credentials the app has read.
+        sidecar.Kill();
         await sidecar.RestartAsync();
         Assert.Equal(text, await File.ReadAllTextAsync(credentialsFile));
     }
