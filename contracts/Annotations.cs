@@ -32,6 +32,8 @@ public static class Annotations
     /// <summary>The shared block tier of the pod: the name of a tier defined in the injector configuration or the
     /// pod's InjectionPolicy, or "none".</summary>
     public const string SharedCache = Prefix + "shared-cache";
+    /// <summary>The S3 endpoint's posture: "default" or "strict" (see <see cref="S3AuthPostures"/>).</summary>
+    public const string S3Auth = Prefix + "s3-auth";
 
     /// <summary>JSON of <see cref="SidecarConfig"/>; never holds secrets. Reaches the sidecar through a downward-API file.</summary>
     public const string SidecarConfig = Prefix + "sidecar-config";

@@ -10,6 +10,9 @@ public static class EnvironmentNames
     public const string AwsAccessKeyId = "AWS_ACCESS_KEY_ID";
     public const string AwsSecretAccessKey = "AWS_SECRET_ACCESS_KEY";
 
+    /// <summary>Strict posture: where AWS SDKs, aws-cli and boto3 find the generated pod-local credentials.</summary>
+    public const string AwsSharedCredentialsFile = "AWS_SHARED_CREDENTIALS_FILE";
+
     /// <summary>App containers of run-to-completion pods (Jobs) with a legacy (non-native) sidecar: POST here when the
     /// work is done and the sidecar exits, so the pod can complete. Native sidecars (Kubernetes ≥ 1.29) need nothing.</summary>
     public const string SidecarQuitUrl = "FLUID_SIDECAR_QUIT_URL";

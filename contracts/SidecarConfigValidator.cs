@@ -93,7 +93,19 @@ public static class SidecarConfigValidator
             ValidateSharedCache(sharedCache, errors);
         }
 
-        if (config.Credentials is { } credentials)
+        if (config.Credentials is { GeneratedFile: { } generatedFile } generated)
+        {
+            if (!generatedFile.StartsWith('/') || generatedFile.EndsWith('/') || generatedFile.Split('/').Any(segment => segment is "." or ".."))
+            {
+                errors.Add($"credentials.generatedFile: '{generatedFile}' is not an absolute file path without '.' or '..' segments: expected e.g. {SidecarDefaults.GeneratedCredentialsFile}");
+            }
+
+            if (generated.AccessKeyId.Length > 0 || generated.SecretAccessKeyEnv.Length > 0)
+            {
+                errors.Add("credentials: generatedFile is set together with accessKeyId/secretAccessKeyEnv: expected either generated credentials (generatedFile) or given ones (accessKeyId and secretAccessKeyEnv)");
+            }
+        }
+        else if (config.Credentials is { } credentials)
         {
             if (string.IsNullOrWhiteSpace(credentials.AccessKeyId))
             {

@@ -70,6 +70,13 @@ public static class SidecarDefaults
     /// <summary>The sidecar directory where dataset <paramref name="datasetName"/>'s NFS export is mounted.</summary>
     public static string NfsMountPath(string datasetName) => NfsMountRoot + "/" + datasetName;
 
+    /// <summary>
+    /// The strict posture's credentials volume (an emptyDir: the sidecar's root file system is read-only): the sidecar
+    /// mounts it read-write and writes <see cref="GeneratedCredentialsFile"/>; app containers mount it read-only.
+    /// </summary>
+    public const string CredentialsDirectory = "/var/run/fluid-serverless/aws";
+    public const string GeneratedCredentialsFile = CredentialsDirectory + "/credentials";
+
     /// <summary>Where the injector mounts the downward-API annotations file in the sidecar.</summary>
     public const string PodInfoDirectory = "/etc/fluid-serverless/podinfo";
     public const string AnnotationsFile = PodInfoDirectory + "/annotations";

@@ -38,6 +38,7 @@ internal sealed record InjectionPolicy
         AddText(defaults, Contracts.Annotations.SidecarResources, spec.Str("sidecarResources"));
         AddText(defaults, Contracts.Annotations.Platform, spec.Str("platform"));
         AddText(defaults, Contracts.Annotations.SharedCache, spec.Str("sharedCache"));
+        AddText(defaults, Contracts.Annotations.S3Auth, spec.Str("s3Auth"));
         AddList(defaults, Contracts.Annotations.Datasets, spec.Arr("datasets"));
         AddList(defaults, Contracts.Annotations.Prefetch, spec.Arr("prefetch"));
         if (spec.Bool("waitForPrefetch") is { } wait)

@@ -8,8 +8,10 @@ namespace Fluid.Serverless.Injector.Mutation;
 /// <summary>
 /// Points the app's S3 clients at the sidecar: AWS SDKs/CLI (AWS_ENDPOINT_URL_S3), TensorFlow (S3_ENDPOINT), fsspec
 /// and HuggingFace (FSSPEC_S3_ENDPOINT_URL). An IP literal makes SDKs use path-style. A variable the user set is never
-/// overridden. Pod-local credentials are added only where the container has neither key nor envFrom (an env entry
-/// would silently override a value the user's envFrom supplies).
+/// overridden. Default posture: pod-local credentials are added only where the container has neither key nor envFrom
+/// (an env entry would silently override a value the user's envFrom supplies). Strict posture: AWS_SHARED_CREDENTIALS_FILE
+/// points at the file the sidecar generates, and no key env is added (SDKs prefer env keys over the file); a container
+/// that sets AWS_ACCESS_KEY_ID itself gets an admission warning, as its requests will be refused unless it uses the file.
 /// </summary>
 internal sealed class AppEnvironmentMutator : IPodMutator
 {
@@ -32,6 +34,25 @@ internal sealed class AppEnvironmentMutator : IPodMutator
                 AddIfAbsent(env, existing, EnvironmentNames.SidecarQuitUrl, quitUrl);
             }
 
+            if (context.Plan.Settings.S3Auth == S3AuthPostures.Strict)
+            {
+                if (!AddIfAbsent(env, existing, EnvironmentNames.AwsSharedCredentialsFile, SidecarDefaults.GeneratedCredentialsFile))
+                {
+                    context.Warnings.Add(
+                        $"container '{container.Str("name")}' sets {EnvironmentNames.AwsSharedCredentialsFile} itself and the S3 endpoint is strict ({Annotations.S3Auth}: {S3AuthPostures.Strict}): "
+                        + $"its requests to the sidecar are refused unless that file holds the pod-local credentials from {SidecarDefaults.GeneratedCredentialsFile}");
+                }
+
+                if (existing.Contains(EnvironmentNames.AwsAccessKeyId))
+                {
+                    context.Warnings.Add(
+                        $"container '{container.Str("name")}' sets {EnvironmentNames.AwsAccessKeyId} and the S3 endpoint is strict ({Annotations.S3Auth}: {S3AuthPostures.Strict}): "
+                        + $"its requests to the sidecar are refused unless it signs with the pod-local credentials in {SidecarDefaults.GeneratedCredentialsFile} ({EnvironmentNames.AwsSharedCredentialsFile})");
+                }
+
+                continue;
+            }
+
             var hasCredentials = existing.Contains(EnvironmentNames.AwsAccessKeyId) || existing.Contains(EnvironmentNames.AwsSecretAccessKey)
                 || container.Arr("envFrom") is { Count: > 0 };
             if (!hasCredentials)
@@ -42,11 +63,15 @@ internal sealed class AppEnvironmentMutator : IPodMutator
         }
     }
 
-    private static void AddIfAbsent(JsonArray env, HashSet<string> existing, string name, string value)
+    /// <summary>False when the container already sets <paramref name="name"/> (its value stays).</summary>
+    private static bool AddIfAbsent(JsonArray env, HashSet<string> existing, string name, string value)
     {
-        if (existing.Add(name))
+        if (!existing.Add(name))
         {
-            env.Add(new JsonObject { ["name"] = name, ["value"] = value });
+            return false;
         }
+
+        env.Add(new JsonObject { ["name"] = name, ["value"] = value });
+        return true;
     }
 }

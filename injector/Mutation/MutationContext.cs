@@ -27,6 +27,9 @@ internal sealed class MutationContext
     public JsonObject Sidecar { get; set; } = [];
     public string SidecarName { get; set; } = "";
 
+    /// <summary>Admission warnings a mutator found (returned with the plan's).</summary>
+    public List<string> Warnings { get; } = [];
+
     /// <summary>Volumes the injection added or replaced, for the status annotation.</summary>
     public List<string> TouchedVolumes { get; } = [];
 

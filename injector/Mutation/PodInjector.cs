@@ -38,6 +38,7 @@ internal sealed class PodInjector(ClusterState cluster, InjectorOptions options)
         new SourceVolumeMutator(),
         new SecretEnvMutator(),
         new AppEnvironmentMutator(),
+        new CredentialsVolumeMutator(),
         new FuseMutator(),
         new SidecarConfigMutator(),
         new MarkerMutator(),
@@ -106,6 +107,6 @@ internal sealed class PodInjector(ClusterState cluster, InjectorOptions options)
             mutator.Mutate(context);
         }
 
-        return new(InjectionOutcomeKind.Injected, decision.Reason, mutated, decision, plan, plan.Warnings);
+        return new(InjectionOutcomeKind.Injected, decision.Reason, mutated, decision, plan, [.. plan.Warnings, .. context.Warnings]);
     }
 }

@@ -53,5 +53,8 @@ internal sealed class SidecarConfigMutator : IPodMutator
         Prefetch = new PrefetchConfig { WaitForReady = plan.Settings.WaitForPrefetch },
         Datasets = [.. plan.Datasets.SelectMany(d => d.Configs)],
         SharedCache = plan.SharedCache,
+        Credentials = plan.Settings.S3Auth == S3AuthPostures.Strict
+            ? new PodCredentialsConfig { GeneratedFile = SidecarDefaults.GeneratedCredentialsFile }
+            : null,
     };
 }

@@ -17,6 +17,8 @@ internal sealed record InjectionSettings
     public required bool WaitForPrefetch { get; init; }
     /// <summary>null = decided by the cluster version.</summary>
     public required bool? NativeSidecar { get; init; }
+    /// <summary>The S3 endpoint's posture: default or strict (<see cref="Contracts.S3AuthPostures"/>).</summary>
+    public string S3Auth { get; init; } = Contracts.S3AuthPostures.Default;
     /// <summary>auto, default, knative or eci.</summary>
     public required string Platform { get; init; }
     public required IReadOnlyList<DatasetRequest> Datasets { get; init; }

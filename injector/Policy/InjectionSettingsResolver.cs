@@ -40,6 +40,7 @@ internal static partial class InjectionSettingsResolver
             ? source.Validate(nativeText, Annotations.NativeSidecar, ["true", "false"]) switch { "true" => true, "false" => (bool?)false, _ => null }
             : null;
         var platform = source.Choice(Annotations.Platform, Platforms.Auto, Platforms.All);
+        var s3Auth = source.Choice(Annotations.S3Auth, S3AuthPostures.Default, S3AuthPostures.All);
         var datasets = ParseDatasets(source.Get(Annotations.Datasets), errors);
         var sharedCache = source.Get(Annotations.SharedCache) ?? (options.DefaultSharedCache, null);
         var tier = ResolveTier(sharedCache.Value, sharedCache.Policy, policy, options, errors);
@@ -57,6 +58,7 @@ internal static partial class InjectionSettingsResolver
             WaitForPrefetch = wait,
             NativeSidecar = native,
             Platform = platform,
+            S3Auth = s3Auth,
             Datasets = datasets,
             SharedCacheName = tier is null ? SharedCacheTier.None : sharedCache.Value,
             SharedCache = tier,

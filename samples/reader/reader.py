@@ -95,8 +95,8 @@ def batches(dataset, batch_size: int, workers: int) -> Iterator[list[tuple[str, 
 
 def s3_client(endpoint: str | None):
     session = boto3.session.Session()
-    # Pod-local credentials when the pod has them; otherwise anonymous (the sidecar binds to 127.0.0.1 and, unless
-    # configured to verify signatures, serves unsigned requests).
+    # Pod-local credentials when the pod has them (a strict sidecar needs them); otherwise anonymous: the sidecar's
+    # default posture serves unsigned reads of datasets.
     signed = session.get_credentials() is not None
     config = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3, "mode": "standard"},
                     signature_version=None if signed else UNSIGNED)

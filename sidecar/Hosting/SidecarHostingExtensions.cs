@@ -93,16 +93,27 @@ internal static class SidecarHostingExtensions
         services.AddHostedService(sp => new DatasetStartup(sp.GetRequiredService<ConfigApplier>(), config));
         if (watch is not null)
         {
-            // Live reload: the same env overrides hold for every new config; a config that fails is rejected whole.
+            // Live reload: the same env overrides hold for every new config; a config that fails, or that widens what the
+            // pod was admitted with (the start-up config), is rejected whole.
             services.AddSingleton(sp =>
             {
                 var watcher = new ConfigFileWatcher(watch, ConfigValidator.Validate, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ConfigFileWatcher>>());
                 var applier = sp.GetRequiredService<ConfigApplier>();
+                var guard = new ConfigReloadGuard(config);
                 var environment = Environment.GetEnvironmentVariables();
                 watcher.ConfigChanged += next =>
                 {
                     var errors = new List<string>();
                     var overridden = SidecarConfigLoader.ApplyOverrides(next, environment, errors);
+                    if (errors.Count == 0)
+                    {
+                        errors.AddRange(guard.Check(overridden));
+                        if (errors.Count > 0)
+                        {
+                            throw new InvalidOperationException("it widens what the pod was admitted with: " + string.Join("; ", errors));
+                        }
+                    }
+
                     applier.Apply(errors.Count == 0 ? overridden : throw new InvalidOperationException(string.Join("; ", errors)));
                 };
                 return watcher;
@@ -152,11 +163,19 @@ internal static class SidecarHostingExtensions
             sp.GetRequiredService<ILogger<S3RequestHandler>>(),
             config.VirtualHostDomains,
             sp.GetService<IBlockCache>(),
-            CreateSignatureVerifier(config, sp.GetRequiredService<TimeProvider>()),
+            CreateSignatureVerifier(config, sp),
             CreateUpstreamForwarder(config, sp),
             sp.GetRequiredService<S3Api.Writes.UploadStaging>()));
         services.AddSingleton(new S3Api.Writes.UploadStaging(Path.Combine(config.Cache.Directory, "uploads"), config.Cache.StagingBytes ?? SidecarDefaults.UploadStagingBytes));
         services.AddHostedService<S3Api.Writes.UploadStagingSweeper>();
+
+        if (config.Credentials?.GeneratedFile is { } generatedFile)
+        {
+            // Before the listeners open (hosted services start before Kestrel): /readyz is never ready without the file.
+            services.AddSingleton(new GeneratedCredentialsWriter(generatedFile));
+            // Not through HostedServiceAdapter: AddHostedService keeps one registration per implementation type.
+            services.AddHostedService(sp => sp.GetRequiredService<GeneratedCredentialsWriter>());
+        }
 
         services.AddSingleton<ConfigReadinessCheck>();
         services.AddSingleton(sp => new DatasetsReadinessCheck(sp.GetRequiredService<DatasetRegistry>()));
@@ -192,12 +211,23 @@ internal static class SidecarHostingExtensions
             services.GetRequiredService<ILoggerFactory>().CreateLogger("Fluid.Serverless.Sidecar.S3Api.Passthrough"));
     }
 
-    /// <summary>SigV4 verification is on only when pod-local credentials are configured (the endpoint is loopback-only).</summary>
-    private static S3Api.Auth.SigV4Verifier? CreateSignatureVerifier(SidecarConfig config, TimeProvider time)
+    /// <summary>
+    /// The strict posture verifies every signature against the pod-local credentials: generated ones (read or written by
+    /// <see cref="GeneratedCredentialsWriter"/>, which runs before the listeners open) or given ones. The default
+    /// posture has no verifier (see <see cref="S3Api.Auth.S3AccessPolicy"/>).
+    /// </summary>
+    private static S3Api.Auth.SigV4Verifier? CreateSignatureVerifier(SidecarConfig config, IServiceProvider services)
     {
+        var time = services.GetRequiredService<TimeProvider>();
         if (config.Credentials is not { } credentials)
         {
             return null;
+        }
+
+        if (credentials.GeneratedFile is not null)
+        {
+            var writer = services.GetRequiredService<GeneratedCredentialsWriter>();
+            return new S3Api.Auth.SigV4Verifier(new Lazy<S3Api.Auth.PodCredentials>(() => writer.Credentials), time);
         }
 
         var secret = Environment.GetEnvironmentVariable(credentials.SecretAccessKeyEnv);
@@ -317,6 +347,37 @@ internal sealed class DatasetStartup(ConfigApplier applier, SidecarConfig config
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>
+/// The strict posture's generated credentials: read or written when the host starts, before the listeners open, so the
+/// app (gated on /readyz) never starts without the file. A file that cannot be written stops the start (exit code 2).
+/// </summary>
+internal sealed class GeneratedCredentialsWriter(string path) : IHostedService
+{
+    private readonly Lazy<S3Api.Auth.PodCredentials> _credentials = new(() => Load(path));
+
+    public S3Api.Auth.PodCredentials Credentials => _credentials.Value;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = Credentials;
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private static S3Api.Auth.PodCredentials Load(string path)
+    {
+        try
+        {
+            return S3Api.Auth.GeneratedCredentialsFile.LoadOrCreate(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SidecarStartupException($"cannot write the generated credentials file credentials.generatedFile '{path}': {e.Message} (it must be on a writable volume shared with the app containers)");
+        }
+    }
 }
 
 /// <summary>Runs a singleton's Start/Stop as a hosted service without giving the container a second disposable reference.</summary>

@@ -32,7 +32,7 @@ internal sealed partial class S3RequestHandler
     private readonly ObjectResponder _objects;
     private readonly ListObjectsResponder _lists;
     private readonly Writes.WriteResponder _writes;
-    private readonly Auth.SigV4Verifier? _signatures;
+    private readonly Auth.S3AccessPolicy _access;
     private readonly Passthrough.UpstreamForwarder? _upstream;
     private readonly SidecarMetrics _metrics;
     private readonly TimeProvider _time;
@@ -51,7 +51,7 @@ internal sealed partial class S3RequestHandler
         Passthrough.UpstreamForwarder? upstream = null,
         Writes.UploadStaging? uploadStaging = null)
     {
-        _signatures = signatures;
+        _access = new Auth.S3AccessPolicy(signatures, passthroughConfigured: upstream is not null);
         _upstream = upstream;
         _datasets = datasets;
         _metrics = metrics;
@@ -84,9 +84,10 @@ internal sealed partial class S3RequestHandler
             var rawTarget = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
             var parseError = S3RequestTarget.TryParse(rawTarget, VirtualHostBucket(context.Request.Host.Host), out var target);
             operation = parseError is null ? Classify(context.Request, target) : S3Operation.InvalidRequest;
+            var snapshot = _datasets.Current;
             var error = parseError is not null
                 ? S3Error.InvalidArgument(parseError)
-                : _signatures?.Verify(context) ?? await ExecuteAsync(context, operation, target, _datasets.Current);
+                : _access.Check(context, operation, target, snapshot) ?? await ExecuteAsync(context, operation, target, snapshot);
             if (error is not null)
             {
                 await WriteErrorAsync(context, error, requestId);

@@ -12,10 +12,24 @@ namespace Fluid.Serverless.Sidecar.S3Api.Auth;
 /// (path segments decoded and re-encoded per RFC 3986, query sorted), the signed headers and the declared payload
 /// hash. Signed streaming bodies are checked at header level (their seed signature); chunk signatures are not checked.
 /// </summary>
-internal sealed class SigV4Verifier(string accessKeyId, string secretAccessKey, TimeProvider time)
+internal sealed class SigV4Verifier
 {
     private const string Algorithm = SigV4.Algorithm;
     private static readonly TimeSpan MaxSkew = TimeSpan.FromMinutes(15);
+    private readonly Lazy<PodCredentials> _credentials;
+    private readonly TimeProvider _time;
+
+    public SigV4Verifier(string accessKeyId, string secretAccessKey, TimeProvider time)
+        : this(new Lazy<PodCredentials>(() => new PodCredentials(accessKeyId, secretAccessKey)), time)
+    {
+    }
+
+    /// <summary>Credentials known only when the host starts (generated ones are read or written then).</summary>
+    public SigV4Verifier(Lazy<PodCredentials> credentials, TimeProvider time)
+    {
+        _credentials = credentials;
+        _time = time;
+    }
 
     /// <summary>Null when the request is signed correctly; otherwise the 403 to answer.</summary>
     public S3Error? Verify(HttpContext context)
@@ -61,7 +75,7 @@ internal sealed class SigV4Verifier(string accessKeyId, string secretAccessKey, 
         }
         else
         {
-            return Denied("AccessDenied", "The sidecar requires AWS Signature Version 4 (Authorization: AWS4-HMAC-SHA256 … or a presigned URL).");
+            return Denied("AccessDenied", "The sidecar's S3 endpoint is strict: every request must be signed with AWS Signature Version 4 (Authorization: AWS4-HMAC-SHA256 … or a presigned URL) using the pod-local credentials (the file named by AWS_SHARED_CREDENTIALS_FILE in the app containers).");
         }
 
         var scope = credential.Split('/');
@@ -70,6 +84,7 @@ internal sealed class SigV4Verifier(string accessKeyId, string secretAccessKey, 
             return Denied("AuthorizationHeaderMalformed", $"Credential '{credential}' is not <key>/<date>/<region>/<service>/aws4_request.");
         }
 
+        var (accessKeyId, secretAccessKey) = _credentials.Value;
         if (!CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(scope[0]), Encoding.UTF8.GetBytes(accessKeyId)))
         {
             return Denied("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.");
@@ -80,7 +95,7 @@ internal sealed class SigV4Verifier(string accessKeyId, string secretAccessKey, 
             return Denied("AccessDenied", "The request has no valid X-Amz-Date (yyyyMMddTHHmmssZ).");
         }
 
-        var now = time.GetUtcNow();
+        var now = _time.GetUtcNow();
         if (expires is { } lifetime)
         {
             if (now > signedAt + lifetime)

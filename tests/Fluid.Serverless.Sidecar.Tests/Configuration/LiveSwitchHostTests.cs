@@ -40,7 +40,9 @@ public sealed class LiveSwitchHostTests : IAsyncLifetime
         _oldBig = _old.Write("big.bin", (8 * 1024 * 1024) + 3, seed: 1);
         _new.Write("big.bin", 1024, seed: 2);
         _new.Write("only-in-new.txt", 10);
-        _podInfo.WriteConfig(Config(_old));
+        // "spare" admits the new directory at start: a live reload may point a local dataset only at a path the pod was
+        // admitted with (ConfigReloadGuard).
+        _podInfo.WriteConfig(Config(_old, spare: _new));
 
         var load = SidecarConfigLoader.Load([], new Hashtable { [EnvironmentNames.SidecarAnnotationsFile] = _podInfo.AnnotationsPath });
         Assert.True(load.Succeeded, string.Join("; ", load.Errors));
@@ -78,7 +80,8 @@ public sealed class LiveSwitchHostTests : IAsyncLifetime
     [Fact]
     public async Task SymlinkSwap_EndpointServesNewSourceWhileOldDownloadCompletesWithCorrectBytes()
     {
-        var oldSource = Assert.Single(_decorator.Created);
+        var oldSource = _decorator.Created[0];
+        Assert.Equal(2, _decorator.Created.Count);
         using (var before = await _s3.GetAsync(new Uri("/models/only-in-new.txt", UriKind.Relative)))
         {
             Assert.Equal(HttpStatusCode.NotFound, before.StatusCode);
@@ -127,12 +130,16 @@ public sealed class LiveSwitchHostTests : IAsyncLifetime
         Assert.Equal(_oldBig.Length, (await stillServed.Content.ReadAsByteArrayAsync()).Length);
     }
 
-    private SidecarConfig Config(TempDataset data) => new()
+    private SidecarConfig Config(TempDataset data, TempDataset? spare = null) => new()
     {
         S3 = new EndpointConfig { Address = "127.0.0.1", Port = 0 },
         Admin = new AdminEndpointConfig { Address = "127.0.0.1", Port = 0, LocalPort = 0 },
         Cache = new CacheConfig { Directory = _cacheDirectory },
-        Datasets = [new DatasetConfig { Name = "models", Source = "local://" + data.Root }],
+        Datasets =
+        [
+            new DatasetConfig { Name = "models", Source = "local://" + data.Root },
+            .. spare is null ? Array.Empty<DatasetConfig>() : [new DatasetConfig { Name = "spare", Source = "local://" + spare.Root }],
+        ],
     };
 
     private async Task<HttpStatusCode> PollUntilAsync(string path, HttpStatusCode wanted)

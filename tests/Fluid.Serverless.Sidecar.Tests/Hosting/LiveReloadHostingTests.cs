@@ -33,7 +33,9 @@ public sealed class LiveReloadHostingTests : IAsyncLifetime
         await File.WriteAllTextAsync(Path.Combine(_one, "a.txt"), "from one");
         await File.WriteAllTextAsync(Path.Combine(_two, "a.txt"), "from two");
         _configPath = Path.Combine(_root.FullName, "config.json");
-        var config = Config(("data", _one));
+        // "spare" admits the whole temp directory: a live reload may point a local dataset only at paths under a local
+        // source the pod started with (ConfigReloadGuard).
+        var config = Config(("data", _one), ("spare", _root.FullName));
         await WriteConfigAsync(config);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Hosting;
 using Fluid.Serverless.Sidecar.SourceChain;
+using Fluid.Serverless.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -102,7 +103,7 @@ public sealed class NfsDatasetHostingTests : IAsyncLifetime
     [Fact]
     public async Task Put_ReadOnlyNfsDataset_AccessDeniedAndExportUnchanged()
     {
-        using var put = await _http.PutAsync($"/{Bucket}/README", new ByteArrayContent("overwritten"u8.ToArray()));
+        using var put = await _http.WithAnyKeySignature().PutAsync($"/{Bucket}/README", new ByteArrayContent("overwritten"u8.ToArray()));
 
         Assert.Equal(HttpStatusCode.Forbidden, put.StatusCode);
         Assert.Contains("<Code>AccessDenied</Code>", await put.Content.ReadAsStringAsync(), StringComparison.Ordinal);

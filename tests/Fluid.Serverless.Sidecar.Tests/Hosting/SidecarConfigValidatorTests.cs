@@ -13,6 +13,18 @@ public sealed class SidecarConfigValidatorTests
     }
 
     [Fact]
+    public void Validate_GeneratedCredentials_AbsoluteFileAndNotMixedWithGivenKeys()
+    {
+        Assert.Empty(SidecarConfigValidator.Validate(new SidecarConfig { Credentials = new PodCredentialsConfig { GeneratedFile = SidecarDefaults.GeneratedCredentialsFile } }));
+
+        var relative = SidecarConfigValidator.Validate(new SidecarConfig { Credentials = new PodCredentialsConfig { GeneratedFile = "aws/../credentials" } });
+        var mixed = SidecarConfigValidator.Validate(new SidecarConfig { Credentials = new PodCredentialsConfig { GeneratedFile = "/run/aws/credentials", AccessKeyId = "AKIA" } });
+
+        Assert.Equal("credentials.generatedFile: 'aws/../credentials' is not an absolute file path without '.' or '..' segments: expected e.g. /var/run/fluid-serverless/aws/credentials", Assert.Single(relative));
+        Assert.Equal("credentials: generatedFile is set together with accessKeyId/secretAccessKeyEnv: expected either generated credentials (generatedFile) or given ones (accessKeyId and secretAccessKeyEnv)", Assert.Single(mixed));
+    }
+
+    [Fact]
     public void Validate_BadBucketName_NamesFieldValueAndExpectation()
     {
         var errors = SidecarConfigValidator.Validate(WithDatasets(

@@ -3,6 +3,7 @@ using System.Text;
 using Amazon.S3;
 using Amazon.S3.Model;
 using Fluid.Serverless.Sidecar.Tests.Hosting;
+using Fluid.Serverless.Testing;
 using static Fluid.Serverless.Sidecar.Tests.S3Api.S3TestHelpers;
 
 namespace Fluid.Serverless.Sidecar.Tests.S3Api;
@@ -65,7 +66,7 @@ public sealed class S3RequestHandlerTests(SidecarFixture fixture) : IClassFixtur
     [Fact]
     public async Task Writes_OnReadOnlyDataset_AreAccessDeniedAndChangeNothing()
     {
-        using var http = _sidecar.CreateHttpClient();
+        using var http = _sidecar.CreateHttpClient().WithAnyKeySignature();
         using (var put = await http.PutAsync("/data/new.txt", new StringContent("x")))
         {
             var error = await AssertS3ErrorAsync(put, HttpStatusCode.Forbidden, "AccessDenied");
@@ -96,10 +97,51 @@ public sealed class S3RequestHandlerTests(SidecarFixture fixture) : IClassFixtur
         Assert.False(File.Exists(Path.Combine(_sidecar.DataDirectory, "sdk.txt")));
     }
 
+    [Theory]
+    [InlineData("PUT", "/scratch/new.txt", "PutObject")]
+    [InlineData("DELETE", "/scratch/keep.txt", "DeleteObject")]
+    [InlineData("POST", "/scratch?delete", "DeleteObjects")]
+    [InlineData("POST", "/scratch/big.bin?uploads", "CreateMultipartUpload")]
+    [InlineData("PUT", "/scratch/keep.txt?tagging", "UnsupportedWriteSubresource")]
+    public async Task DefaultPosture_UnsignedWrite_AccessDeniedSaysHowToFix(string method, string target, string operation)
+    {
+        using var http = _sidecar.CreateHttpClient();
+
+        using var response = await http.SendAsync(new HttpMethod(method), target, r => r.Content = new StringContent("x"));
+
+        var error = await AssertS3ErrorAsync(response, HttpStatusCode.Forbidden, "AccessDenied");
+        Assert.Equal(
+            $"Unsigned request refused: {operation} needs a signed request. The sidecar accepts unsigned requests only for reading datasets; "
+            + "sign the request with AWS Signature Version 4 (any access key and secret work, e.g. the AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+            + "the injector sets) instead of sending it anonymously (--no-sign-request, UNSIGNED, plain curl).",
+            error.Element("Message")!.Value);
+        Assert.Equal(["keep.txt"], Directory.GetFiles(Path.Combine(_sidecar.Root, "datasets", "scratch")).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task DefaultPosture_UnsignedReads_AndPresignedWrites_PassThePosture()
+    {
+        using var http = _sidecar.CreateHttpClient();
+        using var get = await http.GetAsync("/data/hello.txt");
+        using var head = await http.SendAsync(HttpMethod.Head, "/data/hello.txt");
+        using var list = await http.GetAsync("/data?list-type=2");
+        using var buckets = await http.GetAsync("/");
+        // A presigned-shaped query counts as signed (any key): the request reaches the write path.
+        using var presigned = await http.PutAsync(
+            "/scratch/new.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=any%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=00",
+            new StringContent("x"));
+
+        Assert.Equal(TestSidecar.Files["hello.txt"], await get.Content.ReadAsByteArrayAsync());
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, list.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, buckets.StatusCode);
+        await AssertS3ErrorAsync(presigned, HttpStatusCode.NotImplemented, "NotImplemented");
+    }
+
     [Fact]
     public async Task Writes_WritableDatasetWhoseSourceCannotWrite_NotImplementedAndChangeNothing()
     {
-        using var http = _sidecar.CreateHttpClient();
+        using var http = _sidecar.CreateHttpClient().WithAnyKeySignature();
         using (var put = await http.PutAsync($"/{TestSidecar.WritableBucket}/new.txt", new StringContent("x")))
         {
             var error = await AssertS3ErrorAsync(put, HttpStatusCode.NotImplemented, "NotImplemented");

@@ -5,6 +5,7 @@ using Amazon.S3.Model;
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Tests.Fixtures;
 using Fluid.Serverless.Sidecar.Tests.ProcessLevel;
+using Fluid.Serverless.Testing;
 
 namespace Fluid.Serverless.Sidecar.Tests.S3Api.Passthrough;
 
@@ -124,7 +125,7 @@ public sealed class UpstreamCircuitBreakerTests : IAsyncLifetime
     [Fact]
     public async Task Get_UpstreamSilent_ServiceUnavailableAfterAttemptTimeout()
     {
-        using var http = new HttpClient { BaseAddress = _sidecar.S3Endpoint };
+        using var http = new HttpClient { BaseAddress = _sidecar.S3Endpoint }.WithAnyKeySignature();
         _proxy.FailAll(new Fault.Latency(TimeSpan.FromSeconds(30)));
 
         using var response = await http.GetAsync(new Uri($"/{Bucket}/hello.txt", UriKind.Relative));
