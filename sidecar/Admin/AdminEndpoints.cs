@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Cache;
+using Fluid.Serverless.Sidecar.Cache.SharedTier;
 using Fluid.Serverless.Sidecar.Configuration;
 using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Metrics;
@@ -29,7 +30,8 @@ internal sealed class AdminEndpoints(
     IBlockCache? cache = null,
     IPrefetchStatus? prefetch = null,
     IVolumeStatus? volumes = null,
-    ConfigFileWatcher? watcher = null)
+    ConfigFileWatcher? watcher = null,
+    ISharedBlockTier? sharedTier = null)
 {
     private readonly DateTimeOffset _startedAt = time.GetUtcNow();
 
@@ -95,6 +97,7 @@ internal sealed class AdminEndpoints(
             VolumeMode = volumes?.Mode,
             Volumes = volumes?.Volumes,
             ConfigReload = watcher?.Status,
+            SharedTier = sharedTier?.GetStatus(),
         };
     }
 
