@@ -7,7 +7,7 @@
 #   SIZE_MB=256 bench/shared-cache/run.sh           # a smaller object (a loaded 2-core machine)
 #   ENGINE=redis bench/shared-cache/run.sh          # a standalone redis-server instead of Garnet
 #   FLUID_SIDECAR_BINARY=artifacts/aot-sidecar/fluid-sidecar bench/shared-cache/run.sh   # the Native AOT binary
-#   READERS=8 LATENCY_MS=20 STREAM_MIBPS=32 TIER_TIMEOUT_MS=2000 ...
+#   READERS=8 LATENCY_MS=20 STREAM_MIBPS=32 TIER_TIMEOUT_MS=2000 TIER_LEASE_MS=30000 ...
 # Needs moto-free peers only: s3rver (node), python3 with boto3, garnet-server (tests/run.sh installs it under
 # ~/.fluid-tools/garnet) or redis-server. Binds only 127.0.0.1.
 set -euo pipefail
@@ -19,6 +19,9 @@ ENGINE=${ENGINE:-garnet}
 # sharedCache.timeoutMilliseconds; empty = the product default (250 ms). A machine loaded far beyond its cores
 # stretches tier calls past it: then every timed-out call is a miss and the figures measure the load, not the tier.
 TIER_TIMEOUT_MS=${TIER_TIMEOUT_MS:-}
+# sharedCache.leaseMilliseconds; empty = the default (5 s): how long a sidecar waits for another one's fill of a block
+# before it fetches the block itself. A holder slowed down past it by the machine's load lets the waiters fetch too.
+TIER_LEASE_MS=${TIER_LEASE_MS:-}
 GARNET_SERVER=${GARNET_SERVER:-$HOME/.fluid-tools/garnet/garnet-server}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -112,7 +115,7 @@ echo "   sidecar: $sidecar_kind"
 start_sidecar() {
   local name="$1" prefix="$2" s3 admin tier_json=""
   s3=$(free_port); admin=$(free_port)
-  [[ -n "$prefix" ]] && tier_json=", \"sharedCache\": { \"engine\": \"redis\", \"endpoints\": [\"127.0.0.1:$tier_port\"], \"prefix\": \"$prefix\"${TIER_TIMEOUT_MS:+, \"timeoutMilliseconds\": $TIER_TIMEOUT_MS} }"
+  [[ -n "$prefix" ]] && tier_json=", \"sharedCache\": { \"engine\": \"redis\", \"endpoints\": [\"127.0.0.1:$tier_port\"], \"prefix\": \"$prefix\"${TIER_TIMEOUT_MS:+, \"timeoutMilliseconds\": $TIER_TIMEOUT_MS}${TIER_LEASE_MS:+, \"leaseMilliseconds\": $TIER_LEASE_MS} }"
   cat >"$work/$name.json" <<JSON
 {
   "s3": { "address": "127.0.0.1", "port": $s3 },
