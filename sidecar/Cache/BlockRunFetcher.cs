@@ -143,20 +143,27 @@ internal sealed class BlockRunFetcher
             // Our own fetches go out before we wait on the other pods' fills, so neither delays the other.
             StartSubRuns(remote, fetchRun, fetches);
             remote.Clear();
+            // One wait that runs out ends the waiting for the whole span: the holder is not delivering (its write was
+            // dropped, or it is slower than the lease), and waiting a lease time per block would multiply that cost.
+            var holderDelivers = true;
             while (waits.Count > 0)
             {
                 var block = waits[0];
-                var payload = block.Flight.AllocatePayload();
-                if (await tier.WaitForFillAsync(block.Key, payload, _source.Lifetime))
+                if (holderDelivers)
                 {
-                    CompleteFromTier(block, payload);
-                }
-                else
-                {
+                    var payload = block.Flight.AllocatePayload();
+                    if (await tier.WaitForFillAsync(block.Key, payload, _source.Lifetime))
+                    {
+                        CompleteFromTier(block, payload);
+                        waits.RemoveAt(0);
+                        continue;
+                    }
+
                     block.Flight.ReturnPayload();
-                    remote.Add(block);
+                    holderDelivers = false;
                 }
 
+                remote.Add(block);
                 waits.RemoveAt(0);
             }
 

@@ -93,6 +93,20 @@ public sealed class SharedTierSeamTests : IDisposable
     }
 
     [Fact]
+    public async Task FetchRun_LeaseHeldElsewhereAndTheFillNeverComes_OneWaitThenTheRestOfTheSpanFromTheRemote()
+    {
+        var (obj, bytes) = PutObject("dropped.bin", 4 * BlockSize);
+        _tier.Lease = FillLease.HeldElsewhere; // and no fill arrives: the holder's write was dropped
+
+        await using var cache = NewCache(_dirA);
+        await Task.WhenAll(FetchRun(cache, obj, 0, 4));
+
+        Assert.Equal(1, _tier.Waits);
+        Assert.Equal(new[] { 0L }, _source.ReadOffsets.ToArray()); // the four blocks in one request
+        await AssertBlocks(cache, obj, bytes, fromCache: true);
+    }
+
+    [Fact]
     public async Task GetAsync_ObjectChangedAtTheRemote_NewETagMissesTheTierAndServesTheNewBytes()
     {
         var (oldObj, oldBytes) = PutObject("v.bin", BlockSize);
