@@ -189,7 +189,9 @@ public sealed class SharedTierReadPathTests(RedisClusterFixture cluster) : IAsyn
             new SidecarConfig
             {
                 Datasets = [TestDatasets.S3("data", bucket, _moto.Endpoint)],
-                SharedCache = new SharedCacheConfig { Engine = SharedCacheEngines.Redis, Endpoints = endpoints, Prefix = _prefix },
+                // A generous call timeout: on a loaded test machine a timed-out tier call is a (correct) miss that would
+                // turn the remote-GET count into a measure of the load.
+                SharedCache = new SharedCacheConfig { Engine = SharedCacheEngines.Redis, Endpoints = endpoints, Prefix = _prefix, TimeoutMilliseconds = 5_000 },
             },
             _moto.ClientEnvironment);
 
