@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Cache;
+using Fluid.Serverless.Sidecar.Cache.SharedTier;
 using Fluid.Serverless.Sidecar.Configuration;
 using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Metrics;
@@ -34,7 +35,8 @@ internal sealed class AdminEndpoints(
     IBlockCache? cache = null,
     IPrefetchStatus? prefetch = null,
     IVolumeStatus? volumes = null,
-    ConfigFileWatcher? watcher = null)
+    ConfigFileWatcher? watcher = null,
+    ISharedBlockTier? sharedTier = null)
 {
     /// <summary>The probe listener takes no request bodies; a declared body larger than this is refused with 413.</summary>
     public const long ProbeMaxRequestBodyBytes = 0;
@@ -179,6 +181,7 @@ internal sealed class AdminEndpoints(
             VolumeMode = volumes?.Mode,
             Volumes = volumes?.Volumes,
             ConfigReload = watcher?.Status,
+            SharedTier = sharedTier?.GetStatus(),
         };
     }
 

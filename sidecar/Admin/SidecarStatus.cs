@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Fluid.Serverless.Sidecar.Cache.SharedTier;
 using Fluid.Serverless.Sidecar.Configuration;
 using Fluid.Serverless.Sidecar.Prefetch;
 using Fluid.Serverless.Sidecar.Volume;
@@ -24,6 +25,9 @@ internal sealed record SidecarStatus(
 
     /// <summary>Live reload: generation, reloads, the last rejected config's reason.</summary>
     public ConfigReloadStatus? ConfigReload { get; init; }
+
+    /// <summary>The shared block tier behind the local cache (engine, connected, breaker, counters); absent when none is configured.</summary>
+    public SharedTierStatus? SharedTier { get; init; }
 }
 
 internal sealed record DatasetStatus(string Name, string Source, string SourceIdentity, bool ReadOnly, bool Immutable, string? MountPath);

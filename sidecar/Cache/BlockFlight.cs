@@ -50,6 +50,30 @@ internal sealed class BlockFlight
         }
     }
 
+    /// <summary>
+    /// Gives the buffer back before the flight completes (a tier probe that missed, before the flight queues for a
+    /// slot): readers touch it only after completion, and <see cref="AllocatePayload"/> rents it again.
+    /// </summary>
+    public void ReturnPayload()
+    {
+        byte[]? toReturn;
+        lock (_gate)
+        {
+            if (_completion.Task.IsCompleted)
+            {
+                return;
+            }
+
+            toReturn = _buffer;
+            _buffer = null;
+        }
+
+        if (toReturn is not null)
+        {
+            BlockBuffers.Return(toReturn);
+        }
+    }
+
     public BlockPriority Priority
     {
         get

@@ -5,7 +5,9 @@ namespace Fluid.Serverless.Sidecar.Cache;
 /// <summary>
 /// Span fetches: claims every block of a run of adjacent blocks that is neither stored nor in flight, and fetches
 /// each maximal sub-run of claimed blocks with one request. A block is stored and its readers released the moment
-/// its last byte arrives; a failure midway fails only the blocks not yet stored.
+/// its last byte arrives; a failure midway fails only the blocks not yet stored. With a shared tier, each claimed block
+/// is asked of the tier first (in order, one buffer at a time); only the blocks it lacks go to the remote, as maximal
+/// sub-runs, and the blocks another pod is fetching (its fill lease) are waited for while ours are fetched.
 /// </summary>
 internal sealed class BlockRunFetcher
 {
@@ -107,8 +109,98 @@ internal sealed class BlockRunFetcher
         }
     }
 
-    /// <summary>One request for a run of claimed adjacent blocks; a failure fails only the blocks not yet stored.</summary>
+    /// <summary>The claimed blocks of a run: those the shared tier has, then the rest from the remote.</summary>
     private async Task FetchSpanAsync(List<RunBlock> blocks, Func<RangeSink, CancellationToken, ValueTask> fetchRun)
+    {
+        var tier = _source.Tier;
+        if (tier is null)
+        {
+            await FetchFromSourceAsync(blocks, fetchRun);
+            return;
+        }
+
+        var fetches = new List<Task>();
+        var remote = new List<RunBlock>();
+        var waits = new List<RunBlock>();
+        var next = 0;
+        try
+        {
+            for (; next < blocks.Count; next++)
+            {
+                var block = blocks[next];
+                var payload = block.Flight.AllocatePayload();
+                var probe = await tier.ProbeAsync(block.Key, payload, _source.Lifetime);
+                if (probe == TierProbe.Hit)
+                {
+                    CompleteFromTier(block, payload);
+                    continue;
+                }
+
+                block.Flight.ReturnPayload();
+                (probe == TierProbe.Wait ? waits : remote).Add(block);
+            }
+
+            // Our own fetches go out before we wait on the other pods' fills, so neither delays the other.
+            StartSubRuns(remote, fetchRun, fetches);
+            remote.Clear();
+            // One wait that runs out ends the waiting for the whole span: the holder is not delivering (its write was
+            // dropped, or it is slower than the lease), and waiting a lease time per block would multiply that cost.
+            var holderDelivers = true;
+            while (waits.Count > 0)
+            {
+                var block = waits[0];
+                if (holderDelivers)
+                {
+                    var payload = block.Flight.AllocatePayload();
+                    if (await tier.WaitForFillAsync(block.Key, payload, _source.Lifetime))
+                    {
+                        CompleteFromTier(block, payload);
+                        waits.RemoveAt(0);
+                        continue;
+                    }
+
+                    block.Flight.ReturnPayload();
+                    holderDelivers = false;
+                }
+
+                remote.Add(block);
+                waits.RemoveAt(0);
+            }
+
+            StartSubRuns(remote, fetchRun, fetches);
+        }
+        catch (Exception e)
+        {
+            // Only the cache's lifetime ends a tier call with an exception: fail what was not handed to a fetch.
+            foreach (var block in remote.Concat(waits).Concat(blocks.Skip(next)))
+            {
+                FailBlock(block, e);
+            }
+        }
+
+        await Task.WhenAll(fetches);
+    }
+
+    /// <summary>Each maximal run of adjacent blocks in <paramref name="blocks"/> as one remote request.</summary>
+    private void StartSubRuns(List<RunBlock> blocks, Func<RangeSink, CancellationToken, ValueTask> fetchRun, List<Task> fetches)
+    {
+        var start = 0;
+        for (var i = 1; i <= blocks.Count; i++)
+        {
+            if (i == blocks.Count || blocks[i].Key.Index != blocks[i - 1].Key.Index + 1)
+            {
+                if (i > start)
+                {
+                    fetches.Add(FetchFromSourceAsync(blocks.GetRange(start, i - start), fetchRun));
+                }
+
+                start = i;
+            }
+        }
+    }
+
+    /// <summary>One request for a run of claimed adjacent blocks; a failure fails only the blocks not yet stored.</summary>
+    private async Task FetchFromSourceAsync(List<RunBlock> blocks, Func<RangeSink, CancellationToken, ValueTask> fetchRun)
     {
         var sink = new BlockRunSink(blocks, _blockSize, _completeBlock, _failBlock);
         try
@@ -121,12 +213,27 @@ internal sealed class BlockRunFetcher
         }
     }
 
+    /// <summary>A block the shared tier had: stored and released like one from the remote, not written back.</summary>
+    private void CompleteFromTier(RunBlock block, Memory<byte> payload)
+    {
+        try
+        {
+            _store.Store(block.Key, block.Path, payload.Span);
+        }
+        finally
+        {
+            block.Flight.Complete();
+            _flights.End(block.Key, block.Flight);
+        }
+    }
+
     /// <summary>A block of a run has all its bytes: count, store (before readers are released, as a flight does), release.</summary>
     private void CompleteBlock(RunBlock block, Memory<byte> payload)
     {
         try
         {
             _source.CountArrived(payload.Length);
+            _source.Tier?.Put(block.Key, payload);
             _store.Store(block.Key, block.Path, payload.Span);
         }
         finally

@@ -6,7 +6,8 @@ namespace Fluid.Serverless.Sidecar.Cache;
 /// Where a missing block, or a span of adjacent missing blocks, is fetched from the source: one request under a
 /// fetch slot of the flight's priority, under the cache's lifetime (never a reader's token). It knows nothing of
 /// files, the index or single-flight; the caller has claimed the blocks and stores what arrives. This is the one
-/// place a further tier (a shared cache between this disk and the remote) goes in front of the remote.
+/// place the shared tier (<see cref="SharedTierLookup"/>, when configured) goes in front of the remote: a block is
+/// asked of the tier before it queues for a slot, and a block fetched from the remote is written around to the tier.
 /// </summary>
 internal sealed class BlockSourceFetcher
 {
@@ -16,11 +17,18 @@ internal sealed class BlockSourceFetcher
     private long _blocks;
     private long _bytes;
 
-    public BlockSourceFetcher(FetchSlots slots, CancellationToken lifetime)
+    public BlockSourceFetcher(FetchSlots slots, CancellationToken lifetime, SharedTierLookup? tier = null)
     {
         _slots = slots;
         _lifetime = lifetime;
+        Tier = tier;
     }
+
+    /// <summary>The shared tier between this cache and the remote; null when none is configured.</summary>
+    public SharedTierLookup? Tier { get; }
+
+    /// <summary>The cache's lifetime, under which every fetch and tier call runs.</summary>
+    public CancellationToken Lifetime => _lifetime;
 
     /// <summary>Requests sent to the source (a span counts once).</summary>
     public long Requests => Interlocked.Read(ref _requests);
@@ -31,7 +39,30 @@ internal sealed class BlockSourceFetcher
     /// <summary>Payload bytes that arrived from the source.</summary>
     public long Bytes => Interlocked.Read(ref _bytes);
 
-    /// <summary>Fetches one block into the flight's buffer (rented only once the slot is held) and returns it.</summary>
+    /// <summary>
+    /// The block <paramref name="key"/> into the flight's buffer: from the shared tier when it has it (or another pod
+    /// fills it while this one waits on its lease), else from the remote, and then written around to the tier.
+    /// </summary>
+    public async ValueTask<Memory<byte>> FetchBlockAsync(BlockKey key, BlockFlight flight, Func<Memory<byte>, CancellationToken, ValueTask> fetch)
+    {
+        if (Tier is not null)
+        {
+            var probe = flight.AllocatePayload();
+            if (await Tier.TryFillAsync(key, probe, _lifetime))
+            {
+                return probe;
+            }
+
+            // Queued for a slot, the flight holds no memory (as without a tier).
+            flight.ReturnPayload();
+        }
+
+        var payload = await FetchBlockAsync(flight, fetch);
+        Tier?.Put(key, payload);
+        return payload;
+    }
+
+    /// <summary>Fetches one block from the source into the flight's buffer (rented only once the slot is held) and returns it.</summary>
     public async ValueTask<Memory<byte>> FetchBlockAsync(BlockFlight flight, Func<Memory<byte>, CancellationToken, ValueTask> fetch)
     {
         var slot = await _slots.AcquireAsync(flight, _lifetime);

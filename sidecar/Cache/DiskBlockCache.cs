@@ -1,3 +1,4 @@
+using Fluid.Serverless.Sidecar.Cache.SharedTier;
 using Fluid.Serverless.Sidecar.Sources;
 using Microsoft.Extensions.Logging;
 
@@ -31,7 +32,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
     private long _hits;
     private long _misses;
 
-    public DiskBlockCache(DiskBlockCacheOptions options, ILogger<DiskBlockCache> logger, TimeProvider timeProvider)
+    public DiskBlockCache(DiskBlockCacheOptions options, ILogger<DiskBlockCache> logger, TimeProvider timeProvider, ISharedBlockTier? sharedTier = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -58,7 +59,8 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         _store = new BlockStore(_index, _files, _eviction, diskUsable, logger);
         _source = new BlockSourceFetcher(
             new FetchSlots(options.OnDemandFetchConcurrency, options.ReadAheadFetchConcurrency, options.PrefetchFetchConcurrency),
-            _lifetime.Token);
+            _lifetime.Token,
+            sharedTier is null ? null : new SharedTierLookup(sharedTier, options.BlockSize));
         _runs = new BlockRunFetcher(_store, _flights, _source, options.BlockSize);
 
         if (diskUsable)
@@ -183,6 +185,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         RemoteBytes = _source.Bytes,
         SingleFlightJoins = _flights.Joins,
         RemoteRequests = _source.Requests,
+        SharedTierHits = _source.Tier?.Hits ?? 0,
     };
 
     public async ValueTask DisposeAsync()
@@ -250,7 +253,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
                 return;
             }
 
-            var payload = await _source.FetchBlockAsync(flight, fetch);
+            var payload = await _source.FetchBlockAsync(key, flight, fetch);
 
             // Stored before readers are released: when GetAsync returns, the block is on disk (or passed through),
             // so an Invalidate or a Contains after a read sees it. The write goes to the page cache: ~1 ms per 4 MiB.

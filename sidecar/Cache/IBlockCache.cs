@@ -108,6 +108,9 @@ internal sealed record CacheStatistics(
 
     /// <summary>Remote requests made for blocks: a run of adjacent blocks fetched with one ranged GET counts once.</summary>
     public long RemoteRequests { get; init; }
+
+    /// <summary>Blocks missing on disk that came from the shared tier instead of the remote.</summary>
+    public long SharedTierHits { get; init; }
 }
 
 /// <summary>A block's bytes in a pooled buffer; dispose to return it.</summary>

@@ -149,7 +149,8 @@ internal static class SidecarHostingExtensions
             sp.GetService<IBlockCache>(),
             sp.GetService<IPrefetchStatus>(),
             sp.GetService<IVolumeStatus>(),
-            sp.GetService<ConfigFileWatcher>()));
+            sp.GetService<ConfigFileWatcher>(),
+            sp.GetService<ISharedBlockTier>()));
         if (config.Upstream is { Endpoint.Length: > 0 })
         {
             services.AddHttpForwarder();
