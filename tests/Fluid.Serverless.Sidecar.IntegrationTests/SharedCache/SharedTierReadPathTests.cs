@@ -204,7 +204,7 @@ public sealed class SharedTierReadPathTests(RedisClusterFixture cluster) : IAsyn
 
     private static async Task<string> StatusAsync(SidecarProcess sidecar)
     {
-        using var admin = new HttpClient { BaseAddress = sidecar.AdminEndpoint };
+        using var admin = new HttpClient { BaseAddress = sidecar.AdminLocalEndpoint };
         return await admin.GetStringAsync(new Uri("/status", UriKind.Relative));
     }
 

@@ -48,6 +48,24 @@ public sealed class SourceFactoryTests
     }
 
     [Fact]
+    public void Create_InvalidOptionValueFromSecret_ErrorNamesTheOptionButNotTheValue()
+    {
+        const string secretEndpoint = "not a uri: s3cr3t-endpoint-value";
+        var config = new DatasetConfig
+        {
+            Name = "imagenet",
+            Source = "s3://bucket/prefix",
+            Options = new Dictionary<string, string> { ["region"] = "us-east-1" },
+            SecretOptions = new Dictionary<string, string> { ["endpoint"] = "FLUID_SECRET_IMAGENET_ENDPOINT" },
+        };
+
+        var error = Assert.Throws<ArgumentException>(() => Factory(new() { ["FLUID_SECRET_IMAGENET_ENDPOINT"] = secretEndpoint }).Create(config));
+
+        Assert.Contains("'endpoint'", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cr3t-endpoint-value", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Create_SecretEnvironmentVariableMissing_ThrowsNamingOptionAndVariable()
     {
         var config = new DatasetConfig

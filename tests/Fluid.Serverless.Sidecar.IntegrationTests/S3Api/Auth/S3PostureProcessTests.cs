@@ -307,7 +307,7 @@ public sealed class ReloadGuardProcessTests
         do
         {
             await Task.Delay(100);
-            status = await http.GetStringAsync(new Uri(sidecar.AdminEndpoint, "/status"));
+            status = await http.GetStringAsync(new Uri(sidecar.AdminLocalEndpoint, "/status"));
         }
         while (!status.Contains("widens", StringComparison.Ordinal) && waited.Elapsed < TimeSpan.FromSeconds(60));
 
