@@ -61,9 +61,11 @@ class Sidecar:
         self.work = work
         self.s3_port = free_port()
         self.admin_port = free_port()
+        # /status is served on the local admin port only (the probe port answers /healthz, /readyz, /metrics).
+        self.admin_local_port = free_port()
         config = {
             "s3": {"address": "127.0.0.1", "port": self.s3_port},
-            "admin": {"address": "127.0.0.1", "port": self.admin_port},
+            "admin": {"address": "127.0.0.1", "port": self.admin_port, "localPort": self.admin_local_port},
             "cache": {"directory": cache_dir, "quotaBytes": 8 * 1024 ** 3, "minFreeBytes": 64 * 1024 ** 2},
             "datasets": datasets,
         }
@@ -103,7 +105,7 @@ class Sidecar:
             self.process.wait()
 
     def status(self):
-        conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.1", self.admin_local_port, timeout=10)
         conn.request("GET", "/status")
         body = conn.getresponse().read()
         conn.close()

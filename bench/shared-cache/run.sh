@@ -113,13 +113,14 @@ echo "   sidecar: $sidecar_kind"
 
 # start_sidecar NAME PREFIX: PREFIX empty = no tier. Writes NAME.s3 / NAME.admin with its ports.
 start_sidecar() {
-  local name="$1" prefix="$2" s3 admin tier_json=""
-  s3=$(free_port); admin=$(free_port)
+  local name="$1" prefix="$2" s3 admin admin_local tier_json=""
+  # Every sidecar needs its own local admin port too: the default (17482) would be shared by all of them.
+  s3=$(free_port); admin=$(free_port); admin_local=$(free_port)
   [[ -n "$prefix" ]] && tier_json=", \"sharedCache\": { \"engine\": \"redis\", \"endpoints\": [\"127.0.0.1:$tier_port\"], \"prefix\": \"$prefix\"${TIER_TIMEOUT_MS:+, \"timeoutMilliseconds\": $TIER_TIMEOUT_MS}${TIER_LEASE_MS:+, \"leaseMilliseconds\": $TIER_LEASE_MS} }"
   cat >"$work/$name.json" <<JSON
 {
   "s3": { "address": "127.0.0.1", "port": $s3 },
-  "admin": { "address": "127.0.0.1", "port": $admin },
+  "admin": { "address": "127.0.0.1", "port": $admin, "localPort": $admin_local },
   "cache": { "directory": "$work/$name-cache", "minFreeBytes": 0 },
   "datasets": [ { "name": "$bucket", "source": "s3://$bucket/", "immutable": true,
                   "options": { "endpoint": "$remote", "region": "us-east-1", "pathStyle": "true" } } ]
