@@ -72,13 +72,14 @@ stop_rss_sampler() { # FILE -> peak MiB
 }
 
 start_sidecar() { # NAME DATASET_JSON -> sets sidecar_pid, sidecar_url
-    local name="$1" dataset="$2" s3_port admin_port
-    s3_port="$(free_port)"; admin_port="$(free_port)"
+    local name="$1" dataset="$2" s3_port admin_port admin_local_port
+    # Each sidecar gets its own local admin port: two run at once in (c), and the default (17482) is one port.
+    s3_port="$(free_port)"; admin_port="$(free_port)"; admin_local_port="$(free_port)"
     mkdir -p "$work/$name-cache"
     cat >"$work/$name.json" <<JSON
 {
   "s3": { "address": "127.0.0.1", "port": $s3_port },
-  "admin": { "address": "127.0.0.1", "port": $admin_port },
+  "admin": { "address": "127.0.0.1", "port": $admin_port, "localPort": $admin_local_port },
   "cache": { "directory": "$work/$name-cache", "quotaBytes": 2147483648, "minFreeBytes": 104857600 },
   "datasets": [ $dataset ]
 }

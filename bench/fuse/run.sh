@@ -99,7 +99,7 @@ cat >"$work/fluid.json" <<JSON
 {
   "mode": "fuse",
   "s3": { "address": "127.0.0.1", "port": $(free_port) },
-  "admin": { "address": "127.0.0.1", "port": $(free_port) },
+  "admin": { "address": "127.0.0.1", "port": $(free_port), "localPort": $(free_port) },
   "cache": { "directory": "$work/fluid-cache", "minFreeBytes": 0 $span_json },
   "datasets": [ { "name": "$bucket", "source": "s3://$bucket/", "immutable": true, "mountPath": "$work/fluid",
                   "options": { "endpoint": "$endpoint", "region": "us-east-1", "pathStyle": "true" } } ]
