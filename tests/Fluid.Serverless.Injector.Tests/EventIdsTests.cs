@@ -1,5 +1,4 @@
-using System.Reflection;
-using Microsoft.Extensions.Logging;
+using Fluid.Serverless.Tests.Architecture;
 
 namespace Fluid.Serverless.Injector.Tests;
 
@@ -11,22 +10,10 @@ public sealed class EventIdsTests
     [Fact]
     public void EveryLogMethod_HasAnEventIdNoOtherLogMethodUses()
     {
-        const BindingFlags everyMethod = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static
-            | BindingFlags.Instance | BindingFlags.DeclaredOnly;
-        var assembly = typeof(Fluid.Serverless.Injector.EventIds).Assembly;
-        var logMethods = assembly.GetTypes()
-            .SelectMany(type => type.GetMethods(everyMethod))
-            .Select(method => (Method: method, Attribute: method.GetCustomAttribute<LoggerMessageAttribute>()))
-            .Where(pair => pair.Attribute is not null)
-            .Select(pair => (Name: $"{pair.Method.DeclaringType!.FullName}.{pair.Method.Name}", pair.Attribute!.EventId))
-            .ToList();
+        var logMethods = LogEventIds.Of(typeof(Fluid.Serverless.Injector.EventIds).Assembly);
 
         Assert.NotEmpty(logMethods);
-        var shared = logMethods
-            .GroupBy(method => method.EventId)
-            .Where(group => group.Count() > 1)
-            .Select(group => $"event ID {group.Key}: {string.Join(", ", group.Select(method => method.Name))}")
-            .ToList();
+        var shared = LogEventIds.Shared(logMethods);
         Assert.True(shared.Count == 0, "log methods share an event ID (give each its own in EventIds):\n" + string.Join("\n", shared));
     }
 }
