@@ -245,6 +245,7 @@ internal sealed class BlockRunFetcher
 
     private void FailBlock(RunBlock block, Exception error)
     {
+        _source.Tier?.Abandon(block.Key);
         block.Flight.Fail(error);
         _flights.End(block.Key, block.Flight);
     }

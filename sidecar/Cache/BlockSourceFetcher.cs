@@ -57,7 +57,17 @@ internal sealed class BlockSourceFetcher
             flight.ReturnPayload();
         }
 
-        var payload = await FetchBlockAsync(flight, fetch);
+        Memory<byte> payload;
+        try
+        {
+            payload = await FetchBlockAsync(flight, fetch);
+        }
+        catch
+        {
+            Tier?.Abandon(key);
+            throw;
+        }
+
         Tier?.Put(key, payload);
         return payload;
     }

@@ -57,6 +57,9 @@ internal sealed class SharedTierLookup(ISharedBlockTier tier, int blockSize)
 
     /// <summary>Queues a block fetched from the remote for the other pods; copies, never waits.</summary>
     public void Put(BlockKey key, ReadOnlyMemory<byte> block) => tier.Put(IdOf(key), block);
+
+    /// <summary>A block this pod will not deliver (its remote fetch failed): its fill lease, if held, goes to a waiter.</summary>
+    public void Abandon(BlockKey key) => tier.AbandonFillLease(IdOf(key));
 }
 
 internal enum TierProbe

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Fluid.Serverless.Sidecar.Resilience;
 using Microsoft.Extensions.Logging;
@@ -11,7 +12,9 @@ namespace Fluid.Serverless.Sidecar.Cache.SharedTier;
 /// <summary>
 /// Makes sure the tier never makes a read worse: every engine call runs under a timeout inside a circuit breaker (an open
 /// breaker skips the tier at once), writes wait in a bounded queue off the reader's path and are dropped when it is
-/// full, and no engine exception reaches a reader: failures are misses, counted.
+/// full, and no engine exception reaches a reader: failures are misses, counted. A write this pod owes to waiting pods
+/// (it holds the block's fill lease) is never dropped for queue space, and a lease it cannot honour (the fetch or the
+/// write failed) is given back, so the waiters take it over instead of waiting out the lease time.
 /// </summary>
 internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncDisposable
 {
@@ -27,6 +30,9 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
     private readonly Channel<PendingWrite> writes = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleWriter = false });
     private readonly Task[] writers;
     private readonly byte[] leaseOwner = Guid.NewGuid().ToByteArray();
+
+    /// <summary>Fill leases this pod holds and has not written or given back yet: lease key → when it was taken.</summary>
+    private readonly ConcurrentDictionary<string, long> heldLeases = new(StringComparer.Ordinal);
 
     public GuardedSharedBlockTier(ISharedTierStore store, SharedTierOptions options, TimeProvider timeProvider, ILogger logger)
     {
@@ -77,24 +83,34 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
 
     public void Put(SharedBlockId id, ReadOnlyMemory<byte> block)
     {
-        // Nothing to write to: a client still connecting, an engine that went away, or a breaker that is open.
+        var hash = new byte[SharedTierKeys.HashSize];
+        id.Hash(hash);
+        var leaseKey = SharedTierKeys.Lease(options.Prefix, hash);
+        var holdsLease = heldLeases.TryRemove(leaseKey, out _);
+
+        // Nothing to write to: a client still connecting, an engine that went away, or a breaker that is open. Waiters
+        // for a lease we hold find the tier failing too and stop waiting at once.
         if (!store.IsConnected || BreakerState == SharedTierBreakerState.Open)
         {
             Metrics.Dropped();
             return;
         }
 
-        if (!Metrics.TryReserveWrite(options.MaxPendingWrites))
+        // The queue bound keeps memory in check for writes nobody waits for; a leased block's write is bounded by the
+        // fetches in flight, and dropping it would make every waiting pod fetch the block itself.
+        if (holdsLease)
+        {
+            Metrics.ReserveWrite();
+        }
+        else if (!Metrics.TryReserveWrite(options.MaxPendingWrites))
         {
             return;
         }
 
-        var hash = new byte[SharedTierKeys.HashSize];
-        id.Hash(hash);
         var length = SharedBlockValue.ValueLength(block.Length);
         var buffer = ArrayPool<byte>.Shared.Rent(length);
         SharedBlockValue.Write(buffer, hash, block.Span);
-        if (!writes.Writer.TryWrite(new PendingWrite(SharedTierKeys.Block(options.Prefix, hash), buffer, length, block.Length)))
+        if (!writes.Writer.TryWrite(new PendingWrite(SharedTierKeys.Block(options.Prefix, hash), buffer, length, block.Length, holdsLease ? leaseKey : null)))
         {
             // Only after disposal.
             ArrayPool<byte>.Shared.Return(buffer);
@@ -103,15 +119,36 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
         }
     }
 
+    public void AbandonFillLease(SharedBlockId id)
+    {
+        var hash = new byte[SharedTierKeys.HashSize];
+        id.Hash(hash);
+        var leaseKey = SharedTierKeys.Lease(options.Prefix, hash);
+        if (heldLeases.TryRemove(leaseKey, out _))
+        {
+            _ = ReleaseLeaseAsync(leaseKey);
+        }
+    }
+
     public async ValueTask<FillLease> TryAcquireFillLeaseAsync(SharedBlockId id, CancellationToken cancellationToken)
     {
         var hash = new byte[SharedTierKeys.HashSize];
         id.Hash(hash);
-        var key = SharedTierKeys.Lease(options.Prefix, hash);
+        return await TryTakeLeaseAsync(SharedTierKeys.Lease(options.Prefix, hash), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<FillLease> TryTakeLeaseAsync(string leaseKey, CancellationToken cancellationToken)
+    {
         var created = await GuardAsync(
-            async token => await store.TryCreateAsync(key, leaseOwner, options.Lease, token).ConfigureAwait(false),
+            async token => await store.TryCreateAsync(leaseKey, leaseOwner, options.Lease, token).ConfigureAwait(false),
             (bool?)null,
             cancellationToken).ConfigureAwait(false);
+        if (created == true)
+        {
+            ForgetExpiredLeases();
+            heldLeases[leaseKey] = timeProvider.GetTimestamp();
+        }
+
         return created switch
         {
             true => FillLease.Acquired,
@@ -120,12 +157,45 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
         };
     }
 
+    /// <summary>
+    /// A lease neither written nor given back (a fetch whose caller went away) has expired at the engine by now; drop it
+    /// here too so the table stays as small as the fetches in flight.
+    /// </summary>
+    private void ForgetExpiredLeases()
+    {
+        if (heldLeases.Count < 256)
+        {
+            return;
+        }
+
+        foreach (var (key, taken) in heldLeases)
+        {
+            if (timeProvider.GetElapsedTime(taken) > options.Lease)
+            {
+                heldLeases.TryRemove(key, out _);
+            }
+        }
+    }
+
+    private async Task ReleaseLeaseAsync(string leaseKey)
+    {
+        await GuardAsync(
+            async token =>
+            {
+                await store.DeleteIfValueAsync(leaseKey, leaseOwner, token).ConfigureAwait(false);
+                return true;
+            },
+            false,
+            CancellationToken.None).ConfigureAwait(false);
+    }
+
     public async ValueTask<bool> WaitForFillAsync(SharedBlockId id, Memory<byte> destination, CancellationToken cancellationToken)
     {
         Metrics.LeaseWait();
         var hash = new byte[SharedTierKeys.HashSize];
         id.Hash(hash);
         var key = SharedTierKeys.Block(options.Prefix, hash);
+        var leaseKey = SharedTierKeys.Lease(options.Prefix, hash);
         var started = timeProvider.GetTimestamp();
         var pause = FirstPoll;
         while (true)
@@ -137,6 +207,14 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
                 // A failing tier ends the wait at once: the holder's fill would not reach us either.
                 Count(found, destination.Length);
                 return found == ReadOutcome.Hit;
+            }
+
+            // The holder gave its lease back (its fetch or write failed) or it expired: the first waiter to take it
+            // over fetches the block for everyone, and the others go on waiting for that fill.
+            if (await TryTakeLeaseAsync(leaseKey, cancellationToken).ConfigureAwait(false) == FillLease.Acquired)
+            {
+                Count(found, destination.Length);
+                return false;
             }
 
             await Task.Delay(pause, timeProvider, cancellationToken).ConfigureAwait(false);
@@ -251,6 +329,10 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
                 else
                 {
                     Metrics.Dropped();
+                    if (write.LeaseKey is not null)
+                    {
+                        await ReleaseLeaseAsync(write.LeaseKey).ConfigureAwait(false);
+                    }
                 }
             }
             finally
@@ -268,7 +350,8 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
         Failed,
     }
 
-    private readonly record struct PendingWrite(string Key, byte[] Buffer, int Length, int PayloadLength);
+    /// <summary>A queued block; <paramref name="LeaseKey"/> is the fill lease this pod holds for it, given back if the write fails.</summary>
+    private readonly record struct PendingWrite(string Key, byte[] Buffer, int Length, int PayloadLength, string? LeaseKey);
 
     [LoggerMessage(EventId = EventIds.SharedTierCorruptValue, Level = LogLevel.Warning, Message = "Shared tier: value under {Key} failed its header check (magic, length, CRC32C or identity); treated as a miss and overwritten by the next fill")]
     private static partial void LogCorrupt(ILogger logger, string key);

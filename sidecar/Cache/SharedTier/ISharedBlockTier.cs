@@ -16,9 +16,17 @@ internal interface ISharedBlockTier
     /// <summary>
     /// Queues the block for writing to the tier and returns at once (write-around, off the reader's critical path). The
     /// bytes are copied before this returns, so the caller may reuse <paramref name="block"/>. Dropped and counted when
-    /// <c>maxPendingWrites</c> blocks are already queued, the engine is not connected or the breaker is open.
+    /// the engine is not connected or the breaker is open, and when <c>maxPendingWrites</c> blocks are already queued
+    /// unless this pod holds the block's fill lease: other pods wait for that write, so it is never dropped for space,
+    /// and the lease is given back when the write fails.
     /// </summary>
     void Put(SharedBlockId id, ReadOnlyMemory<byte> block);
+
+    /// <summary>
+    /// Gives back the fill lease of a block this pod will not write (its remote fetch failed), so a waiting pod takes
+    /// the lease over at its next poll instead of waiting out the lease time. No-op when this pod holds no such lease.
+    /// </summary>
+    void AbandonFillLease(SharedBlockId id);
 
     /// <summary>
     /// Cluster-wide single flight: <see cref="FillLease.Acquired"/> = this pod fetches the block from the remote and
@@ -29,8 +37,9 @@ internal interface ISharedBlockTier
     ValueTask<FillLease> TryAcquireFillLeaseAsync(SharedBlockId id, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Polls the tier with bounded backoff until the block appears (true, <paramref name="destination"/> filled) or the
-    /// lease time has passed (false: fetch it yourself).
+    /// Polls the tier with bounded backoff until the block appears (true, <paramref name="destination"/> filled), the
+    /// lease becomes free and this pod takes it over (false: fetch it yourself, as the new holder), or the lease time
+    /// has passed (false).
     /// </summary>
     ValueTask<bool> WaitForFillAsync(SharedBlockId id, Memory<byte> destination, CancellationToken cancellationToken);
 

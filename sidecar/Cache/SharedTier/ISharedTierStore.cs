@@ -26,4 +26,10 @@ internal interface ISharedTierStore : IAsyncDisposable
     /// = it exists, null = the engine cannot do conditional creates.
     /// </summary>
     Task<bool?> TryCreateAsync(string key, ReadOnlyMemory<byte> value, TimeSpan lifetime, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes <paramref name="key"/> when it still holds <paramref name="value"/> (a lease given back by its holder).
+    /// Best effort: an engine that cannot tell lets the key expire instead.
+    /// </summary>
+    Task DeleteIfValueAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken);
 }

@@ -98,6 +98,23 @@ internal sealed partial class RedisTierStore : ISharedTierStore
         return await database.StringSetAsync(key, value, lifetime, When.NotExists).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    public async Task DeleteIfValueAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
+    {
+        var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        if (database is null)
+        {
+            return;
+        }
+
+        // GET then DEL, not a script: Garnet runs Lua only when started with --lua. The gap between the two can at worst
+        // delete a lease that expired and was taken again meanwhile, which costs one duplicate remote fetch, never bytes.
+        var current = await database.StringGetAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (current.HasValue && ((ReadOnlyMemory<byte>)current).Span.SequenceEqual(value.Span))
+        {
+            await database.KeyDeleteAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         try

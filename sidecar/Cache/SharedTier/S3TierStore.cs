@@ -111,6 +111,12 @@ internal sealed class S3TierStore(AmazonS3Client client, string bucket) : IShare
         }
     }
 
+    /// <summary>
+    /// A lease on a bucket is an object named by its time window (see <see cref="TryCreateAsync"/>), which the holder
+    /// would have to remember to delete it; it simply ends with its window, so a waiter waits at most one lease time.
+    /// </summary>
+    public Task DeleteIfValueAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken) => Task.CompletedTask;
+
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private PutObjectRequest Put(string key, Stream body) => new()

@@ -107,6 +107,39 @@ public sealed class SharedTierSeamTests : IDisposable
     }
 
     [Fact]
+    public async Task GetAsync_RemoteFetchFailsUnderOurLease_TheLeaseIsGivenBackForAWaiter()
+    {
+        var (obj, _) = PutObject("broken.bin", BlockSize);
+        _source.FailingKeys.Add(obj.Key);
+
+        await using var cache = NewCache(_dirA);
+        await Assert.ThrowsAnyAsync<Exception>(async () => await cache.GetAsync(
+            KeyOf(obj, 0),
+            BlockSize,
+            (destination, ct) => _source.ReadAsync(obj, 0, destination, ct),
+            BlockPriority.OnDemand,
+            CancellationToken.None));
+
+        Assert.Equal([IdOf(obj, 0)], _tier.Abandoned);
+        Assert.Equal(0, _tier.Puts);
+    }
+
+    [Fact]
+    public async Task FetchRun_RemoteFailsMidRun_EveryUndeliveredBlocksLeaseIsGivenBack()
+    {
+        var (obj, _) = PutObject("broken-run.bin", 3 * BlockSize);
+        _source.FailingKeys.Add(obj.Key);
+
+        await using var cache = NewCache(_dirA);
+        foreach (var block in FetchRun(cache, obj, 0, 3))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => block);
+        }
+
+        Assert.Equal([0L, 1L, 2L], _tier.Abandoned.Select(id => id.BlockIndex).Order().ToArray());
+    }
+
+    [Fact]
     public async Task GetAsync_ObjectChangedAtTheRemote_NewETagMissesTheTierAndServesTheNewBytes()
     {
         var (oldObj, oldBytes) = PutObject("v.bin", BlockSize);
@@ -198,6 +231,10 @@ public sealed class SharedTierSeamTests : IDisposable
         }
 
         public ValueTask<FillLease> TryAcquireFillLeaseAsync(SharedBlockId id, CancellationToken cancellationToken) => ValueTask.FromResult(Lease);
+
+        public ConcurrentBag<SharedBlockId> Abandoned { get; } = [];
+
+        public void AbandonFillLease(SharedBlockId id) => Abandoned.Add(id);
 
         public ValueTask<bool> WaitForFillAsync(SharedBlockId id, Memory<byte> destination, CancellationToken cancellationToken)
         {
