@@ -45,12 +45,15 @@ public sealed class FaultProxy : IAsyncDisposable
     private (double Share, Fault Fault, Random Random)? shareFault;
     private readonly List<string> hosts = [];
     private readonly List<string> ranges = [];
+    private readonly List<string> paths = [];
+    private readonly string pathPrefix;
     private int requestCount;
 
-    private FaultProxy(WebApplication app, Uri upstream)
+    private FaultProxy(WebApplication app, Uri upstream, string pathPrefix)
     {
         this.app = app;
         this.upstream = upstream;
+        this.pathPrefix = pathPrefix;
         upstreamClient = new HttpClient(new SocketsHttpHandler { AutomaticDecompression = DecompressionMethods.None, AllowAutoRedirect = false, UseCookies = false })
         {
             Timeout = Timeout.InfiniteTimeSpan,
@@ -84,16 +87,32 @@ public sealed class FaultProxy : IAsyncDisposable
         }
     }
 
+    /// <summary>Request paths received, in order, as the client sent them (before any prefix is taken off).</summary>
+    public IReadOnlyList<string> Paths
+    {
+        get
+        {
+            lock (gate)
+            {
+                return [.. paths];
+            }
+        }
+    }
+
     /// <summary>Requests that reached the proxy (faulted or not).</summary>
     public int RequestCount => Volatile.Read(ref requestCount);
 
-    public static async Task<FaultProxy> StartAsync(string upstreamBase)
+    /// <summary>
+    /// Starts the proxy. With <paramref name="pathPrefix"/> (e.g. "/api/v1/s3", as Alluxio's S3 gateway serves), only
+    /// requests under it are forwarded, without it; any other path gets 404 NoSuchBucket, as a gateway would answer.
+    /// </summary>
+    public static async Task<FaultProxy> StartAsync(string upstreamBase, string pathPrefix = "")
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
         var app = builder.Build();
-        var proxy = new FaultProxy(app, new Uri(upstreamBase));
+        var proxy = new FaultProxy(app, new Uri(upstreamBase), pathPrefix);
         app.Run(proxy.HandleAsync);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -178,6 +197,15 @@ public sealed class FaultProxy : IAsyncDisposable
         {
             hosts.Add(context.Request.Host.Value ?? "");
             ranges.Add(context.Request.Headers.Range.ToString());
+            paths.Add(context.Request.Path.ToUriComponent());
+        }
+
+        var path = context.Request.Path;
+        if (pathPrefix.Length > 0 && !path.StartsWithSegments(pathPrefix, StringComparison.Ordinal, out path))
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            await context.Response.WriteAsync("<Error><Code>NoSuchBucket</Code><Message>not under the gateway's path</Message></Error>");
+            return;
         }
 
         var fault = NextFault();
@@ -197,7 +225,7 @@ public sealed class FaultProxy : IAsyncDisposable
                 break;
         }
 
-        using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), new Uri(upstream, context.Request.Path.ToUriComponent() + context.Request.QueryString.ToUriComponent()));
+        using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), new Uri(upstream, path.ToUriComponent() + context.Request.QueryString.ToUriComponent()));
         if (context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0)
         {
             request.Content = new StreamContent(context.Request.Body);
