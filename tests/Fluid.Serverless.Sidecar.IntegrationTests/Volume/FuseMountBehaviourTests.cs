@@ -88,7 +88,9 @@ public sealed class FuseMountBehaviourTests
         Assert.InRange(firstPassReads, 16, 20); // 1 MiB each (read-ahead raised, max_pages=256), not 128 KiB
 
         Assert.Equal(0, (await Shell.RunAsync("python3", "-c", readAll, mounted.PathOf("big.bin"))).ExitCode);
-        Assert.Equal(firstPassReads, Interlocked.Read(ref counts[(int)FuseOpcode.Read])); // FOPEN_KEEP_CACHE
+        // FOPEN_KEEP_CACHE: the second pass comes from the page cache. A pass that went to the sidecar again would cost
+        // another 16 READs; one or two stray ones are pages the kernel dropped on a busy machine, not a lost cache.
+        Assert.InRange(Interlocked.Read(ref counts[(int)FuseOpcode.Read]) - firstPassReads, 0, 2);
     }
 
     [Fact]
