@@ -53,6 +53,7 @@ internal sealed class SidecarConfigMutator : IPodMutator
         Prefetch = new PrefetchConfig { WaitForReady = plan.Settings.WaitForPrefetch },
         Datasets = [.. plan.Datasets.SelectMany(d => d.Configs)],
         SharedCache = plan.SharedCache,
+        DropPrivileges = plan.Mode == DatasetModes.Fuse && plan.Options.FuseDropPrivileges ? new DropPrivilegesConfig() : null,
         Credentials = plan.Settings.S3Auth == S3AuthPostures.Strict
             ? new PodCredentialsConfig { GeneratedFile = SidecarDefaults.GeneratedCredentialsFile }
             : null,

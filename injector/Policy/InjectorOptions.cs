@@ -40,6 +40,12 @@ internal sealed record InjectorOptions
     /// Empty: no Dataset gets a hostPath volume, since whoever writes a Dataset could otherwise read any node path.</summary>
     public IReadOnlyList<string> AllowedHostPaths { get; init; } = [];
 
+    /// <summary>FUSE sidecars drop root once their mounts are up (the sidecar config's dropPrivileges): a root mount
+    /// helper without the secrets keeps mounting, and the process that parses remote data, holds the secrets and serves
+    /// S3 runs as the image's non-root user with no capabilities. Off only for kernels or runtimes where the helper
+    /// cannot take the sidecar's /dev/fuse descriptor (pidfd_getfd needs Linux 5.6).</summary>
+    public bool FuseDropPrivileges { get; init; } = true;
+
     public int S3Port { get; init; } = SidecarDefaults.S3Port;
     public int AdminPort { get; init; } = SidecarDefaults.AdminPort;
 
