@@ -56,7 +56,7 @@ def readyz_once(port):
 
 
 class Sidecar:
-    def __init__(self, command, work, cache_dir, datasets, prefetch=None):
+    def __init__(self, command, work, cache_dir, datasets, prefetch=None, shared_cache=None):
         self.command = command
         self.work = work
         self.s3_port = free_port()
@@ -71,6 +71,8 @@ class Sidecar:
         }
         if prefetch:
             config["prefetch"] = prefetch
+        if shared_cache:
+            config["sharedCache"] = shared_cache
         self.config_path = os.path.join(work, f"config-{self.admin_port}.json")
         with open(self.config_path, "w") as f:
             json.dump(config, f)
@@ -242,8 +244,8 @@ def in_flight_terminate(sidecar, large_hash):
     return seconds, code, outcome.get("end", "hung")
 
 
-def measure(name, command, args, work, warm_cache_dir, small_dir, large_dir, large_hash):
-    print(f"--- {name}: {' '.join(command)}", flush=True)
+def measure(name, command, args, work, warm_cache_dir, small_dir, large_dir, large_hash, shared_cache=None):
+    print(f"--- {name}: {' '.join(command)}" + (f" with sharedCache {json.dumps(shared_cache)}" if shared_cache else ""), flush=True)
     result = {"name": name}
     cache_dir = os.path.join(work, f"cache-{name}")
     datasets = [{"name": "small", "source": f"local://{small_dir}"},
@@ -255,7 +257,7 @@ def measure(name, command, args, work, warm_cache_dir, small_dir, large_dir, lar
     shutil.copytree(warm_cache_dir, cache_dir, copy_function=os.link)
     times = []
     for _ in range(args.starts):
-        sidecar = Sidecar(command, work, cache_dir, datasets)
+        sidecar = Sidecar(command, work, cache_dir, datasets, shared_cache=shared_cache)
         try:
             times.append(sidecar.start())
             sidecar.terminate()
@@ -265,7 +267,7 @@ def measure(name, command, args, work, warm_cache_dir, small_dir, large_dir, lar
     result["ready_min_ms"] = min(times) * 1000
     print(f"    start->ready: median {result['ready_ms']:.1f} ms, min {result['ready_min_ms']:.1f} ms, max {max(times) * 1000:.1f} ms", flush=True)
 
-    sidecar = Sidecar(command, work, cache_dir, datasets)
+    sidecar = Sidecar(command, work, cache_dir, datasets, shared_cache=shared_cache)
     try:
         sidecar.start()
         # (2) idle RSS: after the background index scan of the 10,000 blocks has finished.
@@ -294,7 +296,7 @@ def measure(name, command, args, work, warm_cache_dir, small_dir, large_dir, lar
     finally:
         sidecar.kill()
 
-    sidecar = Sidecar(command, work, cache_dir, datasets)
+    sidecar = Sidecar(command, work, cache_dir, datasets, shared_cache=shared_cache)
     try:
         sidecar.start()
         result["restart_ok"] = get_sha256(sidecar.s3_port, "large", "object.bin") == large_hash
@@ -312,8 +314,14 @@ def main():
     parser.add_argument("--starts", type=int, default=20)
     parser.add_argument("--load-seconds", type=int, default=60)
     parser.add_argument("--work", default=None)
+    parser.add_argument("--tier", action="append", default=[],
+                        help="NAME=HOST:PORT: the build NAME runs with a Redis-protocol shared tier there (a closed port = a tier down at start)")
     args = parser.parse_args()
     builds = [(b.split("=", 1)[0], shlex.split(b.split("=", 1)[1])) for b in args.build]
+    tiers = {t.split("=", 1)[0]: {"engine": "redis", "endpoints": [t.split("=", 1)[1]]} for t in args.tier}
+    unknown = set(tiers) - {name for name, _ in builds}
+    if unknown:
+        parser.error(f"--tier names builds that do not exist: {', '.join(sorted(unknown))}")
 
     work = args.work or tempfile.mkdtemp(prefix="fluid-footprint-")
     try:
@@ -327,7 +335,7 @@ def main():
         if on_disk < WARM_BLOCKS:
             raise RuntimeError(f"expected {WARM_BLOCKS} blocks in the warm cache, found {on_disk}")
 
-        results = [measure(name, command, args, work, warm_dir, small_dir, large_dir, large_hash) for name, command in builds]
+        results = [measure(name, command, args, work, warm_dir, small_dir, large_dir, large_hash, tiers.get(name)) for name, command in builds]
         print_table(results, args)
         ok = all(r["exit_code"] == 0 and r["restart_ok"] and r["in_flight"] in ("completed", "cut") for r in results)
         return 0 if ok else 1

@@ -7,7 +7,8 @@
 #   FOOTPRINT_LOAD_SECONDS=20 bash bench/footprint/run.sh
 #   FOOTPRINT_AOT_BINARY=/path/fluid-sidecar bash bench/footprint/run.sh   # skip the publish
 #
-# Env: FOOTPRINT_LOAD_SECONDS (default 60), FOOTPRINT_STARTS (default 20), CONFIGURATION (default Release).
+# Env: FOOTPRINT_LOAD_SECONDS (default 60), FOOTPRINT_STARTS (default 20), CONFIGURATION (default Release),
+# FOOTPRINT_TIER (default 1: also the AOT binary with a shared tier that answers and with one that is down).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -32,9 +33,26 @@ if [[ ! -f "$jit_dll" ]]; then
 fi
 echo "AOT binary: $aot_binary ($(du -h "$aot_binary" | cut -f1))"
 
+# The AOT binary again with a shared tier configured: once with a Redis-protocol engine that answers (redis-server on
+# a loopback port) and once with one that does not (a closed port): neither may delay readiness or grow idle RSS.
+tier_args=()
+if [[ "${FOOTPRINT_TIER:-1}" == 1 ]]; then
+    need_debian redis-server=redis-server
+    tier_dir="$(mktemp -d)"
+    tier_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+    down_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+    redis-server --port "$tier_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$tier_dir" --daemonize no >"$tier_dir/redis.log" 2>&1 &
+    tier_pid=$!
+    trap 'kill "$tier_pid" 2>/dev/null; rm -rf "$tier_dir"' EXIT
+    until redis-cli -p "$tier_port" ping >/dev/null 2>&1; do sleep 0.1; done
+    tier_args=(--build "aot+tier=$aot_binary" --tier "aot+tier=127.0.0.1:$tier_port"
+               --build "aot+tier-down=$aot_binary" --tier "aot+tier-down=127.0.0.1:$down_port")
+fi
+
 # The first build is the reference of the ratio column: JIT, so the ratios read "AOT is x times the JIT".
-exec python3 "$repo_root/bench/footprint/footprint.py" \
+python3 "$repo_root/bench/footprint/footprint.py" \
     --build "jit=dotnet $jit_dll" \
     --build "aot=$aot_binary" \
+    "${tier_args[@]}" \
     --starts "${FOOTPRINT_STARTS:-20}" \
     --load-seconds "${FOOTPRINT_LOAD_SECONDS:-60}"

@@ -12,9 +12,9 @@ namespace Fluid.Serverless.Sidecar.Cache.SharedTier;
 /// <summary>
 /// Makes sure the tier never makes a read worse: every engine call runs under a timeout inside a circuit breaker (an open
 /// breaker skips the tier at once), writes wait in a bounded queue off the reader's path and are dropped when it is
-/// full, and no engine exception reaches a reader: failures are misses, counted. A write this pod owes to waiting pods
-/// (it holds the block's fill lease) is never dropped for queue space, and a lease it cannot honour (the fetch or the
-/// write failed) is given back, so the waiters take it over instead of waiting out the lease time.
+/// full, and no engine exception reaches a reader: failures are misses, counted. A fill lease this pod cannot honour
+/// (its fetch failed, or the write was dropped or failed) is given back, so a waiting pod takes it over at its next
+/// poll instead of waiting out the lease time.
 /// </summary>
 internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncDisposable
 {
@@ -96,14 +96,16 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
             return;
         }
 
-        // The queue bound keeps memory in check for writes nobody waits for; a leased block's write is bounded by the
-        // fetches in flight, and dropping it would make every waiting pod fetch the block itself.
-        if (holdsLease)
+        // The queue bound keeps memory in check (a remote faster than the tier would otherwise queue whole objects). A
+        // leased block dropped here gives its lease back, so a waiting pod takes it over at its next poll instead of
+        // waiting out the lease time.
+        if (!Metrics.TryReserveWrite(options.MaxPendingWrites))
         {
-            Metrics.ReserveWrite();
-        }
-        else if (!Metrics.TryReserveWrite(options.MaxPendingWrites))
-        {
+            if (holdsLease)
+            {
+                _ = ReleaseLeaseAsync(leaseKey);
+            }
+
             return;
         }
 

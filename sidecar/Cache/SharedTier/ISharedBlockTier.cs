@@ -16,9 +16,8 @@ internal interface ISharedBlockTier
     /// <summary>
     /// Queues the block for writing to the tier and returns at once (write-around, off the reader's critical path). The
     /// bytes are copied before this returns, so the caller may reuse <paramref name="block"/>. Dropped and counted when
-    /// the engine is not connected or the breaker is open, and when <c>maxPendingWrites</c> blocks are already queued
-    /// unless this pod holds the block's fill lease: other pods wait for that write, so it is never dropped for space,
-    /// and the lease is given back when the write fails.
+    /// <c>maxPendingWrites</c> blocks are already queued, the engine is not connected or the breaker is open. When this
+    /// pod holds the block's fill lease and the write is dropped or fails, the lease is given back for a waiter.
     /// </summary>
     void Put(SharedBlockId id, ReadOnlyMemory<byte> block);
 

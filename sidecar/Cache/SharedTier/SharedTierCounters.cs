@@ -70,9 +70,6 @@ internal sealed class SharedTierMetrics
         return false;
     }
 
-    /// <summary>Reserves a place in the write queue beyond its limit, for a write other pods wait for.</summary>
-    public void ReserveWrite() => Interlocked.Increment(ref pendingWrites);
-
     public void WriteDone() => Interlocked.Decrement(ref pendingWrites);
 
     public SharedTierCounters Snapshot() => new(

@@ -25,25 +25,26 @@ public sealed class GuardedSharedBlockTierLeaseTests
     private static readonly byte[] Block = Enumerable.Range(0, 4096).Select(i => (byte)i).ToArray();
 
     [Fact]
-    public async Task Put_QueueFull_LeasedWritesAreKeptAndOnlyUnleasedOnesDropped()
+    public async Task Put_QueueFull_DroppedLeasedBlockGivesItsLeaseBackAndTheWaiterTakesItOver()
     {
         var store = new ScriptedStore();
         store.HoldWrites();
-        await using var tier = new GuardedSharedBlockTier(store, Options, TimeProvider.System, NullLogger.Instance);
+        await using var holder = new GuardedSharedBlockTier(store, Options, TimeProvider.System, NullLogger.Instance);
+        await using var waiter = new GuardedSharedBlockTier(store, Options, TimeProvider.System, NullLogger.Instance);
+        Assert.Equal(FillLease.Acquired, await holder.TryAcquireFillLeaseAsync(Id(0), CancellationToken.None));
+        Assert.Equal(FillLease.Acquired, await holder.TryAcquireFillLeaseAsync(Id(1), CancellationToken.None));
 
-        for (var i = 0; i < 3; i++)
-        {
-            Assert.Equal(FillLease.Acquired, await tier.TryAcquireFillLeaseAsync(Id(i), CancellationToken.None));
-            tier.Put(Id(i), Block);
-        }
+        holder.Put(Id(0), Block); // held at the engine: the queue of one is full
+        holder.Put(Id(1), Block); // dropped for space, so its lease goes back
+        var filled = await waiter.WaitForFillAsync(Id(1), new byte[Block.Length], CancellationToken.None);
 
-        tier.Put(Id(10), Block); // nobody waits for this one: the bound of one queued write applies
-        Assert.Equal(1, tier.Metrics.Snapshot().DroppedWrites);
-
+        Assert.False(filled); // the waiter fetches block 1 itself, as its new holder
+        Assert.Equal(1, holder.Metrics.Snapshot().DroppedWrites);
+        Assert.Equal(3, store.LeasesCreated);
+        Assert.Equal(FillLease.HeldElsewhere, await holder.TryAcquireFillLeaseAsync(Id(1), CancellationToken.None));
         store.ReleaseWrites();
-        await Until(() => tier.Metrics.PendingWrites == 0);
-        Assert.Equal(3, tier.Metrics.Snapshot().Fills);
-        Assert.Equal(1, tier.Metrics.Snapshot().DroppedWrites);
+        await Until(() => holder.Metrics.PendingWrites == 0);
+        Assert.Equal(1, holder.Metrics.Snapshot().Fills);
     }
 
     [Fact]
