@@ -1,0 +1,64 @@
+using System.Text.Json.Nodes;
+using Fluid.Serverless.Injector.Json;
+
+namespace Fluid.Serverless.Injector.Analysis;
+
+/// <summary>
+/// The workload that owns a pod (controller ownerReferences, followed ReplicaSet → Deployment and Job → CronJob), so
+/// findings about many pods are reported once per workload with the command that replaces its pods.
+/// </summary>
+internal static class Workloads
+{
+    public static ObjectRef OwnerOf(JsonObject pod, ClusterSnapshot snapshot)
+    {
+        var @namespace = ClusterSnapshot.NamespaceOf(pod);
+        if (ControllerOf(pod) is not var (kind, name))
+        {
+            return new ObjectRef("Pod", @namespace, ClusterSnapshot.NameOf(pod));
+        }
+
+        var parent = kind switch
+        {
+            "ReplicaSet" => snapshot.ReplicaSets.GetValueOrDefault((@namespace, name)),
+            "Job" => snapshot.Jobs.GetValueOrDefault((@namespace, name)),
+            _ => null,
+        };
+        return parent is not null && ControllerOf(parent) is var (parentKind, parentName) && parentKind is "Deployment" or "CronJob"
+            ? new ObjectRef(parentKind, @namespace, parentName)
+            : new ObjectRef(kind, @namespace, name);
+    }
+
+    /// <summary>What replaces a workload's pods, so the webhook injects them again.</summary>
+    public static string RolloutFix(ObjectRef workload) => workload.Kind switch
+    {
+        "Deployment" or "StatefulSet" or "DaemonSet" =>
+            $"kubectl rollout restart {workload.Kind.ToLowerInvariant()}/{workload.Name} -n {workload.Namespace}",
+        "CronJob" => $"the next run of CronJob {workload.Namespace}/{workload.Name} gets a new pod; to replace a running one, delete its Job",
+        "Job" => $"recreate Job {workload.Namespace}/{workload.Name} (kubectl replace --force -f …); a Job does not replace running pods",
+        "Pod" => $"recreate the pod: kubectl get pod {workload.Name} -n {workload.Namespace} -o yaml > pod.yaml, then kubectl replace --force -f pod.yaml",
+        _ => $"delete the pods of {workload} one at a time (kubectl delete pod -n {workload.Namespace} NAME); its controller creates them again",
+    };
+
+    private static (string Kind, string Name)? ControllerOf(JsonObject obj)
+    {
+        var owners = obj.Obj("metadata").Arr("ownerReferences").Objects().ToList();
+        var owner = owners.FirstOrDefault(o => o.Bool("controller") == true) ?? owners.FirstOrDefault();
+        return owner?.Str("kind") is { } kind && owner.Str("name") is { } name ? (kind, name) : null;
+    }
+
+    /// <summary>Groups per-pod results by (workload, key) in a stable order: workload, then key, then pod name.</summary>
+    public static IEnumerable<(ObjectRef Workload, TKey Key, IReadOnlyList<string> Pods)> Group<TKey>(
+        IEnumerable<(JsonObject Pod, TKey Key)> items, ClusterSnapshot snapshot)
+        where TKey : notnull =>
+        items.Select(item => (Owner: OwnerOf(item.Pod, snapshot), item.Key, Pod: ClusterSnapshot.NameOf(item.Pod)))
+            .GroupBy(item => (item.Owner, item.Key))
+            .OrderBy(g => g.Key.Owner.Namespace, StringComparer.Ordinal)
+            .ThenBy(g => g.Key.Owner.Kind, StringComparer.Ordinal)
+            .ThenBy(g => g.Key.Owner.Name, StringComparer.Ordinal)
+            .ThenBy(g => g.Key.Key.ToString(), StringComparer.Ordinal)
+            .Select(g => (g.Key.Owner, g.Key.Key, (IReadOnlyList<string>)[.. g.Select(i => i.Pod).Order(StringComparer.Ordinal)]));
+
+    /// <summary>"2 pods of Deployment team/web" / "Pod team/solo".</summary>
+    public static string Describe(ObjectRef workload, int pods) =>
+        workload.Kind == "Pod" ? $"{workload}" : $"{pods} pod{(pods == 1 ? "" : "s")} of {workload}";
+}
