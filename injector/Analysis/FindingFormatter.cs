@@ -20,7 +20,7 @@ internal static class FindingFormatter
         foreach (var finding in findings)
         {
             text.Append(finding.Severity).Append(" [").Append(finding.Code).Append("] (").Append(finding.Object).Append(") ").Append(finding.Message).Append('\n');
-            if (finding.Pods.Count > 0)
+            if (finding.Pods.Count > 0 && finding.Object.Kind != "Pod")
             {
                 text.Append("  pods: ").Append(string.Join(", ", finding.Pods)).Append('\n');
             }

@@ -27,8 +27,8 @@ internal sealed class MissingDatasetAnalyzer : IAnalyzer
         foreach (var (workload, dataset, pods) in Workloads.Group(missing, snapshot))
         {
             yield return new Finding(FindingCodes.DatasetMissing, Severity.Error, workload,
-                $"{Workloads.Describe(workload, pods.Count)} use Dataset '{dataset}', which does not exist in namespace '{workload.Namespace}': "
-                + "their sidecars keep the source they started with, Dataset edits cannot reach them, and new pods are denied",
+                $"{Workloads.Describe(workload, pods.Count)} {Workloads.Verb(pods.Count, "uses", "use")} Dataset '{dataset}', which does not exist in namespace '{workload.Namespace}': "
+                + "the running sidecars keep the source they started with, Dataset edits cannot reach them, and new pods are denied",
                 $"create Dataset {workload.Namespace}/{dataset} again, or remove it from the workload", pods);
         }
 

@@ -23,26 +23,33 @@ internal sealed class MissingSecretAnalyzer : IAnalyzer
             }
 
             var where = new ObjectRef("Dataset", @namespace, name);
-            foreach (var secret in dataset.Mounts.SelectMany(m => m.Secrets).DistinctBy(s => (s.SecretName, s.SecretKey)))
+            foreach (var secret in dataset.Mounts.SelectMany(m => m.Secrets).GroupBy(s => s.SecretName, StringComparer.Ordinal))
             {
-                if (!snapshot.Secrets.TryGetValue((@namespace, secret.SecretName), out var found))
+                if (!snapshot.Secrets.TryGetValue((@namespace, secret.Key), out var found))
                 {
                     continue; // not readable with the caller's rights: unknown, not missing
                 }
 
                 if (found is null)
                 {
+                    var options = secret.Select(s => $"'{s.OptionName}'").Distinct(StringComparer.Ordinal).ToList();
+                    var keys = secret.Select(s => $"'{s.SecretKey}'").Distinct(StringComparer.Ordinal).ToList();
                     yield return new Finding(FindingCodes.SecretMissing, Severity.Error, where,
-                        $"encryptOption '{secret.OptionName}' names Secret '{secret.SecretName}', which does not exist in namespace '{@namespace}': "
-                        + "sidecars of pods that use the Dataset cannot start (CreateContainerConfigError)",
-                        $"create Secret {@namespace}/{secret.SecretName} with key '{secret.SecretKey}', or correct the Dataset's encryptOptions");
+                        $"encryptOption{(options.Count == 1 ? "" : "s")} {string.Join(", ", options)} name{(options.Count == 1 ? "s" : "")} Secret '{secret.Key}', "
+                        + $"which does not exist in namespace '{@namespace}': sidecars of pods that use the Dataset cannot start (CreateContainerConfigError)",
+                        $"create Secret {@namespace}/{secret.Key} with key{(keys.Count == 1 ? "" : "s")} {string.Join(", ", keys)}, or correct the Dataset's encryptOptions");
+                    continue;
                 }
-                else if (!found.StringMap("data").ContainsKey(secret.SecretKey) && !found.StringMap("stringData").ContainsKey(secret.SecretKey))
+
+                foreach (var option in secret.DistinctBy(s => s.SecretKey))
                 {
-                    yield return new Finding(FindingCodes.SecretKeyMissing, Severity.Error, where,
-                        $"encryptOption '{secret.OptionName}' names key '{secret.SecretKey}' of Secret '{secret.SecretName}', which the Secret does not have: "
-                        + "sidecars of pods that use the Dataset cannot start (CreateContainerConfigError)",
-                        $"add key '{secret.SecretKey}' to Secret {@namespace}/{secret.SecretName}, or correct the Dataset's encryptOptions");
+                    if (!found.StringMap("data").ContainsKey(option.SecretKey) && !found.StringMap("stringData").ContainsKey(option.SecretKey))
+                    {
+                        yield return new Finding(FindingCodes.SecretKeyMissing, Severity.Error, where,
+                            $"encryptOption '{option.OptionName}' names key '{option.SecretKey}' of Secret '{secret.Key}', which the Secret does not have: "
+                            + "sidecars of pods that use the Dataset cannot start (CreateContainerConfigError)",
+                            $"add key '{option.SecretKey}' to Secret {@namespace}/{secret.Key}, or correct the Dataset's encryptOptions");
+                    }
                 }
             }
         }

@@ -31,12 +31,13 @@ internal sealed class NotInjectedPodAnalyzer : IAnalyzer
         foreach (var (workload, (denied, reason), pods) in Workloads.Group(missing, snapshot))
         {
             var who = Workloads.Describe(workload, pods.Count);
+            var carry = Workloads.Verb(pods.Count, "carries", "carry");
             yield return denied
                 ? new Finding(FindingCodes.NotInjected, Severity.Warning, workload,
-                    $"{who} opted in but carry no sidecar, and the webhook would deny them now: {reason}",
+                    $"{who} opted in but {carry} no sidecar, and the webhook would deny {Workloads.Verb(pods.Count, "it", "them")} now: {reason}",
                     $"fix what the denial names, then replace the pods: {Workloads.RolloutFix(workload)}", pods)
                 : new Finding(FindingCodes.NotInjected, Severity.Warning, workload,
-                    $"{who} opted in ({reason}) but carry no sidecar: created before the injector was installed, while its webhook was unavailable, or before they were opted in",
+                    $"{who} opted in ({reason}) but {carry} no sidecar: created before the injector was installed, while its webhook was unavailable, or before they were opted in",
                     $"replace the pods so the webhook injects them: {Workloads.RolloutFix(workload)}", pods);
         }
     }

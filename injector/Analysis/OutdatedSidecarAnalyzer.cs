@@ -48,7 +48,7 @@ internal sealed class OutdatedSidecarAnalyzer : IAnalyzer
         foreach (var (workload, difference, pods) in Workloads.Group(outdated, snapshot))
         {
             yield return new Finding(FindingCodes.OutdatedSidecar, Severity.Warning, workload,
-                $"{Workloads.Describe(workload, pods.Count)} run an outdated sidecar: {difference}",
+                $"{Workloads.Describe(workload, pods.Count)} {Workloads.Verb(pods.Count, "runs", "run")} an outdated sidecar: {difference}",
                 $"roll the workload so the webhook injects the current sidecar: {Workloads.RolloutFix(workload)}", pods);
         }
     }

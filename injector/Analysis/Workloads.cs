@@ -61,4 +61,7 @@ internal static class Workloads
     /// <summary>"2 pods of Deployment team/web" / "Pod team/solo".</summary>
     public static string Describe(ObjectRef workload, int pods) =>
         workload.Kind == "Pod" ? $"{workload}" : $"{pods} pod{(pods == 1 ? "" : "s")} of {workload}";
+
+    /// <summary>The verb form that agrees with <see cref="Describe"/>: "runs" for one pod, "run" for several.</summary>
+    public static string Verb(int pods, string singular, string plural) => pods == 1 ? singular : plural;
 }
