@@ -4,14 +4,24 @@ using Fluid.Serverless.Injector.Json;
 namespace Fluid.Serverless.Injector.Analysis;
 
 /// <summary>
-/// The workload that owns a pod (controller ownerReferences, followed ReplicaSet → Deployment and Job → CronJob), so
-/// findings about many pods are reported once per workload with the command that replaces its pods.
+/// The workload that owns a pod (controller ownerReferences, followed ReplicaSet → Deployment and Job → CronJob; a
+/// Knative revision's pod belongs to its Knative Service), so findings about many pods are reported once per workload
+/// with the command that replaces its pods.
 /// </summary>
 internal static class Workloads
 {
+    /// <summary>Knative Serving labels every revision pod with its Service; the Deployment between them is Knative's.</summary>
+    public const string KnativeServiceLabel = "serving.knative.dev/service";
+    public const string KnativeServiceKind = "Service.serving.knative.dev";
+
     public static ObjectRef OwnerOf(JsonObject pod, ClusterSnapshot snapshot)
     {
         var @namespace = ClusterSnapshot.NamespaceOf(pod);
+        if (pod.Obj("metadata").StringMap("labels").GetValueOrDefault(KnativeServiceLabel) is { Length: > 0 } knativeService)
+        {
+            return new ObjectRef(KnativeServiceKind, @namespace, knativeService);
+        }
+
         if (ControllerOf(pod) is not var (kind, name))
         {
             return new ObjectRef("Pod", @namespace, ClusterSnapshot.NameOf(pod));
@@ -33,6 +43,9 @@ internal static class Workloads
     {
         "Deployment" or "StatefulSet" or "DaemonSet" =>
             $"kubectl rollout restart {workload.Kind.ToLowerInvariant()}/{workload.Name} -n {workload.Namespace}",
+        // Knative reconciles its Deployments back: a new revision (any template change) replaces the pods
+        KnativeServiceKind => $"roll a new revision: kubectl patch ksvc {workload.Name} -n {workload.Namespace} --type merge "
+            + "-p '{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"kubectl.kubernetes.io/restartedAt\":\"'$(date -Iseconds)'\"}}}}}'",
         "CronJob" => $"the next run of CronJob {workload.Namespace}/{workload.Name} gets a new pod; to replace a running one, delete its Job",
         "Job" => $"recreate Job {workload.Namespace}/{workload.Name} (kubectl replace --force -f …); a Job does not replace running pods",
         "Pod" => $"recreate the pod: kubectl get pod {workload.Name} -n {workload.Namespace} -o yaml > pod.yaml, then kubectl replace --force -f pod.yaml",

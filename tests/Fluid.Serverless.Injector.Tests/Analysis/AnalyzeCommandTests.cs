@@ -102,7 +102,11 @@ public sealed class AnalyzeCommandTests : IDisposable
         status.Remove("template");
         old.Obj("metadata")!.Obj("annotations")![Contracts.Annotations.Status] = status.ToJsonString();
         api.Upsert("pods", old);
-        // finished pods do not count
+        // a Knative revision's pod: its Knative Service is the workload (Knative owns the Deployment in between)
+        var knative = AppPod("hello-00001-deployment-5d8f7-zx9qv", "imagenet", ("ReplicaSet", "hello-00001-deployment-5d8f7"));
+        knative.Obj("metadata")!.Obj("labels")!["serving.knative.dev/service"] = "hello";
+        api.Upsert("pods", Injected(knative, previous));
+                // finished pods do not count
         var done = Injected(AppPod("migrate-x1", "imagenet", ("Job", "migrate")), previous);
         done["status"] = new JsonObject { ["phase"] = "Succeeded" };
         api.Upsert("pods", done);
@@ -159,6 +163,25 @@ public sealed class AnalyzeCommandTests : IDisposable
         api.Upsert("injectionpolicies", Policy("d-gpu", """{"podSelector": {"matchLabels": {"app": "train"}}, "cacheSize": "1Gi"}"""));
 
         await AssertGoldenAsync(api, "policy-conflict", expectedExit: 0);
+    }
+
+    [Fact]
+    public async Task Analyze_NamespaceScope_ReportsOnlyThatNamespacesPods()
+    {
+        await using var api = await HealthyClusterAsync();
+        api.Upsert("namespaces", Namespace("other"));
+        var stray = AppPod("stray", "imagenet", owner: null);
+        stray.Obj("metadata")!["namespace"] = "other";
+        api.Upsert("pods", stray);
+
+        var kubeconfig = api.WriteKubeconfig(_directory.FullName);
+        var (allExit, all, _) = await RunAsync(["analyze", "--kubeconfig", kubeconfig]);
+        var (teamExit, team, _) = await RunAsync(["analyze", "--kubeconfig", kubeconfig, "-n", Team]);
+
+        // in "other" the pod names a Dataset that exists only in "team": the webhook would deny it
+        Assert.Equal((0, 0), (allExit, teamExit));
+        Assert.Contains("Warning [FS0201] (Pod other/stray)", all);
+        Assert.Equal("No issues found when analyzing namespace 'team'.\n", team);
     }
 
     [Fact]
