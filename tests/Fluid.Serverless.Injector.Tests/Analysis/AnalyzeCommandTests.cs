@@ -106,7 +106,8 @@ public sealed class AnalyzeCommandTests : IDisposable
         var knative = AppPod("hello-00001-deployment-5d8f7-zx9qv", "imagenet", ("ReplicaSet", "hello-00001-deployment-5d8f7"));
         knative.Obj("metadata")!.Obj("labels")!["serving.knative.dev/service"] = "hello";
         api.Upsert("pods", Injected(knative, previous));
-                // finished pods do not count
+
+        // finished pods do not count
         var done = Injected(AppPod("migrate-x1", "imagenet", ("Job", "migrate")), previous);
         done["status"] = new JsonObject { ["phase"] = "Succeeded" };
         api.Upsert("pods", done);
