@@ -35,6 +35,17 @@ public static class Annotations
     /// <summary>The S3 endpoint's posture: "default" or "strict" (see <see cref="S3AuthPostures"/>).</summary>
     public const string S3Auth = Prefix + "s3-auth";
 
+    /// <summary>Per-pod sidecar image; honoured only when the injector's configuration allows its repository
+    /// (Injector:AllowedSidecarImages, empty by default: no override).</summary>
+    public const string SidecarImage = Prefix + "sidecar-image";
+
+    /// <summary>The sidecar's minimum log level: trace, debug, information, warning, error or critical.</summary>
+    public const string SidecarLogLevel = Prefix + "sidecar-log-level";
+
+    /// <summary>Extra env for the sidecar container only, as a JSON object of strings (<c>{"NAME": "value"}</c>);
+    /// names the injector sets itself (FLUID_*, the log level) are refused.</summary>
+    public const string SidecarEnv = Prefix + "sidecar-env";
+
     /// <summary>JSON of <see cref="SidecarConfig"/>; never holds secrets. Reaches the sidecar through a downward-API file.</summary>
     public const string SidecarConfig = Prefix + "sidecar-config";
 

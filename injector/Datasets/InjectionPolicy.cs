@@ -39,6 +39,14 @@ internal sealed record InjectionPolicy
         AddText(defaults, Contracts.Annotations.Platform, spec.Str("platform"));
         AddText(defaults, Contracts.Annotations.SharedCache, spec.Str("sharedCache"));
         AddText(defaults, Contracts.Annotations.S3Auth, spec.Str("s3Auth"));
+        AddText(defaults, Contracts.Annotations.SidecarImage, spec.Str("sidecarImage"));
+        AddText(defaults, Contracts.Annotations.SidecarLogLevel, spec.Str("sidecarLogLevel"));
+        if (spec.Obj("sidecarEnv") is { } sidecarEnv)
+        {
+            // kept as the annotation's JSON text, validated like the annotation when a pod uses it
+            defaults[Contracts.Annotations.SidecarEnv] = sidecarEnv.ToJsonString();
+        }
+
         AddList(defaults, Contracts.Annotations.Datasets, spec.Arr("datasets"));
         AddList(defaults, Contracts.Annotations.Prefetch, spec.Arr("prefetch"));
         if (spec.Bool("waitForPrefetch") is { } wait)

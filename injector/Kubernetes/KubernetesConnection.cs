@@ -17,6 +17,17 @@ internal static class KubernetesConnection
         return new k8s.Kubernetes(configuration);
     }
 
+    /// <summary>For the command line tools: the given kubeconfig file, else in-cluster, else ~/.kube/config (or $KUBECONFIG).</summary>
+    public static IKubernetes FromKubeconfig(string? kubeconfig, string? context = null)
+    {
+        var configuration = kubeconfig is not null
+            ? KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig, context)
+            : context is null && KubernetesClientConfiguration.IsInCluster()
+                ? KubernetesClientConfiguration.InClusterConfig()
+                : KubernetesClientConfiguration.BuildConfigFromConfigFile(currentContext: context);
+        return new k8s.Kubernetes(configuration);
+    }
+
     /// <summary>Native sidecars (init containers with restartPolicy Always) are on by default from Kubernetes 1.29.</summary>
     public static bool TryDetectNativeSidecars(IKubernetes client, out bool native, out string version)
     {

@@ -45,6 +45,9 @@ internal sealed record InjectionPlan
     /// <summary>The sidecar's config, built and validated once by <see cref="PodInjector"/>.</summary>
     public SidecarConfig? SidecarConfig { get; init; }
 
+    /// <summary>The sidecar's image: the pod's allowed override, else the injector's.</summary>
+    public string SidecarImage => Settings.SidecarImage ?? Options.SidecarImage;
+
     public const string SharedVolumeRoot = "/run/fluid-serverless/datasets";
 
     public static string SidecarMountPath(PlannedDataset dataset) => SharedVolumeRoot + "/" + dataset.Dataset.Name;

@@ -15,6 +15,8 @@ internal sealed class MarkerMutator : IPodMutator
         {
             ["version"] = 1,
             ["sidecar"] = context.SidecarName,
+            ["image"] = plan.SidecarImage,
+            ["template"] = SidecarTemplate.Hash(plan.Options),
             ["native"] = plan.NativeSidecar,
             ["mode"] = plan.Mode,
             ["platform"] = plan.Platform.Name,

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Fluid.Serverless.Injector.Json;
+using Fluid.Serverless.Injector.Policy;
 
 namespace Fluid.Serverless.Injector.Mutation;
 
@@ -21,7 +22,7 @@ internal sealed class SidecarContainerMutator : IPodMutator
         var sidecar = new JsonObject
         {
             ["name"] = name,
-            ["image"] = options.SidecarImage,
+            ["image"] = plan.SidecarImage,
             ["imagePullPolicy"] = options.SidecarImagePullPolicy,
             ["command"] = options.SidecarCommand.ToJsonArray(),
         };
@@ -30,7 +31,7 @@ internal sealed class SidecarContainerMutator : IPodMutator
             sidecar["args"] = options.SidecarArgs.ToJsonArray();
         }
 
-        sidecar["env"] = new JsonArray();
+        sidecar["env"] = OverrideEnv(plan.Settings);
         sidecar["resources"] = Resources(plan);
         sidecar["volumeMounts"] = new JsonArray();
         var readiness = new JsonObject
@@ -102,6 +103,24 @@ internal sealed class SidecarContainerMutator : IPodMutator
         ["runAsNonRoot"] = false,
         ["capabilities"] = new JsonObject { ["add"] = new JsonArray("SYS_ADMIN") },
     };
+
+    /// <summary>The pod's own sidecar env (log level, extra variables); the injector's variables follow from later
+    /// mutators, whose names the overrides may not use.</summary>
+    private static JsonArray OverrideEnv(InjectionSettings settings)
+    {
+        var env = new JsonArray();
+        if (settings.SidecarLogLevel is { } level)
+        {
+            env.Add(new JsonObject { ["name"] = SidecarOverrides.LogLevelEnv, ["value"] = level });
+        }
+
+        foreach (var (name, value) in settings.SidecarEnv)
+        {
+            env.Add(new JsonObject { ["name"] = name, ["value"] = value });
+        }
+
+        return env;
+    }
 
     private static JsonObject Resources(InjectionPlan plan)
     {

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Injector.Datasets;
 using Fluid.Serverless.Injector.Json;
+using Fluid.Serverless.Injector.Kubernetes;
 using Fluid.Serverless.Injector.Mutation;
 using Fluid.Serverless.Injector.Policy;
 
@@ -11,8 +12,9 @@ namespace Fluid.Serverless.Injector.Offline;
 /// <summary>
 /// <c>fluid-injector inject -f FILE</c> prints the manifests injected (like istioctl kube-inject, for GitOps and
 /// debugging); <c>fluid-injector explain -f FILE</c> says why each pod is or is not injected. No cluster is needed:
-/// Datasets, PVCs, Namespaces and InjectionPolicies come from --cluster files and --dataset name=URL flags, the
-/// injector's own settings from --injector-config (its ConfigMap or a plain config; else its built-in defaults).
+/// Datasets, PVCs, Namespaces and InjectionPolicies come from --cluster files and --dataset name=URL flags, or are
+/// listed once from a live cluster with --kubeconfig FILE; the injector's own settings come from --injector-config
+/// (its ConfigMap or a plain config; else its built-in defaults).
 /// For <c>inject</c> and <c>sidecar-config</c>, asking is opting in: pods that nothing opts in or out are injected;
 /// explicit opt-outs still hold. <c>explain</c> answers for the webhook: it keeps the configured global default.
 /// </summary>
@@ -20,9 +22,10 @@ internal static class OfflineCommand
 {
     public const string Usage = """
         usage:
-          fluid-injector inject  -f FILE|- [--dataset NAME=URL]... [--cluster FILE]... [--injector-config FILE] [--allow-host-path DIR]... [--legacy-sidecar] [--image IMAGE]
-          fluid-injector explain -f FILE|- [--dataset NAME=URL]... [--cluster FILE]... [--injector-config FILE] [--allow-host-path DIR]...
-          fluid-injector sidecar-config -f FILE|- [--dataset NAME=URL]... [--cluster FILE]... [--injector-config FILE] [--allow-host-path DIR]...
+          fluid-injector inject  -f FILE|- [--dataset NAME=URL]... [--cluster FILE]... [--kubeconfig FILE [--context NAME]] [--injector-config FILE] [--allow-host-path DIR]... [--legacy-sidecar] [--image IMAGE]
+          fluid-injector explain -f FILE|- [--dataset NAME=URL]... [--cluster FILE]... [--kubeconfig FILE [--context NAME]] [--injector-config FILE] [--allow-host-path DIR]...
+          fluid-injector sidecar-config -f FILE|- [--dataset NAME=URL]... [--cluster FILE]... [--kubeconfig FILE [--context NAME]] [--injector-config FILE] [--allow-host-path DIR]...
+          fluid-injector analyze [--kubeconfig FILE] [-n NAMESPACE] [-o text|json] … (fluid-injector analyze --help)
         sidecar-config prints, one line per injected pod, the serverless.fluid.io/sidecar-config JSON the injector would
         write: annotate a running pod with it to switch its datasets live (see README, "Switch datasets live").
         FILE holds Pods, Deployments, StatefulSets, DaemonSets, Jobs, CronJobs or Knative Services (multi-document YAML).
@@ -31,6 +34,10 @@ internal static class OfflineCommand
                             dataset get every --dataset on the S3 endpoint.
         --cluster FILE      Datasets, PVCs, Namespaces and InjectionPolicies as YAML (a Namespace's Pod Security label
                             pod-security.kubernetes.io/enforce counts as it does in the cluster).
+        --kubeconfig FILE   list Datasets, PVCs, Namespaces, InjectionPolicies and AlluxioRuntimes from the cluster
+                            of this kubeconfig (its current context, or --context NAME) instead of exporting them; the
+                            server version decides native sidecars, as in the webhook. Combines with --cluster files
+                            (read after the cluster: a file's object replaces the live one).
         --allow-host-path DIR  a node directory Dataset option 'hostPath' may name (Injector:AllowedHostPaths; none
                             by default), added to the injector config's list.
         --injector-config FILE
@@ -55,6 +62,8 @@ internal static class OfflineCommand
         var clusterFiles = new List<string>();
         string? injectorConfig = null;
         string? image = null;
+        string? kubeconfig = null;
+        string? context = null;
         var legacySidecar = false;
         var allowedHostPaths = new List<string>();
         for (var i = 1; i < args.Length; i++)
@@ -83,6 +92,12 @@ internal static class OfflineCommand
                         break;
                     case "--injector-config":
                         injectorConfig = Next();
+                        break;
+                    case "--kubeconfig":
+                        kubeconfig = Next();
+                        break;
+                    case "--context":
+                        context = Next();
                         break;
                     case "--allow-host-path":
                         allowedHostPaths.Add(Next());
@@ -125,11 +140,27 @@ internal static class OfflineCommand
             return 2;
         }
 
+        var nativeSidecars = options.NativeSidecarSupported;
+        if (kubeconfig is not null)
+        {
+            if (LoadLiveCluster(kubeconfig, context, cluster, stderr) is not { } detected)
+            {
+                return 1;
+            }
+
+            nativeSidecars = detected;
+        }
+        else if (context is not null)
+        {
+            stderr.WriteLine("--context needs --kubeconfig FILE");
+            return 2;
+        }
+
         options = options with
         {
             // inject/sidecar-config: asking is opting in. explain: the webhook's own answer.
             InjectByDefault = !explain || options.InjectByDefault,
-            NativeSidecarSupported = !legacySidecar && options.NativeSidecarSupported,
+            NativeSidecarSupported = !legacySidecar && nativeSidecars,
             SidecarImage = image ?? options.SidecarImage,
             AllowedHostPaths = [.. options.AllowedHostPaths, .. allowedHostPaths],
         };
@@ -158,6 +189,11 @@ internal static class OfflineCommand
         {
             report.AppendLine($"What the webhook would do, with {(injectorConfig is null ? "the injector's built-in defaults" : $"the injector config '{injectorConfig}'")} "
                 + $"(InjectByDefault: {(options.InjectByDefault ? "true" : "false")}); `inject -f` injects every pod that does not opt out.");
+            if (kubeconfig is not null)
+            {
+                report.AppendLine($"Cluster objects listed from the cluster of kubeconfig '{kubeconfig}'{(clusterFiles.Count > 0 ? ", then the --cluster files" : "")}.");
+            }
+
         }
 
         foreach (var document in documents)
@@ -231,6 +267,26 @@ internal static class OfflineCommand
 
         stdout.Write(explain || configOnly ? report.ToString() : YamlJson.Write(documents));
         return failed ? 1 : 0;
+    }
+
+    /// <summary>Lists the cluster's cached kinds into <paramref name="cluster"/>; returns whether its version runs
+    /// native sidecars (true when the version cannot be read, as the webhook's default), or null on failure.</summary>
+    private static bool? LoadLiveCluster(string kubeconfig, string? context, ClusterState cluster, TextWriter stderr)
+    {
+        try
+        {
+            using var client = KubernetesConnection.FromKubeconfig(kubeconfig, context);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            // a command-line tool: blocking on the one list pass keeps Run synchronous like the file path
+            LiveClusterState.LoadAsync(client, cluster, timeout.Token).GetAwaiter().GetResult();
+            return !KubernetesConnection.TryDetectNativeSidecars(client, out var native, out _) || native;
+        }
+        catch (Exception exception) when (exception is k8s.Exceptions.KubeConfigException or k8s.Autorest.HttpOperationException
+            or HttpRequestException or IOException or OperationCanceledException)
+        {
+            stderr.WriteLine($"cannot read the cluster of kubeconfig '{kubeconfig}': {exception.Message}");
+            return null;
+        }
     }
 
     private static void AddCommandLineDatasets(JsonObject pod, string @namespace, ClusterState cluster, List<(string Name, string Url)> datasets)

@@ -26,6 +26,12 @@ internal sealed record InjectionSettings
     public string SharedCacheName { get; init; } = SharedCacheTier.None;
     /// <summary>The chosen tier; null = none.</summary>
     public SharedCacheTier? SharedCache { get; init; }
+    /// <summary>The allowed per-pod sidecar image; null = the injector's Injector:SidecarImage.</summary>
+    public string? SidecarImage { get; init; }
+    /// <summary>The sidecar's minimum log level as .NET names it (Debug …); null = the image's default.</summary>
+    public string? SidecarLogLevel { get; init; }
+    /// <summary>Extra env of the sidecar container, validated (no reserved names).</summary>
+    public IReadOnlyList<(string Name, string Value)> SidecarEnv { get; init; } = [];
 }
 
 /// <summary>A dataset named in serverless.fluid.io/datasets: served on S3, and on the shared volume at MountPath when given.</summary>

@@ -44,6 +44,9 @@ internal static partial class InjectionSettingsResolver
         var datasets = ParseDatasets(source.Get(Annotations.Datasets), errors);
         var sharedCache = source.Get(Annotations.SharedCache) ?? (options.DefaultSharedCache, null);
         var tier = ResolveTier(sharedCache.Value, sharedCache.Policy, policy, options, errors);
+        var sidecarImage = SidecarOverrides.ResolveImage(source.Get(Annotations.SidecarImage), options, errors);
+        var logLevel = SidecarOverrides.ResolveLogLevel(source.Get(Annotations.SidecarLogLevel), errors);
+        var sidecarEnv = SidecarOverrides.ParseEnv(source.Get(Annotations.SidecarEnv), errors);
 
         error = errors.Count > 0 ? errors[0] : null;
         return new InjectionSettings
@@ -62,6 +65,9 @@ internal static partial class InjectionSettingsResolver
             Datasets = datasets,
             SharedCacheName = tier is null ? SharedCacheTier.None : sharedCache.Value,
             SharedCache = tier,
+            SidecarImage = sidecarImage,
+            SidecarLogLevel = logLevel,
+            SidecarEnv = sidecarEnv,
         };
     }
 

@@ -46,6 +46,11 @@ internal sealed record InjectorOptions
     /// cannot take the sidecar's /dev/fuse descriptor (pidfd_getfd needs Linux 5.6).</summary>
     public bool FuseDropPrivileges { get; init; } = true;
 
+    /// <summary>Image repositories (or repository prefixes ending in '/') a pod may pick its sidecar image from with
+    /// serverless.fluid.io/sidecar-image or an InjectionPolicy's sidecarImage. Empty: no override, since whoever can
+    /// create a pod would otherwise run any image with the sidecar's privileges and Secrets.</summary>
+    public IReadOnlyList<string> AllowedSidecarImages { get; init; } = [];
+
     public int S3Port { get; init; } = SidecarDefaults.S3Port;
     public int AdminPort { get; init; } = SidecarDefaults.AdminPort;
 

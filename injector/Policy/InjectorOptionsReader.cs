@@ -21,6 +21,7 @@ internal static class InjectorOptionsReader
             SidecarArgs = List(section, nameof(InjectorOptions.SidecarArgs), defaults.SidecarArgs),
             LegacyWaitCommand = List(section, nameof(InjectorOptions.LegacyWaitCommand), defaults.LegacyWaitCommand),
             AllowedHostPaths = List(section, nameof(InjectorOptions.AllowedHostPaths), defaults.AllowedHostPaths),
+            AllowedSidecarImages = List(section, nameof(InjectorOptions.AllowedSidecarImages), defaults.AllowedSidecarImages),
         };
         Validate(options);
         return options;
@@ -40,6 +41,13 @@ internal static class InjectorOptionsReader
         foreach (var allowed in options.AllowedHostPaths)
         {
             Require(allowed.StartsWith('/') && !allowed.Split('/').Any(s => s is "." or ".."), "Injector:AllowedHostPaths", allowed, "absolute node directories without '.' or '..' segments");
+        }
+
+        foreach (var allowed in options.AllowedSidecarImages)
+        {
+            // a bare registry host ("registry.example.com") would allow every repository on it: say so with a '/'
+            Require(SidecarOverrides.IsAllowListEntry(allowed), "Injector:AllowedSidecarImages", allowed,
+                "image repositories (registry.example.com/fluid/sidecar) or repository prefixes ending in '/' (registry.example.com/fluid/), without tag, digest or spaces");
         }
 
         Require(options.AdminLocalPort is > 0 and < 65536 && options.AdminLocalPort != options.S3Port && options.AdminLocalPort != options.AdminPort,

@@ -23,10 +23,11 @@ public sealed class LayeringTests
         ["Certificates"] = ["Json", "Settings", "Policy"],
         ["Mutation"] = ["Json", "Datasets", "Policy"],
         ["Admission"] = ["Json", "Datasets", "Policy", "Mutation"],
-        ["Offline"] = ["Json", "Datasets", "Policy", "Mutation"],
+        ["Offline"] = ["Json", "Datasets", "Policy", "Mutation", "Kubernetes"],
+        ["Analysis"] = ["Json", "Datasets", "Policy", "Mutation", "Kubernetes"],
         ["Controller"] = ["Json", "Datasets", "Policy", "Mutation"],
         ["Hosting"] = ["Json", "Settings", "Datasets", "Policy", "Kubernetes", "Certificates", "Mutation", "Admission", "Offline", "Controller"],
-        [""] = ["Hosting", "Offline"],
+        [""] = ["Hosting", "Offline", "Analysis"],
     };
 
     private static readonly IReadOnlyList<(string From, string To, string User, string Used)> Uses =

@@ -64,6 +64,28 @@ internal sealed class FakeApiServer : IAsyncDisposable
 
     public void Upsert(string resource, JsonObject obj) => Write(resource, obj, "MODIFIED");
 
+    /// <summary>Writes a kubeconfig whose current context is this server (plain HTTP) and returns its path: what the
+    /// command-line tools read with --kubeconfig. KubernetesClient insists on credentials; the token is never checked.</summary>
+    public string WriteKubeconfig(string directory)
+    {
+        var path = Path.Combine(directory, "kubeconfig");
+        File.WriteAllText(path, $$"""
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: fake
+              cluster: {server: {{Url.ToString().TrimEnd('/')}}}
+            users:
+            - name: fake
+              user: {token: fake-token-not-checked}
+            contexts:
+            - name: fake
+              context: {cluster: fake, user: fake}
+            current-context: fake
+            """);
+        return path;
+    }
+
     public void Delete(string resource, string @namespace, string name)
     {
         lock (_lock)

@@ -1,10 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Fluid.Serverless.Injector.Json;
-using Fluid.Serverless.Injector.Policy;
 using Microsoft.Extensions.Configuration;
 
-namespace Fluid.Serverless.Injector.Offline;
+namespace Fluid.Serverless.Injector.Policy;
 
 /// <summary>
 /// The injector's own configuration for the offline commands, from a file in either shape it is installed with:
@@ -26,8 +25,13 @@ internal static class InjectorConfigFile
             throw new InvalidDataException($"injector config '{path}' holds {documents.Count} YAML/JSON objects: expected one, the ConfigMap of manifests/base/configmap.yaml or a plain config ({Section}: {{InjectByDefault: false, …}})");
         }
 
+        return FromDocument(documents[0], $"injector config '{path}'");
+    }
+
+    /// <summary>The options in one ConfigMap or plain config object; <paramref name="origin"/> names it in errors.</summary>
+    public static InjectorOptions FromDocument(JsonObject document, string origin)
+    {
         var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-        var document = documents[0];
         if (document.Str("kind") == "ConfigMap")
         {
             foreach (var (key, value) in document.Obj("data") ?? new JsonObject())
@@ -50,7 +54,7 @@ internal static class InjectorConfigFile
         }
         catch (InvalidOperationException e)
         {
-            throw new InvalidDataException($"injector config '{path}': {e.Message}", e);
+            throw new InvalidDataException($"{origin}: {e.Message}", e);
         }
     }
 
