@@ -104,7 +104,7 @@ internal static class DataLoadJobBuilder
     internal static bool TryAssignTargets(FluidDataLoad load, FluidDataset dataset, IReadOnlyList<DatasetConfig> configs, out string? error)
     {
         error = null;
-        var targets = load.Targets.Count == 0 ? [""] : load.Targets;
+        var targets = load.Targets.Count == 0 ? ["/"] : load.Targets;
         if (configs.Count == 1)
         {
             configs[0].Prefetch = targets;
@@ -114,13 +114,14 @@ internal static class DataLoadJobBuilder
         var perMount = configs.Select(_ => new List<string>()).ToList();
         foreach (var target in targets)
         {
-            var (first, rest) = target.Split('/', 2) is [var head, var tail] ? (head, tail) : (target, "");
-            var index = first.Length == 0 ? -1 : dataset.Mounts.ToList().FindIndex(m => m.Name == first);
-            if (first.Length == 0)
+            if (target == "/")
             {
-                perMount.ForEach(list => list.Add(""));
+                perMount.ForEach(list => list.Add("/"));
                 continue;
             }
+
+            var (first, rest) = target.Split('/', 2) is [var head, var tail] ? (head, tail) : (target, "");
+            var index = dataset.Mounts.ToList().FindIndex(m => m.Name == first);
 
             if (index < 0)
             {
@@ -128,7 +129,7 @@ internal static class DataLoadJobBuilder
                 return false;
             }
 
-            perMount[index].Add(rest);
+            perMount[index].Add(rest.Length > 0 ? rest : "/");
         }
 
         for (var i = 0; i < configs.Count; i++)

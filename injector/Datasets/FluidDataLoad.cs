@@ -29,7 +29,7 @@ internal sealed record FluidDataLoad
     public required string Dataset { get; init; }
     public string DatasetNamespace { get; init; } = "";
 
-    /// <summary>Paths in the dataset, as the sidecar's prefetch entries read them (a leading '/' dropped; '/' = everything).</summary>
+    /// <summary>Paths in the dataset as the sidecar's prefetch entries read them: a leading '/' dropped, "/" for the whole dataset.</summary>
     public IReadOnlyList<string> Targets { get; init; } = [];
 
     /// <summary>Fluid's replica count per path: our tier holds one copy of each block, so it is read and not used.</summary>
@@ -60,7 +60,7 @@ internal sealed record FluidDataLoad
             Created = Time(metadata.Str("creationTimestamp")),
             Dataset = spec.Obj("dataset").Str("name") ?? "",
             DatasetNamespace = spec.Obj("dataset").Str("namespace") is { Length: > 0 } datasetNamespace ? datasetNamespace : @namespace,
-            Targets = [.. spec.Arr("target").Objects().Select(t => (t.Str("path") ?? "/").TrimStart('/'))],
+            Targets = [.. spec.Arr("target").Objects().Select(t => (t.Str("path") ?? "/").TrimStart('/') is { Length: > 0 } path ? path : "/")],
             LoadMetadata = spec.Bool("loadMetadata") ?? false,
             Policy = spec.Str("policy") is { Length: > 0 } policy ? policy : PolicyOnce,
             Schedule = spec.Str("schedule"),
