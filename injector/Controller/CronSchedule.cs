@@ -6,7 +6,8 @@ namespace Fluid.Serverless.Injector.Controller;
 /// A five-field cron schedule as Kubernetes CronJobs and Fluid's Cron DataLoads write it: minute, hour, day of month,
 /// month, day of week; each field <c>*</c>, a number, a range <c>a-b</c>, a step <c>*/n</c> or <c>a-b/n</c>, or a list
 /// of those; month and weekday names (JAN, MON); weekday 7 is Sunday too; the macros @yearly, @annually, @monthly,
-/// @weekly, @daily, @midnight and @hourly. When both day fields are restricted a day matches either (as in cron).
+/// @weekly, @daily, @midnight and @hourly. When both day fields are restricted a day matches either, as in cron and
+/// Kubernetes CronJobs (Cronos would require both, so a schedule would fire on other days than under Fluid).
 /// Times are UTC.
 /// </summary>
 internal sealed class CronSchedule
