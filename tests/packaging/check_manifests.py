@@ -46,6 +46,8 @@ INJECTION_POLICY_FIELDS = {"podSelector", "datasets", "mode", "cacheSize", "cach
 # The label the injector puts on every pod it injects (contracts/Annotations.cs InjectedLabel): the only pods
 # a shared cache engine admits on its client port.
 INJECTED_LABEL = "done.sidecar.fluid.io/inject"
+# The label the controller puts on the pods of a DataLoad's warm Job (FluidDataLoad.JobLabel).
+DATALOAD_LABEL = "serverless.fluid.io/dataload"
 
 
 def installs(repo: str) -> dict[str, str]:
@@ -173,10 +175,14 @@ def check_shared_cache(report: Report, where: str, docs: list[dict]) -> None:
                                  f"{pat} ingress {index}", "admits only selected pods (no rule for every source, no ipBlock)")
                     for source in sources:
                         pod_labels = (source.get("podSelector") or {}).get("matchLabels") or {}
-                        injected = pod_labels.get(INJECTED_LABEL) == "true"
+                        expressions = (source.get("podSelector") or {}).get("matchExpressions") or []
+                        # injected pods, or the warm Jobs of DataLoads (they run the sidecar too and fill the tier)
+                        injected = pod_labels.get(INJECTED_LABEL) == "true" or (
+                            not pod_labels and expressions == [{"key": DATALOAD_LABEL, "operator": "Exists"}])
                         own = "namespaceSelector" not in source
                         report.check(injected or own, f"{pat} ingress {index}",
-                                     f"admits only injected pods ({INJECTED_LABEL}=true) or pods of its own namespace")
+                                     f"admits only injected pods ({INJECTED_LABEL}=true), DataLoad warm pods ({DATALOAD_LABEL}) "
+                                     f"or pods of its own namespace")
                         if injected:
                             report.check(all(p.get("port") in (client, "client") for p in rule.get("ports") or [{}]),
                                          f"{pat} ingress {index}", f"injected pods reach the client port ({client}) only")
