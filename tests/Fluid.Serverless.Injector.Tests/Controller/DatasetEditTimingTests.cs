@@ -54,7 +54,9 @@ public sealed class DatasetEditTimingTests(ITestOutputHelper output) : IAsyncLif
     [Fact]
     public async Task DatasetEdit_ReachesTheSidecarsS3Endpoint_TimesPrinted()
     {
-        var sidecarDll = Path.Combine(RepositoryRoot(), "sidecar", "bin", "Release", "net10.0", "fluid-sidecar.dll");
+        // the sidecar of the same build configuration as this test assembly (bin/<configuration>/net10.0/)
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
+        var sidecarDll = Path.Combine(RepositoryRoot(), "sidecar", "bin", configuration, "net10.0", "fluid-sidecar.dll");
         Assert.True(File.Exists(sidecarDll), $"{sidecarDll} is missing: build the sidecar first (bash tests/run.sh does)");
         var moto = await StartMotoAsync();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
