@@ -45,8 +45,9 @@ internal sealed partial class DataLoadReconciler(
     private static readonly TimeSpan ConflictRetry = TimeSpan.FromSeconds(1);
 
     // what was already logged once per DataLoad (left to Fluid, waiting), and when a DataLoad without creationTimestamp was first seen
-    private readonly HashSet<(string, string, string)> _said = [];
-    private readonly Dictionary<(string, string), DateTimeOffset> _firstSeen = [];
+    // (concurrent: a pass may also be run directly, next to the queue's loop)
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, string, string), bool> _said = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, string), DateTimeOffset> _firstSeen = new();
 
     public string Name => "DataLoad";
 
@@ -138,7 +139,7 @@ internal sealed partial class DataLoadReconciler(
     {
         if (cluster.DataLoads.Find(@namespace, name) is not { } obj)
         {
-            _firstSeen.Remove((@namespace, name));
+            _firstSeen.TryRemove((@namespace, name), out _);
             return false;
         }
 
@@ -227,16 +228,7 @@ internal sealed partial class DataLoadReconciler(
             ? preceding.Obj("status").Str("phase") ?? ""
             : null;
 
-    private DateTimeOffset FirstSeen(FluidDataLoad load)
-    {
-        if (!_firstSeen.TryGetValue((load.Namespace, load.Name), out var seen))
-        {
-            seen = time.GetUtcNow();
-            _firstSeen[(load.Namespace, load.Name)] = seen;
-        }
-
-        return seen;
-    }
+    private DateTimeOffset FirstSeen(FluidDataLoad load) => _firstSeen.GetOrAdd((load.Namespace, load.Name), _ => time.GetUtcNow());
 
     private async Task<bool> StartJobAsync(FluidDataLoad load, FluidDataset dataset, DataLoadPlan plan, DateTimeOffset? scheduled, CancellationToken cancel)
     {
@@ -516,7 +508,7 @@ internal sealed partial class DataLoadReconciler(
 
     private void SayOnce(FluidDataLoad load, string what, Action log)
     {
-        if (_said.Add((load.Namespace, load.Name, what)))
+        if (_said.TryAdd((load.Namespace, load.Name, what), true))
         {
             log();
         }
