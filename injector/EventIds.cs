@@ -42,4 +42,14 @@ internal static class EventIds
     public const int ControllerRecreateRequired = 55;
     public const int ControllerNotApplied = 56;
     public const int ControllerPassFailed = 57;
+    public const int ControllerLeaseReleased = 58;
+
+    // Controller: DataLoads (60-69).
+    public const int DataLoadLeftToFluid = 60;
+    public const int DataLoadStarted = 61;
+    public const int DataLoadFinished = 62;
+    public const int DataLoadRejected = 63;
+    public const int DataLoadWaiting = 64;
+    public const int DataLoadPassFailed = 65;
+    public const int DataLoadPodsPatched = 66;
 }

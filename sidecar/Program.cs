@@ -12,6 +12,12 @@ if (args is [MountHelperCommand.Name, ..])
     return MountHelperCommand.Run(args[1..]);
 }
 
+// `warm`: the one-shot warm-up of the shared cache tier a DataLoad's Job runs; exits when done.
+if (args is [WarmCommand.Name, ..])
+{
+    return await WarmCommand.RunAsync(args[1..], Environment.GetEnvironmentVariables(), Console.Out, Console.Error);
+}
+
 // Config first: a bad one exits with code 2 and a message naming the field, before anything listens.
 var load = SidecarConfigLoader.Load(args, Environment.GetEnvironmentVariables());
 if (!load.Succeeded)

@@ -33,6 +33,9 @@ internal sealed record ControllerOptions
     /// <summary>Every Dataset is reconciled again this often, whatever the watches said.</summary>
     public int ResyncMinutes { get; init; } = 10;
 
+    /// <summary>How often every DataLoad is looked at again (Cron schedules fire, runAfter waits end) whatever the watches said.</summary>
+    public int DataLoadTickSeconds { get; init; } = 10;
+
     /// <summary>Validated at start: a bad value stops the process with a message that names it.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -50,6 +53,11 @@ internal sealed record ControllerOptions
         if (LeaseDurationSeconds <= RenewDeadlineSeconds || RenewDeadlineSeconds <= RetryPeriodSeconds || RetryPeriodSeconds < 1)
         {
             errors.Add($"invalid lease timing {LeaseDurationSeconds}/{RenewDeadlineSeconds}/{RetryPeriodSeconds} for Controller:LeaseDurationSeconds/RenewDeadlineSeconds/RetryPeriodSeconds: expected duration > renew deadline > retry period ≥ 1");
+        }
+
+        if (DataLoadTickSeconds < 1)
+        {
+            errors.Add($"invalid value '{DataLoadTickSeconds}' for Controller:DataLoadTickSeconds: expected 1 or more");
         }
 
         if (ResyncMinutes < 1)

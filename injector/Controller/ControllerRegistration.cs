@@ -31,12 +31,20 @@ internal static class ControllerRegistration
             provider.GetRequiredService<ILogger<DatasetReconciler>>(),
             TimeSpan.FromMinutes(options.ResyncMinutes),
             options.DatasetStatus));
+        services.AddSingleton(provider => new DataLoadReconciler(
+            provider.GetRequiredService<IKubernetes>(),
+            provider.GetRequiredService<ClusterState>(),
+            provider.GetRequiredService<InjectorOptions>(),
+            provider.GetRequiredService<PatchPacer>(),
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<ILogger<DataLoadReconciler>>(),
+            TimeSpan.FromSeconds(options.DataLoadTickSeconds)));
         services.AddSingleton(provider => new LeaderElectedControllers(
             provider.GetRequiredService<IKubernetes>(),
             options,
             LeaseNamespace(options, provider.GetRequiredService<InjectorOptions>()),
             options.Identity is { Length: > 0 } identity ? identity : DefaultIdentity(),
-            [provider.GetRequiredService<DatasetReconciler>()],
+            [provider.GetRequiredService<DatasetReconciler>(), provider.GetRequiredService<DataLoadReconciler>()],
             cachesSynced,
             provider.GetRequiredService<ControllerMetrics>(),
             provider.GetRequiredService<ILogger<LeaderElectedControllers>>()));

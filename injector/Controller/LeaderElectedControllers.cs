@@ -42,8 +42,10 @@ internal sealed partial class LeaderElectedControllers(
             using var elector = new LeaderElector(config);
             CancellationTokenSource? leading = null;
             Task running = Task.CompletedTask;
+            var led = false;
             elector.OnStartedLeading += () =>
             {
+                led = true;
                 leading = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
                 metrics.SetLeading(true);
                 Log.Leading(logger, identity, leaseNamespace, options.LeaseName);
@@ -75,12 +77,55 @@ internal sealed partial class LeaderElectedControllers(
                 leading?.Cancel();
                 await running;
                 leading?.Dispose();
+                if (led && stoppingToken.IsCancellationRequested)
+                {
+                    await ReleaseAsync();
+                }
             }
 
             if (!stoppingToken.IsCancellationRequested)
             {
                 await Task.Delay(config.RetryPeriod, stoppingToken).ContinueWith(static _ => { }, TaskScheduler.Default);
             }
+        }
+    }
+
+    /// <summary>
+    /// On shutdown, after the reconcilers stopped: hands the Lease back (holder cleared, duration 1 s, as client-go's
+    /// ReleaseOnCancel does), so another replica leads within its retry period instead of waiting out the lease duration.
+    /// Only a Lease this replica still holds is touched; a failure is logged and the Lease simply expires.
+    /// </summary>
+    private async Task ReleaseAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(options.RenewDeadlineSeconds));
+        try
+        {
+            var lease = new LeaseLock(client, leaseNamespace, options.LeaseName, identity);
+            var record = await lease.GetAsync(timeout.Token);
+            if (record.HolderIdentity != identity)
+            {
+                return;
+            }
+
+            var now = DateTime.UtcNow;
+            var released = new LeaderElectionRecord
+            {
+                HolderIdentity = "",
+                LeaseDurationSeconds = 1,
+                AcquireTime = now,
+                RenewTime = now,
+                LeaderTransitions = record.LeaderTransitions,
+            };
+            if (await lease.UpdateAsync(released, timeout.Token))
+            {
+                Log.Released(logger, identity, leaseNamespace, options.LeaseName);
+            }
+        }
+#pragma warning disable CA1031 // best effort on the way out: an unreleased Lease expires after its duration
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            Log.ElectionFailed(logger, "releasing the Lease: " + exception.Message);
         }
     }
 
@@ -115,6 +160,9 @@ internal sealed partial class LeaderElectedControllers(
 
         [LoggerMessage(EventIds.ControllerElectionFailed, LogLevel.Warning, "controller: leader election failed, competing again: {Reason}")]
         public static partial void ElectionFailed(ILogger logger, string reason);
+
+        [LoggerMessage(EventIds.ControllerLeaseReleased, LogLevel.Information, "controller: {Identity} released Lease {Namespace}/{Lease} on shutdown")]
+        public static partial void Released(ILogger logger, string identity, string @namespace, string lease);
 
         [LoggerMessage(EventIds.ControllerReconcilerFailed, LogLevel.Error, "controller: reconciler {Reconciler} stopped: {Reason}")]
         public static partial void ReconcilerFailed(ILogger logger, string reconciler, string reason);

@@ -24,6 +24,12 @@ internal sealed class ClusterState
     /// <summary>Injected pods (watched only while the controller runs).</summary>
     public InjectedPods Pods { get; } = new();
 
+    /// <summary>DataLoads (<c>data.fluid.io/v1alpha1</c>; watched only while the controller runs).</summary>
+    public ObjectCache DataLoads { get; } = new();
+
+    /// <summary>The Jobs the controller started for DataLoads (label <c>serverless.fluid.io/dataload</c>; watched only while the controller runs).</summary>
+    public ObjectCache DataLoadJobs { get; } = new();
+
     /// <summary>Raised after a watched object changed in this cache.</summary>
     public ClusterChanges Changes { get; } = new();
 
@@ -87,6 +93,8 @@ internal sealed class ClusterState
         "Namespace" => [.. _namespaceLabels.Keys.Select(name => ("", name))],
         "InjectionPolicy" => [.. _policies.Keys],
         "Pod" => Pods.Keys,
+        FluidDataLoad.Kind => DataLoads.Keys,
+        "Job" => DataLoadJobs.Keys,
         FluidRuntime.AlluxioKind => [.. _alluxioRuntimes.Keys],
         _ => [],
     };
@@ -97,6 +105,8 @@ internal sealed class ClusterState
         _claims.Clear();
         _namespaceLabels.Clear();
         Pods.Clear();
+        DataLoads.Clear();
+        DataLoadJobs.Clear();
         _alluxioRuntimes.Clear();
         lock (_policyLock)
         {

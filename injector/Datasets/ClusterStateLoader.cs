@@ -66,6 +66,12 @@ internal static class ClusterStateLoader
             case FluidRuntime.AlluxioKind:
                 state.SetAlluxioRuntime(FluidRuntime.FromAlluxioJson(obj));
                 return true;
+            case FluidDataLoad.Kind when obj is JsonObject dataLoad:
+                state.DataLoads.Set(dataLoad);
+                return true;
+            case "Job" when obj is JsonObject job:
+                state.DataLoadJobs.Set(job);
+                return true;
             default:
                 return false;
         }
@@ -114,6 +120,12 @@ internal static class ClusterStateLoader
                 break;
             case "Pod":
                 state.Pods.Remove(@namespace, name);
+                break;
+            case FluidDataLoad.Kind:
+                state.DataLoads.Remove(@namespace, name);
+                break;
+            case "Job":
+                state.DataLoadJobs.Remove(@namespace, name);
                 break;
             default:
                 return;

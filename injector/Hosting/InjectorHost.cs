@@ -67,7 +67,7 @@ internal static partial class InjectorHost
 
             services.AddSingleton<IKubernetes>(client);
             // the controller reads injected pods; without it the injector never lists a pod
-            IReadOnlyList<WatchedResource> watched = controller.Enabled ? [.. WatchedResource.All, WatchedResource.InjectedPods] : WatchedResource.All;
+            IReadOnlyList<WatchedResource> watched = controller.Enabled ? [.. WatchedResource.All, WatchedResource.InjectedPods, WatchedResource.DataLoads, WatchedResource.DataLoadJobs] : WatchedResource.All;
             foreach (var resource in watched)
             {
                 sync.Expect(resource.Kind); // before the first /readyz: not ready until every cache has listed

@@ -52,6 +52,21 @@ internal sealed record WatchedResource(
         (client, version, cancel) => Typed(
             client.CoreV1.WatchListPodForAllNamespacesAsync(labelSelector: InjectedSelector, resourceVersion: version, allowWatchBookmarks: true, cancellationToken: cancel), cancel));
 
+    /// <summary>DataLoads, for the controller (Fluid's CRD, or ours in the standalone install; absent = empty).</summary>
+    public static WatchedResource DataLoads { get; } = Custom(FluidDataLoad.Kind, FluidDataLoad.ApiGroup, FluidDataLoad.ApiVersion, FluidDataLoad.Plural);
+
+    /// <summary>Only the Jobs the controller started for DataLoads (label selector on their DataLoad label), for their
+    /// completion: a cluster's other Jobs are never listed.</summary>
+    public static WatchedResource DataLoadJobs { get; } = new(
+        "Job",
+        async (client, cancel) =>
+        {
+            using var response = await client.BatchV1.ListJobForAllNamespacesWithHttpMessagesAsync(labelSelector: FluidDataLoad.JobLabel, cancellationToken: cancel);
+            return ([.. response.Body.Items.Select(ToJson)], response.Body.Metadata?.ResourceVersion);
+        },
+        (client, version, cancel) => Typed(
+            client.BatchV1.WatchListJobForAllNamespacesAsync(labelSelector: FluidDataLoad.JobLabel, resourceVersion: version, allowWatchBookmarks: true, cancellationToken: cancel), cancel));
+
     private const string InjectedSelector = Fluid.Serverless.Contracts.Annotations.InjectedLabel + "=true";
 
     private static WatchedResource Custom(string kind, string group, string version, string plural) => new(

@@ -194,7 +194,7 @@ internal static class InjectionPlanner
     }
 
     /// <summary>The tier's sidecar config; its Secret references become FLUID_SHARED_CACHE_* env vars the config names.</summary>
-    private static (SharedCacheConfig? Config, List<(string EnvName, SecretOption Secret)> SecretEnv) PlanSharedCache(SharedCacheTier? tier)
+    internal static (SharedCacheConfig? Config, List<(string EnvName, SecretOption Secret)> SecretEnv) PlanSharedCache(SharedCacheTier? tier)
     {
         var secretEnv = new List<(string EnvName, SecretOption Secret)>();
         if (tier is null)

@@ -32,8 +32,12 @@ CACHED = {("", "namespaces"), ("", "persistentvolumeclaims"), ("data.fluid.io", 
           ("serverless.fluid.io", "injectionpolicies"), ("data.fluid.io", "alluxioruntimes")}
 # The controller (on by default; FLUID_INJECTOR_Controller__Enabled "false" turns it off): what it may do
 # cluster-wide, per (group, resource): watch injected pods and patch their annotations, create Events.
+# DataLoads: watch them, write their status, run a warm Job (create, and list/watch to follow it; no delete: the
+# DataLoad owns it).
 CONTROLLER_RULES = {("", "pods"): {"list", "watch", "patch"}, ("", "events"): {"create"},
-                    ("data.fluid.io", "datasets/status"): {"patch"}}
+                    ("data.fluid.io", "datasets/status"): {"patch"},
+                    ("data.fluid.io", "dataloads"): {"list", "watch"}, ("data.fluid.io", "dataloads/status"): {"patch"},
+                    ("batch", "jobs"): {"list", "watch", "create"}}
 # Its leader-election Lease: create (unscoped: the object may not exist yet), get/update on this name only.
 CONTROLLER_LEASE = "fluid-serverless-injector-controller"
 INJECTION_POLICY_FIELDS = {"podSelector", "datasets", "mode", "cacheSize", "cacheMedium", "sidecarResources",
@@ -42,6 +46,8 @@ INJECTION_POLICY_FIELDS = {"podSelector", "datasets", "mode", "cacheSize", "cach
 # The label the injector puts on every pod it injects (contracts/Annotations.cs InjectedLabel): the only pods
 # a shared cache engine admits on its client port.
 INJECTED_LABEL = "done.sidecar.fluid.io/inject"
+# The label the controller puts on the pods of a DataLoad's warm Job (FluidDataLoad.JobLabel).
+DATALOAD_LABEL = "serverless.fluid.io/dataload"
 
 
 def installs(repo: str) -> dict[str, str]:
@@ -169,10 +175,14 @@ def check_shared_cache(report: Report, where: str, docs: list[dict]) -> None:
                                  f"{pat} ingress {index}", "admits only selected pods (no rule for every source, no ipBlock)")
                     for source in sources:
                         pod_labels = (source.get("podSelector") or {}).get("matchLabels") or {}
-                        injected = pod_labels.get(INJECTED_LABEL) == "true"
+                        expressions = (source.get("podSelector") or {}).get("matchExpressions") or []
+                        # injected pods, or the warm Jobs of DataLoads (they run the sidecar too and fill the tier)
+                        injected = pod_labels.get(INJECTED_LABEL) == "true" or (
+                            not pod_labels and expressions == [{"key": DATALOAD_LABEL, "operator": "Exists"}])
                         own = "namespaceSelector" not in source
                         report.check(injected or own, f"{pat} ingress {index}",
-                                     f"admits only injected pods ({INJECTED_LABEL}=true) or pods of its own namespace")
+                                     f"admits only injected pods ({INJECTED_LABEL}=true), DataLoad warm pods ({DATALOAD_LABEL}) "
+                                     f"or pods of its own namespace")
                         if injected:
                             report.check(all(p.get("port") in (client, "client") for p in rule.get("ports") or [{}]),
                                          f"{pat} ingress {index}", f"injected pods reach the client port ({client}) only")
@@ -489,6 +499,17 @@ def check_crds(report: Report, where: str, install: str, docs: list[dict]) -> No
             for field_name in sorted(read - set(spec_props)):
                 report.fail(at, f"the injector reads spec.{field_name}, which the CRD schema lacks (the API server "
                             f"would prune it)")
+    dataload = crds.get("dataloads.data.fluid.io")
+    if install == "with-fluid":
+        report.check(dataload is None, where, "leaves the DataLoad CRD to Fluid")
+    elif report.check(dataload is not None, where, "installs the DataLoad CRD (no Fluid assumed)"):
+        version = dataload["spec"]["versions"][0]
+        spec_props = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+        expected = {"dataset", "target", "loadMetadata", "policy", "schedule", "runAfter"}
+        report.check(expected <= set(spec_props), f"{where} {describe(dataload)}",
+                     f"spec declares Fluid's {sorted(expected)}")
+        report.check("status" in (version.get("subresources") or {}), f"{where} {describe(dataload)}",
+                     "has the status subresource (the controller patches only status)")
     dataset = crds.get("datasets.data.fluid.io")
     if install == "with-fluid":
         report.check(dataset is None, where, "leaves the Dataset CRD to Fluid")

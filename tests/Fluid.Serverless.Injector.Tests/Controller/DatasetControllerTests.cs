@@ -249,7 +249,7 @@ public sealed class DatasetControllerTests
         Assert.Equal(stored.Obj("metadata").Obj("annotations").Str(Annotations.SidecarConfig), patched.Metadata.Annotations[Annotations.SidecarConfig]);
     }
 
-    private static (string Verb, string Resource, string? Namespace, string? Name) Classify(string request)
+    internal static (string Verb, string Resource, string? Namespace, string? Name) Classify(string request)
     {
         var space = request.IndexOf(' ', StringComparison.Ordinal);
         var method = request[..space];
@@ -273,11 +273,11 @@ public sealed class DatasetControllerTests
             "DELETE" => "delete",
             _ => method,
         };
-        return (verb, rest[0], @namespace, name);
+        return (verb, rest.Length > 2 ? rest[0] + "/" + rest[2] : rest[0], @namespace, name);
     }
 
     /// <summary>Rules of manifests/base/rbac.yaml; a Role's rules hold only in its namespace.</summary>
-    private static List<(HashSet<string> Verbs, HashSet<string> Resources, HashSet<string> Names, string? Namespace)> ManifestRules([System.Runtime.CompilerServices.CallerFilePath] string source = "")
+    internal static List<(HashSet<string> Verbs, HashSet<string> Resources, HashSet<string> Names, string? Namespace)> ManifestRules([System.Runtime.CompilerServices.CallerFilePath] string source = "")
     {
         var file = Path.Combine(Path.GetDirectoryName(source)!, "..", "..", "..", "manifests", "base", "rbac.yaml");
         var rules = new List<(HashSet<string>, HashSet<string>, HashSet<string>, string?)>();
