@@ -17,6 +17,7 @@ the same way, with their ratio, and no verdict. A metric without a direction ("r
 Spread of one side = (max - min) / (2 * median), printed as +-X %: the same "within +-12 %" as a table of rounds
 reads. When the reference's spread on the headline metric is above --max-spread (default 15 %), the machine was
 not steady enough to compare anything, and the verdict is refused: "NO VERDICT: reference spread X% > 15%, rerun".
+Fewer than 3 rounds give no spread worth the name, so they get no verdict either.
 """
 
 import argparse
@@ -33,6 +34,8 @@ def spread(values):
 def fmt(value):
     if value != value:  # NaN: a side that did not report this metric in a round
         return "-"
+    if value == int(value) and abs(value) < 1e15:
+        return f"{int(value):,}"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
     if abs(value) >= 100:
@@ -53,32 +56,40 @@ def summarise(rows, reference, contender, metric, direction, title, target, max_
         return True
     ref = [rows.get((r, reference, metric), float("nan")) for r in rounds]
     con = [rows.get((r, contender, metric), float("nan")) for r in rounds]
-    ratios = [ratio_of(a, b, direction) for a, b in zip(ref, con)] if direction else []
-    unit = f"{metric}" + (f" ({direction} is better)" if direction else "")
+    if not direction:
+        # A side figure (RSS, GCs, errors): one line per side that reported it, rounds then median and min-max.
+        for side, values in ((reference, ref), (contender, con)):
+            clean = [v for v in values if v == v]
+            if clean:
+                print(f"   {title} {side}: rounds {' '.join(fmt(v) for v in values)}; median {fmt(statistics.median(clean))}"
+                      f" (min-max {fmt(min(clean))}-{fmt(max(clean))})")
+        return True
+    ratios = [ratio_of(a, b, direction) for a, b in zip(ref, con)]
+    unit = f"{metric} ({direction} is better)"
     print(f"-- {title}: {unit}")
-    header = f"{'round':>7} {reference:>12} {contender:>12}" + (f" {'ratio':>7}" if direction else "")
+    header = f"{'round':>7} {reference:>12} {contender:>12} {'ratio':>7}"
     print(header)
     for i, r in enumerate(rounds):
-        line = f"{r:>7} {fmt(ref[i]):>12} {fmt(con[i]):>12}"
-        if direction:
-            line += f" {fmt(ratios[i]):>7}"
-        print(line)
+        print(f"{r:>7} {fmt(ref[i]):>12} {fmt(con[i]):>12} {fmt(ratios[i]):>7}")
 
     def stats(values):
         clean = [v for v in values if v == v]
         return (statistics.median(clean), min(clean), max(clean), spread(clean)) if clean else None
 
-    summaries = [stats(ref), stats(con)] + ([stats(ratios)] if direction else [])
+    summaries = [stats(ref), stats(con), stats(ratios)]
     print(f"{'median':>7} " + " ".join(f"{fmt(s[0]) if s else '-':>12}" if i < 2 else f"{fmt(s[0]) if s else '-':>7}" for i, s in enumerate(summaries)))
     print(f"{'min-max':>7} " + " ".join(
         f"{(fmt(s[1]) + '-' + fmt(s[2])) if s else '-':>12}" if i < 2 else f"{(fmt(s[1]) + '-' + fmt(s[2])) if s else '-':>7}"
         for i, s in enumerate(summaries)))
     print(f"{'spread':>7} " + " ".join(f"{('+-' + format(s[3], '.0f') + '%') if s else '-':>12}" for s in summaries[:2]))
-    if not headline or not direction:
+    if not headline:
         return True
     ref_stats, ratio_stats = summaries[0], summaries[2]
     if ref_stats is None or ratio_stats is None:
         print(f"NO VERDICT: {title}: a side reported nothing, rerun")
+        return False
+    if len(rounds) < 3:
+        print(f"NO VERDICT: {len(rounds)} round(s); a spread needs at least 3 (BENCH_ROUNDS)")
         return False
     if ref_stats[3] > max_spread:
         print(f"NO VERDICT: reference spread {ref_stats[3]:.0f}% > {max_spread:.0f}%, rerun")
@@ -118,7 +129,8 @@ def main():
         name, _, direction = spec.partition(":")
         if direction not in ("", "higher", "lower"):
             sys.exit(f"--metric {spec}: expected NAME, NAME:higher or NAME:lower")
-        summarise(rows, args.reference, args.contender, name, direction or None, args.title or name,
+        title = f"{args.title} {name}" if args.title and not direction else (args.title or name)
+        summarise(rows, args.reference, args.contender, name, direction or None, title,
                   args.target if index == 0 else None, args.max_spread, headline=index == 0)
 
 
