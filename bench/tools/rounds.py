@@ -49,7 +49,7 @@ def ratio_of(reference, contender, direction):
     return reference / contender if contender else float("nan")
 
 
-def summarise(rows, reference, contender, metric, direction, title, target, max_spread, headline):
+def summarise(rows, reference, contender, metric, direction, title, target, max_spread, headline, compact=False):
     rounds = sorted({r for (r, side, m) in rows if m == metric})
     if not rounds:
         print(f"{title}: no rounds recorded for {metric}")
@@ -65,6 +65,13 @@ def summarise(rows, reference, contender, metric, direction, title, target, max_
                       f" (min-max {fmt(min(clean))}-{fmt(max(clean))})")
         return True
     ratios = [ratio_of(a, b, direction) for a, b in zip(ref, con)]
+    if compact:
+        def brief(values):
+            clean = [v for v in values if v == v]
+            return f"{fmt(statistics.median(clean))} ({fmt(min(clean))}-{fmt(max(clean))})" if clean else "-"
+        print(f"{title:>12}: {reference} {brief(ref):>24} | {contender} {brief(con):>24} | ratio {brief(ratios):>18}"
+              f" | {reference} spread +-{spread([v for v in ref if v == v] or [0]):.0f}%")
+        return True
     unit = f"{metric} ({direction} is better)"
     print(f"-- {title}: {unit}")
     header = f"{'round':>7} {reference:>12} {contender:>12} {'ratio':>7}"
@@ -109,6 +116,7 @@ def main():
     parser.add_argument("--metric", action="append", required=True, help="NAME[:higher|:lower]")
     parser.add_argument("--target", type=float, help="target for the headline ratio")
     parser.add_argument("--title", default="")
+    parser.add_argument("--compact", action="store_true", help="one line per metric: median (min-max) of each side and of the ratio")
     parser.add_argument("--max-spread", type=float, default=15.0, help="percent; above it the verdict is refused")
     args = parser.parse_args()
 
@@ -125,13 +133,16 @@ def main():
             except ValueError:
                 sys.exit(f"{args.file}:{number}: ROUND must be an integer and VALUE a number, got {line!r}")
 
+    if args.compact and args.title:
+        print(f"-- {args.title}: median (min-max) over rounds")
     for index, spec in enumerate(args.metric):
         name, _, direction = spec.partition(":")
         if direction not in ("", "higher", "lower"):
             sys.exit(f"--metric {spec}: expected NAME, NAME:higher or NAME:lower")
-        title = f"{args.title} {name}" if args.title and not direction else (args.title or name)
+        title = name if args.compact else f"{args.title} {name}" if args.title and not direction else (args.title or name)
         summarise(rows, args.reference, args.contender, name, direction or None, title,
-                  args.target if index == 0 else None, args.max_spread, headline=index == 0)
+                  args.target if index == 0 else None, args.max_spread, headline=index == 0 and not args.compact,
+                  compact=args.compact)
 
 
 if __name__ == "__main__":
