@@ -69,7 +69,7 @@ def summarise(rows, reference, contender, metric, direction, title, target, max_
         def brief(values):
             clean = [v for v in values if v == v]
             return f"{fmt(statistics.median(clean))} ({fmt(min(clean))}-{fmt(max(clean))})" if clean else "-"
-        print(f"{title:>12}: {reference} {brief(ref):>24} | {contender} {brief(con):>24} | ratio {brief(ratios):>18}"
+        print(f"{title:>17}: {reference} {brief(ref):>24} | {contender} {brief(con):>24} | ratio {brief(ratios):>18}"
               f" | {reference} spread +-{spread([v for v in ref if v == v] or [0]):.0f}%")
         return True
     unit = f"{metric} ({direction} is better)"
