@@ -1,22 +1,34 @@
 #!/usr/bin/env bash
 # Side-by-side benchmarks of the sidecar's S3 read path, each next to a reference measured in the same run, on
-# loopback. Run by hand, never by CI: it is slow and noisy. Total runtime about 3-4 minutes.
+# loopback, in interleaved rounds. Run by hand, never by CI: it is slow and noisy. About 6-8 minutes with defaults.
 #
 #   bash bench/run.sh                      # JIT build (dotnet build -c Release first, or let this script build it)
 #   FLUID_SIDECAR_BINARY=path/to/aot/fluid-sidecar bash bench/run.sh   # the Native AOT binary
-#   BENCH_DURATION=5 bash bench/run.sh     # seconds per wrk run (default 10)
+#   BENCH_ROUNDS=5 BENCH_DURATION=5 BENCH_WARMUP=3 bash bench/run.sh   # rounds, seconds per wrk run, warm-up seconds
+#   BENCH_PARTS="a b" bash bench/run.sh    # only some parts (a b c)
+#   SIDECAR_ENV="DOTNET_GCDynamicAdaptationMode=0" bash bench/run.sh   # runtime settings A/B (bench/README.md)
 #
-# (a) 8 MiB whole-object GETs, sidecar (warm cache) vs nginx serving the same file: throughput ratio (target >= 0.8)
-# (b) random 64 KiB ranged GETs, 32 connections: requests/s ratio (target >= 0.6) and p99 of both
+# Method (bench/tools/rounds.sh): every figure runs BENCH_ROUNDS rounds, each round the reference then the sidecar
+# (ABAB...), after one unmeasured warm-up run of BENCH_WARMUP seconds of the same load against each server. Prints
+# every round, the median and min-max of each side and of the ratio, RSS peaks of both sides (VmHWM, reset per
+# round), the sidecar's GCs per round (from /status), and the load average at start and end. When the reference
+# alone spreads more than 15 % the verdict is refused ("NO VERDICT ... rerun").
+#
+# (a) 8 MiB whole-object GETs, sidecar (warm cache) vs nginx serving the same file: throughput ratio (target >= 0.9)
+#     and (d) in the same rounds: the sidecar's RSS peak serving 256 MiB objects vs 8 MiB objects (must be flat)
+# (b) random 64 KiB ranged GETs, 32 connections: requests/s ratio (target >= 0.8) and p99 of both
 # (c) cold read of a 256 MiB object from s3rver behind a 20 ms-per-request latency proxy: sidecar (read-ahead) vs one
 #     direct single-stream GET through the same proxy (target >= 2x); once with latency only, once with a per-stream
-#     bandwidth cap as well (BENCH_STREAM_MIBPS, default 32), as a real store gives one stream tens of MiB/s
-# (d) sidecar RSS: idle, and peak while serving 8 MiB objects vs 256 MiB objects (must not grow with object size)
+#     bandwidth cap as well (BENCH_STREAM_MIBPS, default 32), as a real store gives one stream tens of MiB/s. Each
+#     round starts a fresh sidecar on an empty cache.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
-duration="${BENCH_DURATION:-10}"
+duration="${BENCH_DURATION:-5}"
+warmup="${BENCH_WARMUP:-3}"
+parts=" ${BENCH_PARTS:-a b c} "
+read -r -a sidecar_env <<<"${SIDECAR_ENV:-}"
 cold_limit="${BENCH_COLD_LIMIT:-60}"   # seconds allowed for one cold 256 MiB read through the sidecar
 latency_ms="${BENCH_LATENCY_MS:-20}"
 if [[ -d "$HOME/.pyenv/shims" && ":$PATH:" != *":$HOME/.pyenv/shims:"* ]]; then
@@ -37,8 +49,6 @@ trap cleanup EXIT
 say() { printf '%s\n' "$*"; }
 section() { printf '\n== %s\n' "$*"; }
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
-verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r !~ /^</ && r + 0 >= t + 0) ? "meets" : "BELOW" }'; }
 
 wait_for() { # URL [seconds] [pid that must stay alive]
     local deadline=$((SECONDS + ${2:-60}))
@@ -58,19 +68,6 @@ need_s3rver "$PWD"
 source bench/tools/sidecar-command.sh
 select_sidecar "$PWD"
 
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-
-# Samples a process's RSS every 100 ms into FILE until the sampler is killed.
-start_rss_sampler() { # PID FILE
-    (while kill -0 "$1" 2>/dev/null; do rss_kib "$1" >>"$2"; sleep 0.1; done) &
-    sampler_pid=$!
-}
-stop_rss_sampler() { # FILE -> peak MiB
-    kill "$sampler_pid" 2>/dev/null || true
-    wait "$sampler_pid" 2>/dev/null || true
-    sort -n "$1" | tail -n1 | awk '{ printf "%.1f", $1 / 1024 }'
-}
-
 start_sidecar() { # NAME DATASET_JSON -> sets sidecar_pid, sidecar_url
     local name="$1" dataset="$2" s3_port admin_port admin_local_port
     # Each sidecar gets its own local admin port: two run at once in (c), and the default (17482) is one port.
@@ -84,10 +81,11 @@ start_sidecar() { # NAME DATASET_JSON -> sets sidecar_pid, sidecar_url
   "datasets": [ $dataset ]
 }
 JSON
-    "${sidecar_cmd[@]}" --config "$work/$name.json" >"$work/$name.log" 2>&1 &
+    env "${sidecar_env[@]}" "${sidecar_cmd[@]}" --config "$work/$name.json" >"$work/$name.log" 2>&1 &
     sidecar_pid=$!
     pids+=("$sidecar_pid")
     sidecar_url="http://127.0.0.1:$s3_port"
+    sidecar_admin_local_port="$admin_local_port"
     if ! wait_for "http://127.0.0.1:$admin_port/readyz" 60 "$sidecar_pid"; then
         say "sidecar '$name' did not become ready; its log:" >&2; cat "$work/$name.log" >&2; exit 1
     fi
@@ -112,6 +110,7 @@ head -c $((256 * 1024 * 1024)) /dev/urandom >"$work/data/object-256m.bin"
 size_8m=$((8 * 1024 * 1024)); size_256m=$((256 * 1024 * 1024))
 say "sidecar: $sidecar_kind"
 say "machine: $(nproc) cores; wrk runs ${duration}s each; everything on 127.0.0.1"
+[[ ${#sidecar_env[@]} -eq 0 ]] || say "sidecar environment: ${sidecar_env[*]}"
 
 nginx_port="$(free_port)"
 mkdir -p "$work/nginx/logs"
@@ -135,8 +134,8 @@ nginx_url="http://127.0.0.1:$nginx_port"
 wait_for "$nginx_url/object-8m.bin"
 
 start_sidecar local "{ \"name\": \"bench\", \"source\": \"local://$work/data\", \"immutable\": true }"
-local_pid="$sidecar_pid"; local_url="$sidecar_url/bench"
-idle_rss="$(awk '{ printf "%.1f", $1 / 1024 }' <<<"$(rss_kib "$local_pid")")"
+local_pid="$sidecar_pid"; local_url="$sidecar_url/bench"; local_admin_local_port="$sidecar_admin_local_port"
+say "sidecar idle RSS: $(awk '/^VmRSS:/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$local_pid/status")"
 
 # Warm the sidecar's cache and check both servers return the same bytes (and 206 for a range).
 for object in object-8m.bin object-256m.bin; do
@@ -149,40 +148,84 @@ for url in "$nginx_url/object-256m.bin" "$local_url/object-256m.bin"; do
     [[ "$code" == 206 ]] || { say "$url answered $code to a Range request, expected 206" >&2; exit 1; }
 done
 
-# --- (a) 8 MiB whole-object GETs ----------------------------------------------------------------------------------------
-section "(a) 8 MiB whole-object GETs, 4 connections, ${duration}s"
-wrk -t2 -c4 -d"${duration}s" "$nginx_url/object-8m.bin" >"$work/a-nginx.txt"
-start_rss_sampler "$local_pid" "$work/rss-8m.txt"
-wrk -t2 -c4 -d"${duration}s" "$local_url/object-8m.bin" >"$work/a-sidecar.txt"
-rss_8m="$(stop_rss_sampler "$work/rss-8m.txt")"
-a_nginx="$(wrk_field "$work/a-nginx.txt" mibps)"; a_sidecar="$(wrk_field "$work/a-sidecar.txt" mibps)"
-a_ratio="$(ratio "$a_sidecar" "$a_nginx")"
-printf '%-10s %10s MiB/s  %8s req/s  errors %s\n' nginx "$a_nginx" "$(wrk_field "$work/a-nginx.txt" rps)" "$(wrk_field "$work/a-nginx.txt" errors)"
-printf '%-10s %10s MiB/s  %8s req/s  errors %s\n' sidecar "$a_sidecar" "$(wrk_field "$work/a-sidecar.txt" rps)" "$(wrk_field "$work/a-sidecar.txt" errors)"
-say "ratio sidecar/nginx: $a_ratio (target >= 0.8: $(verdict "$a_ratio" 0.8))"
+# --- rounds ---------------------------------------------------------------------------------------------------------------
+source bench/tools/rounds.sh
+rounds_init "$work/rounds.tsv"
+say "warm-up: before its first measured round of each figure, every server gets ${warmup}s of the same wrk load, not measured"
+nginx_pids=("$(cat "$work/nginx/nginx.pid")" $(pgrep -P "$(cat "$work/nginx/nginx.pid")" || true))
+sidecar_status_url="http://127.0.0.1:$local_admin_local_port/status"
 
-# --- (d, part) 256 MiB whole-object GETs right after the 8 MiB ones: RSS must not grow with object size ---
-section "(d) RSS while serving 256 MiB whole objects, 4 connections, ${duration}s"
-start_rss_sampler "$local_pid" "$work/rss-256m.txt"
-wrk -t2 -c4 -d"${duration}s" --timeout 30s "$local_url/object-256m.bin" >"$work/d-sidecar.txt"
-rss_256m="$(stop_rss_sampler "$work/rss-256m.txt")"
-say "sidecar $(wrk_field "$work/d-sidecar.txt" mibps) MiB/s on 256 MiB objects"
+gc_counts() { # -> "gen0 gen1 gen2 trims" of the sidecar now
+    curl -sf "$sidecar_status_url" | python3 -c 'import json, sys; r = json.load(sys.stdin)["runtime"]; print(*r["gcCollections"][:3], r["memoryTrims"])'
+}
+record_gcs() { # ROUND BEFORE: the sidecar's collections during the round, by generation
+    local -a before after
+    read -r -a before <<<"$2"; read -r -a after <<<"$(gc_counts)"
+    record "$1" sidecar gen0_gcs $((after[0] - before[0]))
+    record "$1" sidecar gen1_gcs $((after[1] - before[1]))
+    record "$1" sidecar gen2_gcs $((after[2] - before[2]))
+    record "$1" sidecar memory_trims $((after[3] - before[3]))
+}
+measure() { # ROUND SIDE PIDS-VAR FIGURE-PREFIX WRK-ARGS...: one wrk run, its figures and the side's RSS peak
+    local round="$1" side="$2" pids_var="$3[@]" prefix="$4" out gcs=""
+    shift 4
+    out="$work/$prefix-$side-$round.txt"
+    peak_rss_reset "${!pids_var}"
+    [[ "$side" != sidecar* ]] || gcs="$(gc_counts)"
+    wrk "$@" >"$out"
+    [[ -z "$gcs" ]] || record_gcs "$round" "$gcs"
+    record "$round" "$side" rss_mib "$(peak_rss_mib "${!pids_var}")"
+    record "$round" "$side" mibps "$(wrk_field "$out" mibps)"
+    record "$round" "$side" rps "$(wrk_field "$out" rps)"
+    record "$round" "$side" errors "$(wrk_field "$out" errors)"
+    if grep -q 'Latency Distribution' "$out"; then record "$round" "$side" p99_ms "$(wrk_field "$out" p99)"; fi
+}
+sidecar_pids=("$local_pid")
+
+# --- (a) 8 MiB whole-object GETs, and (d) RSS serving 256 MiB objects ---------------------------------------------------
+if [[ "$parts" == *" a "* ]]; then
+    section "(a) 8 MiB whole-object GETs, 4 connections, ${duration}s per run; (d) the sidecar's RSS on 256 MiB objects"
+    wrk -t2 -c4 -d"${warmup}s" "$nginx_url/object-8m.bin" >/dev/null
+    wrk -t2 -c4 -d"${warmup}s" "$local_url/object-8m.bin" >/dev/null
+    wrk -t2 -c4 -d"${warmup}s" --timeout 30s "$local_url/object-256m.bin" >/dev/null
+    rounds_file_all="$rounds_file"; rounds_file="$work/rounds-a.tsv"; : >"$rounds_file"
+    for round in $(seq 1 "$bench_rounds"); do
+        measure "$round" nginx nginx_pids a -t2 -c4 -d"${duration}s" --latency "$nginx_url/object-8m.bin"
+        measure "$round" sidecar sidecar_pids a -t2 -c4 -d"${duration}s" --latency "$local_url/object-8m.bin"
+        measure "$round" sidecar-256m sidecar_pids d -t2 -c4 -d"${duration}s" --timeout 30s "$local_url/object-256m.bin"
+        say "round $round done (load $(load_average))"
+    done
+    rounds_summary --title "(a) 8 MiB GETs" --reference nginx --contender sidecar --metric mibps:higher --target 0.9 \
+        --metric p99_ms:lower --metric rss_mib --metric errors --metric gen0_gcs --metric gen1_gcs --metric gen2_gcs --metric memory_trims
+    # (d): the same process, 8 MiB objects as the reference, 256 MiB objects as the contender: "lower" RSS ratio
+    # 8m/256m >= 0.8 means the peak grew at most 1.25x while objects grew 32x.
+    sed 's/\tsidecar\t/\tsidecar-8m\t/' "$rounds_file" >"$work/rounds-d.tsv"
+    python3 bench/tools/rounds.py "$work/rounds-d.tsv" --title "(d) sidecar RSS peak, 256 MiB vs 8 MiB objects" \
+        --reference sidecar-8m --contender sidecar-256m --metric rss_mib:lower --target 0.8 --metric mibps
+    rounds_file="$rounds_file_all"
+fi
 
 # --- (b) random 64 KiB ranges -------------------------------------------------------------------------------------------
-section "(b) random 64 KiB ranged GETs over 256 MiB, 32 connections, ${duration}s"
-wrk -t2 -c32 -d"${duration}s" --latency -s bench/wrk/random-range.lua "$nginx_url/object-256m.bin" -- "$size_256m" >"$work/b-nginx.txt"
-start_rss_sampler "$local_pid" "$work/rss-ranges.txt"
-wrk -t2 -c32 -d"${duration}s" --latency -s bench/wrk/random-range.lua "$local_url/object-256m.bin" -- "$size_256m" >"$work/b-sidecar.txt"
-rss_ranges="$(stop_rss_sampler "$work/rss-ranges.txt")"
-b_nginx="$(wrk_field "$work/b-nginx.txt" rps)"; b_sidecar="$(wrk_field "$work/b-sidecar.txt" rps)"
-b_ratio="$(ratio "$b_sidecar" "$b_nginx")"
-printf '%-10s %10s req/s  p99 %8s ms  errors %s\n' nginx "$b_nginx" "$(wrk_field "$work/b-nginx.txt" p99)" "$(wrk_field "$work/b-nginx.txt" errors)"
-printf '%-10s %10s req/s  p99 %8s ms  errors %s\n' sidecar "$b_sidecar" "$(wrk_field "$work/b-sidecar.txt" p99)" "$(wrk_field "$work/b-sidecar.txt" errors)"
-say "ratio sidecar/nginx: $b_ratio (target >= 0.6: $(verdict "$b_ratio" 0.6))"
+if [[ "$parts" == *" b "* ]]; then
+    section "(b) random 64 KiB ranged GETs over 256 MiB, 32 connections, ${duration}s per run"
+    range_args=(-t2 -c32 --latency -s bench/wrk/random-range.lua)
+    wrk "${range_args[@]}" -d"${warmup}s" "$nginx_url/object-256m.bin" -- "$size_256m" >/dev/null
+    wrk "${range_args[@]}" -d"${warmup}s" "$local_url/object-256m.bin" -- "$size_256m" >/dev/null
+    rounds_file_all="$rounds_file"; rounds_file="$work/rounds-b.tsv"; : >"$rounds_file"
+    for round in $(seq 1 "$bench_rounds"); do
+        measure "$round" nginx nginx_pids b "${range_args[@]}" -d"${duration}s" "$nginx_url/object-256m.bin" -- "$size_256m"
+        measure "$round" sidecar sidecar_pids b "${range_args[@]}" -d"${duration}s" "$local_url/object-256m.bin" -- "$size_256m"
+        say "round $round done (load $(load_average))"
+    done
+    rounds_summary --title "(b) random 64 KiB ranges" --reference nginx --contender sidecar --metric rps:higher --target 0.8 \
+        --metric p99_ms:lower --metric rss_mib --metric errors --metric gen0_gcs --metric gen1_gcs --metric gen2_gcs --metric memory_trims
+    rounds_file="$rounds_file_all"
+fi
 
 # --- (c) cold read through a latency proxy ------------------------------------------------------------------------------
 # The remote is s3rver (npm, tests/node): it serves a range straight from its file. moto is no use here: it reads the
 # whole object for every ranged GET (~0.5 s per 4 MiB range of a 256 MiB object), which would measure moto.
+if [[ "$parts" == *" c "* ]]; then
 section "(c) cold 256 MiB read from s3rver behind a proxy adding ${latency_ms} ms per request"
 remote_port="$(free_port)"
 mkdir -p "$work/s3rver"
@@ -190,69 +233,56 @@ node --openssl-legacy-provider tests/node/node_modules/s3rver/bin/s3rver.js -d "
 pids+=($!)
 until curl -s -o /dev/null "http://127.0.0.1:$remote_port/"; do sleep 0.1; done
 python3 bench/tools/seed_remote.py "http://127.0.0.1:$remote_port" S3RVER S3RVER bench-remote object-256m.bin "$work/data/object-256m.bin" >/dev/null
-# A different, small object: the sidecar reads it once before the timed read (see cold_read).
+# A different, small object: each fresh sidecar reads it once before the timed read (see cold_round).
 python3 bench/tools/seed_remote.py "http://127.0.0.1:$remote_port" S3RVER S3RVER bench-remote warm-up-8m.bin "$work/data/object-8m.bin" >/dev/null
 expected_256m="$(sha256sum <"$work/data/object-256m.bin")"
 # The sidecar's S3 source reads the remote's credentials from the environment.
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
-cold_read() { # NAME STREAM_MIBPS -> sets c_direct c_cold c_ratio rss_cold
-    local name="$1" stream_mibps="$2" proxy_port proxy_url
+timed_get() { # URL -> seconds, or the limit when it did not finish; the bytes are checked
+    local seconds
+    if ! seconds="$(curl -sf --max-time "$cold_limit" -o "$work/cold.bin" -w '%{time_total}' "$1")"; then
+        say "GET $1 did not finish within ${cold_limit}s: counted as ${cold_limit}s" >&2
+        rm -f "$work/cold.bin"; echo "$cold_limit"; return
+    fi
+    [[ "$(sha256sum <"$work/cold.bin")" == "$expected_256m" ]] || { say "GET $1 returned wrong bytes" >&2; exit 1; }
+    rm -f "$work/cold.bin"
+    echo "$seconds"
+}
+
+cold_rounds() { # NAME STREAM_MIBPS: rounds of (direct GET, then a fresh sidecar on an empty cache)
+    local name="$1" stream_mibps="$2" proxy_port proxy_url round seconds
     proxy_port="$(free_port)"
     python3 bench/tools/latency_proxy.py "$proxy_port" 127.0.0.1 "$remote_port" "$latency_ms" "$stream_mibps" >"$work/$name-proxy.log" 2>&1 &
     pids+=($!)
     until grep -q listening "$work/$name-proxy.log" 2>/dev/null; do sleep 0.1; done
     proxy_url="http://127.0.0.1:$proxy_port"
-
-    c_direct="$(curl -sf -o "$work/direct.bin" -w '%{time_total}' "$proxy_url/bench-remote/object-256m.bin")"
-    [[ "$(sha256sum <"$work/direct.bin")" == "$expected_256m" ]] || { say "direct GET returned wrong bytes" >&2; exit 1; }
-    rm -f "$work/direct.bin"
-
-    start_sidecar "$name" "{ \"name\": \"bench\", \"source\": \"s3://bench-remote/\", \"immutable\": true, \"options\": { \"endpoint\": \"$proxy_url\", \"region\": \"us-east-1\", \"pathStyle\": \"true\" } }"
-    # "Cold" means the cache is cold, not the process: one GET of another object first, so a JIT build has compiled
-    # the S3 client and read path (~0.6 s of a 1-2 s read otherwise) and the figure is about fetching, as with the AOT
-    # binary. The 256 MiB object's HEAD and every one of its blocks still go to the remote.
-    curl -sf -o /dev/null "$sidecar_url/bench/warm-up-8m.bin" || { say "warm-up GET through the sidecar failed" >&2; exit 1; }
-    start_rss_sampler "$sidecar_pid" "$work/$name-rss.txt"
-    # Bounded so a slow build cannot blow the bench's time budget; a timeout is reported, not hidden.
-    if ! c_cold="$(curl -sf --max-time "$cold_limit" -o "$work/cold.bin" -w '%{time_total}' "$sidecar_url/bench/object-256m.bin")"; then
-        rss_cold="$(stop_rss_sampler "$work/$name-rss.txt")"
-        kill "$sidecar_pid" 2>/dev/null || true
-        c_cold="$cold_limit"; c_ratio="<$(ratio "$c_direct" "$cold_limit")"
-        printf '%-34s %8.2f s\n' "direct single-stream GET" "$c_direct"
-        say "sidecar cold (read-ahead): did not finish within ${cold_limit}s (peak RSS $rss_cold MiB)"
-        say "speed-up sidecar/direct: $c_ratio (target >= 2: BELOW)"
-        return
-    fi
-    rss_cold="$(stop_rss_sampler "$work/$name-rss.txt")"
-    [[ "$(sha256sum <"$work/cold.bin")" == "$expected_256m" ]] || { say "sidecar cold read returned wrong bytes" >&2; exit 1; }
-    rm -f "$work/cold.bin"
-    kill "$sidecar_pid" 2>/dev/null || true
-    c_ratio="$(ratio "$c_direct" "$c_cold")"
-    printf '%-34s %8.2f s  %8.1f MiB/s\n' "direct single-stream GET" "$c_direct" "$(awk -v t="$c_direct" 'BEGIN { print 256 / t }')"
-    printf '%-34s %8.2f s  %8.1f MiB/s  (peak RSS %s MiB)\n' "sidecar cold (read-ahead)" "$c_cold" "$(awk -v t="$c_cold" 'BEGIN { print 256 / t }')" "$rss_cold"
-    say "speed-up sidecar/direct: $c_ratio (target >= 2: $(verdict "$c_ratio" 2))"
+    rounds_file="$work/rounds-$name.tsv"; : >"$rounds_file"
+    for round in $(seq 1 "$bench_rounds"); do
+        record "$round" direct seconds "$(timed_get "$proxy_url/bench-remote/object-256m.bin")"
+        rm -rf "$work/$name-cache"
+        start_sidecar "$name" "{ \"name\": \"bench\", \"source\": \"s3://bench-remote/\", \"immutable\": true, \"options\": { \"endpoint\": \"$proxy_url\", \"region\": \"us-east-1\", \"pathStyle\": \"true\" } }"
+        # "Cold" means the cache is cold, not the process: one GET of another object first, so a JIT build has
+        # compiled the S3 client and read path and the figure is about fetching, as with the AOT binary. The 256 MiB
+        # object's HEAD and every one of its blocks still go to the remote.
+        curl -sf -o /dev/null "$sidecar_url/bench/warm-up-8m.bin" || { say "warm-up GET through the sidecar failed" >&2; exit 1; }
+        peak_rss_reset "$sidecar_pid"
+        seconds="$(timed_get "$sidecar_url/bench/object-256m.bin")"
+        record "$round" sidecar seconds "$seconds"
+        record "$round" sidecar rss_mib "$(peak_rss_mib "$sidecar_pid")"
+        kill "$sidecar_pid" 2>/dev/null || true; wait "$sidecar_pid" 2>/dev/null || true
+        say "round $round: direct $(awk -F'\t' -v r="$round" '$1 == r && $2 == "direct" { print $4 }' "$rounds_file") s, sidecar $seconds s (load $(load_average))"
+    done
+    rounds_summary --title "(c) cold 256 MiB, $name" --reference direct --contender sidecar --metric seconds:lower --target 2 --metric rss_mib
 }
 
+say "each round: one direct GET through the proxy, then a fresh sidecar on an empty cache (after one GET of another object)"
 say "-- latency only (the loopback remote itself streams at ~150 MiB/s per connection)"
-cold_read remote-latency 0
-c1_ratio="$c_ratio"
+cold_rounds latency-only 0
 stream_cap="${BENCH_STREAM_MIBPS:-32}"
 say "-- latency and ${stream_cap} MiB/s per connection (a real object store's per-stream throughput)"
-cold_read remote-capped "$stream_cap"
-c2_ratio="$c_ratio"
+cold_rounds "capped-${stream_cap}mibps" "$stream_cap"
+fi
 
-# --- summary -------------------------------------------------------------------------------------------------------------
-section "(d) sidecar RSS (MiB)"
-printf 'idle %s | peak serving 8 MiB objects %s | 64 KiB ranges %s | 256 MiB objects %s | cold 256 MiB fill %s\n' \
-    "$idle_rss" "$rss_8m" "$rss_ranges" "$rss_256m" "$rss_cold"
-d_ratio="$(ratio "$rss_256m" "$rss_8m")"
-# verdict() compares numbers; a "<x" ratio (a timeout) reads as 0 there, i.e. BELOW.
-say "RSS 256 MiB objects / 8 MiB objects: $d_ratio (flat means ~1; object size grew 32x)"
-
-section "summary"
-printf '%-44s %8s  %s\n' "8 MiB GET throughput sidecar/nginx" "$a_ratio" "target >= 0.8 $(verdict "$a_ratio" 0.8)"
-printf '%-44s %8s  %s\n' "64 KiB random range req/s sidecar/nginx" "$b_ratio" "target >= 0.6 $(verdict "$b_ratio" 0.6)"
-printf '%-44s %8s  %s\n' "cold 256 MiB speed-up, latency only" "$c1_ratio" "target >= 2 $(verdict "$c1_ratio" 2)"
-printf '%-44s %8s  %s\n' "cold 256 MiB speed-up, latency + stream cap" "$c2_ratio" "target >= 2 $(verdict "$c2_ratio" 2)"
-printf '%-44s %8s  %s\n' "RSS growth 256 MiB vs 8 MiB objects" "$d_ratio" "target <= 1.25 $(awk -v r="$d_ratio" 'BEGIN { print (r + 0 <= 1.25) ? "meets" : "ABOVE" }')"
+section "done"
+rounds_finish

@@ -11,6 +11,12 @@
 #   LATENCY_MS=20 STREAM_MIBPS=64 ...               # every contender reads through bench/tools/latency_proxy.py:
 #                                                   # 20 ms per request, each connection paced to 64 MiB/s (a real
 #                                                   # object store's per-stream rate; loopback streams are CPU-bound)
+#   BENCH_ROUNDS=5 ...                              # rounds (bench/tools/rounds.sh)
+# Method: BENCH_ROUNDS rounds; every round mounts every contender afresh on an EMPTY cache (so "cold" is cold in
+# every round), reads a separate 4 MiB warm-up object through each mount (process start, a JIT build's first
+# compilation; not measured), then measures fluid, rclone, s3fs in that order (ABAB...). Prints every round, the
+# median and min-max of each side and of the ratio, each process's RSS peak per round (VmHWM, reset at mount), and
+# the load average at start and end; no verdict when the reference spreads more than 15 %.
 # Needs root (FUSE), moto_server, rclone, s3fs, python3 with boto3. Binds only 127.0.0.1.
 set -euo pipefail
 SIZE_MB=${SIZE_MB:-1024}
@@ -30,7 +36,7 @@ cleanup() {
   for m in "$work/fluid" "$work/rclone" "$work/s3fs"; do
     mountpoint -q "$m" && umount -l "$m"
   done
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  for p in ${mount_pid[@]+"${mount_pid[@]}"} "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -70,6 +76,7 @@ endpoint, bucket, big, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.ar
 s3 = boto3.client("s3", endpoint_url=endpoint)
 s3.create_bucket(Bucket=bucket)
 s3.upload_file(big, bucket, "big.bin", Config=TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=64 << 20))
+s3.put_object(Bucket=bucket, Key="warm-up.bin", Body=os.urandom(4 << 20))
 payload = os.urandom(16 * 1024)
 with ThreadPoolExecutor(8) as pool:
     list(pool.map(lambda i: s3.put_object(Bucket=bucket, Key=f"small/f{i:05d}.bin", Body=payload), range(count)))
@@ -105,28 +112,45 @@ cat >"$work/fluid.json" <<JSON
                   "options": { "endpoint": "$endpoint", "region": "us-east-1", "pathStyle": "true" } } ]
 }
 JSON
-"${sidecar_cmd[@]}" --config "$work/fluid.json" >"$work/fluid.log" 2>&1 &
-pids+=($!)
-env -u AWS_CA_BUNDLE RCLONE_CONFIG_MOTO_TYPE=s3 RCLONE_CONFIG_MOTO_PROVIDER=Other RCLONE_CONFIG_MOTO_ENDPOINT="$endpoint" \
-  RCLONE_CONFIG_MOTO_ACCESS_KEY_ID=$key RCLONE_CONFIG_MOTO_SECRET_ACCESS_KEY=$key \
-  rclone mount "moto:$bucket" "$work/rclone" --vfs-cache-mode full --cache-dir "$work/rclone-cache" --read-only >"$work/rclone.log" 2>&1 &
-pids+=($!)
+source "$repo/bench/tools/rounds.sh"
+mounts="fluid rclone"; [[ -n "${NO_S3FS:-}" ]] || mounts="$mounts s3fs"
+declare -A mount_pid
+mount_all() { # every contender on an empty cache
+  rm -rf "$work/fluid-cache" "$work/rclone-cache" "$work/s3fs-cache"; mkdir -p "$work/rclone-cache" "$work/s3fs-cache"
+  "${sidecar_cmd[@]}" --config "$work/fluid.json" >>"$work/fluid.log" 2>&1 &
+  mount_pid[fluid]=$!
+  env -u AWS_CA_BUNDLE RCLONE_CONFIG_MOTO_TYPE=s3 RCLONE_CONFIG_MOTO_PROVIDER=Other RCLONE_CONFIG_MOTO_ENDPOINT="$endpoint" \
+    RCLONE_CONFIG_MOTO_ACCESS_KEY_ID=$key RCLONE_CONFIG_MOTO_SECRET_ACCESS_KEY=$key \
+    rclone mount "moto:$bucket" "$work/rclone" --vfs-cache-mode full --cache-dir "$work/rclone-cache" --read-only >>"$work/rclone.log" 2>&1 &
+  mount_pid[rclone]=$!
+  if [[ -z "${NO_S3FS:-}" ]]; then
+    # -f: stay in the foreground, so its pid is the process whose RSS is read.
+    s3fs "$bucket" "$work/s3fs" -f -o url="$endpoint" -o use_path_request_style -o passwd_file="$work/s3fs.passwd" \
+      -o use_cache="$work/s3fs-cache" -o ro >>"$work/s3fs.log" 2>&1 &
+    mount_pid[s3fs]=$!
+  fi
+  for m in $mounts; do
+    for _ in $(seq 300); do [ -e "$work/$m/big.bin" ] && break; sleep 0.1; done
+    [ -e "$work/$m/big.bin" ] || { echo "mount $m did not come up"; tail -20 "$work/$m.log" 2>/dev/null; exit 1; }
+    head -c $((4 << 20)) "$work/$m/warm-up.bin" >/dev/null
+    peak_rss_reset "${mount_pid[$m]}"
+  done
+}
+unmount_all() {
+  for m in $mounts; do
+    mountpoint -q "$work/$m" && umount "$work/$m" 2>/dev/null || umount -l "$work/$m" 2>/dev/null || true
+    kill "${mount_pid[$m]}" 2>/dev/null || true; wait "${mount_pid[$m]}" 2>/dev/null || true
+  done
+}
 echo "$key:$key" >"$work/s3fs.passwd"; chmod 600 "$work/s3fs.passwd"
-mounts="fluid rclone"
-if [[ -z "${NO_S3FS:-}" ]]; then
-  s3fs "$bucket" "$work/s3fs" -o url="$endpoint" -o use_path_request_style -o passwd_file="$work/s3fs.passwd" \
-    -o use_cache="$work/s3fs-cache" -o ro
-  mounts="$mounts s3fs"
-fi
-for m in $mounts; do
-  for _ in $(seq 300); do [ -e "$work/$m/big.bin" ] && break; sleep 0.1; done
-  [ -e "$work/$m/big.bin" ] || { echo "mount $m did not come up"; cat "$work/$m.log" 2>/dev/null; exit 1; }
-done
 
-echo "== measuring"
-python3 - "$work" "$RANDOM_READS" $mounts <<'PY'
+echo "== measuring (warm-up: a 4 MiB object read through every fresh mount before its round, not measured)"
+rounds_init "$work/rounds.tsv"
+for round in $(seq 1 "$bench_rounds"); do
+  mount_all
+  python3 - "$work" "$RANDOM_READS" "$round" $mounts >>"$rounds_file" <<'PY'
 import os, sys, time, random
-work, random_reads, mounts = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+work, random_reads, round_, mounts = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
 def seq(path):
     start = time.perf_counter(); total = 0
     with open(path, "rb", buffering=0) as f:
@@ -150,24 +174,34 @@ def small(root):
     for name in sorted(os.listdir(root)):
         with open(os.path.join(root, name), "rb") as f: f.read(); n += 1
     return n / (time.perf_counter() - start)
-rows = {}
+def record(side, metric, value):
+    print(f"{round_}\t{side}\t{metric}\t{value:.1f}", flush=True)
 for name in mounts:
     big = os.path.join(work, name, "big.bin")
     # Flush dirty pages first (seeding, the local copy, the previous mount's cache files): otherwise whoever reads
     # first pays for the others' writeback (every contender writes its cache to this disk).
     os.sync(); time.sleep(1)
-    cold = seq(big); warm = seq(big); r = rand(big); s = small(os.path.join(work, name, "small"))
-    rows[name] = (cold, warm, r, s)
+    record(name, "cold_mibps", seq(big)); record(name, "warm_mibps", seq(big))
+    record(name, "random_4k_ops", rand(big)); record(name, "small_files_per_s", small(os.path.join(work, name, "small")))
 local = os.path.join(work, "local", "big.bin")
-lw = seq(local); rows["local disk"] = (float("nan"), lw, rand(local), float("nan"))
-print(f"{'':12} {'seq cold MiB/s':>15} {'seq warm MiB/s':>15} {'rand 4K ops/s':>14} {'16K files/s':>12}")
-for name, (c, w, r, s) in rows.items():
-    print(f"{name:12} {c:15.0f} {w:15.0f} {r:14.0f} {s:12.0f}")
-f, rc = rows["fluid"], rows["rclone"]
-print()
-print(f"fluid/rclone: cold {f[0]/rc[0]:.2f}x  warm {f[1]/rc[1]:.2f}x  random {f[2]/rc[2]:.2f}x  small files {f[3]/rc[3]:.2f}x   (targets: cold >= 1.5x, warm >= 3x)")
-if "s3fs" in rows:
-    s3 = rows["s3fs"]
-    print(f"fluid/s3fs:   cold {f[0]/s3[0]:.2f}x  warm {f[1]/s3[1]:.2f}x  random {f[2]/s3[2]:.2f}x  small files {f[3]/s3[3]:.2f}x")
-print(f"fluid/local:  warm {f[1]/lw:.2f}x   (target >= 0.5x; local = page-cached file)")
+record("local", "warm_mibps", seq(local)); record("local", "random_4k_ops", rand(local))
 PY
+  for m in $mounts; do record "$round" "$m" rss_mib "$(peak_rss_mib "${mount_pid[$m]}")"; done
+  unmount_all
+  echo "round $round done (load $(load_average))"
+done
+
+echo
+echo "== fluid vs rclone (targets: cold >= 1.5x, warm >= 3x, small files >= 3x)"
+for metric in cold_mibps warm_mibps random_4k_ops small_files_per_s; do
+  rounds_summary --title "$metric" --reference rclone --contender fluid --metric "$metric:higher"
+done
+rounds_summary --reference rclone --contender fluid --metric rss_mib
+if [[ -z "${NO_S3FS:-}" ]]; then
+  echo "== fluid vs s3fs"
+  rounds_summary --compact --reference s3fs --contender fluid --metric cold_mibps:higher --metric warm_mibps:higher \
+    --metric random_4k_ops:higher --metric small_files_per_s:higher --metric rss_mib:lower
+fi
+echo "== fluid vs the same file on local disk, page-cached (target: warm >= 0.5x)"
+rounds_summary --compact --reference local --contender fluid --metric warm_mibps:higher --metric random_4k_ops:higher
+rounds_finish

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Injector benchmark: admission over HTTPS keep-alive at a fixed 1,000 req/s (open loop, see LoadClient/Program.cs),
 # next to a reference measured in the same run (GET /healthz on the same server, same rate), and the injection of a
-# pod with 1,500 env vars and 200 volumes next to a small pod. Prints figures and ratios; no pass/fail thresholds.
-# Usage: bench/injector/run.sh [seconds-per-run, default 10]
+# pod with 1,500 env vars and 200 volumes next to a small pod.
+# Usage: BENCH_ROUNDS=5 bench/injector/run.sh [seconds-per-run, default 5]
+# Method (bench/tools/rounds.sh): BENCH_ROUNDS interleaved rounds (reference, then contender), after one unmeasured
+# warm-up run of each (LoadClient also opens and warms every connection before each run); median and min-max of
+# each side and of the ratio; the injector's RSS peak per run (VmHWM); load average at start and end; no verdict
+# when the reference spreads more than 15 %. Target: /mutate p99 <= 1.3x /healthz p99 (ratio >= 0.77).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-seconds=${1:-10}
+seconds=${1:-5}
 work=$(mktemp -d)
 injector_pid=""
 cleanup() { [[ -n "$injector_pid" ]] && kill "$injector_pid" 2>/dev/null; rm -rf "$work"; }
@@ -69,22 +73,37 @@ url="https://127.0.0.1:$port"
 bytes() { stat -c %s "$1"; }
 echo "== machine: $(nproc) cores (shared); small review $(bytes "$work/small.json") B, huge review $(bytes "$work/huge.json") B"
 
-echo "== fixed rate 1000 req/s for ${seconds}s, keep-alive HTTPS, 32 connections (latency from each request's due time)"
-ref=$(load --url "$url/healthz" --rate 1000 --duration "$seconds" --label "reference GET /healthz" | tee /dev/stderr | grep ^RESULT)
-mut=$(load --url "$url/mutate" --body "$work/small.json" --rate 1000 --duration "$seconds" --label "POST /mutate (small pod)" | tee /dev/stderr | grep ^RESULT) || true
+source "$root/bench/tools/rounds.sh"
+run() { # ROUND SIDE LoadClient-args...: one run; its p50, p99, errors and the injector's RSS peak
+    local round="$1" side="$2" result
+    shift 2
+    peak_rss_reset "$injector_pid"
+    result=$(load "$@" --label "$side" | tee -a "$work/runs.txt" | grep ^RESULT) || true
+    [[ -n "$result" ]] || { echo "the $side run reported nothing; its output:" >&2; tail -5 "$work/runs.txt" >&2; exit 1; }
+    read -r _ _ p50 p99 errors <<<"$result"
+    record "$round" "$side" p50_ms "$p50"; record "$round" "$side" p99_ms "$p99"; record "$round" "$side" errors "$errors"
+    record "$round" "$side" rss_mib "$(peak_rss_mib "$injector_pid")"
+}
 
-echo "== injection of a huge pod (1,500 env vars, 200 volumes), sequential over one connection"
-small=$(load --url "$url/mutate" --body "$work/small.json" --sequential 1 --count 300 --connections 1 --label "small pod (reference)" | tee /dev/stderr | grep ^RESULT)
-huge=$(load --url "$url/mutate" --body "$work/huge.json" --sequential 1 --count 300 --connections 1 --label "huge pod" | tee /dev/stderr | grep ^RESULT)
+echo "== fixed rate 1000 req/s for ${seconds}s per run, keep-alive HTTPS, 32 connections (latency from each request's due time)"
+echo "   warm-up: one unmeasured ${seconds}s run of each before round 1"
+load --url "$url/healthz" --rate 1000 --duration "$seconds" --label warm-up >/dev/null || true
+load --url "$url/mutate" --body "$work/small.json" --rate 1000 --duration "$seconds" --label warm-up >/dev/null || true
+rounds_init "$work/rate.tsv"
+for round in $(seq 1 "$bench_rounds"); do
+    run "$round" healthz --url "$url/healthz" --rate 1000 --duration "$seconds"
+    run "$round" mutate --url "$url/mutate" --body "$work/small.json" --rate 1000 --duration "$seconds"
+    echo "round $round done (load $(load_average))"
+done
+rounds_summary --title "/mutate (small pod) vs /healthz at 1000 req/s" --reference healthz --contender mutate \
+    --metric p99_ms:lower --target 0.77 --metric p50_ms:lower --metric errors --metric rss_mib
 
-python3 - "$ref" "$mut" "$small" "$huge" <<'PY'
-import sys
-def parse(line):
-    parts = line.split()
-    return float(parts[-3]), float(parts[-2]), int(parts[-1])
-ref, mut, small, huge = (parse(a) if a else (float('nan'),) * 2 + (-1,) for a in sys.argv[1:])
-print("== ratios (same run)")
-print(f"mutate/healthz at 1000 req/s: p50 x{mut[0]/ref[0]:.2f}, p99 x{mut[1]/ref[1]:.2f}; errors {mut[2]}")
-print(f"huge/small pod injection: p50 x{huge[0]/small[0]:.2f} ({huge[0]:.2f} ms vs {small[0]:.2f} ms), p99 x{huge[1]/small[1]:.2f} ({huge[1]:.2f} ms)")
-PY
+echo "== injection of a huge pod (1,500 env vars, 200 volumes) vs a small pod, 300 sequential admissions over one connection"
+rounds_file="$work/pods.tsv"; : >"$rounds_file"
+for round in $(seq 1 "$bench_rounds"); do
+    run "$round" small --url "$url/mutate" --body "$work/small.json" --sequential 1 --count 300 --connections 1
+    run "$round" huge --url "$url/mutate" --body "$work/huge.json" --sequential 1 --count 300 --connections 1
+done
+rounds_summary --title "huge vs small pod, sequential" --reference small --contender huge --metric p50_ms:lower --metric p99_ms:lower --metric rss_mib
+rounds_finish
 curl -sk "$url/metrics" | grep -E '^fluid_injector_admissions_total' || true

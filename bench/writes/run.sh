@@ -2,18 +2,19 @@
 # Upload throughput through the sidecar vs directly to the remote, same client, same run. Run by hand.
 #
 #   bash bench/writes/run.sh                 # JIT build; FLUID_SIDECAR_BINARY=path/to/aot/fluid-sidecar for AOT
-#   BENCH_UPLOAD_MIB=256 BENCH_ROUNDS=4 bash bench/writes/run.sh
+#   BENCH_UPLOAD_MIB=256 BENCH_ROUNDS=5 bash bench/writes/run.sh
 #
 # The remote is moto_server on loopback; the client is aws-cli v2 (/usr/bin/aws) with its default settings
 # (multipart, 8 MiB parts, 10 concurrent requests), once to moto directly and once through a writable dataset of the
-# sidecar that writes through to the same moto bucket. Prints the best wall time of each, the ratio
-# (target: sidecar >= 0.8x the direct throughput) and the sidecar's RSS sampled during its uploads (must stay flat:
-# uploads stream, no whole-object buffers). Every upload is checked by SHA-256 at moto.
+# sidecar that writes through to the same moto bucket. Method (bench/tools/rounds.sh): one unmeasured warm-up
+# upload through the sidecar, then BENCH_ROUNDS interleaved rounds (direct, then through the sidecar); every round,
+# the median and min-max of each side and of the ratio (target: sidecar >= 0.95x the direct throughput), the RSS
+# peaks (VmHWM, reset per upload) of the sidecar and of moto in both sides' uploads (the sidecar's must stay flat:
+# uploads stream, no whole-object buffers), load average at start and end. Every upload is checked by SHA-256 at moto.
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo_root"
 size_mib="${BENCH_UPLOAD_MIB:-256}"
-rounds="${BENCH_ROUNDS:-4}"
 [[ -d "$HOME/.pyenv/shims" ]] && export PATH="$HOME/.pyenv/shims:$PATH"
 source bench/tools/install-peers.sh
 need_debian curl=curl /usr/bin/aws=awscli
@@ -26,6 +27,7 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_for() { local deadline=$((SECONDS + 60)); until curl -sf -o /dev/null "$1"; do ((SECONDS < deadline)) || { echo "timed out: $1" >&2; return 1; }; sleep 0.1; done; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+source bench/tools/rounds.sh
 
 source bench/tools/sidecar-command.sh
 select_sidecar "$PWD"
@@ -34,16 +36,16 @@ export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_DEFAULT_REGION=us
 unset AWS_ENDPOINT_URL_S3 AWS_CA_BUNDLE
 moto_port="$(free_port)"
 moto_server -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
-pids+=($!)
+moto_pid=$!; pids+=("$moto_pid")
 wait_for "http://127.0.0.1:$moto_port/"
 moto="http://127.0.0.1:$moto_port"
 /usr/bin/aws --endpoint-url "$moto" s3 mb s3://bench >/dev/null
 
-s3_port="$(free_port)"; admin_port="$(free_port)"
+s3_port="$(free_port)"; admin_port="$(free_port)"; admin_local_port="$(free_port)"
 cat >"$work/sidecar.json" <<JSON
 {
   "s3": { "address": "127.0.0.1", "port": $s3_port },
-  "admin": { "address": "127.0.0.1", "port": $admin_port },
+  "admin": { "address": "127.0.0.1", "port": $admin_port, "localPort": $admin_local_port },
   "cache": { "directory": "$work/cache", "quotaBytes": 1073741824, "minFreeBytes": 104857600 },
   "datasets": [ { "name": "uploads", "source": "s3://bench/through-sidecar/", "readOnly": false,
                   "options": { "endpoint": "$moto", "region": "us-east-1", "accessKeyId": "bench", "secretAccessKey": "bench" } } ]
@@ -74,59 +76,42 @@ check_at_moto() { # KEY
 drop_at_moto() { # KEY: moto keeps every object in memory; left there, each round would run against a fuller moto
     /usr/bin/aws --endpoint-url "$moto" s3 rm --only-show-errors "s3://bench/$1"
 }
-run_direct() { # ROUND
+run_side() { # ROUND SIDE ENDPOINT URI KEY-AT-MOTO: one upload, its seconds and MiB/s, both processes' RSS peaks
     local t
-    t="$(upload "$moto" "s3://bench/direct/payload-$1.bin")"; check_at_moto "direct/payload-$1.bin"; drop_at_moto "direct/payload-$1.bin"
-    [[ -z "$best_direct" ]] || awk -v a="$t" -v b="$best_direct" 'BEGIN { exit !(a < b) }' && best_direct="$t"
-    direct_times+=("$t")
-}
-run_sidecar() { # ROUND
-    local t sampler
-    ( while kill -0 "$sidecar_pid" 2>/dev/null; do rss_kib "$sidecar_pid"; sleep 0.25; done ) >"$work/rss-$1.txt" &
-    sampler=$!
-    t="$(upload "$sidecar" "s3://uploads/payload-$1.bin")"; check_at_moto "through-sidecar/payload-$1.bin"; drop_at_moto "through-sidecar/payload-$1.bin"
-    kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
-    [[ -z "$best_sidecar" ]] || awk -v a="$t" -v b="$best_sidecar" 'BEGIN { exit !(a < b) }' && best_sidecar="$t"
-    sidecar_times+=("$t")
-    rss_samples+=("$(sort -n "$work/rss-$1.txt" | tail -1)")
+    peak_rss_reset "$sidecar_pid" "$moto_pid"
+    t="$(upload "$3" "$4")"; check_at_moto "$5"
+    record "$1" "$2" sidecar_rss_mib "$(peak_rss_mib "$sidecar_pid")"
+    record "$1" "$2" moto_rss_mib "$(peak_rss_mib "$moto_pid")"
+    drop_at_moto "$5"
+    record "$1" "$2" seconds "$t"
+    record "$1" "$2" mibps "$(awk -v s="$size_mib" -v t="$t" 'BEGIN { printf "%.1f", s / t }')"
 }
 
-# One warm-up upload (connections, a JIT build's first compilation), then rounds in alternating order (direct
-# first in odd rounds, the sidecar first in even ones) so neither side always meets the machine in the same state.
+# One warm-up upload (connections, a JIT build's first compilation), then interleaved rounds.
 /usr/bin/aws --endpoint-url "$sidecar" s3 cp --only-show-errors "$work/payload.bin" "s3://uploads/warm-up.bin"; drop_at_moto "through-sidecar/warm-up.bin"
-best_direct=""; best_sidecar=""; rss_samples=(); direct_times=(); sidecar_times=()
-for round in $(seq 1 "$rounds"); do
-    if ((round % 2)); then run_direct "$round"; run_sidecar "$round"; else run_sidecar "$round"; run_direct "$round"; fi
-    echo "round $round: direct ${direct_times[-1]}s, sidecar ${sidecar_times[-1]}s, sidecar peak RSS $((${rss_samples[-1]} / 1024)) MiB"
+echo "warm-up: one unmeasured ${size_mib} MiB upload through the sidecar (the direct path has no server of ours to warm)"
+rounds_init "$work/rounds.tsv"
+for round in $(seq 1 "$bench_rounds"); do
+    run_side "$round" direct "$moto" "s3://bench/direct/payload-$round.bin" "direct/payload-$round.bin"
+    run_side "$round" sidecar "$sidecar" "s3://uploads/payload-$round.bin" "through-sidecar/payload-$round.bin"
+    echo "round $round done (load $(load_average))"
 done
-
-direct_mibps="$(awk -v s="$size_mib" -v t="$best_direct" 'BEGIN { printf "%.0f", s / t }')"
-sidecar_mibps="$(awk -v s="$size_mib" -v t="$best_sidecar" 'BEGIN { printf "%.0f", s / t }')"
-ratio="$(awk -v a="$sidecar_mibps" -v b="$direct_mibps" 'BEGIN { printf "%.2f", a / b }')"
 echo
-echo "== upload of ${size_mib} MiB with aws-cli v2 (best of $rounds), bytes verified at moto"
-printf '%-28s %10s %10s\n' "" "seconds" "MiB/s"
-printf '%-28s %10s %10s\n' "direct to moto" "$best_direct" "$direct_mibps"
-printf '%-28s %10s %10s\n' "through the sidecar" "$best_sidecar" "$sidecar_mibps"
-# Each round's two uploads run back to back, so they share the machine's load of the moment: the median of the
-# per-round ratios is the headline figure on a shared machine; the best-of ratio is printed next to it.
-round_ratios=(); for i in "${!direct_times[@]}"; do round_ratios+=("$(awk -v d="${direct_times[$i]}" -v s="${sidecar_times[$i]}" 'BEGIN { printf "%.2f", d / s }')"); done
-median_ratio="$(printf '%s\n' "${round_ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
-echo "per round: direct ${direct_times[*]} s; sidecar ${sidecar_times[*]} s; ratios ${round_ratios[*]}"
-echo "ratio sidecar/direct, median of rounds: $median_ratio (target >= 0.8: $(awk -v r="$median_ratio" 'BEGIN { print (r >= 0.8) ? "meets" : "BELOW" }')); best-of ratio: $ratio"
-echo "sidecar RSS (MiB): idle $((idle_rss_kib / 1024)), peak per round $(for r in "${rss_samples[@]}"; do printf '%d ' $((r / 1024)); done)(flat across rounds and sizes = streaming)"
+echo "== upload of ${size_mib} MiB with aws-cli v2, bytes verified at moto; sidecar idle RSS $((idle_rss_kib / 1024)) MiB"
+rounds_summary --title "through the sidecar vs direct to moto" --reference direct --contender sidecar \
+    --metric mibps:higher --target 0.95 --metric sidecar_rss_mib --metric moto_rss_mib
 
 # One single PUT of BENCH_SINGLE_PUT_MIB (default 1 GiB, S3 allows 5 GiB) through the sidecar with aws-cli v2's
 # `s3api put-object` (no multipart): the body streams on to the remote, so the sidecar's RSS stays near idle.
 single_mib="${BENCH_SINGLE_PUT_MIB:-1024}"
 head -c $((single_mib * 1024 * 1024)) /dev/urandom >"$work/payload.bin"
 want="$(sha256sum "$work/payload.bin" | cut -d' ' -f1)"
-( while kill -0 "$sidecar_pid" 2>/dev/null; do rss_kib "$sidecar_pid"; sleep 0.25; done ) >"$work/rss-single.txt" &
-sampler=$!
+peak_rss_reset "$sidecar_pid"
 start=$(date +%s.%N)
 /usr/bin/aws --endpoint-url "$sidecar" s3api put-object --bucket uploads --key single-put.bin --body "$work/payload.bin" >/dev/null
 end=$(date +%s.%N)
-kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
+single_peak="$(peak_rss_mib "$sidecar_pid")"
 check_at_moto "through-sidecar/single-put.bin"; drop_at_moto "through-sidecar/single-put.bin"
 echo "single PUT of ${single_mib} MiB (s3api put-object) through the sidecar: $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }') s," \
-    "sidecar RSS (MiB): idle $((idle_rss_kib / 1024)), peak $(( $(sort -n "$work/rss-single.txt" | tail -1) / 1024 ))"
+    "sidecar RSS (MiB): idle $((idle_rss_kib / 1024)), peak $single_peak"
+rounds_finish

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Fluid.Serverless.Injector.Json;
@@ -71,10 +72,15 @@ internal sealed class AdmissionReviewProcessor(PodInjector injector)
                 var response = Response(uid, allowed: true, outcome.Warnings);
                 if (patch.Count > 0)
                 {
-                    var patchBytes = JsonSerializer.SerializeToUtf8Bytes(JsonPatchDiff.ToJsonArray(patch), JsonContext.Default.JsonArray);
+                    var patchBytes = new ArrayBufferWriter<byte>(4096);
+                    using (var writer = new Utf8JsonWriter(patchBytes))
+                    {
+                        JsonPatchDiff.WriteTo(writer, patch);
+                    }
+
                     var inner = response.Obj("response")!;
                     inner["patchType"] = "JSONPatch";
-                    inner["patch"] = Convert.ToBase64String(patchBytes);
+                    inner["patch"] = Convert.ToBase64String(patchBytes.WrittenSpan);
                 }
 
                 return new(200, response, AdmissionOutcome.Injected, outcome.Reason);

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Fluid.Serverless.Injector.Json;
@@ -22,17 +23,63 @@ internal sealed record JsonPatchOperation(string Op, string Path, JsonNode? Valu
 /// writing pointers by hand in each mutator) makes the patch exactly right by construction.
 /// Arrays whose elements all carry a unique "name" (containers, volumes, env) are matched by name, so inserting
 /// a sidecar or an env var yields one "add" instead of a cascade of replaces.
+/// The walk keeps the pointer as a stack of segments and writes it out only for an operation: a pod with thousands
+/// of env vars and few changes would otherwise build a pointer string per unchanged node.
 /// </summary>
 internal static class JsonPatchDiff
 {
     /// <summary>Paths the webhook must never patch: the API server owns them.</summary>
-    private static readonly HashSet<string> IgnoredPaths = new(StringComparer.Ordinal) { "/metadata/managedFields" };
+    private static readonly string[][] IgnoredPaths = [["metadata", "managedFields"]];
 
     public static List<JsonPatchOperation> Diff(JsonNode? original, JsonNode? mutated)
     {
         var operations = new List<JsonPatchOperation>();
-        DiffNode(original, mutated, "", operations);
+        DiffNode(original, mutated, new JsonPointerPath(), operations);
         return operations;
+    }
+
+    private static bool IsIgnored(JsonPointerPath path)
+    {
+        foreach (var ignored in IgnoredPaths)
+        {
+            if (path.Is(ignored))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Writes the operations as a JSON array straight from the trees they point into: the same bytes as serializing
+    /// <see cref="ToJsonArray"/>, without deep-copying every added value first.
+    /// </summary>
+    public static void WriteTo(Utf8JsonWriter writer, IEnumerable<JsonPatchOperation> operations)
+    {
+        writer.WriteStartArray();
+        foreach (var operation in operations)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("op", operation.Op);
+            writer.WriteString("path", operation.Path);
+            if (operation.Op != "remove")
+            {
+                writer.WritePropertyName("value");
+                if (operation.Value is null)
+                {
+                    writer.WriteNullValue();
+                }
+                else
+                {
+                    operation.Value.WriteTo(writer);
+                }
+            }
+
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
     }
 
     public static JsonArray ToJsonArray(IEnumerable<JsonPatchOperation> operations)
@@ -46,9 +93,9 @@ internal static class JsonPatchDiff
         return array;
     }
 
-    private static void DiffNode(JsonNode? original, JsonNode? mutated, string path, List<JsonPatchOperation> operations)
+    private static void DiffNode(JsonNode? original, JsonNode? mutated, JsonPointerPath path, List<JsonPatchOperation> operations)
     {
-        if (IgnoredPaths.Contains(path))
+        if (IsIgnored(path))
         {
             return;
         }
@@ -64,42 +111,46 @@ internal static class JsonPatchDiff
             default:
                 if (!JsonNode.DeepEquals(original, mutated))
                 {
-                    operations.Add(new JsonPatchOperation("replace", path, mutated));
+                    operations.Add(new JsonPatchOperation("replace", path.ToString(), mutated));
                 }
 
                 break;
         }
     }
 
-    private static void DiffObject(JsonObject from, JsonObject to, string path, List<JsonPatchOperation> operations)
+    private static void DiffObject(JsonObject from, JsonObject to, JsonPointerPath path, List<JsonPatchOperation> operations)
     {
         foreach (var (key, _) in from)
         {
             if (!to.ContainsKey(key))
             {
-                var childPath = JsonPointer.Append(path, key);
-                if (!IgnoredPaths.Contains(childPath))
+                path.Push(key);
+                if (!IsIgnored(path))
                 {
-                    operations.Add(new JsonPatchOperation("remove", childPath, null));
+                    operations.Add(new JsonPatchOperation("remove", path.ToString(), null));
                 }
+
+                path.Pop();
             }
         }
 
         foreach (var (key, value) in to)
         {
-            var childPath = JsonPointer.Append(path, key);
+            path.Push(key);
             if (from.TryGetPropertyValue(key, out var old))
             {
-                DiffNode(old, value, childPath, operations);
+                DiffNode(old, value, path, operations);
             }
-            else if (!IgnoredPaths.Contains(childPath))
+            else if (!IsIgnored(path))
             {
-                operations.Add(new JsonPatchOperation("add", childPath, value));
+                operations.Add(new JsonPatchOperation("add", path.ToString(), value));
             }
+
+            path.Pop();
         }
     }
 
-    private static void DiffArray(JsonArray from, JsonArray to, string path, List<JsonPatchOperation> operations)
+    private static void DiffArray(JsonArray from, JsonArray to, JsonPointerPath path, List<JsonPatchOperation> operations)
     {
         if (UniqueNames(from) is { } fromNames && UniqueNames(to) is { } toNames)
         {
@@ -113,23 +164,25 @@ internal static class JsonPatchDiff
             // positional: common elements diff in place, extra ones are appended
             for (var i = 0; i < from.Count; i++)
             {
-                DiffNode(from[i], to[i], JsonPointer.Append(path, i), operations);
+                path.Push(i);
+                DiffNode(from[i], to[i], path, operations);
+                path.Pop();
             }
 
             for (var i = from.Count; i < to.Count; i++)
             {
-                operations.Add(new JsonPatchOperation("add", JsonPointer.Append(path, i), to[i]));
+                operations.Add(new JsonPatchOperation("add", path.ToString(i), to[i]));
             }
 
             return;
         }
 
-        operations.Add(new JsonPatchOperation("replace", path, to));
+        operations.Add(new JsonPatchOperation("replace", path.ToString(), to));
     }
 
     /// <summary>Matches elements by name. Returns false when the mutation reordered surviving elements (never done by
     /// the injector), in which case the caller replaces the whole array.</summary>
-    private static bool TryDiffByName(JsonArray from, JsonArray to, List<string> fromNames, List<string> toNames, string path, List<JsonPatchOperation> operations)
+    private static bool TryDiffByName(JsonArray from, JsonArray to, List<string> fromNames, List<string> toNames, JsonPointerPath path, List<JsonPatchOperation> operations)
     {
         var toSet = new HashSet<string>(toNames, StringComparer.Ordinal);
         var working = new List<string>(fromNames.Count);
@@ -141,7 +194,7 @@ internal static class JsonPatchDiff
         {
             if (!toSet.Contains(fromNames[i]))
             {
-                pending.Add(new JsonPatchOperation("remove", JsonPointer.Append(path, i), null));
+                pending.Add(new JsonPatchOperation("remove", path.ToString(i), null));
             }
         }
 
@@ -159,7 +212,9 @@ internal static class JsonPatchDiff
         {
             if (position < working.Count && working[position] == toNames[i])
             {
-                DiffNode(workingNodes[position], to[i], JsonPointer.Append(path, i), pending);
+                path.Push(i);
+                DiffNode(workingNodes[position], to[i], path, pending);
+                path.Pop();
                 position++;
             }
             else if (working.IndexOf(toNames[i], position) >= 0)
@@ -168,7 +223,7 @@ internal static class JsonPatchDiff
             }
             else
             {
-                pending.Add(new JsonPatchOperation("add", JsonPointer.Append(path, i), to[i]));
+                pending.Add(new JsonPatchOperation("add", path.ToString(i), to[i]));
             }
         }
 

@@ -182,6 +182,7 @@ internal sealed class AdminEndpoints(
             Volumes = volumes?.Volumes,
             ConfigReload = watcher?.Status,
             SharedTier = sharedTier?.GetStatus(),
+            Runtime = RuntimeStatus.Capture(),
         };
     }
 

@@ -28,6 +28,9 @@ internal sealed record SidecarStatus(
 
     /// <summary>The shared block tier behind the local cache (engine, connected, breaker, counters); absent when none is configured.</summary>
     public SharedTierStatus? SharedTier { get; init; }
+
+    /// <summary>GC, thread pool and memory trims: what a benchmark round records next to its figure.</summary>
+    public RuntimeStatus? Runtime { get; init; }
 }
 
 internal sealed record DatasetStatus(string Name, string Source, string SourceIdentity, bool ReadOnly, bool Immutable, string? MountPath);

@@ -13,8 +13,10 @@ namespace Fluid.Serverless.Sidecar.Hosting;
 /// <para>
 /// The block cache also reports one-off garbage through <see cref="ReclaimableMemory"/> (the start-up index scan
 /// leaves megabytes of paths and headers behind, and the index drops its grown table). A report is collected at
-/// the next check whatever the block buffers do: it happens once per start, and waiting for a quiet moment could
-/// keep that memory resident for as long as the pod serves.
+/// the first check that finds the process quiet (less than <see cref="QuietAllocationBytes"/> allocated since the
+/// previous check): the scan ends right before the pod turns ready, and a full compacting collection in the first
+/// seconds of serving is exactly the stall a fresh pod must not have. Under steady load it is collected anyway once
+/// it has waited <see cref="MaxReportDeferral"/>, so that memory is never kept for as long as the pod serves.
 /// </para>
 /// </summary>
 internal sealed partial class MemoryTrimmer(TimeProvider time, ILogger<MemoryTrimmer> logger) : IHostedService, IDisposable
@@ -24,10 +26,18 @@ internal sealed partial class MemoryTrimmer(TimeProvider time, ILogger<MemoryTri
     /// <summary>Less than this is not worth a full collection (4 block buffers of the default size).</summary>
     public const long MinDroppedBytes = 16L * 1024 * 1024;
 
+    /// <summary>Allocated between two checks below this, the process is idle enough for a full collection.</summary>
+    public const long QuietAllocationBytes = 4L * 1024 * 1024;
+
+    /// <summary>The longest a reported garbage waits for a quiet moment.</summary>
+    public static readonly TimeSpan MaxReportDeferral = TimeSpan.FromSeconds(30);
+
     private readonly Lock _gate = new();
     private ITimer? _timer;
     private long _droppedAtLastCollection;
     private long _reportsAtLastCollection;
+    private long _allocatedAtLastCheck = GC.GetTotalAllocatedBytes();
+    private TimeSpan _reportWaited;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -43,26 +53,43 @@ internal sealed partial class MemoryTrimmer(TimeProvider time, ILogger<MemoryTri
 
     public void Dispose() => _timer?.Dispose();
 
-    private void Check() => TryTrim(
-        BlockBuffers.DroppedBytes,
-        TimeSpan.FromMilliseconds(Environment.TickCount64 - BlockBuffers.LastLargeRentTicks),
-        ReclaimableMemory.Reports);
+    private void Check()
+    {
+        var allocated = GC.GetTotalAllocatedBytes();
+        var busy = allocated - Interlocked.Exchange(ref _allocatedAtLastCheck, allocated) >= QuietAllocationBytes;
+        TryTrim(
+            BlockBuffers.DroppedBytes,
+            TimeSpan.FromMilliseconds(Environment.TickCount64 - BlockBuffers.LastLargeRentTicks),
+            ReclaimableMemory.Reports,
+            busy);
+    }
 
     /// <summary>
-    /// Collects when the cache reported garbage since the last collection (<paramref name="reclaimReports"/> grew), or
-    /// when enough block buffers were dropped and the burst is over; true when it collected.
+    /// Collects when the cache reported garbage since the last collection (<paramref name="reclaimReports"/> grew) and
+    /// the process is not <paramref name="busy"/> or the report waited <see cref="MaxReportDeferral"/>, or when enough
+    /// block buffers were dropped and the burst is over; true when it collected. Called once per
+    /// <see cref="CheckInterval"/>.
     /// </summary>
-    internal bool TryTrim(long droppedBytes, TimeSpan sinceLastLargeRent, long reclaimReports = 0)
+    internal bool TryTrim(long droppedBytes, TimeSpan sinceLastLargeRent, long reclaimReports = 0, bool busy = false)
     {
         long dropped;
         lock (_gate)
         {
             dropped = droppedBytes - _droppedAtLastCollection;
             var reported = reclaimReports > _reportsAtLastCollection;
-            if (!reported && (dropped < MinDroppedBytes || sinceLastLargeRent < CheckInterval))
+            var reportDue = false;
+            if (reported)
+            {
+                _reportWaited += CheckInterval;
+                reportDue = !busy || _reportWaited > MaxReportDeferral;
+            }
+
+            if (!reportDue && (dropped < MinDroppedBytes || sinceLastLargeRent < CheckInterval))
             {
                 return false;
             }
+
+            _reportWaited = TimeSpan.Zero;
 
             _droppedAtLastCollection = droppedBytes;
             _reportsAtLastCollection = reclaimReports;
@@ -70,6 +97,7 @@ internal sealed partial class MemoryTrimmer(TimeProvider time, ILogger<MemoryTri
 
         var before = Environment.WorkingSet;
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        ReclaimableMemory.RecordCollection();
         LogTrimmed(logger, dropped / (1024 * 1024), before / (1024 * 1024), Environment.WorkingSet / (1024 * 1024));
         return true;
     }

@@ -27,6 +27,9 @@ internal sealed class ObjectResponder(IObjectReader reader)
         ("response-content-encoding", HeaderNames.ContentEncoding),
     ];
 
+    /// <summary>The last Last-Modified text: ranged reads of one object format the same date thousands of times a second.</summary>
+    private HttpDate? _lastModified;
+
     public async ValueTask<S3Error?> RespondAsync(HttpContext context, Dataset dataset, string key, bool headOnly, CancellationToken cancellationToken)
     {
         var request = context.Request;
@@ -113,9 +116,23 @@ internal sealed class ObjectResponder(IObjectReader reader)
         return null;
     }
 
-    private static void SetValidators(HttpResponse response, RemoteObject obj)
+    private void SetValidators(HttpResponse response, RemoteObject obj)
     {
         response.Headers.ETag = obj.ETag;
-        response.Headers.LastModified = obj.LastModified.ToString("r", CultureInfo.InvariantCulture);
+        response.Headers.LastModified = LastModifiedText(obj.LastModified);
     }
+
+    private string LastModifiedText(DateTimeOffset lastModified)
+    {
+        var cached = Volatile.Read(ref _lastModified);
+        if (cached is null || cached.Value != lastModified)
+        {
+            cached = new HttpDate(lastModified, lastModified.ToString("r", CultureInfo.InvariantCulture));
+            Volatile.Write(ref _lastModified, cached);
+        }
+
+        return cached.Text;
+    }
+
+    private sealed record HttpDate(DateTimeOffset Value, string Text);
 }

@@ -69,7 +69,7 @@ internal sealed partial class S3RequestHandler
         var requestId = RequestIds.NextRequestId();
         var response = context.Response;
         response.Headers[RequestIdHeader] = requestId;
-        response.Headers[HostIdHeader] = RequestIds.NextHostId();
+        response.Headers[HostIdHeader] = RequestIds.HostId;
 
         // S3's limits, not Kestrel's 30 MB default: a PUT or a part may carry up to 5 GiB (UploadBody refuses more
         // with EntityTooLarge). Bodies stream, so no limit here costs memory.

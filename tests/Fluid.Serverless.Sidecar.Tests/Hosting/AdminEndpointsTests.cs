@@ -73,6 +73,21 @@ public sealed class AdminEndpointsTests(SidecarFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task Status_ReportsGcAndThreadPoolCounters()
+    {
+        using var admin = new HttpClient { BaseAddress = _sidecar.AdminLocalEndpoint };
+        using var response = await admin.GetAsync("/status");
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+
+        var runtime = json.RootElement.GetProperty("runtime");
+        Assert.Equal(GC.MaxGeneration + 1, runtime.GetProperty("gcCollections").GetArrayLength());
+        Assert.True(runtime.GetProperty("totalAllocatedBytes").GetInt64() > 0);
+        Assert.True(runtime.GetProperty("threadPool").GetProperty("threads").GetInt32() > 0);
+        Assert.True(runtime.GetProperty("threadPool").GetProperty("minWorkerThreads").GetInt32() > 0);
+        Assert.True(runtime.GetProperty("memoryTrims").GetInt64() >= 0);
+    }
+
+    [Fact]
     public async Task Ports_DoNotMix_AdminPathsOnS3PortAreBuckets_S3OnAdminPortIs404()
     {
         using var s3 = _sidecar.CreateHttpClient();

@@ -46,4 +46,26 @@ public sealed class MemoryTrimmerTests
         Assert.False(trimmer.TryTrim(droppedBytes: 0, sinceLastLargeRent: Quiet, reclaimReports: 1));
         Assert.True(trimmer.TryTrim(droppedBytes: 0, sinceLastLargeRent: TimeSpan.Zero, reclaimReports: 2));
     }
+
+    [Fact]
+    public void TryTrim_CacheReportedGarbageWhileBusy_WaitsForAQuietCheck()
+    {
+        var trimmer = new MemoryTrimmer(TimeProvider.System, NullLogger<MemoryTrimmer>.Instance);
+
+        Assert.False(trimmer.TryTrim(droppedBytes: 0, sinceLastLargeRent: Quiet, reclaimReports: 1, busy: true));
+        Assert.True(trimmer.TryTrim(droppedBytes: 0, sinceLastLargeRent: Quiet, reclaimReports: 1, busy: false));
+    }
+
+    [Fact]
+    public void TryTrim_CacheReportedGarbageUnderSteadyLoad_CollectsAfterTheLongestDeferral()
+    {
+        var trimmer = new MemoryTrimmer(TimeProvider.System, NullLogger<MemoryTrimmer>.Instance);
+        var checks = (int)(MemoryTrimmer.MaxReportDeferral / MemoryTrimmer.CheckInterval);
+        for (var check = 0; check < checks; check++)
+        {
+            Assert.False(trimmer.TryTrim(droppedBytes: 0, sinceLastLargeRent: Quiet, reclaimReports: 1, busy: true));
+        }
+
+        Assert.True(trimmer.TryTrim(droppedBytes: 0, sinceLastLargeRent: Quiet, reclaimReports: 1, busy: true));
+    }
 }
