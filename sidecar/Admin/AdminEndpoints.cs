@@ -7,6 +7,7 @@ using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Cache.SharedTier;
 using Fluid.Serverless.Sidecar.Configuration;
 using Fluid.Serverless.Sidecar.Datasets;
+using Fluid.Serverless.Contracts.Metrics;
 using Fluid.Serverless.Sidecar.Metrics;
 using Fluid.Serverless.Sidecar.Prefetch;
 using Fluid.Serverless.Sidecar.Volume;
@@ -26,7 +27,7 @@ namespace Fluid.Serverless.Sidecar.Admin;
 /// listener ever be bound elsewhere). Anything else is 404.
 /// </summary>
 internal sealed class AdminEndpoints(
-    MetricsRegistry metrics,
+    PrometheusMeterExporter metrics,
     IDatasetRegistry datasets,
     SidecarConfig config,
     SidecarConfigSource configSource,
