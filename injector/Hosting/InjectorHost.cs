@@ -135,6 +135,9 @@ internal static partial class InjectorHost
         overrides?.Invoke(services);
 
         var app = builder.Build();
+
+        // The exporter's listener must exist before the first admission records: it sums only what it hears.
+        _ = app.Services.GetRequiredService<PrometheusMeterExporter>();
         var startupLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Fluid.Serverless.Injector");
         Log.Starting(startupLogger, detectedVersion ?? "not queried", options.NativeSidecarSupported ? "native" : "legacy", server.CertificateMode, server.WatchCluster);
         var endpoint = app.Services.GetRequiredService<AdmissionEndpoint>();

@@ -14,9 +14,11 @@ namespace Fluid.Serverless.Injector.Mutation;
 /// </summary>
 internal sealed class WebIdentityMutator : IPodMutator
 {
+    public const string AwsRoleArn = "AWS_ROLE_ARN";
+
     private static readonly (string[] Required, string TokenFile, string[] Companions)[] Mechanisms =
     [
-        (["AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"], "AWS_WEB_IDENTITY_TOKEN_FILE",
+        ([AwsRoleArn, "AWS_WEB_IDENTITY_TOKEN_FILE"], "AWS_WEB_IDENTITY_TOKEN_FILE",
             ["AWS_ROLE_SESSION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_STS_REGIONAL_ENDPOINTS", "AWS_ENDPOINT_URL_STS"]),
         (["ALIBABA_CLOUD_ROLE_ARN", "ALIBABA_CLOUD_OIDC_PROVIDER_ARN", "ALIBABA_CLOUD_OIDC_TOKEN_FILE"], "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
             ["ALIBABA_CLOUD_ROLE_SESSION_NAME", "ALIBABA_CLOUD_STS_ENDPOINT", "ALIBABA_CLOUD_STS_REGION", "ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED"]),

@@ -250,6 +250,8 @@ internal static class SidecarHostingExtensions
     {
         ArgumentNullException.ThrowIfNull(app);
         var listeners = app.Services.GetRequiredService<SidecarListeners>();
+        // The exporter's listener must exist before the first request records: it sums only what it hears.
+        _ = app.Services.GetRequiredService<PrometheusMeterExporter>();
         app.MapWhen(listeners.IsAdminRequest, AdminEndpoints.MapProbe);
         app.MapWhen(listeners.IsAdminLocalRequest, AdminEndpoints.MapLocal);
         app.Run(app.Services.GetRequiredService<S3RequestHandler>().HandleAsync);
