@@ -15,11 +15,14 @@ internal sealed class S3ClientPool
 {
     public static readonly S3ClientPool Shared = new();
 
-    /// <summary>For STS exchanges (IRSA, RRSA): a few small calls an hour, bounded so a dead STS fails fast.</summary>
-    private static readonly HttpClient StsClient = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+    /// <summary>
+    /// For STS exchanges (IRSA, RRSA): a few small calls an hour, bounded so a dead STS fails fast. Made on first use,
+    /// so a sidecar without a role pays nothing for it at start.
+    /// </summary>
+    private static readonly Lazy<HttpClient> StsClient = new(() => new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
     {
         Timeout = TimeSpan.FromSeconds(15),
-    };
+    });
 
     private readonly ConcurrentDictionary<S3ClientSettings, Lazy<AmazonS3Client>> clients = new();
 
@@ -66,8 +69,8 @@ internal sealed class S3ClientPool
     }
 
     private static IStsTokenExchange CreateExchange(WebIdentityRole role) => role.Kind == WebIdentityKind.AwsIrsa
-        ? new AwsWebIdentityExchange(StsClient, role)
-        : new AlibabaOidcExchange(StsClient, role);
+        ? new AwsWebIdentityExchange(StsClient.Value, role)
+        : new AlibabaOidcExchange(StsClient.Value, role);
 }
 
 /// <summary>What makes two datasets able to share one S3 client.</summary>
