@@ -1,5 +1,5 @@
-using System.Globalization;
-using System.Text;
+using System.Diagnostics.Metrics;
+using Fluid.Serverless.Contracts.Metrics;
 
 namespace Fluid.Serverless.Injector.Admission;
 
@@ -15,8 +15,9 @@ internal enum AdmissionOutcome
 }
 
 /// <summary>
-/// Admissions by outcome and a latency histogram, exposed in the Prometheus text format. Lock-free counters
-/// (Interlocked) keep the admission path cheap; the exposition is small enough to write by hand.
+/// Admissions by outcome and a latency histogram, in the injector's <see cref="Meter"/> (<see cref="MeterNames.Injector"/>).
+/// Outcomes are lock-free counters observed at collection time, so every outcome shows, zero included; latency is a
+/// histogram with the bucket bounds it always had.
 /// </summary>
 internal sealed class AdmissionMetrics
 {
@@ -24,52 +25,34 @@ internal sealed class AdmissionMetrics
     private static readonly string[] OutcomeLabels = ["injected", "skipped", "denied", "not_pod", "bad_request", "error"];
 
     private readonly long[] _outcomes = new long[OutcomeLabels.Length];
-    private readonly long[] _buckets = new long[BucketBounds.Length];
-    private long _count;
-    private long _sumMicroseconds;
+    private readonly Histogram<double> _duration;
+
+    public AdmissionMetrics(IMeterFactory meters)
+    {
+        ArgumentNullException.ThrowIfNull(meters);
+        var meter = meters.Create(MeterNames.Injector);
+        meter.CreateObservableCounter("fluid_injector_admissions_total", ObserveOutcomes, description: "Admission requests by outcome.");
+        _duration = meter.CreateHistogram(
+            "fluid_injector_admission_duration_seconds",
+            unit: "s",
+            description: "Time to answer an admission request.",
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = BucketBounds });
+    }
 
     public void Record(AdmissionOutcome outcome, TimeSpan elapsed)
     {
         Interlocked.Increment(ref _outcomes[(int)outcome]);
-        var seconds = elapsed.TotalSeconds;
-        for (var i = 0; i < BucketBounds.Length; i++)
-        {
-            if (seconds <= BucketBounds[i])
-            {
-                Interlocked.Increment(ref _buckets[i]);
-                break;
-            }
-        }
-
-        Interlocked.Increment(ref _count);
-        Interlocked.Add(ref _sumMicroseconds, (long)(elapsed.TotalMilliseconds * 1000));
+        _duration.Record(elapsed.TotalSeconds);
     }
 
     public long Count(AdmissionOutcome outcome) => Interlocked.Read(ref _outcomes[(int)outcome]);
 
-    public string ToPrometheusText()
+    private IEnumerable<Measurement<long>> ObserveOutcomes()
     {
-        var text = new StringBuilder(2048);
-        text.Append("# HELP fluid_injector_admissions_total Admission requests by outcome.\n");
-        text.Append("# TYPE fluid_injector_admissions_total counter\n");
         for (var i = 0; i < OutcomeLabels.Length; i++)
         {
-            text.Append(CultureInfo.InvariantCulture, $"fluid_injector_admissions_total{{outcome=\"{OutcomeLabels[i]}\"}} {Interlocked.Read(ref _outcomes[i])}\n");
+            yield return new Measurement<long>(Interlocked.Read(ref _outcomes[i]), new KeyValuePair<string, object?>("outcome", OutcomeLabels[i]));
         }
-
-        text.Append("# HELP fluid_injector_admission_duration_seconds Time to answer an admission request.\n");
-        text.Append("# TYPE fluid_injector_admission_duration_seconds histogram\n");
-        long cumulative = 0;
-        for (var i = 0; i < BucketBounds.Length; i++)
-        {
-            cumulative += Interlocked.Read(ref _buckets[i]);
-            text.Append(CultureInfo.InvariantCulture, $"fluid_injector_admission_duration_seconds_bucket{{le=\"{BucketBounds[i]}\"}} {cumulative}\n");
-        }
-
-        var count = Interlocked.Read(ref _count);
-        text.Append(CultureInfo.InvariantCulture, $"fluid_injector_admission_duration_seconds_bucket{{le=\"+Inf\"}} {count}\n");
-        text.Append(CultureInfo.InvariantCulture, $"fluid_injector_admission_duration_seconds_sum {Interlocked.Read(ref _sumMicroseconds) / 1e6}\n");
-        text.Append(CultureInfo.InvariantCulture, $"fluid_injector_admission_duration_seconds_count {count}\n");
-        return text.ToString();
     }
 }

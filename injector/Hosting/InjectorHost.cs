@@ -1,5 +1,7 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Security.Authentication;
+using Fluid.Serverless.Contracts.Metrics;
 using Fluid.Serverless.Injector.Admission;
 using Fluid.Serverless.Injector.Certificates;
 using Fluid.Serverless.Injector.Controller;
@@ -95,6 +97,11 @@ internal static partial class InjectorHost
         services.AddSingleton(cluster);
         services.AddSingleton(sync);
         services.AddSingleton<AdmissionMetrics>();
+        services.AddSingleton(sp =>
+        {
+            _ = sp.GetRequiredService<AdmissionMetrics>();
+            return PrometheusMeterExporter.ForScope(sp.GetRequiredService<IMeterFactory>(), MeterNames.Injector);
+        });
         services.AddSingleton<PodInjector>();
         services.AddSingleton<AdmissionReviewProcessor>();
         services.AddSingleton<AdmissionEndpoint>();
@@ -128,6 +135,9 @@ internal static partial class InjectorHost
         overrides?.Invoke(services);
 
         var app = builder.Build();
+
+        // The exporter's listener must exist before the first admission records: it sums only what it hears.
+        _ = app.Services.GetRequiredService<PrometheusMeterExporter>();
         var startupLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Fluid.Serverless.Injector");
         Log.Starting(startupLogger, detectedVersion ?? "not queried", options.NativeSidecarSupported ? "native" : "legacy", server.CertificateMode, server.WatchCluster);
         var endpoint = app.Services.GetRequiredService<AdmissionEndpoint>();
@@ -160,9 +170,7 @@ internal static partial class InjectorHost
         app.MapGet("/metrics", static context =>
         {
             context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-            var text = context.RequestServices.GetRequiredService<AdmissionMetrics>().ToPrometheusText()
-                + (context.RequestServices.GetService<ControllerMetrics>()?.ToPrometheusText() ?? "");
-            return context.Response.WriteAsync(text);
+            return context.Response.WriteAsync(context.RequestServices.GetRequiredService<PrometheusMeterExporter>().ToText());
         });
         return app;
     }

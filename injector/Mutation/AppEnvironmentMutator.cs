@@ -8,7 +8,7 @@ namespace Fluid.Serverless.Injector.Mutation;
 /// <summary>
 /// Points the app's S3 clients at the sidecar: AWS SDKs/CLI (AWS_ENDPOINT_URL_S3), TensorFlow (S3_ENDPOINT), fsspec
 /// and HuggingFace (FSSPEC_S3_ENDPOINT_URL). An IP literal makes SDKs use path-style. A variable the user set is never
-/// overridden. Default posture: pod-local credentials are added only where the container has neither key nor envFrom
+/// overridden. Default posture: pod-local credentials are added only where the container has neither key, envFrom nor an IRSA role
 /// (an env entry would silently override a value the user's envFrom supplies). Strict posture: AWS_SHARED_CREDENTIALS_FILE
 /// points at the file the sidecar generates, and no key env is added (SDKs prefer env keys over the file); a container
 /// that sets AWS_ACCESS_KEY_ID itself gets an admission warning, as its requests will be refused unless it uses the file.
@@ -53,7 +53,9 @@ internal sealed class AppEnvironmentMutator : IPodMutator
                 continue;
             }
 
+            // An IRSA role counts: env keys would override it for every AWS call the app makes, not only the sidecar's.
             var hasCredentials = existing.Contains(EnvironmentNames.AwsAccessKeyId) || existing.Contains(EnvironmentNames.AwsSecretAccessKey)
+                || existing.Contains(WebIdentityMutator.AwsRoleArn)
                 || container.Arr("envFrom") is { Count: > 0 };
             if (!hasCredentials)
             {

@@ -39,6 +39,8 @@ internal sealed class PodInjector(ClusterState cluster, InjectorOptions options)
         new SecretEnvMutator(),
         new AppEnvironmentMutator(),
         new CredentialsVolumeMutator(),
+        new WebIdentityMutator(),
+        new MetricsScrapeMutator(),
         new FuseMutator(),
         new SidecarConfigMutator(),
         new MarkerMutator(),

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Contracts.Metrics;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Cache.SharedTier;
 using Fluid.Serverless.Sidecar.Configuration;
@@ -26,7 +27,7 @@ namespace Fluid.Serverless.Sidecar.Admin;
 /// listener ever be bound elsewhere). Anything else is 404.
 /// </summary>
 internal sealed class AdminEndpoints(
-    MetricsRegistry metrics,
+    PrometheusMeterExporter metrics,
     IDatasetRegistry datasets,
     SidecarConfig config,
     SidecarConfigSource configSource,

@@ -7,40 +7,36 @@ using Fluid.Serverless.Sidecar.Prefetch;
 namespace Fluid.Serverless.Sidecar.Admin;
 
 /// <summary>
-/// Adds the scrape-time figures of every component to the registry behind /metrics: the datasets served, the block
-/// cache, prefetch and live reload. Each component formats its own series; this only connects them.
+/// Adds the observable figures of every component to the sidecar meter: the datasets served, the block cache,
+/// prefetch and live reload. Each component defines its own instruments; this only connects them.
 /// </summary>
 internal static class MetricsCollectors
 {
     public static void Register(
-        MetricsRegistry registry,
+        SidecarMeter meter,
         IDatasetRegistry datasets,
         IBlockCache? cache = null,
         IPrefetchStatus? prefetch = null,
         ConfigFileWatcher? watcher = null)
     {
-        ArgumentNullException.ThrowIfNull(registry);
+        ArgumentNullException.ThrowIfNull(meter);
         ArgumentNullException.ThrowIfNull(datasets);
-        registry.AddCollector(writer =>
-        {
-            var snapshot = datasets.Current;
-            writer.Gauge("fluid_sidecar_datasets", "Datasets currently served.", snapshot.Datasets.Count);
-            writer.Gauge("fluid_sidecar_config_generation", "Generation of the dataset set in use (grows on every live config change).", snapshot.Generation);
-        });
+        meter.Meter.CreateObservableGauge("fluid_sidecar_datasets", () => datasets.Current.Datasets.Count, description: "Datasets currently served.");
+        meter.Meter.CreateObservableGauge("fluid_sidecar_config_generation", () => datasets.Current.Generation, description: "Generation of the dataset set in use (grows on every live config change).");
 
         if (cache is not null)
         {
-            registry.AddCollector(writer => CacheMetrics.Write(writer, cache.GetStatistics()));
+            CacheMetrics.Register(meter, cache);
         }
 
         if (prefetch is not null)
         {
-            registry.AddCollector(writer => PrefetchMetrics.Write(writer, prefetch.Snapshot()));
+            PrefetchMetrics.Register(meter, prefetch);
         }
 
         if (watcher is not null)
         {
-            registry.AddCollector(writer => ConfigReloadMetrics.Write(writer, watcher.Status));
+            ConfigReloadMetrics.Register(meter, () => watcher.Status);
         }
     }
 }

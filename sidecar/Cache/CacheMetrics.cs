@@ -2,21 +2,27 @@ using Fluid.Serverless.Sidecar.Metrics;
 
 namespace Fluid.Serverless.Sidecar.Cache;
 
-/// <summary>Block cache figures in Prometheus form, read at scrape time from <see cref="IBlockCache.GetStatistics"/>.</summary>
+/// <summary>Block cache figures as observable instruments, read at collection time from <see cref="IBlockCache.GetStatistics"/>.</summary>
 internal static class CacheMetrics
 {
-    public static void Write(MetricsWriter writer, CacheStatistics statistics)
+    public static void Register(SidecarMeter meter, IBlockCache cache)
     {
-        ArgumentNullException.ThrowIfNull(writer);
-        ArgumentNullException.ThrowIfNull(statistics);
-        writer.Gauge("fluid_sidecar_cache_blocks", "Blocks in the disk cache.", statistics.Blocks);
-        writer.Gauge("fluid_sidecar_cache_used_bytes", "Bytes used by cached blocks.", statistics.UsedBytes);
-        writer.Gauge("fluid_sidecar_cache_quota_bytes", "Byte quota of the block cache.", statistics.QuotaBytes);
-        writer.Counter("fluid_sidecar_cache_hits_total", "Block reads served from disk.", statistics.Hits);
-        writer.Counter("fluid_sidecar_cache_misses_total", "Block reads fetched from the remote.", statistics.Misses);
-        writer.Counter("fluid_sidecar_cache_evictions_total", "Blocks evicted under the quota or free-space floor.", statistics.Evictions);
-        writer.Counter("fluid_sidecar_cache_corrupt_blocks_dropped_total", "Blocks whose CRC did not match; dropped and fetched again.", statistics.CorruptBlocksDropped);
-        writer.Counter("fluid_sidecar_cache_passthrough_fills_total", "Blocks served without being stored (disk full or over quota).", statistics.PassThroughFills);
-        writer.Gauge("fluid_sidecar_cache_index_loaded", "1 once the cache index finished loading.", statistics.IndexLoaded ? 1 : 0);
+        ArgumentNullException.ThrowIfNull(meter);
+        ArgumentNullException.ThrowIfNull(cache);
+        var m = meter.Meter;
+        m.CreateObservableGauge("fluid_sidecar_cache_blocks", () => cache.GetStatistics().Blocks, description: "Blocks in the disk cache.");
+        m.CreateObservableGauge("fluid_sidecar_cache_used_bytes", () => cache.GetStatistics().UsedBytes, "By", "Bytes used by cached blocks.");
+        m.CreateObservableGauge("fluid_sidecar_cache_quota_bytes", () => cache.GetStatistics().QuotaBytes, "By", "Byte quota of the block cache.");
+        m.CreateObservableCounter("fluid_sidecar_cache_hits_total", () => cache.GetStatistics().Hits, description: "Block reads served from disk.");
+        m.CreateObservableCounter("fluid_sidecar_cache_misses_total", () => cache.GetStatistics().Misses, description: "Block reads fetched from the remote.");
+        m.CreateObservableCounter("fluid_sidecar_cache_evictions_total", () => cache.GetStatistics().Evictions, description: "Blocks evicted under the quota or free-space floor.");
+        m.CreateObservableCounter("fluid_sidecar_cache_corrupt_blocks_dropped_total", () => cache.GetStatistics().CorruptBlocksDropped, description: "Blocks whose CRC did not match; dropped and fetched again.");
+        m.CreateObservableCounter("fluid_sidecar_cache_passthrough_fills_total", () => cache.GetStatistics().PassThroughFills, description: "Blocks served without being stored (disk full or over quota).");
+        m.CreateObservableGauge("fluid_sidecar_cache_index_loaded", () => cache.GetStatistics().IndexLoaded ? 1 : 0, description: "1 once the cache index finished loading.");
+        m.CreateObservableCounter("fluid_sidecar_cache_remote_bytes_total", () => cache.GetStatistics().RemoteBytes, "By", "Bytes fetched from the remote into the cache.");
+        m.CreateObservableCounter("fluid_sidecar_cache_remote_fetches_total", () => cache.GetStatistics().RemoteFetches, description: "Blocks fetched from the remote (one per single flight, however many readers waited).");
+        m.CreateObservableCounter("fluid_sidecar_cache_remote_requests_total", () => cache.GetStatistics().RemoteRequests, description: "Remote requests made for blocks (a run of adjacent blocks in one ranged GET counts once).");
+        m.CreateObservableCounter("fluid_sidecar_cache_single_flight_joins_total", () => cache.GetStatistics().SingleFlightJoins, description: "Misses that joined a fetch already in flight.");
+        m.CreateObservableCounter("fluid_sidecar_cache_shared_tier_hits_total", () => cache.GetStatistics().SharedTierHits, description: "Blocks missing on disk that came from the shared tier instead of the remote.");
     }
 }

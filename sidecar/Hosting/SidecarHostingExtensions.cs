@@ -1,5 +1,7 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Contracts.Metrics;
 using Fluid.Serverless.Sidecar.Admin;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Cache.SharedTier;
@@ -125,22 +127,28 @@ internal static class SidecarHostingExtensions
         // Returns the block buffers of a finished cold burst to the OS (bench/footprint: loaded RSS).
         services.AddHostedService(sp => new MemoryTrimmer(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<MemoryTrimmer>>()));
 
-        services.AddSingleton<MetricsRegistry>();
+        services.AddSingleton(sp => new SidecarMeter(sp.GetRequiredService<IMeterFactory>()));
         services.AddSharedBlockTier(config.SharedCache, Environment.GetEnvironmentVariables());
         services.AddSingleton(sp =>
         {
-            var registry = sp.GetRequiredService<MetricsRegistry>();
-            var metrics = new SidecarMetrics(registry);
+            var meter = sp.GetRequiredService<SidecarMeter>();
+            var metrics = new SidecarMetrics(meter);
             MetricsCollectors.Register(
-                registry,
+                meter,
                 sp.GetRequiredService<IDatasetRegistry>(),
                 sp.GetService<IBlockCache>(),
                 sp.GetService<IPrefetchStatus>(),
                 sp.GetService<ConfigFileWatcher>());
             return metrics;
         });
+        services.AddSingleton(sp =>
+        {
+            // Every instrument exists once SidecarMetrics does (it registers the components' observable ones).
+            _ = sp.GetRequiredService<SidecarMetrics>();
+            return sp.GetRequiredService<SidecarMeter>().CreateExporter();
+        });
         services.AddSingleton(sp => new AdminEndpoints(
-            sp.GetRequiredService<MetricsRegistry>(),
+            sp.GetRequiredService<PrometheusMeterExporter>(),
             sp.GetRequiredService<IDatasetRegistry>(),
             config,
             sp.GetRequiredService<SidecarConfigSource>(),
@@ -242,6 +250,8 @@ internal static class SidecarHostingExtensions
     {
         ArgumentNullException.ThrowIfNull(app);
         var listeners = app.Services.GetRequiredService<SidecarListeners>();
+        // The exporter's listener must exist before the first request records: it sums only what it hears.
+        _ = app.Services.GetRequiredService<PrometheusMeterExporter>();
         app.MapWhen(listeners.IsAdminRequest, AdminEndpoints.MapProbe);
         app.MapWhen(listeners.IsAdminLocalRequest, AdminEndpoints.MapLocal);
         app.Run(app.Services.GetRequiredService<S3RequestHandler>().HandleAsync);

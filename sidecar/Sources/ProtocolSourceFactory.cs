@@ -1,5 +1,6 @@
 using System.Globalization;
 using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Sidecar.Sources.Credentials;
 
 namespace Fluid.Serverless.Sidecar.Sources;
 
@@ -62,7 +63,8 @@ internal sealed class ProtocolSourceFactory(Func<string, string?> environment)
             endpoint,
             options.GetString(S3OptionNames.Region) ?? "us-east-1",
             options.GetBool(S3OptionNames.PathStyle, defaultValue: endpoint is not null),
-            ReadCredentials(options, S3OptionNames.AccessKeyId, S3OptionNames.SecretAccessKey, S3OptionNames.SessionToken));
+            ReadCredentials(options, S3OptionNames.AccessKeyId, S3OptionNames.SecretAccessKey, S3OptionNames.SessionToken,
+                region => WebIdentityRole.FromAwsEnvironment(Environment.GetEnvironmentVariables(), region)));
         return new S3ObjectSource(S3ClientPool.Shared, settings, location.Authority, location.Path.TrimStart('/'));
     }
 
@@ -87,7 +89,8 @@ internal sealed class ProtocolSourceFactory(Func<string, string?> environment)
 
         var region = options.GetString(OssOptionNames.Region) ?? OssOptionNames.RegionFromEndpoint(new Uri(endpoint).Host)
             ?? throw new ArgumentException($"dataset '{options.DatasetName}': option '{OssOptionNames.Region[0]}' is required: the region cannot be read from endpoint '{endpointText}'");
-        var settings = new S3ClientSettings(endpoint, region, PathStyle: false, ReadCredentials(options, OssOptionNames.AccessKeyId, OssOptionNames.SecretAccessKey, OssOptionNames.SessionToken));
+        var settings = new S3ClientSettings(endpoint, region, PathStyle: false, ReadCredentials(options, OssOptionNames.AccessKeyId, OssOptionNames.SecretAccessKey, OssOptionNames.SessionToken,
+            _ => WebIdentityRole.FromAlibabaEnvironment(Environment.GetEnvironmentVariables())));
         return new S3ObjectSource(S3ClientPool.Shared, settings, location.Authority, location.Path.TrimStart('/'), scheme: "oss");
     }
 
@@ -163,7 +166,8 @@ internal sealed class ProtocolSourceFactory(Func<string, string?> environment)
         }
     }
 
-    private static S3Credentials ReadCredentials(SourceOptions options, string[] accessKeyIdNames, string[] secretNames, string[] sessionTokenNames)
+    /// <summary>Keys from the options; without them the pod's web-identity role (<paramref name="webIdentity"/>), if any.</summary>
+    private static S3Credentials ReadCredentials(SourceOptions options, string[] accessKeyIdNames, string[] secretNames, string[] sessionTokenNames, Func<string?, WebIdentityRole?> webIdentity)
     {
         var anonymous = options.GetBool(S3OptionNames.Anonymous, defaultValue: false);
         var accessKeyId = options.GetString(accessKeyIdNames);
@@ -176,7 +180,7 @@ internal sealed class ProtocolSourceFactory(Func<string, string?> environment)
 
         return anonymous || accessKeyId is not null
             ? new S3Credentials(accessKeyId, secretAccessKey, options.GetString(sessionTokenNames), anonymous)
-            : S3Credentials.DefaultChain;
+            : S3Credentials.DefaultChain with { WebIdentity = webIdentity(options.GetString(S3OptionNames.Region)) };
     }
 
     /// <summary>

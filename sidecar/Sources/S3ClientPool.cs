@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Amazon.Runtime;
 using Amazon.S3;
+using Fluid.Serverless.Sidecar.Sources.Credentials;
 
 namespace Fluid.Serverless.Sidecar.Sources;
 
@@ -13,6 +14,15 @@ namespace Fluid.Serverless.Sidecar.Sources;
 internal sealed class S3ClientPool
 {
     public static readonly S3ClientPool Shared = new();
+
+    /// <summary>
+    /// For STS exchanges (IRSA, RRSA): a few small calls an hour, bounded so a dead STS fails fast. Made on first use,
+    /// so a sidecar without a role pays nothing for it at start.
+    /// </summary>
+    private static readonly Lazy<HttpClient> StsClient = new(() => new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+    {
+        Timeout = TimeSpan.FromSeconds(15),
+    });
 
     private readonly ConcurrentDictionary<S3ClientSettings, Lazy<AmazonS3Client>> clients = new();
 
@@ -50,20 +60,33 @@ internal sealed class S3ClientPool
             { Anonymous: true } => new AmazonS3Client(new AnonymousAWSCredentials(), config),
             { AccessKeyId: { } id, SecretAccessKey: { } secret, SessionToken: { } token } => new AmazonS3Client(new SessionAWSCredentials(id, secret, token), config),
             { AccessKeyId: { } id, SecretAccessKey: { } secret } => new AmazonS3Client(new BasicAWSCredentials(id, secret), config),
-            // Environment, shared credentials/config files, web identity (IRSA/RRSA), container and instance roles.
+            // The pod's service-account token exchanged at the role's STS (IRSA: AWS, RRSA: Alibaba Cloud), refreshed
+            // before expiry; OSS takes the Alibaba STS credentials on its S3-compatible API.
+            { WebIdentity: { } role } => new AmazonS3Client(new WebIdentityCredentials(role, CreateExchange(role), TimeProvider.System), config),
+            // Environment, shared credentials/config files, container and instance roles.
             _ => new AmazonS3Client(config),
         };
     }
+
+    private static IStsTokenExchange CreateExchange(WebIdentityRole role) => role.Kind == WebIdentityKind.AwsIrsa
+        ? new AwsWebIdentityExchange(StsClient.Value, role)
+        : new AlibabaOidcExchange(StsClient.Value, role);
 }
 
 /// <summary>What makes two datasets able to share one S3 client.</summary>
 internal sealed record S3ClientSettings(string? Endpoint, string Region, bool PathStyle, S3Credentials Credentials);
 
-/// <summary>Explicit credentials from the dataset's (secret) options; all null = the SDK's default chain.</summary>
+/// <summary>
+/// Explicit credentials from the dataset's (secret) options; else a web-identity role from the pod's environment; all
+/// null = the SDK's default chain.
+/// </summary>
 internal sealed record S3Credentials(string? AccessKeyId, string? SecretAccessKey, string? SessionToken, bool Anonymous)
 {
     public static readonly S3Credentials DefaultChain = new(null, null, null, false);
 
+    /// <summary>The role to assume with the pod's service-account token (IRSA or RRSA), when no keys are given.</summary>
+    public WebIdentityRole? WebIdentity { get; init; }
+
     // Never print the secret (records print every member by default).
-    public override string ToString() => Anonymous ? "anonymous" : AccessKeyId is null ? "default chain" : $"access key {AccessKeyId}";
+    public override string ToString() => Anonymous ? "anonymous" : AccessKeyId is not null ? $"access key {AccessKeyId}" : WebIdentity?.ToString() ?? "default chain";
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Text;
 using System.Text.Json.Nodes;
 using Fluid.Serverless.Injector.Admission;
@@ -6,6 +7,7 @@ using Fluid.Serverless.Injector.Mutation;
 using Fluid.Serverless.Injector.Policy;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Fluid.Serverless.Micro.HotPaths;
@@ -43,7 +45,9 @@ internal sealed class AdmissionHotPath
         var cluster = new ClusterState();
         ClusterStateLoader.LoadYaml(cluster, ClusterYaml);
         var processor = new AdmissionReviewProcessor(new PodInjector(cluster, new InjectorOptions()));
-        _endpoint = new AdmissionEndpoint(processor, new AdmissionMetrics(), TimeProvider.System, NullLogger<AdmissionEndpoint>.Instance);
+        // The meters of a real host: recording the admission's latency and outcome is part of the measured path.
+        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
+        _endpoint = new AdmissionEndpoint(processor, new AdmissionMetrics(meters), TimeProvider.System, NullLogger<AdmissionEndpoint>.Instance);
         ReviewBytes = Encoding.UTF8.GetBytes(Review(envVars, extraVolumes).ToJsonString());
         _requestBody = new MemoryStream(ReviewBytes, writable: false);
         _context.Features.Set<IHttpRequestFeature>(_request);

@@ -4,6 +4,7 @@ using System.Net;
 using Amazon.S3;
 using Amazon.S3.Model;
 using Fluid.Serverless.Sidecar.Sources;
+using Fluid.Serverless.Sidecar.Sources.Credentials;
 
 namespace Fluid.Serverless.Sidecar.Cache.SharedTier;
 
@@ -31,7 +32,7 @@ internal sealed class S3TierStore(AmazonS3Client client, string bucket) : IShare
     {
         var credentials = accessKeyId is not null && secretAccessKey is not null
             ? new S3Credentials(accessKeyId, secretAccessKey, null, false)
-            : S3Credentials.DefaultChain;
+            : S3Credentials.DefaultChain with { WebIdentity = WebIdentityRole.FromAwsEnvironment(Environment.GetEnvironmentVariables(), region) };
         var client = S3ClientPool.Shared.Get(new S3ClientSettings(endpoint, region, PathStyle: endpoint is not null, credentials));
         return new S3TierStore(client, bucket);
     }

@@ -16,7 +16,7 @@ internal sealed record SharedTierCounters(
     long DroppedWrites,
     long PendingWrites);
 
-/// <summary>The tier's instruments, updated lock-free; written to /metrics by <see cref="Write"/>.</summary>
+/// <summary>The tier's instruments, updated lock-free; observed by the sidecar meter through <see cref="Register"/>.</summary>
 internal sealed class SharedTierMetrics
 {
     private long hits;
@@ -85,28 +85,31 @@ internal sealed class SharedTierMetrics
         Volatile.Read(ref droppedWrites),
         Volatile.Read(ref pendingWrites));
 
-    public static void Write(MetricsWriter writer, SharedTierStatus status)
+    public static void Register(SidecarMeter meter, Func<SharedTierStatus> status)
     {
-        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(meter);
         ArgumentNullException.ThrowIfNull(status);
-        var c = status.Counters;
-        writer.Counter("fluid_sidecar_shared_tier_hits_total", "Blocks read from the shared tier.", c.Hits);
-        writer.Counter("fluid_sidecar_shared_tier_misses_total", "Shared-tier reads that found no valid block (absent, corrupt, timed out, failed or breaker open).", c.Misses);
-        writer.Counter("fluid_sidecar_shared_tier_corrupt_values_total", "Shared-tier values refused by the header check (magic, length, CRC32C or identity); counted as misses too.", c.CorruptValues);
-        writer.Counter("fluid_sidecar_shared_tier_fills_total", "Blocks written to the shared tier.", c.Fills);
-        writer.Counter("fluid_sidecar_shared_tier_lease_waits_total", "Reads that waited for another pod's fill of the same block.", c.LeaseWaits);
-        writer.Counter("fluid_sidecar_shared_tier_read_bytes_total", "Block bytes read from the shared tier.", c.BytesRead);
-        writer.Counter("fluid_sidecar_shared_tier_written_bytes_total", "Block bytes written to the shared tier.", c.BytesWritten);
-        writer.Counter("fluid_sidecar_shared_tier_errors_total", "Shared-tier calls that failed (timeouts included).", c.Errors);
-        writer.Counter("fluid_sidecar_shared_tier_timeouts_total", "Shared-tier calls that took longer than timeoutMilliseconds.", c.Timeouts);
-        writer.Counter("fluid_sidecar_shared_tier_dropped_writes_total", "Blocks not written to the shared tier (queue full or breaker open).", c.DroppedWrites);
-        writer.Gauge("fluid_sidecar_shared_tier_pending_writes", "Blocks queued for writing to the shared tier.", c.PendingWrites);
-        writer.Gauge("fluid_sidecar_shared_tier_connected", "1 when the shared tier's engine is reachable.", status.Connected ? 1 : 0);
-        writer.Gauge("fluid_sidecar_shared_tier_breaker_open", "Shared-tier breaker: 0 closed, 1 open (the tier is skipped), 0.5 half-open (probing).", status.Breaker switch
-        {
-            SharedTierBreakerState.Open => 1,
-            SharedTierBreakerState.HalfOpen => 0.5,
-            _ => 0,
-        });
+        var m = meter.Meter;
+        m.CreateObservableCounter("fluid_sidecar_shared_tier_hits_total", () => status().Counters.Hits, description: "Blocks read from the shared tier.");
+        m.CreateObservableCounter("fluid_sidecar_shared_tier_misses_total", () => status().Counters.Misses, description: "Shared-tier reads that found no valid block (absent, corrupt, timed out, failed or breaker open).");
+        m.CreateObservableCounter("fluid_sidecar_shared_tier_corrupt_values_total", () => status().Counters.CorruptValues, description: "Shared-tier values refused by the header check (magic, length, CRC32C or identity); counted as misses too.");
+        m.CreateObservableCounter("fluid_sidecar_shared_tier_fills_total", () => status().Counters.Fills, description: "Blocks written to the shared tier.");
+        m.CreateObservableCounter("fluid_sidecar_shared_tier_lease_waits_total", () => status().Counters.LeaseWaits, description: "Reads that waited for another pod's fill of the same block.");
+        m.CreateObservableCounter("fluid_sidecar_shared_tier_read_bytes_total", () => status().Counters.BytesRead, "By", "Block bytes read from the shared tier.");
+        m.CreateObservableCounter("fluid_sidecar_shared_tier_written_bytes_total", () => status().Counters.BytesWritten, "By", "Block bytes written to the shared tier.");
+        m.CreateObservableCounter("fluid_sidecar_shared_tier_errors_total", () => status().Counters.Errors, description: "Shared-tier calls that failed (timeouts included).");
+        m.CreateObservableCounter("fluid_sidecar_shared_tier_timeouts_total", () => status().Counters.Timeouts, description: "Shared-tier calls that took longer than timeoutMilliseconds.");
+        m.CreateObservableCounter("fluid_sidecar_shared_tier_dropped_writes_total", () => status().Counters.DroppedWrites, description: "Blocks not written to the shared tier (queue full or breaker open).");
+        m.CreateObservableGauge("fluid_sidecar_shared_tier_pending_writes", () => status().Counters.PendingWrites, description: "Blocks queued for writing to the shared tier.");
+        m.CreateObservableGauge("fluid_sidecar_shared_tier_connected", () => status().Connected ? 1 : 0, description: "1 when the shared tier's engine is reachable.");
+        m.CreateObservableGauge(
+            "fluid_sidecar_shared_tier_breaker_open",
+            () => status().Breaker switch
+            {
+                SharedTierBreakerState.Open => 1,
+                SharedTierBreakerState.HalfOpen => 0.5,
+                _ => 0,
+            },
+            description: "Shared-tier breaker: 0 closed, 1 open (the tier is skipped), 0.5 half-open (probing).");
     }
 }

@@ -23,7 +23,7 @@ internal static class SharedTierServiceCollectionExtensions
         services.AddSingleton(sp =>
         {
             var tier = Create(config, environment, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>());
-            sp.GetRequiredService<MetricsRegistry>().AddCollector(writer => SharedTierMetrics.Write(writer, tier.GetStatus()));
+            SharedTierMetrics.Register(sp.GetRequiredService<SidecarMeter>(), tier.GetStatus);
             return tier;
         });
         services.AddSingleton<ISharedBlockTier>(sp => sp.GetRequiredService<GuardedSharedBlockTier>());

@@ -1,5 +1,4 @@
-using System.Buffers;
-using System.Text;
+using System.Diagnostics.Metrics;
 using Fluid.Serverless.Sidecar.Configuration;
 using Fluid.Serverless.Sidecar.Hosting;
 using Fluid.Serverless.Sidecar.Metrics;
@@ -30,7 +29,7 @@ public class PrefetchMetricsTests
             EtaSeconds = 3,
         };
 
-        var text = Render(w => PrefetchMetrics.Write(w, new PrefetchStatusSnapshot([job], WaitForReady: true, Ready: false, "loading")));
+        var text = Render(m => PrefetchMetrics.Register(m, new FixedPrefetchStatus(new PrefetchStatusSnapshot([job], WaitForReady: true, Ready: false, "loading"))));
 
         const string labels = "{dataset=\"imagenet\",job=\"pf-1\",phase=\"Loading\"}";
         Assert.Contains("fluid_sidecar_prefetch_ready 0\n", text, StringComparison.Ordinal);
@@ -45,7 +44,7 @@ public class PrefetchMetricsTests
     [Fact]
     public void Write_NoJobs_ReadinessAndNoSamples()
     {
-        var text = Render(w => PrefetchMetrics.Write(w, new PrefetchStatusSnapshot([], WaitForReady: false, Ready: true, "")));
+        var text = Render(m => PrefetchMetrics.Register(m, new FixedPrefetchStatus(new PrefetchStatusSnapshot([], WaitForReady: false, Ready: true, ""))));
         Assert.Contains("fluid_sidecar_prefetch_ready 1\n", text, StringComparison.Ordinal);
         Assert.DoesNotContain("fluid_sidecar_prefetch_files_total{", text, StringComparison.Ordinal);
     }
@@ -63,17 +62,25 @@ public class PrefetchMetricsTests
             LastAppliedTime = DateTimeOffset.FromUnixTimeSeconds(1_800_000_000),
         };
 
-        var text = Render(w => ConfigReloadMetrics.Write(w, status));
+        var text = Render(m => ConfigReloadMetrics.Register(m, () => status));
 
         Assert.Contains("# TYPE fluid_sidecar_config_reload_failures_total counter\nfluid_sidecar_config_reload_failures_total 5\n", text, StringComparison.Ordinal);
         Assert.Contains("fluid_sidecar_config_reloads_total 2\n", text, StringComparison.Ordinal);
         Assert.Contains("fluid_sidecar_config_last_reload_success_timestamp_seconds 1800000000\n", text, StringComparison.Ordinal);
     }
 
-    private static string Render(Action<MetricsWriter> write)
+    /// <summary>The exporter's text for a meter of its own, with what <paramref name="register"/> adds to it.</summary>
+    private static string Render(Action<SidecarMeter> register)
     {
-        var buffer = new ArrayBufferWriter<byte>();
-        write(new MetricsWriter(buffer));
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+        using var meter = new Meter("test." + Guid.NewGuid().ToString("N"));
+        var sidecarMeter = new SidecarMeter(meter);
+        register(sidecarMeter);
+        using var exporter = sidecarMeter.CreateExporter();
+        return exporter.ToText();
+    }
+
+    private sealed class FixedPrefetchStatus(PrefetchStatusSnapshot snapshot) : IPrefetchStatus
+    {
+        public PrefetchStatusSnapshot Snapshot() => snapshot;
     }
 }
