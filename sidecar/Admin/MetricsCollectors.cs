@@ -17,7 +17,8 @@ internal static class MetricsCollectors
         IDatasetRegistry datasets,
         IBlockCache? cache = null,
         IPrefetchStatus? prefetch = null,
-        ConfigFileWatcher? watcher = null)
+        ConfigFileWatcher? watcher = null,
+        Volume.IVolumeStatus? volumes = null)
     {
         ArgumentNullException.ThrowIfNull(registry);
         ArgumentNullException.ThrowIfNull(datasets);
@@ -36,6 +37,16 @@ internal static class MetricsCollectors
         if (prefetch is not null)
         {
             registry.AddCollector(writer => PrefetchMetrics.Write(writer, prefetch.Snapshot()));
+        }
+
+        if (volumes?.WriteStatistics is { } writes)
+        {
+            registry.AddCollector(writer =>
+            {
+                writer.Counter("fluid_sidecar_fuse_write_uploads_ok_total", "Files written through the FUSE view and uploaded.", writes.UploadsSucceeded);
+                writer.Counter("fluid_sidecar_fuse_write_uploads_failed_total", "Uploads of files written through the FUSE view that failed (close/fsync answered EIO; the file stays staged and is retried).", writes.UploadsFailed);
+                writer.Gauge("fluid_sidecar_fuse_staged_bytes", "Bytes of files written through the FUSE view staged on the cache volume now.", writes.StagedBytes);
+            });
         }
 
         if (watcher is not null)
