@@ -100,10 +100,8 @@ internal sealed partial class FuseFileSystem
             staged.IsNew = existing is null;
             staged = _staged.GetOrAdd(key, staged) is var added && !ReferenceEquals(added, staged) ? DiscardAndUse(staged, added) : staged;
         }
-        else
-        {
-            staged.SetLength(0, _time.GetUtcNow());
-        }
+        // A created file is uploaded at close even when nothing is written to it (an empty object).
+        staged.SetLength(0, _time.GetUtcNow());
         staged.AddHandle();
         var entry = _inodes.Acquire(key, isDirectory: false, obj: null);
         var handle = (ulong)Interlocked.Increment(ref _nextHandle);
