@@ -15,6 +15,9 @@ internal static class FuseWriteScenario
     /// <summary>300 MiB through dd, as the write path's large-file case (a multipart upload on S3).</summary>
     public const int BigFileMiB = 300;
 
+    /// <summary>moto keeps uploads in memory and is slow with large ones: the S3 run writes a smaller big file.</summary>
+    public const int BigFileMiBOnMoto = 64;
+
     public const string PythonWriter = """
         import hashlib, os, sys
         path = sys.argv[1]
@@ -52,11 +55,11 @@ internal static class FuseWriteScenario
         print(hashlib.sha256(payload).hexdigest())
         """;
 
-    public static async Task RunAsync(WritableView view, Func<string, Task<string?>> remoteSha256, Func<string, Task<WritableView>> secondView, string scratch)
+    public static async Task RunAsync(WritableView view, Func<string, Task<string?>> remoteSha256, Func<string, Task<WritableView>> secondView, string scratch, int bigFileMiB = BigFileMiB)
     {
         // dd of a large file: staged, uploaded on close.
         var big = Path.Combine(scratch, "big.src");
-        await Run($"head -c {BigFileMiB}M /dev/urandom > '{big}'");
+        await Run($"head -c {bigFileMiB}M /dev/urandom > '{big}'");
         await Run($"dd if='{big}' of='{view.PathOf("big.bin")}' bs=1M status=none");
         var bigHash = WritableView.Sha256OfFile(big);
         Assert.Equal(bigHash, await remoteSha256("big.bin"));
@@ -258,7 +261,8 @@ public sealed class FuseWriteS3Tests(MotoServerFixture moto) : IAsyncDisposable
             view,
             key => RemoteSha256Async(bucket, key),
             scratch => WritableView.StartAsync(Config(bucket, moto.Endpoint, "second"), Path.Combine(scratch, "mnt"), Path.Combine(scratch, "cache"), Secret),
-            Directory.CreateDirectory(Path.Combine(_root, "scratch")).FullName);
+            Directory.CreateDirectory(Path.Combine(_root, "scratch")).FullName,
+            FuseWriteScenario.BigFileMiBOnMoto);
 
         // Object stores have no directories: a directory with objects cannot be renamed (ENOTSUP), an empty one lives
         // in memory until a file lands in it.
