@@ -175,7 +175,11 @@ internal static class SidecarHostingExtensions
             Path.Combine(config.Cache.Directory, "fuse-staging"),
             sp.GetRequiredService<S3Api.Writes.UploadStaging>().Space,
             sp.GetService<IBlockCache>(),
-            new FuseWriteStatistics()));
+            new FuseWriteStatistics())
+        {
+            WriteBackDelay = config.Fuse?.WriteBack is { } writeBack ? TimeSpan.FromSeconds(writeBack.DelaySeconds) : null,
+            WriteBackMaxBacklogBytes = config.Fuse?.WriteBack?.MaxBacklogBytes ?? 0,
+        });
 
         if (config.Credentials?.GeneratedFile is { } generatedFile)
         {

@@ -223,11 +223,24 @@ internal sealed partial class FuseFileSystem
         channel.Reply(header.Unique, in reply);
     }
 
-    /// <summary>FLUSH (every close(2) of a descriptor waits for it) and FSYNC: upload what this handle's file has staged.</summary>
-    private async ValueTask FlushAsync(FuseChannel channel, FuseInHeader header, ulong fileHandle, CancellationToken cancellationToken)
+    /// <summary>
+    /// FLUSH (every close(2) of a descriptor waits for it) and FSYNC: upload what this handle's file has staged. With
+    /// write-back on, a FLUSH only makes the bytes durable on the cache volume and leaves the upload to the timer, unless
+    /// the backlog is full; FSYNC always uploads.
+    /// </summary>
+    private async ValueTask FlushAsync(FuseChannel channel, FuseInHeader header, ulong fileHandle, bool isFsync, CancellationToken cancellationToken)
     {
         if (_files.TryGetValue(fileHandle, out var file) && file.ForWrite && file.Staged is { } staged)
         {
+            if (!isFsync && _staging!.WriteBackDelay is { } delay && staged.IsDirty && !staged.Deleted
+                && WriteBackBacklog(except: staged) + staged.Length <= _staging.WriteBackMaxBacklogBytes)
+            {
+                staged.Seal();
+                staged.UploadDueAt = _time.GetUtcNow() + delay;
+                ScheduleRetry();
+                channel.ReplyEmpty(header.Unique);
+                return;
+            }
             var error = await UploadAsync(file.Dataset, staged, cancellationToken);
             if (error != 0)
             {
@@ -300,6 +313,7 @@ internal sealed partial class FuseFileSystem
                     }
                 }
                 staged.Uploaded(generation);
+                staged.UploadDueAt = null;
                 staged.IsNew = false;
                 ForgetVirtualAncestors(key);
                 _staging!.Statistics.UploadSucceeded();
@@ -681,9 +695,18 @@ internal sealed partial class FuseFileSystem
     {
         lock (_retryLock)
         {
-            _retryTimer ??= _time.CreateTimer(_ => _ = RetryFailedAsync(), null, _staging!.RetryInterval, _staging.RetryInterval);
+            var period = _staging!.RetryInterval;
+            if (_staging.WriteBackDelay is { } delay)
+            {
+                period = TimeSpan.FromMilliseconds(Math.Max(500, Math.Min(period.TotalMilliseconds, delay.TotalMilliseconds)));
+            }
+            _retryTimer ??= _time.CreateTimer(_ => _ = RetryFailedAsync(), null, period, period);
         }
     }
+
+    /// <summary>Bytes closed and waiting for their write-back upload.</summary>
+    private long WriteBackBacklog(StagedFile except) =>
+        _staged.Values.Where(s => !ReferenceEquals(s, except) && s.UploadDueAt is not null && s.IsDirty).Sum(s => s.Length);
 
     /// <summary>Uploads again every staged file no handle holds that is still dirty (a failed close, a recovered file).</summary>
     private async Task RetryFailedAsync()
@@ -696,7 +719,7 @@ internal sealed partial class FuseFileSystem
         {
             foreach (var staged in _staged.Values)
             {
-                if (staged.OpenHandles > 0 || staged.Deleted)
+                if (staged.OpenHandles > 0 || staged.Deleted || staged.UploadDueAt > _time.GetUtcNow())
                 {
                     continue;
                 }
@@ -775,9 +798,23 @@ internal sealed partial class FuseFileSystem
         }
     }
 
-    /// <summary>Stops the retry timer and closes staged files still held (their bytes stay on disk for the next start).</summary>
+    /// <summary>
+    /// Stops the retry timer; first uploads what write-back still holds (a SIGTERM must not leave closed files behind;
+    /// what fails stays staged for the next start).
+    /// </summary>
     public async ValueTask StopWritesAsync()
     {
+        if (_staging?.WriteBackDelay is not null)
+        {
+            foreach (var staged in _staged.Values)
+            {
+                if (staged.UploadDueAt is not null && staged.IsDirty && !staged.Deleted
+                    && await UploadAsync(Dataset, staged, CancellationToken.None) == 0 && staged.OpenHandles == 0)
+                {
+                    Discard(staged);
+                }
+            }
+        }
         ITimer? timer;
         lock (_retryLock)
         {

@@ -136,10 +136,10 @@ internal sealed partial class FuseFileSystem
                     }
                     break;
                 case FuseOpcode.Flush:
-                    await FlushAsync(channel, header, MemoryMarshal.Read<FuseFlushIn>(body.Span).FileHandle, cancellationToken);
+                    await FlushAsync(channel, header, MemoryMarshal.Read<FuseFlushIn>(body.Span).FileHandle, isFsync: false, cancellationToken);
                     break;
                 case FuseOpcode.FSync:
-                    await FlushAsync(channel, header, MemoryMarshal.Read<FuseFSyncIn>(body.Span).FileHandle, cancellationToken);
+                    await FlushAsync(channel, header, MemoryMarshal.Read<FuseFSyncIn>(body.Span).FileHandle, isFsync: true, cancellationToken);
                     break;
                 case FuseOpcode.FSyncDir:
                 case FuseOpcode.Destroy:

@@ -20,5 +20,11 @@ internal sealed class FuseStaging(string directory, IStagingBudget budget, IBloc
 
     public TimeSpan RetryInterval { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Opt-in write-back (config fuse.writeBack): the delay from close to upload; null = close waits for the upload.</summary>
+    public TimeSpan? WriteBackDelay { get; init; }
+
+    /// <summary>Write-back: most bytes closed and waiting; a close past it uploads at once.</summary>
+    public long WriteBackMaxBacklogBytes { get; init; }
+
     public string DatasetDirectory(string dataset) => Path.Combine(Directory, dataset);
 }

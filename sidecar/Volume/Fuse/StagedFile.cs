@@ -64,6 +64,9 @@ internal sealed class StagedFile : IDisposable
     /// <summary>Why the last upload failed; null after a success.</summary>
     public string? LastError { get; set; }
 
+    /// <summary>Write-back: when the upload of a closed file is due; null = not waiting for write-back.</summary>
+    public DateTimeOffset? UploadDueAt { get; set; }
+
     /// <summary>One upload at a time.</summary>
     public SemaphoreSlim UploadGate { get; } = new(1, 1);
 

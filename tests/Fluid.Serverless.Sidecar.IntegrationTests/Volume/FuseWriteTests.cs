@@ -375,3 +375,44 @@ public sealed class FuseWriteS3Tests(MotoServerFixture moto) : IAsyncDisposable
         Assert.Equal(1, restarted.Staging.Statistics.UploadsSucceeded);
     }
 }
+
+/// <summary>Opt-in write-back (config fuse.writeBack): close returns before the upload; the backlog is bounded; stop uploads it.</summary>
+[Collection(FuseCollection.Name)]
+public sealed class FuseWriteBackTests : IAsyncDisposable
+{
+    private readonly string _root = TempDirectory.Create("fluid-fuse-write-back");
+
+    public async ValueTask DisposeAsync()
+    {
+        if (MountTable.IsMounted(Path.Combine(_root, "mnt")))
+        {
+            await Shell.RunAsync("umount", "-l", Path.Combine(_root, "mnt"));
+        }
+        TempDirectory.Delete(_root);
+    }
+
+    [Fact]
+    public async Task WriteBack_CloseLeavesTheUploadToLater_AFullBacklogUploadsAtClose_StopUploadsTheRest()
+    {
+        var data = Directory.CreateDirectory(Path.Combine(_root, "data")).FullName;
+        var config = new DatasetConfig { Name = "out", Source = $"local://{data}", ReadOnly = false };
+        // An hour's delay: nothing but the backlog bound and the stop can upload in this test.
+        var view = await WritableView.StartAsync(config, Path.Combine(_root, "mnt"), Path.Combine(_root, "cache"),
+            writeBack: (TimeSpan.FromHours(1), 1024 * 1024));
+
+        await FuseWriteScenario.Run($"head -c 600000 /dev/urandom > '{view.PathOf("a.bin")}'");
+        Assert.False(File.Exists(Path.Combine(data, "a.bin")));
+        // Readable here at once, from the cache volume.
+        var staged = (await FuseWriteScenario.Run($"sha256sum '{view.PathOf("a.bin")}'")).StandardOutput[..64];
+
+        // 600,000 + 600,000 bytes would pass the 1 MiB backlog: this close uploads its own file.
+        await FuseWriteScenario.Run($"head -c 600000 /dev/urandom > '{view.PathOf("b.bin")}'");
+        Assert.True(File.Exists(Path.Combine(data, "b.bin")));
+        Assert.False(File.Exists(Path.Combine(data, "a.bin")));
+
+        // Stopping (SIGTERM) uploads the backlog.
+        await view.DisposeAsync();
+        Assert.Equal(staged, WritableView.Sha256OfFile(Path.Combine(data, "a.bin")));
+        Assert.Equal(0, view.Staging.Statistics.StagedBytes);
+    }
+}

@@ -40,7 +40,8 @@ internal sealed class WritableView : IAsyncDisposable
     public string StagingDirectory => Staging.Directory;
 
     public static async Task<WritableView> StartAsync(
-        DatasetConfig config, string mountPath, string cacheDirectory, Func<string, string?>? environment = null, long stagingBytes = 1L << 30)
+        DatasetConfig config, string mountPath, string cacheDirectory, Func<string, string?>? environment = null, long stagingBytes = 1L << 30,
+        (TimeSpan Delay, long MaxBacklogBytes)? writeBack = null)
     {
         var source = new SourceFactory(environment ?? (_ => null)).Create(config);
         var cache = new DiskBlockCache(
@@ -50,6 +51,8 @@ internal sealed class WritableView : IAsyncDisposable
         var staging = new FuseStaging(Path.Combine(cacheDirectory, "fuse-staging"), new StagingSpace(stagingBytes), cache, new FuseWriteStatistics())
         {
             RetryInterval = TimeSpan.FromSeconds(1),
+            WriteBackDelay = writeBack?.Delay,
+            WriteBackMaxBacklogBytes = writeBack?.MaxBacklogBytes ?? 0,
         };
         var fileSystem = new FuseFileSystem(new Dataset(config, source), reader, TimeSpan.FromSeconds(30), TimeProvider.System, NullLogger.Instance, staging);
         var mount = await FuseMount.MountAsync(mountPath, $"fluid-{config.Name}", fileSystem, readerThreads: 4, NullLogger.Instance, CancellationToken.None);
