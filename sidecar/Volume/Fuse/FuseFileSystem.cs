@@ -595,9 +595,11 @@ internal sealed partial class FuseFileSystem
             ATimeNsec = nanoseconds,
             MTimeNsec = nanoseconds,
             CTimeNsec = nanoseconds,
+            // Writable datasets: open to every uid. The app's uid is not known here and POSIX owners mean nothing to an
+            // object store; who may write is decided by the dataset's readOnly flag and which containers mount it.
             Mode = entry.IsDirectory
-                ? FuseConstants.ModeDirectory | (writable ? 0x1EDu /* 0755 */ : 0x16D /* 0555 */)
-                : FuseConstants.ModeRegular | (writable ? 0x1A4u /* 0644 */ : 0x124 /* 0444 */),
+                ? FuseConstants.ModeDirectory | (writable ? 0x1FFu /* 0777 */ : 0x16D /* 0555 */)
+                : FuseConstants.ModeRegular | (writable ? 0x1B6u /* 0666 */ : 0x124 /* 0444 */),
             // 1 tells find(1) the subdirectory count is unknown (it must not skip directories).
             LinkCount = 1,
             BlockSize = 128 * 1024,

@@ -164,6 +164,10 @@ public sealed class FuseWriteLocalTests : IAsyncDisposable
         // Directories are real on a directory source: an empty one stays.
         await FuseWriteScenario.Run($"mkdir '{view.PathOf("kept")}'");
         Assert.True(Directory.Exists(Path.Combine(data, "kept")));
+
+        // An app that runs as another uid (nobody) writes too: the view's files and directories are open to every uid.
+        await FuseWriteScenario.Run($"chmod o+x '{_root}' && setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'echo hi > \"{view.PathOf("kept/nobody.txt")}\"'");
+        Assert.Equal("hi\n", await File.ReadAllTextAsync(Path.Combine(data, "kept", "nobody.txt")));
     }
 
     [Fact]
