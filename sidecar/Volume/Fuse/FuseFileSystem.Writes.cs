@@ -524,7 +524,7 @@ internal sealed partial class FuseFileSystem
         var isDirectory = _inodes.TryGetByKey(fromKey + "/", out _) || _virtualDirectories.ContainsKey(fromKey + "/");
         if (isDirectory)
         {
-            await RenameDirectoryAsync(channel, header, dataset, writable, fromKey + "/", toKey + "/");
+            RenameDirectory(channel, header, dataset, writable, fromKey + "/", toKey + "/");
             return;
         }
         var staged = _staged.GetValueOrDefault(fromKey);
@@ -588,9 +588,8 @@ internal sealed partial class FuseFileSystem
         channel.ReplyEmpty(header.Unique);
     }
 
-    private async ValueTask RenameDirectoryAsync(FuseChannel channel, FuseInHeader header, Dataset dataset, IWritableObjectSource writable, string fromPrefix, string toPrefix)
+    private void RenameDirectory(FuseChannel channel, FuseInHeader header, Dataset dataset, IWritableObjectSource writable, string fromPrefix, string toPrefix)
     {
-        await Task.CompletedTask;
         if (_staged.Keys.Any(k => k.StartsWith(fromPrefix, StringComparison.Ordinal)))
         {
             channel.ReplyError(header.Unique, LibC.EBUSY);
