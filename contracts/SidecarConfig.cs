@@ -57,6 +57,33 @@ public sealed record SidecarConfig
     /// mounts and the unmount at shutdown go through a root mount-helper child started before the switch.
     /// </summary>
     public DropPrivilegesConfig? DropPrivileges { get; set; }
+
+    /// <summary>
+    /// Optional, fuse mode: how files written through the view of a writable dataset reach the remote. Null (the
+    /// default): <c>close</c> and <c>fsync</c> return once the object is stored.
+    /// </summary>
+    public FuseConfig? Fuse { get; set; }
+}
+
+public sealed record FuseConfig
+{
+    /// <summary>
+    /// Opt-in asynchronous write-back (as rclone's --vfs-write-back): <c>close</c> returns once the bytes are on the
+    /// cache volume and the upload follows after a delay. Null (the default): <c>close</c> waits for the upload.
+    /// </summary>
+    public FuseWriteBackConfig? WriteBack { get; set; }
+}
+
+public sealed record FuseWriteBackConfig
+{
+    /// <summary>How long after <c>close</c> the upload starts (a file reopened meanwhile is uploaded once, later).</summary>
+    public int DelaySeconds { get; set; } = SidecarDefaults.FuseWriteBackDelaySeconds;
+
+    /// <summary>
+    /// Most bytes closed but not yet uploaded; a <c>close</c> that would pass it waits for its own upload instead.
+    /// Bounds what a crash of the node (not of the sidecar, whose restart uploads them) can lose.
+    /// </summary>
+    public long MaxBacklogBytes { get; set; } = SidecarDefaults.FuseWriteBackMaxBacklogBytes;
 }
 
 public sealed record DropPrivilegesConfig

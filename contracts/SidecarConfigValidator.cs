@@ -65,6 +65,19 @@ public static class SidecarConfigValidator
             errors.Add(Invariant($"dropPrivileges: uid {drop.Uid}, gid {drop.Gid}: expected a non-root uid and gid (1 or more), e.g. {SidecarDefaults.UnprivilegedId}"));
         }
 
+        if (config.Fuse?.WriteBack is { } writeBack)
+        {
+            if (writeBack.DelaySeconds is < 0 or > 3600)
+            {
+                errors.Add(Invariant($"fuse.writeBack.delaySeconds: '{writeBack.DelaySeconds}' is out of range: expected 0-3600"));
+            }
+
+            if (writeBack.MaxBacklogBytes < 0)
+            {
+                errors.Add(Invariant($"fuse.writeBack.maxBacklogBytes: '{writeBack.MaxBacklogBytes}' is negative: expected a byte count >= 0 (0 = every close waits for its upload)"));
+            }
+        }
+
         ValidateCache(config.Cache, errors);
         ValidatePrefetch(config.Prefetch, errors);
 

@@ -29,6 +29,12 @@ public static class SidecarDefaults
     /// <summary>Upload staging (multipart parts for local/NFS datasets, spooled parts) the cache volume holds besides the block cache.</summary>
     public const long UploadStagingBytes = 1L * 1024 * 1024 * 1024;
 
+    /// <summary>FUSE write-back (opt-in): seconds from close to upload.</summary>
+    public const int FuseWriteBackDelaySeconds = 5;
+
+    /// <summary>FUSE write-back (opt-in): most bytes closed and waiting for their upload.</summary>
+    public const long FuseWriteBackMaxBacklogBytes = 256L * 1024 * 1024;
+
     private const long MiB = 1024 * 1024;
 
     /// <summary>

@@ -26,6 +26,13 @@ internal static class EventIds
     public const int FuseRequestFailed = 18;
     public const int StaleMountReplaced = 19;
 
+    // FUSE writes (6201-6299).
+    public const int FuseWriteUploaded = 6201;
+    public const int FuseWriteUploadFailed = 6202;
+    public const int FuseStagedRecovered = 6203;
+    public const int FuseStagedStaleDeleted = 6204;
+    public const int FuseWriteRetryFailed = 6205;
+
     // Copy volume (30-39).
     public const int CopyPlanned = 30;
     public const int CopyCompleted = 31;

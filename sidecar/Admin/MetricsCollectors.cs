@@ -17,7 +17,8 @@ internal static class MetricsCollectors
         IDatasetRegistry datasets,
         IBlockCache? cache = null,
         IPrefetchStatus? prefetch = null,
-        ConfigFileWatcher? watcher = null)
+        ConfigFileWatcher? watcher = null,
+        Volume.IVolumeStatus? volumes = null)
     {
         ArgumentNullException.ThrowIfNull(meter);
         ArgumentNullException.ThrowIfNull(datasets);
@@ -32,6 +33,14 @@ internal static class MetricsCollectors
         if (prefetch is not null)
         {
             PrefetchMetrics.Register(meter, prefetch);
+        }
+
+        if (volumes is not null)
+        {
+            // Read at each scrape: the statistics exist once a writable FUSE view is up.
+            meter.Meter.CreateObservableCounter("fluid_sidecar_fuse_write_uploads_ok_total", () => volumes.WriteStatistics?.UploadsSucceeded ?? 0, description: "Files written through the FUSE view and uploaded.");
+            meter.Meter.CreateObservableCounter("fluid_sidecar_fuse_write_uploads_failed_total", () => volumes.WriteStatistics?.UploadsFailed ?? 0, description: "Uploads of files written through the FUSE view that failed (close/fsync answered EIO; the file stays staged and is retried).");
+            meter.Meter.CreateObservableGauge("fluid_sidecar_fuse_staged_bytes", () => volumes.WriteStatistics?.StagedBytes ?? 0, unit: "By", description: "Bytes of files written through the FUSE view staged on the cache volume now.");
         }
 
         if (watcher is not null)

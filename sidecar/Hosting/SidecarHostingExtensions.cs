@@ -138,7 +138,8 @@ internal static class SidecarHostingExtensions
                 sp.GetRequiredService<IDatasetRegistry>(),
                 sp.GetService<IBlockCache>(),
                 sp.GetService<IPrefetchStatus>(),
-                sp.GetService<ConfigFileWatcher>());
+                sp.GetService<ConfigFileWatcher>(),
+                sp.GetService<IVolumeStatus>());
             return metrics;
         });
         services.AddSingleton(sp =>
@@ -177,6 +178,16 @@ internal static class SidecarHostingExtensions
             sp.GetRequiredService<S3Api.Writes.UploadStaging>()));
         services.AddSingleton(new S3Api.Writes.UploadStaging(Path.Combine(config.Cache.Directory, "uploads"), config.Cache.StagingBytes ?? SidecarDefaults.UploadStagingBytes));
         services.AddHostedService<S3Api.Writes.UploadStagingSweeper>();
+        // Files written through the FUSE view share the upload staging budget (cache.stagingBytes).
+        services.AddSingleton(sp => new Volume.Fuse.FuseStaging(
+            Path.Combine(config.Cache.Directory, "fuse-staging"),
+            sp.GetRequiredService<S3Api.Writes.UploadStaging>().Space,
+            sp.GetService<IBlockCache>(),
+            new FuseWriteStatistics())
+        {
+            WriteBackDelay = config.Fuse?.WriteBack is { } writeBack ? TimeSpan.FromSeconds(writeBack.DelaySeconds) : null,
+            WriteBackMaxBacklogBytes = config.Fuse?.WriteBack?.MaxBacklogBytes ?? 0,
+        });
 
         if (config.Credentials?.GeneratedFile is { } generatedFile)
         {

@@ -12,6 +12,9 @@ internal interface IVolumeStatus
 
     /// <summary>True when every volume is mounted (fuse) or fully materialized (copy). Vacuously true in s3 mode.</summary>
     bool IsReady { get; }
+
+    /// <summary>Counters of writes through the FUSE views; null when no view accepts writes.</summary>
+    FuseWriteStatistics? WriteStatistics => null;
 }
 
 [JsonConverter(typeof(JsonStringEnumConverter<VolumeState>))]
@@ -36,7 +39,12 @@ internal sealed record VolumeStatusEntry(
     long FilesDone,
     long BytesTotal,
     long BytesDone,
-    string? Error);
+    string? Error)
+{
+    /// <summary>FUSE: written files whose upload failed, kept staged and retried.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<FailedStagedFile>? FailedWrites { get; init; }
+}
 
 /// <summary>Thread-safe progress of one volume; workers update it, /status reads snapshots.</summary>
 internal sealed class VolumeProgress(string dataset, string mode, string mountPath)

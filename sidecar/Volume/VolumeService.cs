@@ -14,7 +14,8 @@ namespace Fluid.Serverless.Sidecar.Volume;
 /// (FUSE serves the new source without remounting; copy mode re-runs and resumes). Stopping unmounts everything.
 /// </summary>
 internal sealed partial class VolumeService(
-    IDatasetRegistry registry, IObjectReader reader, VolumeOptions options, TimeProvider time, ILogger<VolumeService> logger)
+    IDatasetRegistry registry, IObjectReader reader, VolumeOptions options, TimeProvider time, ILogger<VolumeService> logger,
+    FuseStaging? staging = null)
     : IHostedService, IVolumeStatus, IAsyncDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -31,8 +32,11 @@ internal sealed partial class VolumeService(
     private VolumeOptions Options => options;
     private TimeProvider Time => time;
     private ILogger Logger => logger;
+    private FuseStaging? Staging => staging;
 
     public string Mode => _mode;
+
+    public FuseWriteStatistics? WriteStatistics => staging?.Statistics;
 
     public IReadOnlyList<VolumeStatusEntry> Volumes
     {
@@ -40,7 +44,7 @@ internal sealed partial class VolumeService(
         {
             lock (_volumes)
             {
-                return [.. _volumes.Values.Select(v => v.Progress.Snapshot())];
+                return [.. _volumes.Values.Select(v => v.Snapshot())];
             }
         }
     }
@@ -257,6 +261,7 @@ internal sealed partial class VolumeService(
         public Dataset Dataset { get; protected set; } = dataset;
         public VolumeProgress Progress { get; } = progress;
         public abstract Task UpdateAsync(Dataset dataset, CancellationToken cancellationToken);
+        public virtual VolumeStatusEntry Snapshot() => Progress.Snapshot();
         public abstract Task StopAsync();
     }
 
@@ -268,11 +273,13 @@ internal sealed partial class VolumeService(
         public async Task MountAsync(CancellationToken cancellationToken)
         {
             Progress.SetState(VolumeState.Mounting);
-            var fileSystem = new FuseFileSystem(Dataset, owner.Reader, owner.Options.MetadataTtl, owner.Time, owner.Logger);
+            var fileSystem = new FuseFileSystem(Dataset, owner.Reader, owner.Options.MetadataTtl, owner.Time, owner.Logger, owner.Staging);
             _mount = await FuseMount.MountAsync(
                 Progress.MountPath, $"fluid-{Dataset.Name}", fileSystem, owner.Options.FuseReaderThreads, owner.Logger,
                 cancellationToken, owner.Options.FuseDevicePath, owner._mountOperations);
             Progress.SetState(VolumeState.Mounted);
+            // Files a killed sidecar left staged: uploaded (or deleted when stale) while the view already serves.
+            _ = Task.Run(() => fileSystem.RecoverStagedAsync(CancellationToken.None), CancellationToken.None);
             _ = _mount.Closed.ContinueWith(_ =>
             {
                 if (!_stopping)
@@ -294,12 +301,16 @@ internal sealed partial class VolumeService(
             return Task.CompletedTask;
         }
 
+        public override VolumeStatusEntry Snapshot() =>
+            _mount?.FileSystem.FailedUploads is { Count: > 0 } failed ? Progress.Snapshot() with { FailedWrites = failed } : Progress.Snapshot();
+
         public override async Task StopAsync()
         {
             _stopping = true;
             if (_mount is not null)
             {
                 await _mount.DisposeAsync();
+                await _mount.FileSystem.StopWritesAsync();
             }
             Progress.SetState(VolumeState.Stopped);
         }

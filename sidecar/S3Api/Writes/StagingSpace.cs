@@ -6,7 +6,7 @@ namespace Fluid.Serverless.Sidecar.S3Api.Writes;
 /// whose quota is separate; with both bounded the volume stays under its sizeLimit and the kubelet never evicts the
 /// pod for it. A write that does not fit is refused with an S3 error instead.
 /// </summary>
-internal sealed class StagingSpace
+internal sealed class StagingSpace : Cache.IStagingBudget
 {
     private long _used;
 
@@ -46,6 +46,23 @@ internal sealed class StagingSpace
             if (Interlocked.CompareExchange(ref _used, used + bytes, used) == used)
             {
                 return;
+            }
+        }
+    }
+
+    public bool TryReserve(long bytes)
+    {
+        while (true)
+        {
+            var used = Interlocked.Read(ref _used);
+            if (used + bytes > Capacity)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _used, used + bytes, used) == used)
+            {
+                return true;
             }
         }
     }

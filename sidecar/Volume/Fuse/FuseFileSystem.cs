@@ -20,8 +20,8 @@ internal sealed partial class FuseFileSystem
 {
     /// <summary>Largest READ the kernel sends: mount option max_read and max_pages=256 of 4 KiB.</summary>
     public const int MaxRead = 1024 * 1024;
-    /// <summary>Writes never carry data here (read-only), but the kernel sizes our read buffer from it.</summary>
-    public const int MaxWrite = 128 * 1024;
+    /// <summary>Largest WRITE (writable datasets); the kernel also sizes our request buffer from it.</summary>
+    public const int MaxWrite = 1024 * 1024;
     private const int ListPageSize = 1000;
     private static readonly TimeSpan ImmutableTimeout = TimeSpan.FromDays(1);
 
@@ -29,6 +29,8 @@ internal sealed partial class FuseFileSystem
     private readonly ILogger _logger;
     private readonly TimeSpan _metadataTtl;
     private readonly DateTimeOffset _mountedAt;
+    private readonly TimeProvider _time;
+    private readonly FuseStaging? _staging;
     private readonly InodeTable _inodes = new();
     private readonly ConcurrentDictionary<ulong, OpenFile> _files = new();
     private readonly ConcurrentDictionary<ulong, DirectoryCursor> _directories = new();
@@ -36,8 +38,11 @@ internal sealed partial class FuseFileSystem
     private Dataset _dataset;
     private long _nextHandle;
 
-    public FuseFileSystem(Dataset dataset, IObjectReader reader, TimeSpan metadataTtl, TimeProvider time, ILogger logger)
+    /// <param name="staging">Where writes are staged; null makes the view read-only whatever the dataset says.</param>
+    public FuseFileSystem(Dataset dataset, IObjectReader reader, TimeSpan metadataTtl, TimeProvider time, ILogger logger, FuseStaging? staging = null)
     {
+        _time = time;
+        _staging = staging;
         _dataset = dataset;
         _reader = reader;
         _metadataTtl = metadataTtl;
@@ -56,6 +61,9 @@ internal sealed partial class FuseFileSystem
     public Task Initialized => _initialized.Task;
 
     public int InodeCount => _inodes.Count;
+
+    /// <summary>Mounted read-write: the dataset is writable and staging is configured.</summary>
+    public bool AcceptsWrites => _staging is not null && !Dataset.ReadOnly;
 
     /// <summary>Requests seen per opcode (index = opcode number, 64 slots), for diagnostics and metrics.</summary>
     public long[] RequestCounts { get; } = new long[64];
@@ -91,7 +99,7 @@ internal sealed partial class FuseFileSystem
                     await ReadAsync(channel, header, MemoryMarshal.Read<FuseReadIn>(body.Span), cancellationToken);
                     break;
                 case FuseOpcode.Release:
-                    _files.TryRemove(MemoryMarshal.Read<FuseReleaseIn>(body.Span).FileHandle, out _);
+                    ReleaseFile(MemoryMarshal.Read<FuseReleaseIn>(body.Span).FileHandle);
                     channel.ReplyEmpty(header.Unique);
                     break;
                 case FuseOpcode.OpenDir:
@@ -108,7 +116,7 @@ internal sealed partial class FuseFileSystem
                     channel.ReplyEmpty(header.Unique);
                     break;
                 case FuseOpcode.StatFs:
-                    StatFs(channel, header);
+                    StatFs(channel, header, _staging is not null && !Dataset.ReadOnly ? _staging.Budget : null);
                     break;
                 case FuseOpcode.GetXAttr:
                     channel.ReplyError(header.Unique, LibC.ENODATA);
@@ -118,7 +126,7 @@ internal sealed partial class FuseFileSystem
                     break;
                 case FuseOpcode.Access:
                     var mask = MemoryMarshal.Read<FuseAccessIn>(body.Span).Mask;
-                    if ((mask & FuseConstants.AccessWrite) != 0)
+                    if ((mask & FuseConstants.AccessWrite) != 0 && !IsWritable)
                     {
                         channel.ReplyError(header.Unique, LibC.EROFS);
                     }
@@ -128,7 +136,11 @@ internal sealed partial class FuseFileSystem
                     }
                     break;
                 case FuseOpcode.Flush:
+                    await FlushAsync(channel, header, MemoryMarshal.Read<FuseFlushIn>(body.Span).FileHandle, isFsync: false, cancellationToken);
+                    break;
                 case FuseOpcode.FSync:
+                    await FlushAsync(channel, header, MemoryMarshal.Read<FuseFSyncIn>(body.Span).FileHandle, isFsync: true, cancellationToken);
+                    break;
                 case FuseOpcode.FSyncDir:
                 case FuseOpcode.Destroy:
                     channel.ReplyEmpty(header.Unique);
@@ -152,7 +164,7 @@ internal sealed partial class FuseFileSystem
                 case FuseOpcode.FAllocate:
                 case FuseOpcode.CopyFileRange:
                 case FuseOpcode.TmpFile:
-                    channel.ReplyError(header.Unique, LibC.EROFS);
+                    await HandleModifyingAsync(channel, header, body, cancellationToken);
                     break;
                 default:
                     channel.ReplyError(header.Unique, LibC.ENOSYS);
@@ -184,7 +196,7 @@ internal sealed partial class FuseFileSystem
         // creates an inode per entry, which the kernel FORGETs under memory pressure.
         const uint wanted = FuseConstants.AsyncRead | FuseConstants.BigWrites | FuseConstants.DoReaddirPlus
             | FuseConstants.AsyncDio | FuseConstants.ParallelDirOps
-            | FuseConstants.MaxPages | FuseConstants.AutoInvalData;
+            | FuseConstants.MaxPages | FuseConstants.AutoInvalData | FuseWriteConstants.AtomicOTrunc;
         var reply = new FuseInitOut
         {
             Major = FuseConstants.KernelVersion,
@@ -217,6 +229,18 @@ internal sealed partial class FuseFileSystem
         }
         var source = Dataset.Source;
         var key = parent.Key + name;
+        if (_staged.TryGetValue(key, out var stagedFile) && !stagedFile.Deleted)
+        {
+            var stagedReply = EntryOut(_inodes.Acquire(key, isDirectory: false, obj: null));
+            channel.Reply(header.Unique, in stagedReply);
+            return;
+        }
+        if (_virtualDirectories.ContainsKey(key + "/"))
+        {
+            var directoryReply = EntryOut(_inodes.Acquire(key + "/", isDirectory: true, obj: null));
+            channel.Reply(header.Unique, in directoryReply);
+            return;
+        }
         // Both questions at once: the directory answer wins when a key is both an object and a prefix.
         var directoryTask = DirectoryCursor.HasChildrenAsync(source, key + "/", cancellationToken).AsTask();
         var headTask = source.HeadAsync(key, cancellationToken).AsTask();
@@ -264,7 +288,7 @@ internal sealed partial class FuseFileSystem
             channel.ReplyError(header.Unique, LibC.ENOENT);
             return;
         }
-        if (!entry.IsDirectory && !Dataset.Immutable)
+        if (!entry.IsDirectory && !Dataset.Immutable && !_staged.ContainsKey(entry.Key))
         {
             var current = await Dataset.Source.HeadAsync(entry.Key, cancellationToken);
             if (current is null)
@@ -293,10 +317,20 @@ internal sealed partial class FuseFileSystem
         }
         if ((request.Flags & FuseConstants.OpenAccessModeMask) != 0)
         {
-            channel.ReplyError(header.Unique, LibC.EROFS);
+            await OpenForWriteAsync(channel, header, entry, request.Flags, cancellationToken);
             return;
         }
         var dataset = Dataset;
+        if (_staged.TryGetValue(entry.Key, out var staged))
+        {
+            // Being written here: readers see the staged bytes, as the writer does.
+            staged.AddHandle();
+            var stagedHandle = (ulong)Interlocked.Increment(ref _nextHandle);
+            _files[stagedHandle] = new OpenFile(dataset, entry.Object ?? new RemoteObject(entry.Key, 0, "", _time.GetUtcNow()), staged);
+            var stagedReply = new FuseOpenOut { FileHandle = stagedHandle };
+            channel.Reply(header.Unique, in stagedReply);
+            return;
+        }
         var obj = entry.Object;
         if (obj is null || !dataset.Immutable)
         {
@@ -323,6 +357,11 @@ internal sealed partial class FuseFileSystem
             return;
         }
         var offset = (long)request.Offset;
+        if (file.Staged is { } staged)
+        {
+            ReadStaged(channel, header, staged, offset, (int)Math.Min(request.Size, (uint)MaxRead));
+            return;
+        }
         var length = (int)Math.Min(Math.Min(request.Size, (uint)MaxRead), Math.Max(0, file.Object.Size - offset));
         if (length == 0)
         {
@@ -387,6 +426,7 @@ internal sealed partial class FuseFileSystem
         {
             var used = 0;
             var timeout = Timeout();
+            List<DirectoryEntry>? pending = null;
             for (var index = (long)request.Offset; ; index++)
             {
                 DirectoryEntry? entry;
@@ -394,12 +434,28 @@ internal sealed partial class FuseFileSystem
                 {
                     entry = index == 0 ? DotEntry : DotDotEntry;
                 }
+                else if (index >= PendingEntriesOffset)
+                {
+                    // After the remote listing: files staged here and empty directories, not at the remote yet.
+                    pending ??= PendingEntries(directory.Key);
+                    var at = index - PendingEntriesOffset;
+                    if (at >= pending.Count)
+                    {
+                        break;
+                    }
+                    entry = pending[(int)at];
+                }
                 else
                 {
                     entry = await cursor.GetAsync(index - 2, cancellationToken);
                     if (entry is null)
                     {
-                        break;
+                        if (_staged.IsEmpty && _virtualDirectories.IsEmpty)
+                        {
+                            break;
+                        }
+                        index = PendingEntriesOffset - 1;
+                        continue;
                     }
                 }
                 var written = plus
@@ -483,10 +539,16 @@ internal sealed partial class FuseFileSystem
         return size;
     }
 
-    private static void StatFs(FuseChannel channel, FuseInHeader header)
+    private static void StatFs(FuseChannel channel, FuseInHeader header, IStagingBudget? staging)
     {
-        // A remote dataset has no meaningful capacity; report an empty, read-only file system with sane sizes.
+        // A remote dataset has no meaningful capacity. A writable one reports the staging space left: what one file
+        // written here may take before ENOSPC.
         var reply = new FuseStatFsOut { BlockSize = 4096, FragmentSize = 4096, NameLength = FuseConstants.MaxNameBytes };
+        if (staging is not null)
+        {
+            reply.Blocks = (ulong)(staging.Capacity / 4096);
+            reply.BlocksFree = reply.BlocksAvailable = (ulong)(Math.Max(0, staging.Capacity - staging.Used) / 4096);
+        }
         channel.Reply(header.Unique, in reply);
     }
 
@@ -513,9 +575,15 @@ internal sealed partial class FuseFileSystem
     {
         var obj = entry.Object;
         var modified = obj?.LastModified ?? _mountedAt;
+        var size = entry.IsDirectory ? 0UL : (ulong)Math.Max(0, obj?.Size ?? 0);
+        if (!entry.IsDirectory && !_staged.IsEmpty && _staged.TryGetValue(entry.Key, out var staged))
+        {
+            modified = staged.Modified;
+            size = (ulong)staged.Length;
+        }
         var seconds = (ulong)Math.Max(0, modified.ToUnixTimeSeconds());
         var nanoseconds = (uint)(modified.ToUnixTimeMilliseconds() % 1000 * 1_000_000);
-        var size = entry.IsDirectory ? 0UL : (ulong)Math.Max(0, obj?.Size ?? 0);
+        var writable = _staging is not null && !Dataset.ReadOnly;
         return new FuseAttr
         {
             Inode = entry.Inode,
@@ -527,7 +595,11 @@ internal sealed partial class FuseFileSystem
             ATimeNsec = nanoseconds,
             MTimeNsec = nanoseconds,
             CTimeNsec = nanoseconds,
-            Mode = entry.IsDirectory ? FuseConstants.ModeDirectory | 0x16D /* 0555 */ : FuseConstants.ModeRegular | 0x124 /* 0444 */,
+            // Writable datasets: open to every uid. The app's uid is not known here and POSIX owners mean nothing to an
+            // object store; who may write is decided by the dataset's readOnly flag and which containers mount it.
+            Mode = entry.IsDirectory
+                ? FuseConstants.ModeDirectory | (writable ? 0x1FFu /* 0777 */ : 0x16D /* 0555 */)
+                : FuseConstants.ModeRegular | (writable ? 0x1B6u /* 0666 */ : 0x124 /* 0444 */),
             // 1 tells find(1) the subdirectory count is unknown (it must not skip directories).
             LinkCount = 1,
             BlockSize = 128 * 1024,
@@ -542,7 +614,25 @@ internal sealed partial class FuseFileSystem
         return Encoding.UTF8.GetString(end < 0 ? body : body[..end]);
     }
 
-    private sealed record OpenFile(Dataset Dataset, RemoteObject Object);
+    /// <summary>Listing offsets from here on are the pending (not yet uploaded) entries of a directory.</summary>
+    private const long PendingEntriesOffset = 1L << 40;
+
+    private static void ReadStaged(FuseChannel channel, FuseInHeader header, StagedFile staged, long offset, int size)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, size));
+        try
+        {
+            var read = staged.Read(offset, buffer.AsSpan(0, size));
+            channel.Reply(header.Unique, buffer.AsSpan(0, read));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <param name="Staged">The staged file this handle reads and (when <paramref name="ForWrite"/>) writes; null = the remote object.</param>
+    private sealed record OpenFile(Dataset Dataset, RemoteObject Object, StagedFile? Staged = null, bool ForWrite = false);
 
     private static partial class Log
     {

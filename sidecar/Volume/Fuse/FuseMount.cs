@@ -61,7 +61,7 @@ internal sealed partial class FuseMount : IAsyncDisposable
         }
         try
         {
-            operations.Mount(fileSystemName, mountPath, descriptor);
+            operations.Mount(fileSystemName, mountPath, descriptor, fileSystem.AcceptsWrites);
         }
         catch
         {

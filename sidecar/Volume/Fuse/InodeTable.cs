@@ -66,6 +66,51 @@ internal sealed class InodeTable
         }
     }
 
+    public bool TryGetByKey(string key, out InodeEntry entry)
+    {
+        lock (_lock)
+        {
+            return _byKey.TryGetValue(key, out entry!);
+        }
+    }
+
+    /// <summary>After unlink/rmdir: the key no longer names this entry (the kernel may still hold it); a new file under the key gets a new inode.</summary>
+    public void Detach(string key)
+    {
+        lock (_lock)
+        {
+            _byKey.Remove(key);
+        }
+    }
+
+    /// <summary>
+    /// After a rename the kernel keeps the node ids under the new name: the entry of <paramref name="fromKey"/> (and,
+    /// for a directory, every entry under it) takes the new key. An entry the target key had is detached.
+    /// </summary>
+    public void Rename(string fromKey, string toKey)
+    {
+        lock (_lock)
+        {
+            _byKey.Remove(toKey);
+            if (!fromKey.EndsWith('/'))
+            {
+                if (_byKey.Remove(fromKey, out var file))
+                {
+                    file.Key = toKey;
+                    _byKey[toKey] = file;
+                }
+                return;
+            }
+            var moved = _byKey.Where(pair => pair.Key.StartsWith(fromKey, StringComparison.Ordinal)).ToList();
+            foreach (var (key, entry) in moved)
+            {
+                _byKey.Remove(key);
+                entry.Key = toKey + key[fromKey.Length..];
+                _byKey[entry.Key] = entry;
+            }
+        }
+    }
+
     /// <summary>Drops kernel lookup references; the entry goes when none remain (the root never goes).</summary>
     public void Forget(ulong inode, ulong count)
     {
@@ -79,7 +124,11 @@ internal sealed class InodeTable
             if (entry.LookupCount == 0)
             {
                 _byInode.Remove(inode);
-                _byKey.Remove(entry.Key);
+                // A detached entry's key may belong to a newer entry by now.
+                if (_byKey.TryGetValue(entry.Key, out var current) && ReferenceEquals(current, entry))
+                {
+                    _byKey.Remove(entry.Key);
+                }
             }
         }
     }
@@ -88,7 +137,8 @@ internal sealed class InodeTable
 internal sealed class InodeEntry(ulong inode, string key, bool isDirectory, RemoteObject? obj)
 {
     public ulong Inode { get; } = inode;
-    public string Key { get; } = key;
+    /// <summary>Changes only on rename (under the table's lock).</summary>
+    public string Key { get; set; } = key;
     public bool IsDirectory { get; } = isDirectory;
 
     /// <summary>Latest metadata seen for a file (refreshed by GETATTR/OPEN through the metadata cache).</summary>

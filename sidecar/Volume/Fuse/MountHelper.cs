@@ -8,7 +8,7 @@ namespace Fluid.Serverless.Sidecar.Volume.Fuse;
 /// <c>fluid-sidecar mount-helper --parent PID --root DIR [--root DIR…]</c>: the small root process a FUSE sidecar
 /// keeps after dropping its own privileges. It reads one request per line on stdin and answers one line on stdout;
 /// it exits when stdin closes (the sidecar exited). It parses nothing from the network and holds no secret.
-/// Requests (tab-separated): <c>prepare PATH</c>, <c>mount NAME PATH FD</c>, <c>readahead PATH KB</c>,
+/// Requests (tab-separated): <c>prepare PATH</c>, <c>mount NAME PATH FD [rw]</c> (rw: without MS_RDONLY, for a writable dataset), <c>readahead PATH KB</c>,
 /// <c>umount PATH</c>; answers: <c>ok</c>, <c>errno N</c> or <c>error MESSAGE</c>. Every PATH must lie under a
 /// <c>--root</c>; the mount options are fixed (<see cref="DirectMountOperations.Options"/>); FD is a descriptor of
 /// the parent, which the helper duplicates with pidfd_getfd (the same open /dev/fuse file, so the mount is bound to
@@ -79,7 +79,7 @@ internal static partial class MountHelper
                 case "prepare" when parts.Length == 2:
                     direct.Prepare(path);
                     return "ok";
-                case "mount" when parts.Length == 4 && FileSystemName().IsMatch(parts[1]) && int.TryParse(parts[3], NumberStyles.None, CultureInfo.InvariantCulture, out var remote):
+                case "mount" when (parts.Length == 4 || (parts.Length == 5 && parts[4] == "rw")) && FileSystemName().IsMatch(parts[1]) && int.TryParse(parts[3], NumberStyles.None, CultureInfo.InvariantCulture, out var remote):
                     var local = (int)LibC.Syscall(LibC.SysPidfdGetfd, pidfd, remote, 0);
                     if (local < 0)
                     {
@@ -88,7 +88,7 @@ internal static partial class MountHelper
 
                     try
                     {
-                        direct.Mount(parts[1], path, local);
+                        direct.Mount(parts[1], path, local, writable: parts.Length == 5);
                         return "ok";
                     }
                     finally

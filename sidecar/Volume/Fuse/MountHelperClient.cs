@@ -90,9 +90,9 @@ internal sealed class MountHelperClient : IMountOperations, IDisposable
 
     public void Prepare(string mountPath) => Expect(Send($"prepare\t{mountPath}"), $"preparing mount point '{mountPath}'");
 
-    public void Mount(string fileSystemName, string mountPath, int descriptor)
+    public void Mount(string fileSystemName, string mountPath, int descriptor, bool writable)
     {
-        var answer = Send($"mount\t{fileSystemName}\t{mountPath}\t{descriptor.ToString(CultureInfo.InvariantCulture)}");
+        var answer = Send($"mount\t{fileSystemName}\t{mountPath}\t{descriptor.ToString(CultureInfo.InvariantCulture)}{(writable ? "\trw" : "")}");
         if (answer != "ok")
         {
             throw new FuseUnavailableException($"the mount helper could not mount '{fileSystemName}' at '{mountPath}': {answer.Replace('\t', ' ')}");

@@ -14,8 +14,11 @@ internal interface IMountOperations
 
     void Prepare(string mountPath);
 
-    /// <summary>Mounts this process's /dev/fuse <paramref name="descriptor"/> at <paramref name="mountPath"/>; throws <see cref="FuseUnavailableException"/>.</summary>
-    void Mount(string fileSystemName, string mountPath, int descriptor);
+    /// <summary>
+    /// Mounts this process's /dev/fuse <paramref name="descriptor"/> at <paramref name="mountPath"/>, read-only unless
+    /// <paramref name="writable"/>; throws <see cref="FuseUnavailableException"/>.
+    /// </summary>
+    void Mount(string fileSystemName, string mountPath, int descriptor, bool writable);
 
     bool TrySetReadAhead(string mountPath, int kilobytes);
 
@@ -33,9 +36,10 @@ internal sealed class DirectMountOperations(ILogger logger) : IMountOperations
 
     public void Prepare(string mountPath) => MountPoint.PrepareForMount(mountPath, logger);
 
-    public void Mount(string fileSystemName, string mountPath, int descriptor)
+    public void Mount(string fileSystemName, string mountPath, int descriptor, bool writable)
     {
-        if (LibC.Mount(fileSystemName, mountPath, "fuse.fluid", LibC.MountNoSuid | LibC.MountNoDev | LibC.MountReadOnly, Options(descriptor)) != 0)
+        var flags = LibC.MountNoSuid | LibC.MountNoDev | (writable ? 0 : LibC.MountReadOnly);
+        if (LibC.Mount(fileSystemName, mountPath, "fuse.fluid", flags, Options(descriptor)) != 0)
         {
             throw new FuseUnavailableException($"mount of '{fileSystemName}' at '{mountPath}' failed: {LibC.Describe(LibC.LastError)}; FUSE needs CAP_SYS_ADMIN");
         }
@@ -64,7 +68,7 @@ internal sealed class SwitchableMountOperations(IMountOperations initial) : IMou
 
     public void Prepare(string mountPath) => _current.Prepare(mountPath);
 
-    public void Mount(string fileSystemName, string mountPath, int descriptor) => _current.Mount(fileSystemName, mountPath, descriptor);
+    public void Mount(string fileSystemName, string mountPath, int descriptor, bool writable) => _current.Mount(fileSystemName, mountPath, descriptor, writable);
 
     public bool TrySetReadAhead(string mountPath, int kilobytes) => _current.TrySetReadAhead(mountPath, kilobytes);
 

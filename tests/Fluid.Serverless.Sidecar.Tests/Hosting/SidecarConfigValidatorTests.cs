@@ -25,6 +25,18 @@ public sealed class SidecarConfigValidatorTests
     }
 
     [Fact]
+    public void Validate_FuseWriteBack_DefaultsPassAndOutOfRangeValuesAreNamed()
+    {
+        Assert.Empty(SidecarConfigValidator.Validate(new SidecarConfig { Fuse = new FuseConfig { WriteBack = new FuseWriteBackConfig() } }));
+
+        var errors = SidecarConfigValidator.Validate(new SidecarConfig { Fuse = new FuseConfig { WriteBack = new FuseWriteBackConfig { DelaySeconds = -1, MaxBacklogBytes = -5 } } });
+
+        Assert.Equal(
+            ["fuse.writeBack.delaySeconds: '-1' is out of range: expected 0-3600", "fuse.writeBack.maxBacklogBytes: '-5' is negative: expected a byte count >= 0 (0 = every close waits for its upload)"],
+            errors);
+    }
+
+    [Fact]
     public void Validate_BadBucketName_NamesFieldValueAndExpectation()
     {
         var errors = SidecarConfigValidator.Validate(WithDatasets(
