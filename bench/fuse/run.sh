@@ -46,7 +46,9 @@ endpoint="http://127.0.0.1:$port"
 case "$REMOTE" in
   moto)
     key=test
-    moto_server -H 127.0.0.1 -p "$port" >"$work/remote.log" 2>&1 &
+    # The request recorder counts what each contender asks of the remote (started just before measuring).
+    MOTO_ENABLE_RECORDING=True MOTO_RECORDER_FILEPATH="$work/moto-recording.jsonl" \
+      moto_server -H 127.0.0.1 -p "$port" >"$work/remote.log" 2>&1 &
     pids+=($!) ;;
   s3rver)
     # s3rver serves a range straight from its file (moto materialises the whole object for every ranged GET).
@@ -78,7 +80,7 @@ PY
 if [[ -n "${LATENCY_MS:-}${STREAM_MIBPS:-}" ]]; then
   # Seeding above went direct; every reader below goes through the same proxy, so all see the same remote.
   proxy_port=$(free_port)
-  python3 "$repo/bench/tools/latency_proxy.py" "$proxy_port" 127.0.0.1 "$port" "${LATENCY_MS:-0}" "${STREAM_MIBPS:-0}" >"$work/proxy.log" 2>&1 &
+  python3 "$repo/bench/tools/latency_proxy.py" "$proxy_port" 127.0.0.1 "$port" "${LATENCY_MS:-0}" "${STREAM_MIBPS:-0}" "$work/proxy.counts" >"$work/proxy.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do grep -q listening "$work/proxy.log" 2>/dev/null && break; sleep 0.1; done
   endpoint="http://127.0.0.1:$proxy_port"
@@ -124,9 +126,27 @@ for m in $mounts; do
 done
 
 echo "== measuring"
-python3 - "$work" "$RANDOM_READS" $mounts <<'PY'
-import os, sys, time, random
-work, random_reads, mounts = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+# Remote requests per contender: counted by the latency proxy when there is one, else by moto's request recorder;
+# s3rver without the proxy has no counter ("-").
+counter=none
+if [[ -n "${proxy_port:-}" ]]; then counter="proxy:$work/proxy.counts"; elif [[ "$REMOTE" == moto ]]; then counter="moto:http://127.0.0.1:$port"; fi
+python3 - "$work" "$RANDOM_READS" "$counter" $mounts <<'PY'
+import os, sys, time, random, urllib.request
+work, random_reads, counter, mounts = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+def remote_requests():
+    """Requests the remote has received so far, or None when nothing counts them."""
+    kind, _, where = counter.partition(":")
+    if kind == "proxy":
+        time.sleep(0.3)  # the proxy writes its counts every 100 ms
+        with open(where) as f: return int(f.read().split()[1])
+    if kind == "moto":
+        with urllib.request.urlopen(where + "/moto-api/recorder/download-recording") as r:
+            return sum(1 for line in r.read().decode().splitlines() if line.strip() and "/moto-api/" not in line)
+    return None
+if counter.startswith("moto:"):
+    base = counter[5:]
+    for action in ("reset-recording", "start-recording"):
+        urllib.request.urlopen(urllib.request.Request(f"{base}/moto-api/recorder/{action}", method="POST")).close()
 def seq(path):
     start = time.perf_counter(); total = 0
     with open(path, "rb", buffering=0) as f:
@@ -156,13 +176,15 @@ for name in mounts:
     # Flush dirty pages first (seeding, the local copy, the previous mount's cache files): otherwise whoever reads
     # first pays for the others' writeback (every contender writes its cache to this disk).
     os.sync(); time.sleep(1)
+    before = remote_requests()
     cold = seq(big); warm = seq(big); r = rand(big); s = small(os.path.join(work, name, "small"))
-    rows[name] = (cold, warm, r, s)
+    after = remote_requests()
+    rows[name] = (cold, warm, r, s, "-" if before is None else str(after - before))
 local = os.path.join(work, "local", "big.bin")
-lw = seq(local); rows["local disk"] = (float("nan"), lw, rand(local), float("nan"))
-print(f"{'':12} {'seq cold MiB/s':>15} {'seq warm MiB/s':>15} {'rand 4K ops/s':>14} {'16K files/s':>12}")
-for name, (c, w, r, s) in rows.items():
-    print(f"{name:12} {c:15.0f} {w:15.0f} {r:14.0f} {s:12.0f}")
+lw = seq(local); rows["local disk"] = (float("nan"), lw, rand(local), float("nan"), "")
+print(f"{'':12} {'seq cold MiB/s':>15} {'seq warm MiB/s':>15} {'rand 4K ops/s':>14} {'16K files/s':>12} {'remote requests':>16}")
+for name, (c, w, r, s, n) in rows.items():
+    print(f"{name:12} {c:15.0f} {w:15.0f} {r:14.0f} {s:12.0f} {n:>16}")
 f, rc = rows["fluid"], rows["rclone"]
 print()
 print(f"fluid/rclone: cold {f[0]/rc[0]:.2f}x  warm {f[1]/rc[1]:.2f}x  random {f[2]/rc[2]:.2f}x  small files {f[3]/rc[3]:.2f}x   (targets: cold >= 1.5x, warm >= 3x)")
