@@ -75,7 +75,7 @@ public sealed class KnownMetadataTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task MutableDataset_AfterTtl_OneHeadPerObjectAndNoBlockFetched()
+    public async Task MutableDataset_AfterTtl_AtMostOneHeadPerObjectAndNoBlockFetched()
     {
         var dataset = await StartAsync(immutable: false);
         await PrefetchAsync(dataset, "images/");
@@ -84,8 +84,11 @@ public sealed class KnownMetadataTests : IAsyncLifetime
         _time.Advance(Ttl);
         await ReadAllThroughS3Async();
 
-        // the blocks are cached under the ETag the HEAD confirmed: only the revalidations reach the remote
-        Assert.Equal((heads + Files, lists, reads), Requests());
+        // the blocks are cached under the ETag the HEAD confirmed: only the revalidations reach the remote, at most
+        // one per object (fewer when a prefetch read confirmed its object's ETag after the clock moved)
+        var (headsAfter, listsAfter, readsAfter) = Requests();
+        Assert.InRange(headsAfter - heads, 1, Files);
+        Assert.Equal((lists, reads), (listsAfter, readsAfter));
     }
 
     [Fact]
