@@ -26,6 +26,7 @@ internal sealed partial class FuseFileSystem
     private static readonly TimeSpan ImmutableTimeout = TimeSpan.FromDays(1);
 
     private readonly IObjectReader _reader;
+    private readonly SmallFileReadAhead _smallFiles;
     private readonly ILogger _logger;
     private readonly TimeSpan _metadataTtl;
     private readonly DateTimeOffset _mountedAt;
@@ -41,6 +42,7 @@ internal sealed partial class FuseFileSystem
     {
         _dataset = dataset;
         _reader = reader;
+        _smallFiles = new SmallFileReadAhead(reader);
         _metadataTtl = metadataTtl;
         _logger = logger;
         _mountedAt = time.GetUtcNow();
@@ -57,6 +59,9 @@ internal sealed partial class FuseFileSystem
     public Task Initialized => _initialized.Task;
 
     public int InodeCount => _inodes.Count;
+
+    /// <summary>Small files warmed ahead of a reader going through a directory in listing order.</summary>
+    public long SmallFilesWarmedAhead => _smallFiles.Started;
 
     /// <summary>Requests seen per opcode (index = opcode number, 64 slots), for diagnostics and metrics.</summary>
     public long[] RequestCounts { get; } = new long[64];
@@ -356,6 +361,10 @@ internal sealed partial class FuseFileSystem
             int read;
             try
             {
+                if (offset == 0)
+                {
+                    _smallFiles.OnFirstRead(file.Dataset, file.Object);
+                }
                 read = await _reader.ReadAsync(file.Dataset, file.Object, offset, buffer.AsMemory(0, length), cancellationToken);
             }
             catch (Exception exception) when (exception is SourceUnavailableException or RemoteObjectChangedException
@@ -387,7 +396,7 @@ internal sealed partial class FuseFileSystem
             return;
         }
         var handle = (ulong)Interlocked.Increment(ref _nextHandle);
-        _directories[handle] = new DirectoryCursor(Dataset.Source, entry.Key, ListPageSize);
+        _directories[handle] = new DirectoryCursor(Dataset.Source, entry.Key, ListPageSize, _smallFiles.OnPage);
         // Immutable datasets let the kernel keep the directory's pages; others re-list (through the TTL cache).
         var flags = Dataset.Immutable ? FuseConstants.OpenKeepCache | FuseConstants.OpenCacheDir : 0;
         var reply = new FuseOpenOut { FileHandle = handle, OpenFlags = flags };

@@ -73,7 +73,7 @@ public sealed class FuseMountBehaviourTests
     }
 
     [Fact]
-    public async Task Read_1000SmallFilesOfAnImmutableDataset_OneFuseReadAndOneRemoteReadPerFile()
+    public async Task Read_1000SmallFilesOfAnImmutableDataset_OneFuseReadPerFileAndNoHead()
     {
         // open + read + close of a small file: READDIRPLUS carries the attributes (no LOOKUP, no HEAD), zero-message
         // opens remove OPEN and RELEASE, and FLUSH is refused once, so the kernel stops sending it.
@@ -108,7 +108,8 @@ public sealed class FuseMountBehaviourTests
         Assert.InRange(Count(FuseOpcode.Flush), 0, 1);   // the first is answered ENOSYS: no more FLUSHes
         Assert.InRange(Count(FuseOpcode.Lookup), 0, 5);  // the directory itself
         Assert.InRange(Count(FuseOpcode.GetAttr), 0, 5);
-        Assert.Equal(files, remote.Reads);
+        // this reader has no block cache, so each file warmed ahead of the reader is read from the remote once more
+        Assert.Equal(files + mounted.Mount.FileSystem.SmallFilesWarmedAhead, remote.Reads);
         Assert.InRange(remote.Heads, 0, 1); // the LOOKUP of the directory itself
     }
 
