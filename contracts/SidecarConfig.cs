@@ -152,6 +152,13 @@ public sealed record CacheConfig
     /// <see cref="SidecarDefaults.ReadAheadStreams"/>.
     /// </summary>
     public int? ReadAheadStreams { get; set; }
+    /// <summary>
+    /// The most a sequential reader's read-ahead may fetch beyond what it has read (what a reader who stops early can
+    /// cost). The window grows with the reader's run (never further ahead than what it already read, past the first
+    /// 256 MiB) up to this, and its spans lengthen with it: a long sequential read costs fewer, longer ranged GETs.
+    /// Null (the injector does not write it) = <see cref="SidecarDefaults.ReadAheadMaxBytes"/>.
+    /// </summary>
+    public long? ReadAheadMaxBytes { get; set; }
     public int MetadataTtlSeconds { get; set; } = SidecarDefaults.MetadataTtlSeconds;
     /// <summary>memory or disk (informational for the injector's emptyDir medium).</summary>
     public string Medium { get; set; } = "disk";

@@ -27,6 +27,7 @@ public static class SidecarConfigValidator
     /// <summary>Longest span one ranged GET may fetch (the reader cuts spans at 1,024 blocks anyway).</summary>
     public const long MaxFetchSpanBytes = 4L * 1024 * 1024 * 1024;
     public const int MaxReadAheadStreams = 64;
+    public const long MaxReadAheadBytes = 64L * 1024 * 1024 * 1024;
 
     /// <summary>All problems found, in field order; empty when the config is usable.</summary>
     public static IReadOnlyList<string> Validate(SidecarConfig config)
@@ -207,6 +208,11 @@ public static class SidecarConfigValidator
         if (cache.FetchSpanBytes is { } span && (span < cache.BlockSizeBytes || span > MaxFetchSpanBytes))
         {
             errors.Add(Invariant($"cache.fetchSpanBytes: '{span}' is out of range: expected cache.blockSizeBytes ({cache.BlockSizeBytes}) to {MaxFetchSpanBytes}"));
+        }
+
+        if (cache.ReadAheadMaxBytes is { } readAheadMax && (readAheadMax < cache.BlockSizeBytes || readAheadMax > MaxReadAheadBytes))
+        {
+            errors.Add(Invariant($"cache.readAheadMaxBytes: '{readAheadMax}' is out of range: expected cache.blockSizeBytes ({cache.BlockSizeBytes}) to {MaxReadAheadBytes}"));
         }
 
         if (cache.ReadAheadStreams is { } streams && streams is < 1 or > MaxReadAheadStreams)

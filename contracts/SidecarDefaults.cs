@@ -56,6 +56,12 @@ public static class SidecarDefaults
     /// read-ahead memory budget while it runs. See bench/README.md.
     /// </summary>
     public const int ReadAheadStreams = 8;
+    /// <summary>
+    /// Longest read-ahead window of a long sequential run: 512 MiB = the 8 streams at the longest span (64 MiB), so a
+    /// long cold read's spans grow from 32 to 64 MiB, while a reader who stops early has cost at most what it read
+    /// (256 MiB at least, as before).
+    /// </summary>
+    public const long ReadAheadMaxBytes = 512L * 1024 * 1024;
     public const int MetadataTtlSeconds = 30;
     /// <summary>
     /// Files prefetched in parallel (= concurrent prefetch requests). 32, not aws-cli's 10: many small files cost one

@@ -52,7 +52,9 @@ endpoint="http://127.0.0.1:$port"
 case "$REMOTE" in
   moto)
     key=test
-    moto_server -H 127.0.0.1 -p "$port" >"$work/remote.log" 2>&1 &
+    # The request recorder counts what each contender asks of the remote (started just before measuring).
+    MOTO_ENABLE_RECORDING=True MOTO_RECORDER_FILEPATH="$work/moto-recording.jsonl" \
+      moto_server -H 127.0.0.1 -p "$port" >"$work/remote.log" 2>&1 &
     pids+=($!) ;;
   s3rver)
     # s3rver serves a range straight from its file (moto materialises the whole object for every ranged GET).
@@ -85,7 +87,7 @@ PY
 if [[ -n "${LATENCY_MS:-}${STREAM_MIBPS:-}" ]]; then
   # Seeding above went direct; every reader below goes through the same proxy, so all see the same remote.
   proxy_port=$(free_port)
-  python3 "$repo/bench/tools/latency_proxy.py" "$proxy_port" 127.0.0.1 "$port" "${LATENCY_MS:-0}" "${STREAM_MIBPS:-0}" >"$work/proxy.log" 2>&1 &
+  python3 "$repo/bench/tools/latency_proxy.py" "$proxy_port" 127.0.0.1 "$port" "${LATENCY_MS:-0}" "${STREAM_MIBPS:-0}" "$work/proxy.counts" >"$work/proxy.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do grep -q listening "$work/proxy.log" 2>/dev/null && break; sleep 0.1; done
   endpoint="http://127.0.0.1:$proxy_port"
@@ -144,13 +146,31 @@ unmount_all() {
 }
 echo "$key:$key" >"$work/s3fs.passwd"; chmod 600 "$work/s3fs.passwd"
 
+# Remote requests per contender: counted by the latency proxy when there is one, else by moto's request recorder;
+# s3rver without the proxy has no counter (not recorded).
+counter=none
+if [[ -n "${proxy_port:-}" ]]; then counter="proxy:$work/proxy.counts"; elif [[ "$REMOTE" == moto ]]; then counter="moto:http://127.0.0.1:$port"; fi
 echo "== measuring (warm-up: a 4 MiB object read through every fresh mount before its round, not measured)"
 rounds_init "$work/rounds.tsv"
 for round in $(seq 1 "$bench_rounds"); do
   mount_all
-  python3 - "$work" "$RANDOM_READS" "$round" $mounts >>"$rounds_file" <<'PY'
-import os, sys, time, random
-work, random_reads, round_, mounts = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+  python3 - "$work" "$RANDOM_READS" "$round" "$counter" $mounts >>"$rounds_file" <<'PY'
+import os, sys, time, random, urllib.request
+work, random_reads, round_, counter, mounts = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
+def remote_requests():
+    """Requests the remote has received so far, or None when nothing counts them."""
+    kind, _, where = counter.partition(":")
+    if kind == "proxy":
+        time.sleep(0.3)  # the proxy writes its counts every 100 ms
+        with open(where) as f: return int(f.read().split()[1])
+    if kind == "moto":
+        with urllib.request.urlopen(where + "/moto-api/recorder/download-recording") as r:
+            return sum(1 for line in r.read().decode().splitlines() if line.strip() and "/moto-api/" not in line)
+    return None
+if counter.startswith("moto:"):
+    base = counter[5:]
+    for action in ("reset-recording", "start-recording"):
+        urllib.request.urlopen(urllib.request.Request(f"{base}/moto-api/recorder/{action}", method="POST")).close()
 def seq(path):
     start = time.perf_counter(); total = 0
     with open(path, "rb", buffering=0) as f:
@@ -181,8 +201,12 @@ for name in mounts:
     # Flush dirty pages first (seeding, the local copy, the previous mount's cache files): otherwise whoever reads
     # first pays for the others' writeback (every contender writes its cache to this disk).
     os.sync(); time.sleep(1)
+    before = remote_requests()
     record(name, "cold_mibps", seq(big)); record(name, "warm_mibps", seq(big))
     record(name, "random_4k_ops", rand(big)); record(name, "small_files_per_s", small(os.path.join(work, name, "small")))
+    after = remote_requests()
+    if before is not None:
+        record(name, "remote_requests", after - before)
 local = os.path.join(work, "local", "big.bin")
 record("local", "warm_mibps", seq(local)); record("local", "random_4k_ops", rand(local))
 PY
@@ -197,6 +221,9 @@ for metric in cold_mibps warm_mibps random_4k_ops small_files_per_s; do
   rounds_summary --title "$metric" --reference rclone --contender fluid --metric "$metric:higher"
 done
 rounds_summary --reference rclone --contender fluid --metric rss_mib
+if [[ "$counter" != none ]]; then
+  rounds_summary --title "remote requests (cold + warm + random + small files)" --reference rclone --contender fluid --metric remote_requests:lower
+fi
 if [[ -z "${NO_S3FS:-}" ]]; then
   echo "== fluid vs s3fs"
   rounds_summary --compact --reference s3fs --contender fluid --metric cold_mibps:higher --metric warm_mibps:higher \

@@ -7,8 +7,12 @@ namespace Fluid.Serverless.Sidecar.Cache;
 /// <summary>
 /// The metadata cache in front of a source: HEAD results and LIST pages are kept for the metadata TTL (forever
 /// for an immutable dataset), a missing object is remembered briefly, and concurrent identical requests share one
-/// remote call. While the remote is unavailable, expired entries are still answered (stale-if-error), so cached
-/// objects stay readable. Bytes (<see cref="ReadAsync"/>) go straight through: the block cache handles those.
+/// remote call. What a LIST page says is not asked again: each listed object seeds its HEAD entry, and a listed
+/// object whose "name/" the page proves empty is remembered as having no children (what a FUSE lookup asks), so
+/// reading a listed or prefetched dataset makes no metadata request within the TTL. A read pinned to an ETag that
+/// succeeds confirms that ETag. While the remote is unavailable, expired entries are still answered
+/// (stale-if-error), so cached objects stay readable. Bytes (<see cref="ReadAsync"/>) go straight through: the block
+/// cache handles those.
 /// </summary>
 internal sealed class MetadataCachingObjectSource : IObjectSourceWrapper
 {
@@ -26,6 +30,7 @@ internal sealed class MetadataCachingObjectSource : IObjectSourceWrapper
     private readonly bool _immutable;
     private readonly ConcurrentDictionary<string, Timed<RemoteObject?>> _heads = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<ListRequest, Timed<ListPage>> _lists = new();
+    private readonly ConcurrentDictionary<string, Timed<bool>> _emptyPrefixes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, TaskCompletionSource<RemoteObject?>> _headFlights = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<ListRequest, TaskCompletionSource<ListPage>> _listFlights = new();
     private readonly CancellationTokenSource _lifetime = new();
@@ -92,6 +97,11 @@ internal sealed class MetadataCachingObjectSource : IObjectSourceWrapper
             return cached.Value;
         }
 
+        if (_emptyPrefixes.TryGetValue(request.Prefix, out var empty) && !IsExpired(empty))
+        {
+            return ListPage.Empty;
+        }
+
         var flight = new TaskCompletionSource<ListPage>(TaskCreationOptions.RunContinuationsAsynchronously);
         var shared = _listFlights.GetOrAdd(request, flight);
         if (ReferenceEquals(shared, flight))
@@ -105,6 +115,7 @@ internal sealed class MetadataCachingObjectSource : IObjectSourceWrapper
     public async ValueTask ReadAsync(RemoteObject obj, long offset, Memory<byte> destination, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(obj);
+        var generation = Volatile.Read(ref _generation);
         try
         {
             await _inner.ReadAsync(obj, offset, destination, cancellationToken);
@@ -115,11 +126,14 @@ internal sealed class MetadataCachingObjectSource : IObjectSourceWrapper
             Invalidate(obj.Key);
             throw;
         }
+
+        Confirm(obj, generation);
     }
 
     public async ValueTask ReadIntoAsync(RemoteObject obj, RangeSink sink, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(obj);
+        var generation = Volatile.Read(ref _generation);
         try
         {
             await _inner.ReadIntoAsync(obj, sink, cancellationToken);
@@ -129,6 +143,8 @@ internal sealed class MetadataCachingObjectSource : IObjectSourceWrapper
             Invalidate(obj.Key);
             throw;
         }
+
+        Confirm(obj, generation);
     }
 
     /// <summary>
@@ -140,6 +156,11 @@ internal sealed class MetadataCachingObjectSource : IObjectSourceWrapper
         ArgumentNullException.ThrowIfNull(key);
         Interlocked.Increment(ref _generation);
         _heads.TryRemove(key, out _);
+        for (var slash = key.IndexOf('/'); slash >= 0; slash = key.IndexOf('/', slash + 1))
+        {
+            _emptyPrefixes.TryRemove(key[..(slash + 1)], out _);
+        }
+
         foreach (var request in _lists.Keys)
         {
             if (key.StartsWith(request.Prefix, StringComparison.Ordinal))
@@ -201,7 +222,9 @@ internal sealed class MetadataCachingObjectSource : IObjectSourceWrapper
             if (_ttl > TimeSpan.Zero && generation == Volatile.Read(ref _generation))
             {
                 Bound(_lists, MaxListPages);
-                _lists[request] = new Timed<ListPage>(page, ExpiryFor(negative: false));
+                var expiresAt = ExpiryFor(negative: false);
+                _lists[request] = new Timed<ListPage>(page, expiresAt);
+                Seed(request, page, expiresAt);
             }
 
             _listFlights.TryRemove(request, out _);
@@ -216,6 +239,92 @@ internal sealed class MetadataCachingObjectSource : IObjectSourceWrapper
         {
             _listFlights.TryRemove(request, out _);
             flight.TrySetException(e);
+        }
+    }
+
+    /// <summary>
+    /// Seeds what a listing page proves, for as long as the page itself is trusted: each object's HEAD answer (a
+    /// HEAD already cached under the same ETag is kept, since it also knows the content type, and trusted anew) and, for each object
+    /// "k", that "k/" is empty when the page covers where keys below "k/" would be and holds none.
+    /// </summary>
+    private void Seed(ListRequest request, ListPage page, DateTimeOffset expiresAt)
+    {
+        var prefixes = request.Delimiter == "/" ? new HashSet<string>(page.CommonPrefixes, StringComparer.Ordinal) : null;
+        Bound(_heads, MaxHeadEntries);
+        Bound(_emptyPrefixes, MaxHeadEntries);
+        var objects = page.Objects;
+        for (var i = 0; i < objects.Count; i++)
+        {
+            var obj = objects[i];
+            if (obj.ETag.Length == 0 || !obj.Key.StartsWith(request.Prefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var seeded = _heads.TryGetValue(obj.Key, out var known) && known.Value is { } head && head.ETag == obj.ETag ? head : obj;
+            _heads[obj.Key] = new Timed<RemoteObject?>(seeded, expiresAt);
+
+            var children = obj.Key + "/";
+            if (ProvesEmpty(request, page, prefixes, i, children))
+            {
+                _emptyPrefixes[children] = new Timed<bool>(true, expiresAt);
+            }
+        }
+    }
+
+    /// <summary>
+    /// True when the page would hold a key below <paramref name="children"/> if there were one. With delimiter "/"
+    /// such keys roll up into the common prefix "k/"; in a flat listing they follow "k" in key order. Either way the
+    /// page must reach past them: it is the last page, or its last entry sorts after every key below "k/" (an entry
+    /// after "k/" that does not start with it does).
+    /// </summary>
+    private static bool ProvesEmpty(ListRequest request, ListPage page, HashSet<string>? commonPrefixes, int index, string children)
+    {
+        if (request.Delimiter is not null && commonPrefixes is null)
+        {
+            return false;
+        }
+
+        if (commonPrefixes is not null ? commonPrefixes.Contains(children) : HasKeyBelow(page.Objects, index, children))
+        {
+            return false;
+        }
+
+        return page.NextStartAfter is not { } last
+            || (Utf8KeyComparer.Compare(last, children) > 0 && !last.StartsWith(children, StringComparison.Ordinal));
+    }
+
+    // Keys below "k/" sort after "k" but not necessarily right after it ("k.txt" sorts between "k" and "k/a").
+    private static bool HasKeyBelow(IReadOnlyList<RemoteObject> objects, int index, string children)
+    {
+        for (var j = index + 1; j < objects.Count; j++)
+        {
+            var key = objects[j].Key;
+            if (key.StartsWith(children, StringComparison.Ordinal))
+            {
+                return true;
+            }
+
+            if (Utf8KeyComparer.Compare(key, children) > 0)
+            {
+                return false;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>A remote read pinned to the object's ETag succeeded: the remote still has that version.</summary>
+    private void Confirm(RemoteObject obj, long generation)
+    {
+        if (_ttl <= TimeSpan.Zero || obj.ETag.Length == 0 || generation != Volatile.Read(ref _generation))
+        {
+            return;
+        }
+
+        if (_heads.TryGetValue(obj.Key, out var known) && known.Value is { } cached && cached.ETag == obj.ETag)
+        {
+            _heads[obj.Key] = known with { ExpiresAt = ExpiryFor(negative: false) };
         }
     }
 

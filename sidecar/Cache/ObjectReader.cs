@@ -40,6 +40,15 @@ internal sealed record ObjectReaderOptions
     /// </summary>
     public int ReadAheadStreams { get; init; } = SidecarDefaults.ReadAheadStreams;
 
+    /// <summary>
+    /// The longest read-ahead window of a long sequential run (`cache.readAheadMaxBytes`): the window grows past
+    /// <see cref="MaxReadAheadBlocks"/> only as far as the run has read, and its spans lengthen with it (the window
+    /// divided among the streams, up to <see cref="MaxSpanBytes"/>), so a long cold read costs fewer, longer ranged
+    /// GETs while a reader who stops early has cost at most what it read. A GET's pipeline ahead of its writer is
+    /// bounded by it too.
+    /// </summary>
+    public long ReadAheadMaxBytes { get; init; } = SidecarDefaults.ReadAheadMaxBytes;
+
     /// <summary>Spans one WarmAsync fetches at once (the cache's prefetch limiter bounds all of them together).</summary>
     public int WarmParallelism { get; init; } = 4;
 
@@ -53,9 +62,13 @@ internal sealed record ObjectReaderOptions
     /// <summary>Blocks per span for <paramref name="blockSize"/>-byte blocks: the longest a span may be.</summary>
     public int SpanBlocks(int blockSize) => (int)Math.Clamp(MaxSpanBytes / blockSize, 1, 1024);
 
+    /// <summary>The longest read-ahead window, in blocks (at least one).</summary>
+    public int MaxWindowBlocks(int blockSize) => (int)Math.Clamp(ReadAheadMaxBytes / blockSize, 1, int.MaxValue);
+
     /// <summary>
     /// Blocks per span when a window of <paramref name="windowBlocks"/> blocks is cut into
-    /// <see cref="ReadAheadStreams"/> spans: at least <see cref="MinSpanBytes"/>, at most <see cref="SpanBlocks"/>.
+    /// <see cref="ReadAheadStreams"/> spans: at least <see cref="MinSpanBytes"/>, at most <see cref="SpanBlocks"/>. A
+    /// long run's window is longer, so its spans are too.
     /// </summary>
     public int SpanBlocksFor(long windowBlocks, int blockSize)
     {
@@ -74,6 +87,7 @@ internal sealed record ObjectReaderOptions
             ReadAheadMemoryBytes = cache.ReadAheadMemoryBytes,
             MaxSpanBytes = cache.FetchSpanBytes ?? SidecarDefaults.FetchSpanBytes,
             ReadAheadStreams = cache.ReadAheadStreams ?? SidecarDefaults.ReadAheadStreams,
+            ReadAheadMaxBytes = cache.ReadAheadMaxBytes ?? SidecarDefaults.ReadAheadMaxBytes,
         };
     }
 }
@@ -119,7 +133,9 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         _lifetimeToken = _lifetime.Token;
         // The window holds at least two spans, so a span can start while the previous one is still streaming.
         var spanBlocks = options.SpanBlocks(cache.BlockSize);
-        _tracker = new ReadPatternTracker(Math.Max(Math.Max(1, options.MaxReadAheadBlocks), 2 * spanBlocks), cache.BlockSize, timeProvider);
+        var maxWindow = options.MaxWindowBlocks(cache.BlockSize);
+        var shortRunWindow = Math.Min(maxWindow, Math.Max(Math.Max(1, options.MaxReadAheadBlocks), 2 * spanBlocks));
+        _tracker = new ReadPatternTracker(Math.Max(maxWindow, shortRunWindow), cache.BlockSize, timeProvider, shortRunWindow);
         var budgetBlocks = (int)Math.Min(int.MaxValue, options.ReadAheadMemoryBytes / cache.BlockSize);
         _memoryBudget = new SemaphoreSlim(budgetBlocks, Math.Max(1, budgetBlocks));
         _prefetchMemory = new ByteBudget(Math.Max(1, options.PrefetchMemoryBytes));
@@ -158,7 +174,8 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         var pending = new Queue<PendingBlock>();
         // The range ahead (up to the read-ahead window) is cut into ReadAheadStreams spans fetched side by side.
         var spansPerRead = Math.Max(1, _options.ReadAheadStreams);
-        var spanBlocks = _options.SpanBlocksFor(Math.Min(lastBlock - firstBlock + 1, Math.Max(1, _options.MaxReadAheadBlocks)), blockSize);
+        // The client asked for the whole range: the window is the range, up to the longest read-ahead window.
+        var spanBlocks = _options.SpanBlocksFor(Math.Min(lastBlock - firstBlock + 1, _options.MaxWindowBlocks(blockSize)), blockSize);
         var maxAhead = spanBlocks * spansPerRead;
         var spansQueued = 0; // spans with a block not yet written: at most spansPerRead requests per reader
         var next = firstBlock;

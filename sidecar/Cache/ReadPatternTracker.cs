@@ -5,10 +5,14 @@ namespace Fluid.Serverless.Sidecar.Cache;
 /// <summary>
 /// Remembers how each object is being read and turns that into a read-ahead window (in blocks): a read that
 /// continues where the previous one ended doubles the window (1, 2, 4 … up to the maximum), a read elsewhere
-/// halves it. Keyed per (dataset, object): S3 clients have no file handle to key on, and FUSE reads of one file
-/// by one process are the common case.
+/// halves it. Past <paramref name="shortRunWindowBlocks"/> the window only grows with the sequential run: it is never
+/// longer than twice what the run has already read (as with rclone's doubling chunks), so a reader who stops early has
+/// cost at most twice what it read beyond that. Keyed per (dataset, object): S3 clients have no file handle to key on, and FUSE reads of
+/// one file by one process are the common case.
 /// </summary>
-internal sealed class ReadPatternTracker(int maxWindowBlocks, int blockSize, TimeProvider timeProvider)
+/// <param name="maxWindowBlocks">The longest window of a long run.</param>
+/// <param name="shortRunWindowBlocks">The window any sequential reader may reach, however short its run (at most <paramref name="maxWindowBlocks"/>).</param>
+internal sealed class ReadPatternTracker(int maxWindowBlocks, int blockSize, TimeProvider timeProvider, int shortRunWindowBlocks = int.MaxValue)
 {
     /// <summary>Objects tracked at once; idle patterns are forgotten past this.</summary>
     private const int MaxTrackedObjects = 4096;
@@ -45,10 +49,17 @@ internal sealed class ReadPatternTracker(int maxWindowBlocks, int blockSize, Tim
             var sequential = pattern.Seen
                 ? offset >= pattern.NextOffset - blockSize && offset <= pattern.NextOffset + ((long)Math.Max(1, pattern.Window) * blockSize)
                 : offset == 0;
-            pattern.Window = sequential
-                ? Math.Clamp(pattern.Window * 2, 1, maxWindowBlocks)
-                : pattern.Window / 2;
+            if (!sequential)
+            {
+                pattern.RunStart = offset;
+            }
+
             pattern.NextOffset = Math.Max(offset + length, sequential ? pattern.NextOffset : 0);
+            var runBlocks = 2 * ((pattern.NextOffset - pattern.RunStart) / blockSize);
+            var limit = (int)Math.Min(maxWindowBlocks, Math.Max(Math.Min(shortRunWindowBlocks, maxWindowBlocks), runBlocks));
+            pattern.Window = sequential
+                ? Math.Clamp(pattern.Window * 2, 1, Math.Max(1, limit))
+                : pattern.Window / 2;
             pattern.Seen = true;
             return pattern.Window;
         }
@@ -80,6 +91,7 @@ internal sealed class ReadPatternTracker(int maxWindowBlocks, int blockSize, Tim
     {
         public bool Seen { get; set; }
         public long NextOffset { get; set; }
+        public long RunStart { get; set; }
         public int Window { get; set; }
         public DateTimeOffset LastUsed { get; set; }
     }

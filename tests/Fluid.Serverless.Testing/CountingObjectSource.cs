@@ -99,8 +99,19 @@ internal sealed class CountingObjectSource : IObjectSource
             return _inner.ListAsync(request, cancellationToken);
         }
 
-        var keys = _objects.Keys.Where(k => k.StartsWith(request.Prefix, StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
-        return new(new ListPage([.. keys.Select(k => _objects[k].Meta)], [], null));
+        // The same paging every non-S3 source uses: prefix, StartAfter, delimiter roll-up, MaxKeys.
+        var pager = new ListingPager(request);
+        foreach (var key in _objects.Keys.Where(k => k.StartsWith(request.Prefix, StringComparison.Ordinal)).Order(Utf8KeyComparer.Instance))
+        {
+            if (pager.IsFull)
+            {
+                break;
+            }
+
+            pager.Add(_objects[key].Meta);
+        }
+
+        return new(pager.ToPage());
     }
 
     public async ValueTask ReadAsync(RemoteObject obj, long offset, Memory<byte> destination, CancellationToken cancellationToken)

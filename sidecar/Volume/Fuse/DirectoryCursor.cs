@@ -13,7 +13,7 @@ internal sealed record DirectoryEntry(string Name, byte[] NameUtf8, string Key, 
 /// cache keeps pages for the TTL, so a second `ls` within the TTL does not reach the remote.
 /// Callers serialize access (the kernel already serializes readdir per open file; <see cref="Gate"/> makes it sure).
 /// </summary>
-internal sealed class DirectoryCursor(IObjectSource source, string prefix, int pageSize)
+internal sealed class DirectoryCursor(IObjectSource source, string prefix, int pageSize, Action<string, IReadOnlyList<DirectoryEntry>>? onPage = null)
 {
     private List<DirectoryEntry> _page = [];
     private long _pageStart;
@@ -53,6 +53,7 @@ internal sealed class DirectoryCursor(IObjectSource source, string prefix, int p
         _nextStartAfter = page.NextStartAfter;
         _exhausted = !page.IsTruncated;
         _page = await BuildEntriesAsync(source, prefix, page, cancellationToken);
+        onPage?.Invoke(prefix, _page);
     }
 
     /// <summary>

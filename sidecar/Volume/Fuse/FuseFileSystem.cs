@@ -26,6 +26,7 @@ internal sealed partial class FuseFileSystem
     private static readonly TimeSpan ImmutableTimeout = TimeSpan.FromDays(1);
 
     private readonly IObjectReader _reader;
+    private readonly SmallFileReadAhead _smallFiles;
     private readonly ILogger _logger;
     private readonly TimeSpan _metadataTtl;
     private readonly DateTimeOffset _mountedAt;
@@ -37,6 +38,7 @@ internal sealed partial class FuseFileSystem
     private readonly TaskCompletionSource _initialized = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Dataset _dataset;
     private long _nextHandle;
+    private volatile bool _kernelOpensWithoutMessage;
 
     /// <param name="staging">Where writes are staged; null makes the view read-only whatever the dataset says.</param>
     public FuseFileSystem(Dataset dataset, IObjectReader reader, TimeSpan metadataTtl, TimeProvider time, ILogger logger, FuseStaging? staging = null)
@@ -45,6 +47,7 @@ internal sealed partial class FuseFileSystem
         _staging = staging;
         _dataset = dataset;
         _reader = reader;
+        _smallFiles = new SmallFileReadAhead(reader);
         _metadataTtl = metadataTtl;
         _logger = logger;
         _mountedAt = time.GetUtcNow();
@@ -64,6 +67,9 @@ internal sealed partial class FuseFileSystem
 
     /// <summary>Mounted read-write: the dataset is writable and staging is configured.</summary>
     public bool AcceptsWrites => _staging is not null && !Dataset.ReadOnly;
+
+    /// <summary>Small files warmed ahead of a reader going through a directory in listing order.</summary>
+    public long SmallFilesWarmedAhead => _smallFiles.Started;
 
     /// <summary>Requests seen per opcode (index = opcode number, 64 slots), for diagnostics and metrics.</summary>
     public long[] RequestCounts { get; } = new long[64];
@@ -134,6 +140,11 @@ internal sealed partial class FuseFileSystem
                     {
                         channel.ReplyEmpty(header.Unique);
                     }
+                    break;
+                case FuseOpcode.Flush when Dataset.Config.ReadOnly:
+                    // Nothing to flush on a read-only dataset: ENOSYS makes the kernel stop sending FLUSH on every
+                    // close of this mount, one round trip less per file opened.
+                    channel.ReplyError(header.Unique, LibC.ENOSYS);
                     break;
                 case FuseOpcode.Flush:
                     await FlushAsync(channel, header, MemoryMarshal.Read<FuseFlushIn>(body.Span).FileHandle, isFsync: false, cancellationToken);
@@ -209,6 +220,7 @@ internal sealed partial class FuseFileSystem
             TimeGranularity = 1,
             MaxPages = MaxRead / 4096,
         };
+        _kernelOpensWithoutMessage = (request.Flags & FuseConstants.NoOpenSupport) != 0;
         var bytes = MemoryMarshal.AsBytes(new ReadOnlySpan<FuseInitOut>(in reply));
         channel.Reply(header.Unique, request.Minor < 23 ? bytes[..FuseConstants.InitOutCompat22Size] : bytes);
         Log.Initialized(_logger, Dataset.Name, request.Major, request.Minor, reply.Flags);
@@ -332,6 +344,15 @@ internal sealed partial class FuseFileSystem
             return;
         }
         var obj = entry.Object;
+        if (obj is not null && dataset.Immutable && dataset.Config.ReadOnly && _kernelOpensWithoutMessage)
+        {
+            // Zero-message opens: ENOSYS tells a kernel that supports them to open every later file of this mount
+            // without asking (page cache kept, as FOPEN_KEEP_CACHE) and without a RELEASE; its READs then carry
+            // handle 0 and are served from the inode's object, which on an immutable dataset never changes. Opening
+            // and closing a small file costs no round trip to the sidecar at all.
+            channel.ReplyError(header.Unique, LibC.ENOSYS);
+            return;
+        }
         if (obj is null || !dataset.Immutable)
         {
             // Pin the version read through this handle: every READ of it asks the cache for the same ETag.
@@ -353,8 +374,13 @@ internal sealed partial class FuseFileSystem
     {
         if (!_files.TryGetValue(request.FileHandle, out var file))
         {
-            channel.ReplyError(header.Unique, LibC.EBADF);
-            return;
+            // Handle 0 is a zero-message open (see OpenAsync): the file is the inode's object.
+            if (request.FileHandle != 0 || !_inodes.TryGet(header.NodeId, out var entry) || entry.IsDirectory || entry.Object is not { } obj)
+            {
+                channel.ReplyError(header.Unique, LibC.EBADF);
+                return;
+            }
+            file = new OpenFile(Dataset, obj);
         }
         var offset = (long)request.Offset;
         if (file.Staged is { } staged)
@@ -374,6 +400,10 @@ internal sealed partial class FuseFileSystem
             int read;
             try
             {
+                if (offset == 0)
+                {
+                    _smallFiles.OnFirstRead(file.Dataset, file.Object);
+                }
                 read = await _reader.ReadAsync(file.Dataset, file.Object, offset, buffer.AsMemory(0, length), cancellationToken);
             }
             catch (Exception exception) when (exception is SourceUnavailableException or RemoteObjectChangedException
@@ -405,7 +435,7 @@ internal sealed partial class FuseFileSystem
             return;
         }
         var handle = (ulong)Interlocked.Increment(ref _nextHandle);
-        _directories[handle] = new DirectoryCursor(Dataset.Source, entry.Key, ListPageSize);
+        _directories[handle] = new DirectoryCursor(Dataset.Source, entry.Key, ListPageSize, _smallFiles.OnPage);
         // Immutable datasets let the kernel keep the directory's pages; others re-list (through the TTL cache).
         var flags = Dataset.Immutable ? FuseConstants.OpenKeepCache | FuseConstants.OpenCacheDir : 0;
         var reply = new FuseOpenOut { FileHandle = handle, OpenFlags = flags };

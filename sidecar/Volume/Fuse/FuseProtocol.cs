@@ -61,6 +61,7 @@ internal static class FuseConstants
     public const uint DoReaddirPlus = 1u << 13;
     public const uint ReaddirPlusAuto = 1u << 14;
     public const uint AsyncDio = 1u << 15;
+    public const uint NoOpenSupport = 1u << 17;
     public const uint ParallelDirOps = 1u << 18;
     public const uint MaxPages = 1u << 22;
 

@@ -66,6 +66,27 @@ public sealed class CacheProcessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AfterPrefetch_ReadingEveryObject_MakesNoRequestToTheRemote()
+    {
+        var files = Enumerable.Range(0, 21).Select(i => ($"prefetched/{i:D2}.bin", 1_000L + (i * 4_099))).ToArray();
+        var (bucket, hashes) = await SeedAsync(files);
+        var dataset = TestDatasets.S3("data", bucket, _moto.Endpoint, immutable: true) with { Prefetch = ["prefetched/"] };
+        // ready only once the prefetch has completed
+        await using var sidecar = await SidecarProcess.StartAsync(
+            new SidecarConfig { Prefetch = new PrefetchConfig { WaitForReady = true }, Datasets = [dataset] }, _moto.ClientEnvironment);
+        using var http = S3Http.CreateClient();
+
+        await _moto.StartRecordingAsync();
+        foreach (var (key, sha) in hashes)
+        {
+            Assert.Equal(sha, await S3Http.Sha256OfObjectAsync(http, sidecar.S3Endpoint, "data", key));
+        }
+
+        var remote = (await _moto.RecordedRequestsAsync()).Where(r => r.Url.Contains($"/{bucket}", StringComparison.Ordinal)).ToList();
+        Assert.True(remote.Count == 0, $"expected no request to the remote after the prefetch, got:\n{string.Join('\n', remote)}\n{sidecar.Describe()}");
+    }
+
+    [Fact]
     public async Task KillDuringColdFill_Restart_DownloadsAreByteExact()
     {
         const string key = "big/cold.bin";

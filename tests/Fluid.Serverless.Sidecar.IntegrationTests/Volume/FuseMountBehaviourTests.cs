@@ -73,6 +73,47 @@ public sealed class FuseMountBehaviourTests
     }
 
     [Fact]
+    public async Task Read_1000SmallFilesOfAnImmutableDataset_OneFuseReadPerFileAndNoHead()
+    {
+        // open + read + close of a small file: READDIRPLUS carries the attributes (no LOOKUP, no HEAD), zero-message
+        // opens remove OPEN and RELEASE, and FLUSH is refused once, so the kernel stops sending it.
+        var standIn = new StandInSource();
+        const int files = 1000;
+        var random = new Random(16);
+        for (var i = 0; i < files; i++)
+        {
+            var bytes = new byte[16 * 1024];
+            random.NextBytes(bytes);
+            standIn.Put($"small/f{i:D5}.bin", bytes);
+        }
+        var remote = new CountingObjectSource(standIn);
+        await using var mounted = await MountedDataset.StartAsync(remote, new PassThroughObjectReader(), immutable: true);
+        var counts = mounted.Mount.FileSystem.RequestCounts;
+        const string readListed = """
+            import hashlib, os, sys
+            root, h, n = sys.argv[1], hashlib.sha256(), 0
+            for name in sorted(os.listdir(root)):
+                with open(os.path.join(root, name), 'rb') as f: h.update(f.read()); n += 1
+            print(n, h.hexdigest())
+            """;
+
+        var run = await Shell.RunAsync("python3", "-c", readListed, mounted.PathOf("small"));
+
+        var expected = SHA256.HashData([.. Enumerable.Range(0, files).SelectMany(i => standIn.Content($"small/f{i:D5}.bin"))]);
+        Assert.Equal($"{files} {Convert.ToHexStringLower(expected)}\n", run.StandardOutput + run.StandardError);
+        long Count(FuseOpcode opcode) => Interlocked.Read(ref counts[(int)opcode]);
+        Assert.Equal(files, Count(FuseOpcode.Read));
+        Assert.InRange(Count(FuseOpcode.Open), 0, 1);    // the first is answered ENOSYS: no more OPENs
+        Assert.InRange(Count(FuseOpcode.Release), 0, 1); // at most for that first open
+        Assert.InRange(Count(FuseOpcode.Flush), 0, 1);   // the first is answered ENOSYS: no more FLUSHes
+        Assert.InRange(Count(FuseOpcode.Lookup), 0, 5);  // the directory itself
+        Assert.InRange(Count(FuseOpcode.GetAttr), 0, 5);
+        // this reader has no block cache, so each file warmed ahead of the reader is read from the remote once more
+        Assert.Equal(files + mounted.Mount.FileSystem.SmallFilesWarmedAhead, remote.Reads);
+        Assert.InRange(remote.Heads, 0, 1); // the LOOKUP of the directory itself
+    }
+
+    [Fact]
     public async Task Read_SequentialOnImmutableDataset_ArrivesInOneMebibyteRequestsAndRereadsFromThePageCache()
     {
         var source = new StandInSource();

@@ -60,6 +60,73 @@ public sealed class MetadataCachingObjectSourceTests
     }
 
     [Fact]
+    public async Task ListAsync_SeedsEachListedObjectsHead_UntilTheTtl()
+    {
+        var source = new MetadataCachingObjectSource(_remote, Ttl, immutable: false, _time);
+        var a = _remote.Put("dir/a", [1]);
+        var b = _remote.Put("dir/b", [2, 2]);
+
+        await source.ListAsync(new ListRequest("dir/", null, null, 1000), default);
+        Assert.Equal(a, await source.HeadAsync("dir/a", default));
+        Assert.Equal(b, await source.HeadAsync("dir/b", default));
+        Assert.Equal(0, _remote.Heads);
+
+        _time.Advance(Ttl);
+        await source.HeadAsync("dir/a", default);
+        Assert.Equal(1, _remote.Heads);
+    }
+
+    [Fact]
+    public async Task ListAsync_FlatPage_ProvesWhichListedObjectsHaveNoChildren()
+    {
+        var source = new MetadataCachingObjectSource(_remote, Ttl, immutable: true, _time);
+        _remote.Put("d/k", [1]);
+        _remote.Put("d/k.txt", [1]); // sorts between "d/k" and "d/k/…"
+        _remote.Put("d/k/inner", [1]);
+        _remote.Put("d/m", [1]);
+        await source.ListAsync(new ListRequest("d/", null, null, 1000), default);
+        var lists = _remote.Lists;
+
+        Assert.Empty((await source.ListAsync(new ListRequest("d/m/", "/", null, 1), default)).Objects);
+        Assert.Empty((await source.ListAsync(new ListRequest("d/k.txt/", "/", null, 1), default)).Objects);
+        Assert.Equal(lists, _remote.Lists);
+        Assert.NotEmpty((await source.ListAsync(new ListRequest("d/k/", "/", null, 1), default)).Objects);
+        Assert.Equal(lists + 1, _remote.Lists);
+    }
+
+    [Fact]
+    public async Task ListAsync_TruncatedPage_ProvesNothingPastItsEnd()
+    {
+        var source = new MetadataCachingObjectSource(_remote, Ttl, immutable: true, _time);
+        _remote.Put("d/a", [1]);
+        _remote.Put("d/b", [1]);
+        _remote.Put("d/b/inner", [1]);
+
+        var page = await source.ListAsync(new ListRequest("d/", null, null, 2), default);
+        Assert.Equal("d/b", page.NextStartAfter);
+        var lists = _remote.Lists;
+
+        Assert.Empty((await source.ListAsync(new ListRequest("d/a/", "/", null, 1), default)).Objects);
+        Assert.Equal(lists, _remote.Lists);
+        Assert.NotEmpty((await source.ListAsync(new ListRequest("d/b/", "/", null, 1), default)).Objects);
+        Assert.Equal(lists + 1, _remote.Lists);
+    }
+
+    [Fact]
+    public async Task Invalidate_AfterAWriteBelowAListedObject_ForgetsItHadNoChildren()
+    {
+        var source = new MetadataCachingObjectSource(_remote, Ttl, immutable: true, _time);
+        _remote.Put("d/k", [1]);
+        await source.ListAsync(new ListRequest("d/", "/", null, 1000), default);
+        Assert.Empty((await source.ListAsync(new ListRequest("d/k/", "/", null, 1), default)).Objects);
+
+        _remote.Put("d/k/new", [1]);
+        source.Invalidate("d/k/new");
+
+        Assert.NotEmpty((await source.ListAsync(new ListRequest("d/k/", "/", null, 1), default)).Objects);
+    }
+
+    [Fact]
     public async Task HeadAsync_MissingObject_RememberedOnlyBriefly()
     {
         var source = new MetadataCachingObjectSource(_remote, Ttl, immutable: true, _time);

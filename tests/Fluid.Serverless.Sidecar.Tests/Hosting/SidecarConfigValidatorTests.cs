@@ -150,6 +150,17 @@ public sealed class SidecarConfigValidatorTests
         Assert.Equal([expected], SidecarConfigValidator.Validate(config));
     }
 
+    [Theory]
+    [InlineData(4194303L, "cache.readAheadMaxBytes: '4194303' is out of range: expected cache.blockSizeBytes (4194304) to 68719476736")]
+    [InlineData(68719476737L, "cache.readAheadMaxBytes: '68719476737' is out of range: expected cache.blockSizeBytes (4194304) to 68719476736")]
+    public void Validate_ReadAheadMaxOutOfRange_NamesFieldValueAndRange(long readAheadMaxBytes, string expected)
+    {
+        var config = WithDatasets(new DatasetConfig { Name = "demo", Source = "local:///data" });
+        config.Cache = new CacheConfig { ReadAheadMaxBytes = readAheadMaxBytes };
+
+        Assert.Equal([expected], SidecarConfigValidator.Validate(config));
+    }
+
     [Fact]
     public void Validate_SpanAndStreamsAtTheirBounds_Accepted()
     {

@@ -1,0 +1,167 @@
+using System.Security.Cryptography;
+using Fluid.Serverless.Contracts;
+using Fluid.Serverless.Sidecar.Cache;
+using Fluid.Serverless.Sidecar.Datasets;
+using Fluid.Serverless.Sidecar.Sources;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Fluid.Serverless.Sidecar.Tests.Cache;
+
+/// <summary>
+/// Remote requests a cold sequential read costs, counted at an in-memory remote that streams each ranged read as one
+/// request. The options are the product defaults scaled from 4 MiB to 64 KiB blocks (so "64 MiB" is 16 blocks and
+/// "1 GiB" 256): spans of 8-64 MiB, a 256 MiB window for any sequential reader, 8 streams, and a window of a long run
+/// that grows with the run (up to twice what it read) up to cache.readAheadMaxBytes (512 MiB). The same reads with the window held at 256 MiB
+/// are the comparison: the run-grown window must cost fewer requests, never more.
+/// </summary>
+public sealed class SequentialSpanGrowthTests : IAsyncLifetime
+{
+    private const int BlockSize = 64 * 1024;
+    private const long ScaledMiB = BlockSize / 4; // a 4 MiB block is one 64 KiB block here
+    private readonly TempDirectory _dir = new();
+    private readonly CountingObjectSource _source = new() { StreamsRanges = true };
+    private readonly Dataset _dataset;
+    private DiskBlockCache _cache = null!;
+
+    public SequentialSpanGrowthTests() => _dataset = new Dataset(new DatasetConfig { Name = "ds", Source = "memory://test/" }, _source);
+
+    public Task InitializeAsync()
+    {
+        _cache = new DiskBlockCache(
+            new DiskBlockCacheOptions { Directory = _dir.Path, BlockSize = BlockSize, QuotaBytes = 1L << 30, MinFreeBytes = 0 },
+            NullLogger<DiskBlockCache>.Instance,
+            TimeProvider.System);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _cache.DisposeAsync();
+        _dir.Dispose();
+    }
+
+    [Theory]
+    [InlineData(64, 8)]    // a 64 MiB file: within the short-run window, as before
+    [InlineData(1024, 30)] // 1 GiB: spans grow from 32 to 64 MiB as the run passes 128 MiB (36 with the window held)
+    public async Task FuseStyleSequentialRead_RequestsAsCounted(int scaledMiB, int expectedRequests)
+    {
+        var (obj, bytes) = Put($"seq-{scaledMiB}.bin", scaledMiB * ScaledMiB);
+        await using var reader = NewReader(ScaledOptions());
+
+        var copy = await ReadSequentiallyAsync(reader, obj);
+
+        Assert.Equal(Sha(bytes), Sha(copy));
+        Assert.Equal(obj.Size / BlockSize, _cache.GetStatistics().RemoteFetches);
+        Assert.Equal(expectedRequests, _source.Reads);
+    }
+
+    [Fact]
+    public async Task FuseStyleSequentialRead_1GiB_FewerRequestsThanAWindowHeldAt256MiB()
+    {
+        var (obj, _) = Put("held.bin", 1024 * ScaledMiB);
+        await using (var held = NewReader(ScaledOptions() with { ReadAheadMaxBytes = 256 * ScaledMiB }))
+        {
+            await ReadSequentiallyAsync(held, obj);
+        }
+
+        var heldRequests = _source.Reads;
+        _cache.Invalidate(_source.Identity, obj.Key);
+        await using var grown = NewReader(ScaledOptions());
+        await ReadSequentiallyAsync(grown, obj);
+
+        Assert.Equal(36, heldRequests);
+        Assert.Equal(30, _source.Reads - heldRequests);
+    }
+
+    [Theory]
+    [InlineData(64, 8)]    // 8 streams of 8 MiB
+    [InlineData(1024, 16)] // 8 streams of 64 MiB (32 of 32 MiB when the window was held at 256 MiB)
+    public async Task GetOfTheWholeObject_RequestsAsCounted(int scaledMiB, int expectedRequests)
+    {
+        var (obj, bytes) = Put($"get-{scaledMiB}.bin", scaledMiB * ScaledMiB);
+        await using var reader = NewReader(ScaledOptions());
+
+        using var output = new MemoryStream();
+        await reader.CopyToAsync(_dataset, obj, 0, obj.Size, output, default);
+
+        Assert.Equal(Sha(bytes), Sha(output.ToArray()));
+        Assert.Equal(expectedRequests, _source.Reads);
+    }
+
+    [Theory]
+    [InlineData(64, 1)]    // one span of 64 MiB
+    [InlineData(1024, 16)] // whole spans, 4 at a time
+    public async Task Prefetch_AdjacentMissingBlocksGoOutAsWholeSpans(int scaledMiB, int expectedRequests)
+    {
+        var (obj, _) = Put($"warm-{scaledMiB}.bin", scaledMiB * ScaledMiB);
+        await using var reader = NewReader(ScaledOptions());
+
+        Assert.Equal(obj.Size, await reader.WarmAsync(_dataset, obj, default));
+
+        Assert.Equal(expectedRequests, _source.Reads);
+    }
+
+    [Fact]
+    public async Task Prefetch_AfterSomeBlocksWereRead_MissingRunsAreOneRequestEach()
+    {
+        var (obj, _) = Put("holes.bin", 64 * ScaledMiB);
+        await using var reader = NewReader(ScaledOptions());
+        var block = new byte[BlockSize];
+        foreach (var index in new[] { 3, 9 })
+        {
+            // random reads: no read-ahead, one request each
+            await reader.ReadAsync(_dataset, obj, index * (long)BlockSize, block, default);
+        }
+
+        await reader.WarmAsync(_dataset, obj, default);
+
+        Assert.Equal(2 + 3, _source.Reads); // then 0-2, 4-8, 10-15
+    }
+
+    private async Task<byte[]> ReadSequentiallyAsync(ObjectReader reader, RemoteObject obj)
+    {
+        // A FUSE reader with 1 MiB reads; read-ahead settles after each read, so the counts are deterministic.
+        var buffer = new byte[ScaledMiB];
+        using var copy = new MemoryStream();
+        for (long offset = 0; offset < obj.Size; offset += buffer.Length)
+        {
+            var read = await reader.ReadAsync(_dataset, obj, offset, buffer, default);
+            copy.Write(buffer, 0, read);
+            await WaitUntil(() => reader.ReadAheadInFlight == 0);
+        }
+
+        return copy.ToArray();
+    }
+
+    private static ObjectReaderOptions ScaledOptions() => new()
+    {
+        ReadAheadMemoryBytes = 16L * BlockSize,
+        MinSpanBytes = 8 * ScaledMiB,
+        MaxSpanBytes = SidecarDefaults.FetchSpanBytes / 64,
+        MaxReadAheadBlocks = 64,
+        ReadAheadStreams = SidecarDefaults.ReadAheadStreams,
+        ReadAheadMaxBytes = SidecarDefaults.ReadAheadMaxBytes / 64,
+    };
+
+    private ObjectReader NewReader(ObjectReaderOptions options) => new(_cache, options, NullLogger<ObjectReader>.Instance, TimeProvider.System);
+
+    private (RemoteObject Obj, byte[] Bytes) Put(string key, long size)
+    {
+        var bytes = new byte[size];
+        new Random((int)size).NextBytes(bytes);
+        return (_source.Put(key, bytes), bytes);
+    }
+
+    private static string Sha(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
+
+    private static async Task WaitUntil(Func<bool> condition)
+    {
+        // Waits for a state, not for a duration: the bound only stops a broken test from hanging.
+        for (var i = 0; i < 2000 && !condition(); i++)
+        {
+            await Task.Delay(2);
+        }
+
+        Assert.True(condition());
+    }
+}
