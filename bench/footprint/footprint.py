@@ -270,11 +270,16 @@ def measure(name, command, args, work, warm_cache_dir, small_dir, large_dir, lar
     sidecar = Sidecar(command, work, cache_dir, datasets, shared_cache=shared_cache)
     try:
         sidecar.start()
-        # (2) idle RSS: after the background index scan of the 10,000 blocks has finished.
+        # (2) idle RSS: after the background index scan of the 10,000 blocks has finished and the memory trimmer has
+        # collected what the scan left behind (at its first quiet check, 2-4 s after the scan: an idle pod's steady
+        # state, not the moment right after start).
         deadline = time.time() + 30
         while not sidecar.status()["cache"]["indexLoaded"] and time.time() < deadline:
             time.sleep(0.1)
-        time.sleep(2)
+        deadline = time.time() + 15
+        while sidecar.status().get("runtime", {}).get("memoryTrims", 1) < 1 and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
         result["idle_mib"] = rss_kib(sidecar.process.pid) / 1024
         result["indexed_blocks"] = sidecar.status()["cache"]["blocks"]
         print(f"    idle RSS: {result['idle_mib']:.1f} MiB ({result['indexed_blocks']} blocks indexed)", flush=True)

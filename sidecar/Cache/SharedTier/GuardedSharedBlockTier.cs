@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Fluid.Serverless.Sidecar.Resilience;
@@ -110,12 +109,13 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
         }
 
         var length = SharedBlockValue.ValueLength(block.Length);
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        // Exactly the value's size, not a pooled array: the shared pool rounds a block plus its header up to the next
+        // power of two (8 MiB for a 4 MiB block), which doubled the memory of a full write queue.
+        var buffer = GC.AllocateUninitializedArray<byte>(length);
         SharedBlockValue.Write(buffer, hash, block.Span);
         if (!writes.Writer.TryWrite(new PendingWrite(SharedTierKeys.Block(options.Prefix, hash), buffer, length, block.Length, holdsLease ? leaseKey : null)))
         {
             // Only after disposal.
-            ArrayPool<byte>.Shared.Return(buffer);
             Metrics.WriteDone();
             Metrics.Dropped();
         }
@@ -339,7 +339,6 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(write.Buffer);
                 Metrics.WriteDone();
             }
         }
