@@ -38,7 +38,8 @@ internal static class ControllerRegistration
             provider.GetRequiredService<PatchPacer>(),
             provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<ILogger<DataLoadReconciler>>(),
-            TimeSpan.FromSeconds(options.DataLoadTickSeconds)));
+            TimeSpan.FromSeconds(options.DataLoadTickSeconds),
+            new HttpPodMetricsSource(new HttpClient())));
         services.AddSingleton(provider => new LeaderElectedControllers(
             provider.GetRequiredService<IKubernetes>(),
             options,

@@ -18,7 +18,8 @@ namespace Fluid.Serverless.Injector.Controller;
 /// alone, logged). With a shared cache tier the load is a Job running the sidecar image in its <c>warm</c> mode
 /// (<see cref="DataLoadJobBuilder"/>), and the DataLoad follows the Job: Pending → Executing → Complete or Failed.
 /// Without a tier the targets go into the prefetch list of every running pod of the Dataset (a merge patch of their
-/// <c>sidecar-config</c> annotation, the live-config path); the sidecars warm their own caches.
+/// <c>sidecar-config</c> annotation, the live-config path); the sidecars warm their own caches, and the DataLoad follows
+/// their progress on each pod's read-only <c>/metrics</c> (<see cref="PodPrefetchProgress"/>).
 /// Cron DataLoads start a run at each time of <c>spec.schedule</c> (only the latest missed one after a pause);
 /// <c>spec.runAfter</c> holds a DataLoad Pending until the named DataLoad is Complete. Every pass is idempotent: a
 /// run's Job has a name fixed by the run (Once, or the scheduled minute), so a pass over a stale copy only meets a 409.
@@ -30,16 +31,19 @@ internal sealed partial class DataLoadReconciler(
     PatchPacer pacer,
     TimeProvider time,
     ILogger<DataLoadReconciler> logger,
-    TimeSpan tick) : IReconciler
+    TimeSpan tick,
+    IPodMetricsSource podMetrics) : IReconciler
 {
     public const string PhasePending = "Pending";
     public const string PhaseExecuting = "Executing";
     public const string PhaseComplete = "Complete";
     public const string PhaseFailed = "Failed";
 
-    /// <summary>status.infos keys: the run's Job, or the pods that got the targets.</summary>
+    /// <summary>status.infos keys: the run's Job, or the pods that got the targets and how far they are.</summary>
     public const string InfoJob = "job";
     public const string InfoPods = "pods";
+    public const string InfoPodsWarmed = "podsWarmed";
+    public const string InfoFiles = "files";
     public const string InfoMessage = "message";
 
     private static readonly TimeSpan ConflictRetry = TimeSpan.FromSeconds(1);
@@ -202,7 +206,7 @@ internal sealed partial class DataLoadReconciler(
 
             if (load.Phase == PhaseExecuting)
             {
-                return plan.Tier is not null && await FollowJobAsync(load, cancel);
+                return plan.Tier is not null ? await FollowJobAsync(load, cancel) : await FollowPodsAsync(load, dataset, cancel);
             }
 
             var since = load.LastScheduleTime ?? load.Created ?? FirstSeen(load);
@@ -215,7 +219,7 @@ internal sealed partial class DataLoadReconciler(
         }
         else if (load.Phase == PhaseExecuting)
         {
-            return plan.Tier is not null && await FollowJobAsync(load, cancel);
+            return plan.Tier is not null ? await FollowJobAsync(load, cancel) : await FollowPodsAsync(load, dataset, cancel);
         }
 
         return plan.Tier is not null
@@ -298,12 +302,11 @@ internal sealed partial class DataLoadReconciler(
     }
 
     /// <summary>No tier: every running pod of the dataset gets the targets as its prefetch list (the sidecar warms its own
-    /// cache and reports progress on its /metrics, fluid_sidecar_prefetch_*). The DataLoad is Complete when every pod
-    /// has them: this controller reads no pod's metrics, so Complete means handed over, not warmed.</summary>
+    /// cache). The DataLoad is Executing until <see cref="FollowPodsAsync"/> sees the pods done.</summary>
     private async Task<bool> HandToPodsAsync(FluidDataLoad load, FluidDataset dataset, DateTimeOffset? scheduled, CancellationToken cancel)
     {
         var started = time.GetUtcNow();
-        var pods = cluster.Pods.InNamespace(dataset.Namespace).Where(p => DatasetReconciler.PodDatasets(p).Contains(dataset.Name)).ToList();
+        var pods = PodsOf(dataset);
         var handed = 0;
         var retry = false;
         string? refused = null;
@@ -335,12 +338,108 @@ internal sealed partial class DataLoadReconciler(
         }
 
         Log.PodsPatched(logger, load.Namespace, load.Name, handed, dataset.Name);
-        var message = handed == 0
-            ? $"no running pod uses dataset '{dataset.Name}' and no shared cache tier is configured: nothing to warm (pods started later warm what their own prefetch annotation names)"
-            : $"handed the targets to the prefetch list of {handed} running pod(s) of dataset '{dataset.Name}'; each sidecar warms its own cache (progress: fluid_sidecar_prefetch_* on its /metrics)";
-        var infos = new JsonObject { [InfoPods] = handed.ToString(CultureInfo.InvariantCulture) };
-        await FinishAsync(load, true, "PrefetchHandedToPods", message, scheduled ?? started, time.GetUtcNow(), cancel, infos, scheduled);
+        if (handed == 0)
+        {
+            var message = $"no running pod uses dataset '{dataset.Name}' and no shared cache tier is configured: nothing to warm (pods started later warm what their own prefetch annotation names)";
+            await FinishAsync(load, true, "PrefetchHandedToPods", message, scheduled ?? started, time.GetUtcNow(), cancel, new JsonObject { [InfoPods] = "0" }, scheduled);
+            return false;
+        }
+
+        var status = new JsonObject
+        {
+            ["phase"] = PhaseExecuting,
+            ["duration"] = "Unfinished",
+            ["conditions"] = new JsonArray(),
+            ["infos"] = new JsonObject { [InfoPods] = handed.ToString(CultureInfo.InvariantCulture), [InfoPodsWarmed] = "0" },
+        };
+        if (scheduled is { } at)
+        {
+            status["lastScheduleTime"] = Timestamp(at);
+        }
+
+        await WriteStatusAsync(load, status, cancel);
         return false;
+    }
+
+    /// <summary>
+    /// Executing without a tier: each pod's sidecar reports the job warming the handed list on its read-only /metrics.
+    /// Complete when every pod that answers has warmed it (a pod that does not answer, through a NetworkPolicy or
+    /// because it is gone, is named in the message, not waited for); Failed when a pod's job failed files. A pod that
+    /// answers without the job yet (kubelet has not delivered the annotation) keeps the DataLoad Executing.
+    /// </summary>
+    private async Task<bool> FollowPodsAsync(FluidDataLoad load, FluidDataset dataset, CancellationToken cancel)
+    {
+        var progress = new List<(string Pod, PodWarmProgress Progress)>();
+        foreach (var pod in PodsOf(dataset))
+        {
+            if (Handed(dataset, pod) is not { } handed)
+            {
+                continue;
+            }
+
+            var podIp = pod.Obj("status").Str("podIP");
+            var metrics = podIp is { Length: > 0 } ? await podMetrics.ReadAsync(podIp, handed.Port, cancel) : null;
+            progress.Add((pod.Obj("metadata").Str("name") ?? "", PodPrefetchProgress.Evaluate(metrics, handed.Plans)));
+        }
+
+        var answered = progress.Where(p => p.Progress.State != PodWarmState.Unknown).ToList();
+        var warmed = answered.Count(p => p.Progress.State == PodWarmState.Warmed);
+        var files = string.Create(CultureInfo.InvariantCulture, $"{answered.Sum(p => p.Progress.FilesDone)}/{answered.Sum(p => p.Progress.FilesTotal)}");
+        var infos = new JsonObject
+        {
+            [InfoPods] = progress.Count.ToString(CultureInfo.InvariantCulture),
+            [InfoPodsWarmed] = warmed.ToString(CultureInfo.InvariantCulture),
+            [InfoFiles] = files,
+        };
+        var started = load.LastScheduleTime ?? load.Created ?? time.GetUtcNow();
+        if (answered.FirstOrDefault(p => p.Progress.State == PodWarmState.Failed) is { Pod: { Length: > 0 } failedPod, Progress: var failure })
+        {
+            var message = $"pod {failedPod}: the warm-up failed {failure.FilesFailed} of {failure.FilesTotal} files (its sidecar's log and /status name them)";
+            await FinishAsync(load, false, "PodPrefetchFailed", message, started, time.GetUtcNow(), cancel, infos);
+            return false;
+        }
+
+        if (answered.Count == 0 || warmed < answered.Count)
+        {
+            if (load.Infos.GetValueOrDefault(InfoPodsWarmed) != infos[InfoPodsWarmed]!.GetValue<string>() || load.Infos.GetValueOrDefault(InfoFiles) != files)
+            {
+                await WriteStatusAsync(load, new JsonObject { ["phase"] = PhaseExecuting, ["infos"] = infos }, cancel);
+            }
+
+            return false;
+        }
+
+        var silent = progress.Where(p => p.Progress.State == PodWarmState.Unknown).Select(p => p.Pod).ToList();
+        var done = $"{warmed} pod(s) of dataset '{dataset.Name}' warmed the targets into their caches ({files} files)"
+            + (silent.Count > 0 ? $"; not heard from (their /metrics did not answer): {string.Join(", ", silent)}" : "");
+        await FinishAsync(load, true, "PodPrefetchComplete", done, started, time.GetUtcNow(), cancel, infos);
+        return false;
+    }
+
+    private List<JsonObject> PodsOf(FluidDataset dataset) =>
+        cluster.Pods.InNamespace(dataset.Namespace).Where(p => DatasetReconciler.PodDatasets(p).Contains(dataset.Name)).ToList();
+
+    /// <summary>What the pod's config holds of this DataLoad: per dataset entry the plan id of its prefetch list, and the
+    /// sidecar's probe port; null when the pod has no such entries.</summary>
+    private static (Dictionary<string, string> Plans, int Port)? Handed(FluidDataset dataset, JsonObject pod)
+    {
+        SidecarConfig? config;
+        try
+        {
+            config = pod.Obj("metadata").Obj("annotations").Str(Annotations.SidecarConfig) is { } text
+                ? JsonSerializer.Deserialize(text, ContractsJsonContext.Default.SidecarConfig)
+                : null;
+        }
+        catch (JsonException)
+        {
+            config = null;
+        }
+
+        var podDatasets = DatasetReconciler.PodDatasets(pod);
+        var owned = config?.Datasets.Where(d => SidecarConfigRecomputer.Owner(d, podDatasets) == dataset.Name && d.Prefetch.Count > 0).ToList();
+        return owned is { Count: > 0 }
+            ? (owned.ToDictionary(d => d.Name, d => PrefetchPlans.IdOf(d.Prefetch), StringComparer.Ordinal), config!.Admin.Port)
+            : null;
     }
 
     private enum HandResult

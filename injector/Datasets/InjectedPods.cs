@@ -6,7 +6,8 @@ namespace Fluid.Serverless.Injector.Datasets;
 
 /// <summary>
 /// Pods the injector has injected (label <c>done.sidecar.fluid.io/inject: "true"</c>), as the pod watch last saw them:
-/// metadata and spec only (no status, no managedFields), which is what recomputing a pod's sidecar config reads.
+/// metadata and spec (no managedFields), which is what recomputing a pod's sidecar config reads, and of the status only
+/// the pod IP, where the DataLoad controller reads the sidecar's warm-up progress.
 /// </summary>
 internal sealed class InjectedPods
 {
@@ -30,6 +31,11 @@ internal sealed class InjectedPods
             ["spec"] = pod.Obj("spec")?.DeepClone(),
         };
         (trimmed["metadata"] as JsonObject)?.Remove("managedFields");
+        if (pod.Obj("status").Str("podIP") is { Length: > 0 } podIp)
+        {
+            trimmed["status"] = new JsonObject { ["podIP"] = podIp };
+        }
+
         var metadata = trimmed.Obj("metadata");
         _pods[(metadata.Str("namespace") ?? "default", metadata.Str("name") ?? "")] = trimmed;
     }

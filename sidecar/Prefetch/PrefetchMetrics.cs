@@ -1,11 +1,13 @@
 using System.Diagnostics.Metrics;
+using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Metrics;
 
 namespace Fluid.Serverless.Sidecar.Prefetch;
 
 /// <summary>
 /// Prefetch figures as observable gauges, read at collection time from <see cref="IPrefetchStatus"/>: one series per
-/// job (tags dataset, job, phase) with its files and bytes, the bytes fetched from the remote, throughput and ETA, and
+/// job (tags dataset, job, phase, and plan: <see cref="PrefetchPlans.IdOf"/> of its entries, by which the DataLoad
+/// controller finds the job warming what it asked for) with its files and bytes, the bytes fetched from the remote, throughput and ETA, and
 /// the readiness gate.
 /// </summary>
 internal static class PrefetchMetrics
@@ -40,7 +42,7 @@ internal static class PrefetchMetrics
         {
             if (value(job) is { } sample)
             {
-                yield return new Measurement<double>(sample, new("dataset", job.Dataset), new("job", job.Id), new("phase", job.Phase.ToString()));
+                yield return new Measurement<double>(sample, new("dataset", job.Dataset), new("job", job.Id), new("phase", job.Phase.ToString()), new("plan", PrefetchPlans.IdOf(job.Paths)));
             }
         }
     }

@@ -231,9 +231,99 @@ public sealed class DataLoadControllerTests
         Assert.Equal(otherBefore, api.Get("pods", Namespace, "other-1")!.ToJsonString());
         Assert.Equal(2, api.Patches.Count(p => p.Resource == "pods"));
         Assert.All(api.Patches.Where(p => p.Resource == "pods"), p => Assert.Contains("\"resourceVersion\"", p.Patch, StringComparison.Ordinal));
-        Assert.Equal(DataLoadReconciler.PhaseComplete, Phase(api, "warm-models"));
+        Assert.Equal(DataLoadReconciler.PhaseExecuting, Phase(api, "warm-models"));
         Assert.Equal("2", Status(api, "warm-models").Obj("infos").Str(DataLoadReconciler.InfoPods));
-        Assert.Contains("2 running pod(s)", Assert.Single(Status(api, "warm-models").Arr("conditions").Objects()).Str("message"), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Without a tier the DataLoad follows the pods' warm-up on their read-only /metrics. The sidecars here are a small
+    /// scripted source of /metrics text, written by the same exporter the sidecar uses with the sidecar's series and tags
+    /// (the sidecar's own tests pin that it tags each job with the plan id of its entries).
+    /// </summary>
+    [Fact]
+    public async Task OnceDataLoad_NoTier_FollowsThePodsMetricsUntilEveryPodWarmedTheTargets()
+    {
+        await using var api = await FakeApiServer.StartAsync();
+        var metrics = new ScriptedPodMetrics();
+        var (cluster, reconciler, client) = Direct(api, new FakeTimeProvider(Created), new InjectorOptions(), metrics, DatasetJson("models", """[{"mountPoint":"s3://models"}]"""));
+        using var _ = client;
+        api.Upsert("pods", InjectedPod("serve-1", "models", podIp: "10.0.0.1"));
+        api.Upsert("pods", InjectedPod("serve-2", "models", podIp: "10.0.0.2"));
+        api.Upsert("pods", InjectedPod("serve-3", "models", podIp: "10.0.0.3")); // its /metrics never answers
+        api.Upsert("dataloads", DataLoad("warm-models", "models", """[{"path":"/7b/"}]"""));
+        var plan = PrefetchPlans.IdOf(["7b/"]);
+
+        await PassAsync(api, cluster, reconciler, "warm-models"); // handed over
+        metrics.Text["10.0.0.1"] = SidecarMetrics(("models", "pf-1", "Complete", PrefetchPlans.IdOf(["old/"]), 3, 0, 3)); // an earlier list only: not started
+        metrics.Text["10.0.0.2"] = SidecarMetrics(("models", "pf-2", "Loading", plan, 4, 0, 10));
+        await PassAsync(api, cluster, reconciler, "warm-models");
+
+        Assert.Equal(DataLoadReconciler.PhaseExecuting, Phase(api, "warm-models"));
+        Assert.Equal("0", Status(api, "warm-models").Obj("infos").Str(DataLoadReconciler.InfoPodsWarmed));
+        Assert.Equal("4/10", Status(api, "warm-models").Obj("infos").Str(DataLoadReconciler.InfoFiles));
+        Assert.Equal(8000, metrics.Ports.Distinct().Single()); // the sidecar's probe port from each pod's config
+
+        metrics.Text["10.0.0.1"] = SidecarMetrics(("models", "pf-1", "Complete", PrefetchPlans.IdOf(["old/"]), 3, 0, 3), ("models", "pf-2", "Complete", plan, 10, 0, 10));
+        metrics.Text["10.0.0.2"] = SidecarMetrics(("models", "pf-2", "Complete", plan, 10, 0, 10));
+        await PassAsync(api, cluster, reconciler, "warm-models");
+
+        Assert.Equal(DataLoadReconciler.PhaseComplete, Phase(api, "warm-models"));
+        Assert.Equal("2", Status(api, "warm-models").Obj("infos").Str(DataLoadReconciler.InfoPodsWarmed));
+        Assert.Equal("20/20", Status(api, "warm-models").Obj("infos").Str(DataLoadReconciler.InfoFiles));
+        var message = Assert.Single(Status(api, "warm-models").Arr("conditions").Objects()).Str("message");
+        Assert.Contains("2 pod(s) of dataset 'models' warmed", message, StringComparison.Ordinal);
+        Assert.Contains("serve-3", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OnceDataLoad_NoTier_APodsWarmUpFailsFiles_DataLoadFailedNamingThePod()
+    {
+        await using var api = await FakeApiServer.StartAsync();
+        var metrics = new ScriptedPodMetrics();
+        var (cluster, reconciler, client) = Direct(api, new FakeTimeProvider(Created), new InjectorOptions(), metrics, DatasetJson("models", """[{"mountPoint":"s3://models"}]"""));
+        using var _ = client;
+        api.Upsert("pods", InjectedPod("serve-1", "models", podIp: "10.0.0.1"));
+        api.Upsert("dataloads", DataLoad("warm-models", "models", """[{"path":"/7b/"}]"""));
+
+        await PassAsync(api, cluster, reconciler, "warm-models");
+        metrics.Text["10.0.0.1"] = SidecarMetrics(("models", "pf-1", "Complete", PrefetchPlans.IdOf(["7b/"]), 8, 2, 10));
+        await PassAsync(api, cluster, reconciler, "warm-models");
+
+        Assert.Equal(DataLoadReconciler.PhaseFailed, Phase(api, "warm-models"));
+        Assert.Contains("pod serve-1: the warm-up failed 2 of 10 files", Assert.Single(Status(api, "warm-models").Arr("conditions").Objects()).Str("message"), StringComparison.Ordinal);
+    }
+
+    /// <summary>/metrics text as a sidecar writes it: the prefetch series per job, through the shared exporter.</summary>
+    private static string SidecarMetrics(params (string Dataset, string Job, string Phase, string Plan, long Done, long Failed, long Total)[] jobs)
+    {
+        using var meter = new System.Diagnostics.Metrics.Meter("test." + Guid.NewGuid().ToString("N"));
+        foreach (var (name, value) in new (string, Func<(string, string, string, string, long, long, long), long>)[]
+        {
+            ("fluid_sidecar_prefetch_files_total", j => j.Item7),
+            ("fluid_sidecar_prefetch_files_done", j => j.Item5),
+            ("fluid_sidecar_prefetch_files_failed", j => j.Item6),
+        })
+        {
+            meter.CreateObservableGauge(name, () => jobs.Select(j => new System.Diagnostics.Metrics.Measurement<double>(
+                value(j), new("dataset", j.Dataset), new("job", j.Job), new("phase", j.Phase), new("plan", j.Plan))));
+        }
+
+        using var exporter = new Fluid.Serverless.Contracts.Metrics.PrometheusMeterExporter(m => ReferenceEquals(m, meter));
+        return exporter.ToText();
+    }
+
+    /// <summary>Pods' /metrics by pod IP (a small fake: no pod network here); an IP without text does not answer.</summary>
+    private sealed class ScriptedPodMetrics : IPodMetricsSource
+    {
+        public System.Collections.Concurrent.ConcurrentDictionary<string, string> Text { get; } = new();
+
+        public System.Collections.Concurrent.ConcurrentBag<int> Ports { get; } = [];
+
+        public Task<string?> ReadAsync(string podIp, int port, CancellationToken cancellationToken)
+        {
+            Ports.Add(port);
+            return Task.FromResult(Text.TryGetValue(podIp, out var text) ? text : null);
+        }
     }
 
     /// <summary>Every request of the DataLoad controller (watches, Job create, status patches, pod patches) must be granted
@@ -288,7 +378,10 @@ public sealed class DataLoadControllerTests
 
     private static JsonObject Lease(FakeApiServer api) => api.Get("leases", "fluid-serverless", "fluid-serverless-injector-controller")!.Obj("spec")!;
 
-    private static (ClusterState Cluster, DataLoadReconciler Reconciler, k8s.Kubernetes Client) Direct(FakeApiServer api, FakeTimeProvider time, InjectorOptions options, params JsonObject[] datasets)
+    private static (ClusterState Cluster, DataLoadReconciler Reconciler, k8s.Kubernetes Client) Direct(FakeApiServer api, FakeTimeProvider time, InjectorOptions options, params JsonObject[] datasets) =>
+        Direct(api, time, options, new ScriptedPodMetrics(), datasets);
+
+    private static (ClusterState Cluster, DataLoadReconciler Reconciler, k8s.Kubernetes Client) Direct(FakeApiServer api, FakeTimeProvider time, InjectorOptions options, IPodMetricsSource metrics, params JsonObject[] datasets)
     {
         var cluster = new ClusterState();
         ClusterStateLoader.Apply(cluster, new JsonObject { ["kind"] = "Namespace", ["metadata"] = new JsonObject { ["name"] = Namespace } });
@@ -300,7 +393,7 @@ public sealed class DataLoadControllerTests
 
         var client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = api.Url.ToString() });
         var reconciler = new DataLoadReconciler(client, cluster, options, new PatchPacer(TimeProvider.System, 1000, 1000), time,
-            NullLogger<DataLoadReconciler>.Instance, TimeSpan.FromSeconds(10));
+            NullLogger<DataLoadReconciler>.Instance, TimeSpan.FromSeconds(10), metrics);
         return (cluster, reconciler, client);
     }
 
@@ -377,7 +470,7 @@ public sealed class DataLoadControllerTests
     }
 
     /// <summary>A pod as the webhook admits it (same <see cref="PodInjector"/>), using the dataset through its PVC.</summary>
-    private static JsonObject InjectedPod(string name, string dataset)
+    private static JsonObject InjectedPod(string name, string dataset, string? podIp = null)
     {
         var cluster = new ClusterState();
         ClusterStateLoader.Apply(cluster, Parse($$$"""{"kind":"Namespace","metadata":{"name":"{{{Namespace}}}"}}"""));
@@ -387,8 +480,13 @@ public sealed class DataLoadControllerTests
              "spec":{"containers":[{"name":"app","image":"python","volumeMounts":[{"name":"data","mountPath":"/data"}]}],
                      "volumes":[{"name":"data","persistentVolumeClaim":{"claimName":"{{{dataset}}}"}}]}}
             """);
-        var outcome = new PodInjector(cluster, new InjectorOptions()).Inject(pod, Namespace);
+        var outcome = new PodInjector(cluster, new InjectorOptions { AdminPort = 8000 }).Inject(pod, Namespace);
         Assert.Equal(InjectionOutcomeKind.Injected, outcome.Kind);
+        if (podIp is not null)
+        {
+            outcome.Pod!["status"] = new JsonObject { ["podIP"] = podIp };
+        }
+
         return outcome.Pod!;
     }
 

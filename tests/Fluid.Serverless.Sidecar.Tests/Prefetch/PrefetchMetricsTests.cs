@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Configuration;
 using Fluid.Serverless.Sidecar.Hosting;
 using Fluid.Serverless.Sidecar.Metrics;
@@ -31,7 +32,8 @@ public class PrefetchMetricsTests
 
         var text = Render(m => PrefetchMetrics.Register(m, new FixedPrefetchStatus(new PrefetchStatusSnapshot([job], WaitForReady: true, Ready: false, "loading"))));
 
-        const string labels = "{dataset=\"imagenet\",job=\"pf-1\",phase=\"Loading\"}";
+        // plan: the identity of the job's entries, by which the DataLoad controller finds the job warming its list
+        var labels = $"{{dataset=\"imagenet\",job=\"pf-1\",phase=\"Loading\",plan=\"{PrefetchPlans.IdOf(["train/"])}\"}}";
         Assert.Contains("fluid_sidecar_prefetch_ready 0\n", text, StringComparison.Ordinal);
         Assert.Contains($"fluid_sidecar_prefetch_files_total{labels} 10\n", text, StringComparison.Ordinal);
         Assert.Contains($"fluid_sidecar_prefetch_files_failed{labels} 1\n", text, StringComparison.Ordinal);
