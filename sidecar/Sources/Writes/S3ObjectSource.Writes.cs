@@ -7,7 +7,8 @@ namespace Fluid.Serverless.Sidecar.Sources;
 /// <summary>
 /// Write-through to the remote bucket. A body up to one part is buffered (pooled) and sent with one PutObject; a
 /// larger one goes up as a multipart upload, reading the next part from the client while the previous one uploads
-/// (two pooled part buffers per upload, never the whole object). Any failure — the client's body, a checksum veto,
+/// (two pooled part buffers per upload, never the whole object); a file on local disk (what the FUSE view stages)
+/// goes up with several parts at once. Any failure — the client's body, a checksum veto,
 /// the remote — aborts the multipart upload, so no partial object is left.
 /// </summary>
 internal sealed partial class S3ObjectSource : IWritableObjectSource
@@ -22,10 +23,18 @@ internal sealed partial class S3ObjectSource : IWritableObjectSource
     /// </summary>
     private const bool SkipSdkBodyDigest = true;
 
+    /// <summary>Parts of a file body in flight at once (four 8 MiB buffers per upload).</summary>
+    public const int ParallelFileParts = 4;
+
     public async ValueTask<string> PutAsync(string key, Stream content, ObjectWriteOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
         ArgumentNullException.ThrowIfNull(options);
+        if (content is FileStream { CanSeek: true } file && file.Length > WritePartSize)
+        {
+            return await PutFileAsync(key, file, options, cancellationToken);
+        }
+
         var current = ArrayPool<byte>.Shared.Rent(WritePartSize);
         byte[]? next = null;
         string? uploadId = null;
@@ -102,6 +111,84 @@ internal sealed partial class S3ObjectSource : IWritableObjectSource
             {
                 ArrayPool<byte>.Shared.Return(next);
             }
+        }
+    }
+
+    /// <summary>
+    /// A file on local disk (a file staged by the FUSE view) as a multipart upload with <see cref="ParallelFileParts"/>
+    /// parts in flight: unlike a client's body, every part of a file can be read at any time, so the upload is not bound
+    /// to one round trip per part (a single stream to a remote gets tens of MiB/s; aws-cli sends ten parts at once).
+    /// Any failure aborts the upload, so no partial object is left.
+    /// </summary>
+    private async ValueTask<string> PutFileAsync(string key, FileStream file, ObjectWriteOptions options, CancellationToken cancellationToken)
+    {
+        var length = file.Length;
+        var partCount = (int)((length + WritePartSize - 1) / WritePartSize);
+        var create = new InitiateMultipartUploadRequest { BucketName = bucket, Key = rootPrefix + key, ContentType = options.ContentType };
+        AddMetadata(create.Metadata, options);
+        var uploadId = (await Client.InitiateMultipartUploadAsync(create, cancellationToken)).UploadId;
+        try
+        {
+            var parts = new PartETag[partCount];
+            var nextPart = -1;
+            using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            async Task UploadPartsAsync()
+            {
+                var buffer = ArrayPool<byte>.Shared.Rent(WritePartSize);
+                try
+                {
+                    int index;
+                    while ((index = Interlocked.Increment(ref nextPart)) < partCount)
+                    {
+                        var offset = (long)index * WritePartSize;
+                        var size = (int)Math.Min(WritePartSize, length - offset);
+                        var read = 0;
+                        while (read < size)
+                        {
+                            var n = await RandomAccess.ReadAsync(file.SafeFileHandle, buffer.AsMemory(read, size - read), offset + read, failed.Token);
+                            read += n > 0 ? n : throw new IOException($"'{file.Name}' ended at byte {offset + read} of {length} while uploading '{key}'");
+                        }
+
+                        parts[index] = await UploadPartAsync(key, uploadId, index + 1, buffer, size, failed.Token);
+                    }
+                }
+                catch
+                {
+                    await failed.CancelAsync();
+                    throw;
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+
+            var workers = Enumerable.Range(0, Math.Min(ParallelFileParts, partCount)).Select(_ => UploadPartsAsync()).ToArray();
+            try
+            {
+                await Task.WhenAll(workers);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // One worker failed and cancelled the others: the first real failure is what the caller must see.
+                var cause = workers.Select(w => w.Exception?.InnerException).FirstOrDefault(e => e is not null and not OperationCanceledException);
+                if (cause is null)
+                {
+                    throw;
+                }
+
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(cause);
+            }
+
+            var complete = await Client.CompleteMultipartUploadAsync(
+                new CompleteMultipartUploadRequest { BucketName = bucket, Key = rootPrefix + key, UploadId = uploadId, PartETags = [.. parts] },
+                cancellationToken);
+            return complete.ETag;
+        }
+        catch
+        {
+            await AbortQuietlyAsync(key, uploadId);
+            throw;
         }
     }
 
