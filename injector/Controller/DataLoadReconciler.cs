@@ -46,8 +46,6 @@ internal sealed partial class DataLoadReconciler(
     public const string InfoFiles = "files";
     public const string InfoMessage = "message";
 
-    private static readonly TimeSpan ConflictRetry = TimeSpan.FromSeconds(1);
-
     // what was already logged once per DataLoad (left to Fluid, waiting), and when a DataLoad without creationTimestamp was first seen
     // (concurrent: a pass may also be run directly, next to the queue's loop)
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, string, string), bool> _said = new();
@@ -55,35 +53,15 @@ internal sealed partial class DataLoadReconciler(
 
     public string Name => "DataLoad";
 
-    public async Task RunAsync(CancellationToken cancel)
-    {
-        var queue = new WorkQueue<(string Namespace, string Name)>();
-        using var subscription = cluster.Changes.Subscribe(change => OnChange(change, queue));
-        // Cron schedules and runAfter waits move with time, not with watch events
-        using var ticker = time.CreateTimer(_ => EnqueueAll(queue), null, tick, tick);
-        EnqueueAll(queue);
-        while (!cancel.IsCancellationRequested)
-        {
-            var key = await queue.TakeAsync(cancel);
-            try
-            {
-                if (await ReconcileAsync(key.Namespace, key.Name, cancel))
-                {
-                    _ = RequeueLaterAsync(queue, key, cancel);
-                }
-            }
-            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
-            {
-                throw;
-            }
-#pragma warning disable CA1031 // one DataLoad's failure must not stop the others: log and retry on the next change or tick
-            catch (Exception exception)
-#pragma warning restore CA1031
-            {
-                Log.PassFailed(logger, key.Namespace, key.Name, exception.Message);
-            }
-        }
-    }
+    public Task RunAsync(CancellationToken cancel) => ReconcileLoop.RunAsync(
+        cluster,
+        time,
+        tick, // Cron schedules and runAfter waits move with time, not with watch events
+        OnChange,
+        () => cluster.DataLoads.Keys,
+        ReconcileAsync,
+        (@namespace, name, exception) => Log.PassFailed(logger, @namespace, name, exception.Message),
+        cancel);
 
     private void OnChange(ClusterChange change, WorkQueue<(string, string)> queue)
     {
@@ -114,27 +92,6 @@ internal sealed partial class DataLoadReconciler(
                 }
 
                 break;
-        }
-    }
-
-    private void EnqueueAll(WorkQueue<(string, string)> queue)
-    {
-        foreach (var key in cluster.DataLoads.Keys)
-        {
-            queue.Add(key);
-        }
-    }
-
-    private async Task RequeueLaterAsync(WorkQueue<(string, string)> queue, (string, string) key, CancellationToken cancel)
-    {
-        try
-        {
-            await Task.Delay(ConflictRetry, time, cancel);
-            queue.Add(key);
-        }
-        catch (OperationCanceledException)
-        {
-            // leadership lost or shutting down
         }
     }
 

@@ -32,41 +32,20 @@ internal sealed partial class DatasetReconciler(
     TimeSpan resync,
     bool writeDatasetStatus = false) : IReconciler
 {
-    private static readonly TimeSpan ConflictRetry = TimeSpan.FromSeconds(1);
-
     // pod counts last written to each Dataset's status (after a restart each is written once more)
     private readonly Dictionary<(string Namespace, string Name), int> _reportedPods = [];
 
     public string Name => "Dataset";
 
-    public async Task RunAsync(CancellationToken cancel)
-    {
-        var queue = new WorkQueue<(string Namespace, string Name)>();
-        using var subscription = cluster.Changes.Subscribe(change => OnChange(change, queue));
-        using var resyncTimer = time.CreateTimer(_ => EnqueueAll(queue), null, resync, resync);
-        EnqueueAll(queue);
-        while (!cancel.IsCancellationRequested)
-        {
-            var key = await queue.TakeAsync(cancel);
-            try
-            {
-                if (await ReconcileAsync(key.Namespace, key.Name, cancel))
-                {
-                    _ = RequeueLaterAsync(queue, key, cancel);
-                }
-            }
-            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
-            {
-                throw;
-            }
-#pragma warning disable CA1031 // one Dataset's failure must not stop the others: log and retry on the next change or resync
-            catch (Exception exception)
-#pragma warning restore CA1031
-            {
-                Log.PassFailed(logger, key.Namespace, key.Name, exception.Message);
-            }
-        }
-    }
+    public Task RunAsync(CancellationToken cancel) => ReconcileLoop.RunAsync(
+        cluster,
+        time,
+        resync,
+        OnChange,
+        () => cluster.Keys("Dataset"),
+        ReconcileAsync,
+        (@namespace, name, exception) => Log.PassFailed(logger, @namespace, name, exception.Message),
+        cancel);
 
     private void OnChange(ClusterChange change, WorkQueue<(string, string)> queue)
     {
@@ -95,27 +74,6 @@ internal sealed partial class DatasetReconciler(
             {
                 queue.Add((change.Namespace, dataset));
             }
-        }
-    }
-
-    private void EnqueueAll(WorkQueue<(string, string)> queue)
-    {
-        foreach (var key in cluster.Keys("Dataset"))
-        {
-            queue.Add(key);
-        }
-    }
-
-    private async Task RequeueLaterAsync(WorkQueue<(string, string)> queue, (string, string) key, CancellationToken cancel)
-    {
-        try
-        {
-            await Task.Delay(ConflictRetry, time, cancel);
-            queue.Add(key);
-        }
-        catch (OperationCanceledException)
-        {
-            // leadership lost or shutting down
         }
     }
 

@@ -155,6 +155,7 @@ internal sealed partial class PrefetchJob : IDisposable
                 Dataset = _dataset.Name,
                 Origin = Origin,
                 Paths = [.. _plan.Entries.Select(e => e.Text)],
+                PlanId = _plan.Id,
                 Phase = _phase,
                 Message = _message,
                 QuotaReached = _quotaReached,

@@ -42,7 +42,7 @@ internal static class PrefetchMetrics
         {
             if (value(job) is { } sample)
             {
-                yield return new Measurement<double>(sample, new("dataset", job.Dataset), new("job", job.Id), new("phase", job.Phase.ToString()), new("plan", PrefetchPlans.IdOf(job.Paths)));
+                yield return new Measurement<double>(sample, new("dataset", job.Dataset), new("job", job.Id), new("phase", job.Phase.ToString()), new("plan", job.PlanId));
             }
         }
     }

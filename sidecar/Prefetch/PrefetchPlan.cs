@@ -30,6 +30,9 @@ internal sealed class PrefetchPlan(IReadOnlyList<PrefetchEntry> entries)
 
     public IReadOnlyList<PrefetchEntry> Entries { get; } = entries;
 
+    /// <summary>The entries' identity, as a prefetch job's metrics carry it (<see cref="Contracts.PrefetchPlans"/>).</summary>
+    public string Id { get; } = Contracts.PrefetchPlans.IdOf(entries.Select(e => e.Text));
+
     public async IAsyncEnumerable<PrefetchItem> EnumerateAsync(IObjectSource source, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var needsDeduplication = Entries.Count > 1 || (Entries.Count == 1 && Entries[0].Kind == PrefetchEntryKind.Manifest);

@@ -30,6 +30,18 @@ internal sealed record PrefetchProgress
     public required string Dataset { get; init; }
     public required PrefetchOrigin Origin { get; init; }
     public required IReadOnlyList<string> Paths { get; init; }
+
+    /// <summary>
+    /// <see cref="Contracts.PrefetchPlans.IdOf"/> of <see cref="Paths"/>: a job computes it once and passes it in, so a
+    /// scrape does not hash every job's entries once per series.
+    /// </summary>
+    public string PlanId
+    {
+        get => _planId ?? Contracts.PrefetchPlans.IdOf(Paths);
+        init => _planId = value;
+    }
+
+    private readonly string? _planId;
     public required PrefetchPhase Phase { get; init; }
 
     /// <summary>Why the job failed or stopped (quota, failed files, a bad entry); null while all is well.</summary>
