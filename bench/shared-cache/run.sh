@@ -23,6 +23,10 @@ TIER_TIMEOUT_MS=${TIER_TIMEOUT_MS:-}
 # before it fetches the block itself. A holder slowed down past it by the machine's load lets the waiters fetch too.
 TIER_LEASE_MS=${TIER_LEASE_MS:-}
 GARNET_SERVER=${GARNET_SERVER:-$HOME/.fluid-tools/garnet/garnet-server}
+# Which of the numbered steps below to run; a step left out prints as "-". Step 3 (READERS x the object through the
+# proxy, no tier) is the slowest: STEPS="1 4 5" repeats the tier figures against the solo read alone.
+STEPS=${STEPS:-1 2 3 4 5 6}
+step() { [[ " $STEPS " == *" $1 "* ]]; }
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 work=$(mktemp -d /tmp/fluid-tier-bench.XXXXXX)
@@ -44,7 +48,7 @@ cleanup() {
 trap cleanup EXIT
 
 source "$repo/bench/tools/install-peers.sh"
-need_debian curl=curl sha256sum=coreutils
+need_debian curl=curl openssl=openssl
 need_python
 need_s3rver "$repo"
 case "$ENGINE" in
@@ -77,7 +81,10 @@ wait_port "$port"
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
 echo "== preparing: ${SIZE_MB} MiB object in s3://$bucket on s3rver"
 head -c $((SIZE_MB * 1024 * 1024)) /dev/urandom >"$work/big.bin"
-expected=$(sha256sum "$work/big.bin" | cut -d' ' -f1)
+# OpenSSL's SHA-256 uses the CPU's SHA extensions (~1.5 GB/s here); coreutils' sha256sum does not (~350 MB/s), and
+# would be the slowest part of every read: eight of them at once took the machine's two cores by themselves.
+sha256() { openssl dgst -sha256 -r | cut -d' ' -f1; }
+expected=$(sha256 <"$work/big.bin")
 python3 - "http://127.0.0.1:$port" "$bucket" "$work/big.bin" <<'PY'
 import sys, boto3
 from boto3.s3.transfer import TransferConfig
@@ -147,7 +154,7 @@ wait_ready() {
 read_object() {
   local name="$1" start end got
   start=$(date +%s.%N)
-  got=$(curl -sf "http://127.0.0.1:$(cat "$work/$name.s3")/$bucket/big.bin" | sha256sum | cut -d' ' -f1)
+  got=$(curl -sf "http://127.0.0.1:$(cat "$work/$name.s3")/$bucket/big.bin" | sha256)
   end=$(date +%s.%N)
   [[ "$got" == "$expected" ]] || { echo "sidecar $name served wrong bytes ($got)" >&2; tail -20 "$work/$name.log" >&2; return 1; }
   echo "$end - $start" | bc -l
@@ -175,42 +182,58 @@ concurrent() {
 
 size=$((SIZE_MB * 1024 * 1024))
 run_id=$RANDOM
+solo_time=; solo_bytes=; solotier_time=; solotier_bytes=; solotier_misses=-
+none_time=; none_bytes=; tier_time=; tier_bytes=; ninth_time=; ninth_bytes=; ninth_hits=-
+dropped=-; waits=-; errors=-; timeouts=-
 
-echo "== 1. one sidecar, no tier, cold read alone"
-start_sidecar solo ""; wait_ready solo
-before=$(proxy_bytes); solo_time=$(read_object solo); solo_bytes=$(( $(proxy_bytes) - before ))
-stop_sidecars
+if step 1; then
+  echo "== 1. one sidecar, no tier, cold read alone"
+  start_sidecar solo ""; wait_ready solo
+  before=$(proxy_bytes); solo_time=$(read_object solo); solo_bytes=$(( $(proxy_bytes) - before ))
+  stop_sidecars
+fi
 
-echo "== 2. one sidecar, empty tier (every block misses), cold read alone"
-start_sidecar solotier "miss-$run_id/"; wait_ready solotier
-before=$(proxy_bytes); solotier_time=$(read_object solotier); solotier_bytes=$(( $(proxy_bytes) - before ))
-solotier_misses=$(metric solotier fluid_sidecar_shared_tier_misses_total)
-stop_sidecars
+if step 2; then
+  echo "== 2. one sidecar, empty tier (every block misses), cold read alone"
+  start_sidecar solotier "miss-$run_id/"; wait_ready solotier
+  before=$(proxy_bytes); solotier_time=$(read_object solotier); solotier_bytes=$(( $(proxy_bytes) - before ))
+  solotier_misses=$(metric solotier fluid_sidecar_shared_tier_misses_total)
+  stop_sidecars
+fi
 
-echo "== 3. $READERS sidecars at once, no tier"
-concurrent none ""; none_time=$wall; none_bytes=$remote_bytes
-stop_sidecars
+if step 3; then
+  echo "== 3. $READERS sidecars at once, no tier"
+  concurrent none ""; none_time=$wall; none_bytes=$remote_bytes
+  stop_sidecars
+fi
 
-echo "== 4. $READERS sidecars at once, one $ENGINE tier"
-concurrent tier "run-$run_id/"; tier_time=$wall; tier_bytes=$remote_bytes
-wait_writes $(for i in $(seq "$READERS"); do echo "tier$i"; done)
-dropped=0; waits=0; errors=0; timeouts=0
-for i in $(seq "$READERS"); do
-  dropped=$((dropped + $(metric "tier$i" fluid_sidecar_shared_tier_dropped_writes_total)))
-  waits=$((waits + $(metric "tier$i" fluid_sidecar_shared_tier_lease_waits_total)))
-  errors=$((errors + $(metric "tier$i" fluid_sidecar_shared_tier_errors_total)))
-  timeouts=$((timeouts + $(metric "tier$i" fluid_sidecar_shared_tier_timeouts_total)))
-done
-stop_sidecars
+if step 4; then
+  echo "== 4. $READERS sidecars at once, one $ENGINE tier"
+  concurrent tier "run-$run_id/"; tier_time=$wall; tier_bytes=$remote_bytes
+  wait_writes $(for i in $(seq "$READERS"); do echo "tier$i"; done)
+  dropped=0; waits=0; errors=0; timeouts=0
+  for i in $(seq "$READERS"); do
+    dropped=$((dropped + $(metric "tier$i" fluid_sidecar_shared_tier_dropped_writes_total)))
+    waits=$((waits + $(metric "tier$i" fluid_sidecar_shared_tier_lease_waits_total)))
+    errors=$((errors + $(metric "tier$i" fluid_sidecar_shared_tier_errors_total)))
+    timeouts=$((timeouts + $(metric "tier$i" fluid_sidecar_shared_tier_timeouts_total)))
+    # Each reader's own tier counters and time, for a run kept with KEEP=1.
+    curl -s "http://127.0.0.1:$(cat "$work/tier$i.admin")/metrics" >"$work/tier$i.metrics" || true
+  done
+  stop_sidecars
+fi
 
-echo "== 5. a further sidecar afterwards, same tier"
-start_sidecar ninth "run-$run_id/"; wait_ready ninth
-before=$(proxy_bytes); ninth_time=$(read_object ninth); ninth_bytes=$(( $(proxy_bytes) - before ))
-ninth_hits=$(metric ninth fluid_sidecar_shared_tier_hits_total)
-stop_sidecars
+if step 5; then
+  echo "== 5. a further sidecar afterwards, same tier"
+  start_sidecar ninth "run-$run_id/"; wait_ready ninth
+  before=$(proxy_bytes); ninth_time=$(read_object ninth); ninth_bytes=$(( $(proxy_bytes) - before ))
+  ninth_hits=$(metric ninth fluid_sidecar_shared_tier_hits_total)
+  stop_sidecars
+fi
 
-echo "== 6. tier round trip of a miss (GET of an absent block + SET NX PX of its lease), median of 2000"
-python3 - "$tier_port" <<'PY'
+if step 6; then
+  echo "== 6. tier round trip of a miss (GET of an absent block + SET NX PX of its lease), median of 2000"
+  python3 - "$tier_port" <<'PY'
 import socket, statistics, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -226,19 +249,23 @@ for i in range(2000):
 samples.sort()
 print(f"   median {statistics.median(samples)*1e3:.3f} ms, p99 {samples[int(len(samples)*0.99)]*1e3:.3f} ms per block")
 PY
+fi
 
-mib() { echo "scale=1; $1 / 1048576" | bc -l; }
-rate() { echo "scale=0; $SIZE_MB / $1" | bc -l; }
+# ratio A B SCALE: A / B, or "-" when either figure was not measured in this run.
+ratio() { if [[ -n "$1" && -n "$2" ]]; then echo "scale=${3:-2}; $1 / $2" | bc -l; else echo "-"; fi; }
+mib() { if [[ -n "$1" ]]; then echo "scale=1; $1 / 1048576" | bc -l; else echo "-"; fi; }
+rate() { if [[ -n "$1" ]]; then echo "scale=0; $SIZE_MB / $1" | bc -l; else echo "-"; fi; }
+row() { printf '%-44s %10s %14s %10s\n' "$1" "${2:--}" "$(mib "$3")" "$(ratio "$3" "$size")"; }
 echo
 echo "== results: ${SIZE_MB} MiB object, $READERS readers, load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-44s %10s %14s %10s\n' "" "wall s" "remote MiB" "x object"
-printf '%-44s %10.2f %14s %10.2f\n' "one sidecar alone, no tier" "$solo_time" "$(mib "$solo_bytes")" "$(echo "$solo_bytes / $size" | bc -l)"
-printf '%-44s %10.2f %14s %10.2f\n' "one sidecar alone, empty tier (all misses)" "$solotier_time" "$(mib "$solotier_bytes")" "$(echo "$solotier_bytes / $size" | bc -l)"
-printf '%-44s %10.2f %14s %10.2f\n' "$READERS sidecars at once, no tier" "$none_time" "$(mib "$none_bytes")" "$(echo "$none_bytes / $size" | bc -l)"
-printf '%-44s %10.2f %14s %10.2f\n' "$READERS sidecars at once, $ENGINE tier" "$tier_time" "$(mib "$tier_bytes")" "$(echo "$tier_bytes / $size" | bc -l)"
-printf '%-44s %10.2f %14s %10.2f\n' "a further sidecar afterwards, $ENGINE tier" "$ninth_time" "$(mib "$ninth_bytes")" "$(echo "$ninth_bytes / $size" | bc -l)"
+row "one sidecar alone, no tier" "$solo_time" "$solo_bytes"
+row "one sidecar alone, empty tier (all misses)" "$solotier_time" "$solotier_bytes"
+row "$READERS sidecars at once, no tier" "$none_time" "$none_bytes"
+row "$READERS sidecars at once, $ENGINE tier" "$tier_time" "$tier_bytes"
+row "a further sidecar afterwards, $ENGINE tier" "$ninth_time" "$ninth_bytes"
 echo
-echo "remote bytes, $READERS at once: tier $(echo "scale=2; $tier_bytes / $size" | bc -l)x the object vs no tier $(echo "scale=2; $none_bytes / $size" | bc -l)x   (target <= 1.1x vs ~${READERS}x)"
-echo "wall, $READERS at once vs one alone: tier $(echo "scale=2; $tier_time / $solo_time" | bc -l)x, no tier $(echo "scale=2; $none_time / $solo_time" | bc -l)x   (target with tier <= 1.5x)"
-echo "further sidecar from the tier: $(rate "$ninth_time") MiB/s vs remote-paced $(rate "$solo_time") MiB/s = $(echo "scale=2; $solo_time / $ninth_time" | bc -l)x   (target >= 3x); tier hits $ninth_hits blocks"
-echo "empty tier vs none, alone: $(echo "scale=2; $solotier_time / $solo_time" | bc -l)x wall ($solotier_misses tier misses); tier run: $waits lease waits, $dropped writes dropped, $errors errors ($timeouts timeouts)"
+echo "remote bytes, $READERS at once: tier $(ratio "$tier_bytes" "$size")x the object vs no tier $(ratio "$none_bytes" "$size")x   (target <= 1.1x vs ~${READERS}x)"
+echo "wall, $READERS at once vs one alone: tier $(ratio "$tier_time" "$solo_time")x, no tier $(ratio "$none_time" "$solo_time")x   (target with tier <= 1.5x)"
+echo "further sidecar from the tier: $(rate "$ninth_time") MiB/s vs remote-paced $(rate "$solo_time") MiB/s = $(ratio "$solo_time" "$ninth_time")x   (target >= 3x); tier hits $ninth_hits blocks"
+echo "empty tier vs none, alone: $(ratio "$solotier_time" "$solo_time")x wall ($solotier_misses tier misses); tier run: $waits lease waits, $dropped writes dropped, $errors errors ($timeouts timeouts)"

@@ -6,11 +6,14 @@ namespace Fluid.Serverless.Sidecar.Cache;
 /// Span fetches: claims every block of a run of adjacent blocks that is neither stored nor in flight, and fetches
 /// each maximal sub-run of claimed blocks with one request. A block is stored and its readers released the moment
 /// its last byte arrives; a failure midway fails only the blocks not yet stored. With a shared tier, each claimed block
-/// is asked of the tier first (in order, one buffer at a time); only the blocks it lacks go to the remote, as maximal
+/// is asked of the tier first (a few at once, handled in order); only the blocks it lacks go to the remote, as maximal
 /// sub-runs, and the blocks another pod is fetching (its fill lease) are waited for while ours are fetched.
 /// </summary>
 internal sealed class BlockRunFetcher
 {
+    /// <summary>Tier probes of one span in flight at once (each holds a block buffer while it runs).</summary>
+    private const int ProbesAtOnce = 4;
+
     private readonly BlockStore _store;
     private readonly BlockFlightTable _flights;
     private readonly BlockSourceFetcher _source;
@@ -125,26 +128,36 @@ internal sealed class BlockRunFetcher
         var next = 0;
         try
         {
-            for (; next < blocks.Count; next++)
+            var probes = new ValueTask<TierProbe>[ProbesAtOnce];
+            while (next < blocks.Count)
             {
-                var block = blocks[next];
-                var payload = block.Flight.AllocatePayload();
-                var probe = await tier.ProbeAsync(block.Key, payload, _source.Lifetime);
-                if (probe == TierProbe.Hit)
+                // A few probes in flight at once: a pod reading what the tier already holds is bound by the engine's
+                // round trips otherwise, one block at a time. Results are handled in block order.
+                var batch = Math.Min(ProbesAtOnce, blocks.Count - next);
+                for (var i = 0; i < batch; i++)
                 {
-                    CompleteFromTier(block, payload);
-                    continue;
+                    var block = blocks[next + i];
+                    probes[i] = tier.ProbeAsync(block.Key, block.Flight.AllocatePayload(), _source.Lifetime);
                 }
 
-                block.Flight.ReturnPayload();
-                (probe == TierProbe.Wait ? waits : remote).Add(block);
+                for (var i = 0; i < batch; i++, next++)
+                {
+                    var block = blocks[next];
+                    var probe = await probes[i];
+                    if (probe == TierProbe.Hit)
+                    {
+                        CompleteFromTier(block, block.Flight.Payload);
+                        continue;
+                    }
+
+                    block.Flight.ReturnPayload();
+                    (probe == TierProbe.Wait ? waits : remote).Add(block);
+                }
             }
 
             // Our own fetches go out before we wait on the other pods' fills, so neither delays the other.
             StartSubRuns(remote, fetchRun, fetches);
             remote.Clear();
-            // One wait that runs out ends the waiting for the whole span: the holder is not delivering (its write was
-            // dropped, or it is slower than the lease), and waiting a lease time per block would multiply that cost.
             var holderDelivers = true;
             while (waits.Count > 0)
             {
@@ -160,7 +173,19 @@ internal sealed class BlockRunFetcher
                     }
 
                     block.Flight.ReturnPayload();
+                    waits.RemoveAt(0);
+                    if (tier.TookLeaseOver(block.Key))
+                    {
+                        // The holder gave this block's lease back: fetch it now, as its new holder, and go on waiting
+                        // for the holder's other blocks.
+                        StartSubRuns([block], fetchRun, fetches);
+                        continue;
+                    }
+
+                    // The wait gave up: the holder is not delivering, and waiting on its other blocks would cost a wait each.
                     holderDelivers = false;
+                    remote.Add(block);
+                    continue;
                 }
 
                 remote.Add(block);
@@ -233,8 +258,15 @@ internal sealed class BlockRunFetcher
         try
         {
             _source.CountArrived(payload.Length);
-            _source.Tier?.Put(block.Key, payload);
-            _store.Store(block.Key, block.Path, payload.Span);
+            try
+            {
+                _store.Store(block.Key, block.Path, payload.Span);
+            }
+            finally
+            {
+                // After the store, so that a write the tier defers can read the block back from disk.
+                _source.Tier?.Put(block.Key, payload, destination => _store.TryReadInto(block.Key, block.Path, destination));
+            }
         }
         finally
         {

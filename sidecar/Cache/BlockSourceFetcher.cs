@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Fluid.Serverless.Sidecar.Sources;
 
 namespace Fluid.Serverless.Sidecar.Cache;
@@ -80,8 +81,10 @@ internal sealed class BlockSourceFetcher
         {
             var payload = flight.AllocatePayload();
             Interlocked.Increment(ref _requests);
+            var started = Stopwatch.GetTimestamp();
             await fetch(payload, _lifetime);
             CountArrived(payload.Length);
+            Tier?.ObserveRemote(payload.Length, Stopwatch.GetElapsedTime(started));
             return payload;
         }
         finally
@@ -101,7 +104,10 @@ internal sealed class BlockSourceFetcher
         try
         {
             Interlocked.Increment(ref _requests);
+            var started = Stopwatch.GetTimestamp();
+            var before = sink.Remaining;
             await fetchRun(sink, _lifetime);
+            Tier?.ObserveRemote(before - sink.Remaining, Stopwatch.GetElapsedTime(started));
             if (sink.Remaining > 0)
             {
                 throw new IOException($"the source returned with {sink.Remaining} bytes of the run still missing");

@@ -46,6 +46,9 @@ internal sealed class SharedTierLookup(ISharedBlockTier tier, int blockSize)
         return true;
     }
 
+    /// <summary>True when a wait for <paramref name="key"/> that came back empty ended with this pod taking its lease over.</summary>
+    public bool TookLeaseOver(BlockKey key) => tier.HoldsFillLease(IdOf(key));
+
     /// <summary>Probe and, when another pod holds the lease, its fill: true = <paramref name="destination"/> holds the block.</summary>
     public async ValueTask<bool> TryFillAsync(BlockKey key, Memory<byte> destination, CancellationToken cancellationToken) =>
         await ProbeAsync(key, destination, cancellationToken) switch
@@ -55,8 +58,14 @@ internal sealed class SharedTierLookup(ISharedBlockTier tier, int blockSize)
             _ => false,
         };
 
-    /// <summary>Queues a block fetched from the remote for the other pods; copies, never waits.</summary>
-    public void Put(BlockKey key, ReadOnlyMemory<byte> block) => tier.Put(IdOf(key), block);
+    /// <summary>
+    /// Queues a block fetched from the remote for the other pods; copies (or, past the copy bound, reads it back later
+    /// through <paramref name="readBack"/>), never waits.
+    /// </summary>
+    public void Put(BlockKey key, ReadOnlyMemory<byte> block, BlockReadBack? readBack = null) => tier.Put(IdOf(key), block, readBack);
+
+    /// <summary>A remote read of <paramref name="bytes"/> that took <paramref name="elapsed"/>: the pace a tier read is judged by.</summary>
+    public void ObserveRemote(long bytes, TimeSpan elapsed) => tier.ObserveRemoteRead(bytes, elapsed);
 
     /// <summary>A block this pod will not deliver (its remote fetch failed): its fill lease, if held, goes to a waiter.</summary>
     public void Abandon(BlockKey key) => tier.AbandonFillLease(IdOf(key));

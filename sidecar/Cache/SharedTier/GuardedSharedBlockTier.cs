@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Fluid.Serverless.Sidecar.Resilience;
@@ -13,12 +14,42 @@ namespace Fluid.Serverless.Sidecar.Cache.SharedTier;
 /// breaker skips the tier at once), writes wait in a bounded queue off the reader's path and are dropped when it is
 /// full, and no engine exception reaches a reader: failures are misses, counted. A fill lease this pod cannot honour
 /// (its fetch failed, or the write was dropped or failed) is given back, so a waiting pod takes it over at its next
-/// poll instead of waiting out the lease time.
+/// poll instead of waiting out the lease time. A lease this pod is still filling is renewed every third of the lease
+/// time, so a holder slowed down by its remote or its node keeps its waiters waiting instead of sending them all to
+/// the remote; a holder that dies stops renewing, and its lease expires within one lease time.
 /// </summary>
 internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncDisposable
 {
     private static readonly TimeSpan FirstPoll = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan LongestPoll = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// How many lease times a pod waits for a fill, and a holder renews its lease, at most: a fetch that takes longer is
+    /// stuck (the remote's own timeouts end a slow one sooner), and its waiters fetch the block themselves.
+    /// </summary>
+    internal const int LongestFillInLeases = 6;
+
+    /// <summary>
+    /// The slowest transfer of a block value that still counts as the engine working (16 MiB/s: a 4 MiB block adds
+    /// 250 ms to <c>timeoutMilliseconds</c>). A loaded engine moving blocks slowly is not failing; a call that is slower
+    /// than this is, and goes to the breaker.
+    /// </summary>
+    private const long SlowestTransferBytesPerSecond = 16L * 1024 * 1024;
+
+    /// <summary>
+    /// Block reads this pod has at the engine at once. More would only queue behind each other on the connection, where
+    /// the wait would count against each read's timeout and make a busy tier look like a failing one; here they queue
+    /// before their clock starts.
+    /// </summary>
+    private const int ReadsInFlight = 4;
+
+    private static readonly ResiliencePropertyKey<TimeSpan> CallTimeout = new("fluid.shared-tier.timeout");
+
+    private readonly SemaphoreSlim readSlots = new(ReadsInFlight);
+
+    /// <summary>Recent remote reads, in seconds per byte (a moving average; 0 until the first): see <see cref="ObserveRemoteRead"/>.</summary>
+    private double remoteSecondsPerByte;
+    private int disposed;
 
     private readonly ISharedTierStore store;
     private readonly SharedTierOptions options;
@@ -29,6 +60,8 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
     private readonly Channel<PendingWrite> writes = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleWriter = false });
     private readonly Task[] writers;
     private readonly byte[] leaseOwner = Guid.NewGuid().ToByteArray();
+    private readonly CancellationTokenSource stopping = new();
+    private readonly Task renewals;
 
     /// <summary>Fill leases this pod holds and has not written or given back yet: lease key → when it was taken.</summary>
     private readonly ConcurrentDictionary<string, long> heldLeases = new(StringComparer.Ordinal);
@@ -51,14 +84,23 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
         SourcePipelineFactory.WithBreakerSettings(breaker, "shared-tier", options.Breaker, logger, static outcome => outcome.Exception?.Message);
         pipeline = new ResiliencePipelineBuilder { Name = "shared-tier", TimeProvider = timeProvider }
             .AddCircuitBreaker(breaker)
-            .AddTimeout(new TimeoutStrategyOptions { Timeout = options.Timeout })
+            .AddTimeout(new TimeoutStrategyOptions
+            {
+                TimeoutGenerator = static args => ValueTask.FromResult(args.Context.Properties.GetValue(CallTimeout, TimeSpan.Zero)),
+            })
             .Build();
         writers = new Task[Math.Max(1, options.WriterConcurrency)];
         for (var i = 0; i < writers.Length; i++)
         {
             writers[i] = Task.Run(WriteLoopAsync);
         }
+
+        // The timer starts now, with the tier, so the first renewal is due a third of a lease after any lease this pod takes.
+        renewals = RenewLoopAsync(new PeriodicTimer(options.Lease / 3, timeProvider));
     }
+
+    /// <summary>The longest a fill is waited for, and a lease renewed.</summary>
+    private TimeSpan LongestFill => options.Lease * LongestFillInLeases;
 
     public SharedTierMetrics Metrics { get; } = new();
 
@@ -80,40 +122,51 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
         return found == ReadOutcome.Hit;
     }
 
-    public void Put(SharedBlockId id, ReadOnlyMemory<byte> block)
+    public void Put(SharedBlockId id, ReadOnlyMemory<byte> block, BlockReadBack? readBack = null)
     {
         var hash = new byte[SharedTierKeys.HashSize];
         id.Hash(hash);
         var leaseKey = SharedTierKeys.Lease(options.Prefix, hash);
-        var holdsLease = heldLeases.TryRemove(leaseKey, out _);
+        // The lease stays held (and renewed) until the write lands: other pods wait on it, not on the queue.
+        var holdsLease = heldLeases.ContainsKey(leaseKey);
 
         // Nothing to write to: a client still connecting, an engine that went away, or a breaker that is open. Waiters
         // for a lease we hold find the tier failing too and stop waiting at once.
         if (!store.IsConnected || BreakerState == SharedTierBreakerState.Open)
         {
+            heldLeases.TryRemove(leaseKey, out _);
             Metrics.Dropped();
             return;
         }
 
-        // The queue bound keeps memory in check (a remote faster than the tier would otherwise queue whole objects). A
-        // leased block dropped here gives its lease back, so a waiting pod takes it over at its next poll instead of
-        // waiting out the lease time.
+        var key = SharedTierKeys.Block(options.Prefix, hash);
+        // The bound on queued copies keeps memory in check (a remote faster than the tier would otherwise queue whole
+        // objects). Past it, a block other pods wait for is queued without its bytes and read back from this pod's
+        // disk when a writer is free: dropping it would send every waiter to the remote. Only a block without a lease,
+        // or one that cannot be read back, is dropped, and a dropped leased block gives its lease back so a waiting pod
+        // takes it over at its next poll.
         if (!Metrics.TryReserveWrite(options.MaxPendingWrites))
         {
+            if (holdsLease && readBack is not null && options.MaxPendingWrites > 0 && writes.Writer.TryWrite(new PendingWrite(key, hash, null, block.Length, leaseKey, readBack)))
+            {
+                Metrics.Deferred();
+                return;
+            }
+
+            Metrics.Dropped();
             if (holdsLease)
             {
-                _ = ReleaseLeaseAsync(leaseKey);
+                LetGo(leaseKey);
             }
 
             return;
         }
 
-        var length = SharedBlockValue.ValueLength(block.Length);
         // Exactly the value's size, not a pooled array: the shared pool rounds a block plus its header up to the next
         // power of two (8 MiB for a 4 MiB block), which doubled the memory of a full write queue.
-        var buffer = GC.AllocateUninitializedArray<byte>(length);
+        var buffer = GC.AllocateUninitializedArray<byte>(SharedBlockValue.ValueLength(block.Length));
         SharedBlockValue.Write(buffer, hash, block.Span);
-        if (!writes.Writer.TryWrite(new PendingWrite(SharedTierKeys.Block(options.Prefix, hash), buffer, length, block.Length, holdsLease ? leaseKey : null)))
+        if (!writes.Writer.TryWrite(new PendingWrite(key, hash, buffer, block.Length, holdsLease ? leaseKey : null, null)))
         {
             // Only after disposal.
             Metrics.WriteDone();
@@ -121,15 +174,27 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
         }
     }
 
-    public void AbandonFillLease(SharedBlockId id)
+    /// <summary>Stops renewing a lease this pod will not fill and gives it back at the engine.</summary>
+    private void LetGo(string leaseKey)
     {
-        var hash = new byte[SharedTierKeys.HashSize];
-        id.Hash(hash);
-        var leaseKey = SharedTierKeys.Lease(options.Prefix, hash);
         if (heldLeases.TryRemove(leaseKey, out _))
         {
             _ = ReleaseLeaseAsync(leaseKey);
         }
+    }
+
+    public void AbandonFillLease(SharedBlockId id)
+    {
+        var hash = new byte[SharedTierKeys.HashSize];
+        id.Hash(hash);
+        LetGo(SharedTierKeys.Lease(options.Prefix, hash));
+    }
+
+    public bool HoldsFillLease(SharedBlockId id)
+    {
+        var hash = new byte[SharedTierKeys.HashSize];
+        id.Hash(hash);
+        return heldLeases.ContainsKey(SharedTierKeys.Lease(options.Prefix, hash));
     }
 
     public async ValueTask<FillLease> TryAcquireFillLeaseAsync(SharedBlockId id, CancellationToken cancellationToken)
@@ -139,43 +204,83 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
         return await TryTakeLeaseAsync(SharedTierKeys.Lease(options.Prefix, hash), cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// One <c>SET NX</c> of the lease. A call that fails while the breaker is closed (a timeout under load) is reported
+    /// as held elsewhere, not as unavailable: the caller then waits, and its takeover attempts find the lease if the
+    /// create landed after all (the store's create is idempotent for its owner), instead of every pod whose call was
+    /// slow fetching the block from the remote.
+    /// </summary>
     private async ValueTask<FillLease> TryTakeLeaseAsync(string leaseKey, CancellationToken cancellationToken)
     {
+        var failed = false;
         var created = await GuardAsync(
             async token => await store.TryCreateAsync(leaseKey, leaseOwner, options.Lease, token).ConfigureAwait(false),
             (bool?)null,
-            cancellationToken).ConfigureAwait(false);
-        if (created == true)
+            options.Timeout,
+            cancellationToken,
+            () => failed = true).ConfigureAwait(false);
+        switch (created)
         {
-            ForgetExpiredLeases();
-            heldLeases[leaseKey] = timeProvider.GetTimestamp();
+            case true:
+                heldLeases[leaseKey] = timeProvider.GetTimestamp();
+                return FillLease.Acquired;
+            case false:
+                return FillLease.HeldElsewhere;
+            default:
+                return failed && BreakerState != SharedTierBreakerState.Open ? FillLease.HeldElsewhere : FillLease.Unavailable;
         }
-
-        return created switch
-        {
-            true => FillLease.Acquired,
-            false => FillLease.HeldElsewhere,
-            null => FillLease.Unavailable,
-        };
     }
 
     /// <summary>
-    /// A lease neither written nor given back (a fetch whose caller went away) has expired at the engine by now; drop it
-    /// here too so the table stays as small as the fetches in flight.
+    /// Every third of the lease time, pushes out the expiry of each lease whose fill is still in flight. A lease held
+    /// longer than <see cref="LongestFill"/> (a fetch whose caller went away without a word) is let go, so the table
+    /// stays as small as the fetches in flight; a renewal the engine refuses (the lease expired and changed hands, or an
+    /// engine that cannot renew) is let go too.
     /// </summary>
-    private void ForgetExpiredLeases()
+    private async Task RenewLoopAsync(PeriodicTimer timer)
     {
-        if (heldLeases.Count < 256)
+        using var ticks = timer;
+        try
         {
-            return;
-        }
-
-        foreach (var (key, taken) in heldLeases)
-        {
-            if (timeProvider.GetElapsedTime(taken) > options.Lease)
+            while (await timer.WaitForNextTickAsync(stopping.Token).ConfigureAwait(false))
             {
-                heldLeases.TryRemove(key, out _);
+                var renewing = new List<Task>();
+                foreach (var (key, taken) in heldLeases)
+                {
+                    if (timeProvider.GetElapsedTime(taken) > LongestFill)
+                    {
+                        heldLeases.TryRemove(key, out _);
+                    }
+                    else
+                    {
+                        renewing.Add(RenewAsync(key));
+                    }
+                }
+
+                await Task.WhenAll(renewing).ConfigureAwait(false);
             }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task RenewAsync(string leaseKey)
+    {
+        var renewed = await GuardAsync<bool?>(
+            async token => await store.TryExtendAsync(leaseKey, leaseOwner, options.Lease, token).ConfigureAwait(false),
+            (bool?)null,
+            // Off every reader's path, and the next renewal is not due before a third of the lease: a slow one may take
+            // that long rather than count as a failure and let the lease lapse under load.
+            TimeSpan.FromTicks(Math.Max(options.Timeout.Ticks, (options.Lease / 3).Ticks)),
+            stopping.Token).ConfigureAwait(false);
+        if (renewed == false)
+        {
+            heldLeases.TryRemove(leaseKey, out _);
+        }
+        else if (renewed == true)
+        {
+            Metrics.LeaseRenewed();
         }
     }
 
@@ -188,6 +293,7 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
                 return true;
             },
             false,
+            options.Timeout,
             CancellationToken.None).ConfigureAwait(false);
     }
 
@@ -204,15 +310,16 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
         {
             var found = await TryReadAsync(key, hash, destination, cancellationToken).ConfigureAwait(false);
             var waited = timeProvider.GetElapsedTime(started);
-            if (found is ReadOutcome.Hit or ReadOutcome.Failed || waited + pause > options.Lease)
+            // An open breaker ends the wait at once: the holder's fill would not reach us either. One slow poll does not:
+            // under load the holder's fill may still arrive, and a waiter that gives up costs the remote a second fetch.
+            if (found == ReadOutcome.Hit || (found == ReadOutcome.Failed && BreakerState == SharedTierBreakerState.Open) || waited + pause > LongestFill)
             {
-                // A failing tier ends the wait at once: the holder's fill would not reach us either.
                 Count(found, destination.Length);
                 return found == ReadOutcome.Hit;
             }
 
-            // The holder gave its lease back (its fetch or write failed) or it expired: the first waiter to take it
-            // over fetches the block for everyone, and the others go on waiting for that fill.
+            // The holder gave its lease back (its fetch or write failed) or stopped renewing it (it died): the first
+            // waiter to take it over fetches the block for everyone, and the others go on waiting for that fill.
             if (await TryTakeLeaseAsync(leaseKey, cancellationToken).ConfigureAwait(false) == FillLease.Acquired)
             {
                 Count(found, destination.Length);
@@ -226,6 +333,15 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
 
     public async ValueTask DisposeAsync()
     {
+        // The container disposes the tier once per service it is registered as.
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await stopping.CancelAsync().ConfigureAwait(false);
+        await renewals.ConfigureAwait(false);
+        stopping.Dispose();
         writes.Writer.TryComplete();
         try
         {
@@ -254,11 +370,22 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
     private async ValueTask<ReadOutcome> TryReadAsync(string key, byte[] hash, Memory<byte> destination, CancellationToken cancellationToken)
     {
         var failed = false;
-        var value = await GuardAsync(
-            async token => await store.GetAsync(key, SharedBlockValue.ValueLength(destination.Length), token).ConfigureAwait(false),
-            null,
-            cancellationToken,
-            () => failed = true).ConfigureAwait(false);
+        IMemoryOwner<byte>? value;
+        await readSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            value = await GuardAsync(
+                async token => await store.GetAsync(key, SharedBlockValue.ValueLength(destination.Length), token).ConfigureAwait(false),
+                null,
+                TransferTimeout(destination.Length),
+                cancellationToken,
+                () => failed = true).ConfigureAwait(false);
+        }
+        finally
+        {
+            readSlots.Release();
+        }
+
         if (value is null)
         {
             return failed ? ReadOutcome.Failed : ReadOutcome.Absent;
@@ -278,12 +405,44 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
         }
     }
 
-    /// <summary>Runs one engine call under the breaker and timeout; any failure yields <paramref name="onFailure"/>.</summary>
-    private async ValueTask<T> GuardAsync<T>(Func<CancellationToken, ValueTask<T>> call, T onFailure, CancellationToken cancellationToken, Action? failed = null)
+    /// <summary>
+    /// A read of a value up to <paramref name="bytes"/> long: the call's own time plus its transfer at the slowest rate
+    /// still working, or as long as the remote would take for it right now when that is longer.
+    /// </summary>
+    private TimeSpan TransferTimeout(int bytes)
     {
+        var working = options.Timeout.TotalSeconds + (double)bytes / SlowestTransferBytesPerSecond;
+        var remote = bytes * Volatile.Read(ref remoteSecondsPerByte);
+        return TimeSpan.FromSeconds(Math.Max(working, remote));
+    }
+
+    public void ObserveRemoteRead(long bytes, TimeSpan elapsed)
+    {
+        if (bytes <= 0)
+        {
+            return;
+        }
+
+        // A moving average over about the last eight reads; a lost update between racing readers costs one sample.
+        var sample = elapsed.TotalSeconds / bytes;
+        var previous = Volatile.Read(ref remoteSecondsPerByte);
+        Volatile.Write(ref remoteSecondsPerByte, previous == 0 ? sample : previous + ((sample - previous) / 8));
+    }
+
+    /// <summary>
+    /// A write is off every reader's path, and the waiters for its block are better served by a slow write than by a
+    /// dropped one (each would fetch the block from the remote): it may take up to a lease time, at least a transfer.
+    /// </summary>
+    private TimeSpan WriteTimeout(int bytes) => TimeSpan.FromTicks(Math.Max(options.Lease.Ticks, TransferTimeout(bytes).Ticks));
+
+    /// <summary>Runs one engine call under the breaker and <paramref name="timeout"/>; any failure yields <paramref name="onFailure"/>.</summary>
+    private async ValueTask<T> GuardAsync<T>(Func<CancellationToken, ValueTask<T>> call, T onFailure, TimeSpan timeout, CancellationToken cancellationToken, Action? failed = null)
+    {
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        context.Properties.Set(CallTimeout, timeout);
         try
         {
-            return await pipeline.ExecuteAsync(call, cancellationToken).ConfigureAwait(false);
+            return await pipeline.ExecuteAsync(static (context, call) => call(context.CancellationToken), context, call).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -308,6 +467,10 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
             failed?.Invoke();
             return onFailure;
         }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
     }
 
     private async Task WriteLoopAsync()
@@ -316,32 +479,60 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
         {
             try
             {
-                var written = await GuardAsync(
+                var value = write.Value ?? ReadBack(write);
+                var written = value is not null && await GuardAsync(
                     async token =>
                     {
-                        await store.SetAsync(write.Key, write.Buffer.AsMemory(0, write.Length), token).ConfigureAwait(false);
+                        await store.SetAsync(write.Key, value, token).ConfigureAwait(false);
                         return true;
                     },
                     false,
+                    WriteTimeout(write.PayloadLength),
                     CancellationToken.None).ConfigureAwait(false);
                 if (written)
                 {
                     Metrics.Filled(write.PayloadLength);
+                    if (write.LeaseKey is not null)
+                    {
+                        // Filled: the waiters find the block at their next poll, and the lease runs out on its own.
+                        heldLeases.TryRemove(write.LeaseKey, out _);
+                    }
                 }
                 else
                 {
                     Metrics.Dropped();
                     if (write.LeaseKey is not null)
                     {
-                        await ReleaseLeaseAsync(write.LeaseKey).ConfigureAwait(false);
+                        LetGo(write.LeaseKey);
                     }
                 }
             }
             finally
             {
-                Metrics.WriteDone();
+                if (write.Value is not null)
+                {
+                    Metrics.WriteDone();
+                }
+                else
+                {
+                    Metrics.DeferredDone();
+                }
             }
         }
+    }
+
+    /// <summary>A deferred write's value, read back from this pod's disk; null when the block is no longer there.</summary>
+    private static byte[]? ReadBack(PendingWrite write)
+    {
+        var value = GC.AllocateUninitializedArray<byte>(SharedBlockValue.ValueLength(write.PayloadLength));
+        var payload = value.AsSpan(SharedBlockValue.HeaderSize);
+        if (!write.ReadBack!(payload))
+        {
+            return null;
+        }
+
+        SharedBlockValue.Write(value, write.Hash, payload);
+        return value;
     }
 
     private enum ReadOutcome
@@ -351,8 +542,12 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
         Failed,
     }
 
-    /// <summary>A queued block; <paramref name="LeaseKey"/> is the fill lease this pod holds for it, given back if the write fails.</summary>
-    private readonly record struct PendingWrite(string Key, byte[] Buffer, int Length, int PayloadLength, string? LeaseKey);
+    /// <summary>
+    /// A queued block: its <paramref name="Value"/> (header and payload), or null for a deferred write whose payload
+    /// <paramref name="ReadBack"/> reads from disk when a writer takes it. <paramref name="LeaseKey"/> is the fill lease
+    /// this pod holds for it, renewed until the write lands and given back if it fails.
+    /// </summary>
+    private readonly record struct PendingWrite(string Key, byte[] Hash, byte[]? Value, int PayloadLength, string? LeaseKey, BlockReadBack? ReadBack);
 
     [LoggerMessage(EventId = EventIds.SharedTierCorruptValue, Level = LogLevel.Warning, Message = "Shared tier: value under {Key} failed its header check (magic, length, CRC32C or identity); treated as a miss and overwritten by the next fill")]
     private static partial void LogCorrupt(ILogger logger, string key);

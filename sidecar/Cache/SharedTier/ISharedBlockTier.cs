@@ -15,11 +15,13 @@ internal interface ISharedBlockTier
 
     /// <summary>
     /// Queues the block for writing to the tier and returns at once (write-around, off the reader's critical path). The
-    /// bytes are copied before this returns, so the caller may reuse <paramref name="block"/>. Dropped and counted when
-    /// <c>maxPendingWrites</c> blocks are already queued, the engine is not connected or the breaker is open. When this
-    /// pod holds the block's fill lease and the write is dropped or fails, the lease is given back for a waiter.
+    /// bytes are copied before this returns, so the caller may reuse <paramref name="block"/>. Past
+    /// <c>maxPendingWrites</c> queued copies, a block whose fill lease this pod holds is queued without its bytes when
+    /// <paramref name="readBack"/> can read it again later (from the local disk); any other block is dropped and
+    /// counted, as are all blocks while the engine is not connected or the breaker is open. When this pod holds the
+    /// block's fill lease and the write is dropped or fails, the lease is given back for a waiter.
     /// </summary>
-    void Put(SharedBlockId id, ReadOnlyMemory<byte> block);
+    void Put(SharedBlockId id, ReadOnlyMemory<byte> block, BlockReadBack? readBack = null);
 
     /// <summary>
     /// Gives back the fill lease of a block this pod will not write (its remote fetch failed), so a waiting pod takes
@@ -42,9 +44,26 @@ internal interface ISharedBlockTier
     /// </summary>
     ValueTask<bool> WaitForFillAsync(SharedBlockId id, Memory<byte> destination, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// True while this pod holds the block's fill lease: after a <see cref="WaitForFillAsync"/> that returned false, it
+    /// tells a takeover (the holder gave the lease back; fetch this block and keep waiting for its others) from a wait
+    /// that gave up (the holder is not delivering).
+    /// </summary>
+    bool HoldsFillLease(SharedBlockId id);
+
+    /// <summary>
+    /// A read from the remote of <paramref name="bytes"/> that took <paramref name="elapsed"/>. The tier is slow when it
+    /// is slower than the remote: a block read from it may take as long as the remote takes for a block before it
+    /// counts as failing, so a tier that is merely as loaded as everything else is not skipped for the remote.
+    /// </summary>
+    void ObserveRemoteRead(long bytes, TimeSpan elapsed);
+
     /// <summary>For /status and /metrics.</summary>
     SharedTierStatus GetStatus();
 }
+
+/// <summary>Reads a block's payload again into <paramref name="destination"/> (its exact length); false when it is gone.</summary>
+internal delegate bool BlockReadBack(Span<byte> destination);
 
 internal enum FillLease
 {

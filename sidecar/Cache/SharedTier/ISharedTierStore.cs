@@ -22,8 +22,9 @@ internal interface ISharedTierStore : IAsyncDisposable
     Task SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Creates <paramref name="key"/> only when absent, expiring after <paramref name="lifetime"/>: true = created, false
-    /// = it exists, null = the engine cannot do conditional creates.
+    /// Creates <paramref name="key"/> only when absent, expiring after <paramref name="lifetime"/>: true = created (or
+    /// it already holds <paramref name="value"/>: a create that timed out and is tried again finds its own lease), false
+    /// = another value exists, null = the engine cannot do conditional creates.
     /// </summary>
     Task<bool?> TryCreateAsync(string key, ReadOnlyMemory<byte> value, TimeSpan lifetime, CancellationToken cancellationToken);
 
@@ -32,4 +33,11 @@ internal interface ISharedTierStore : IAsyncDisposable
     /// Best effort: an engine that cannot tell lets the key expire instead.
     /// </summary>
     Task DeleteIfValueAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Pushes the expiry of <paramref name="key"/> to <paramref name="lifetime"/> from now when it still holds
+    /// <paramref name="value"/> (a lease renewed by its holder while its fetch is in flight): true = renewed, false =
+    /// the key is gone or another pod's, or the engine cannot renew (then the lease ends when it expires).
+    /// </summary>
+    Task<bool> TryExtendAsync(string key, ReadOnlyMemory<byte> value, TimeSpan lifetime, CancellationToken cancellationToken);
 }

@@ -9,10 +9,16 @@ namespace Fluid.Serverless.Sidecar.Cache.SharedTier;
 /// ElastiCache. The client follows cluster topology itself (CLUSTER SLOTS/NODES, MOVED and ASK redirections, CRC16
 /// slots) and pipelines every command over one connection per node. It connects in the background: an engine that is
 /// down at start delays nothing, and calls before the first connection are misses.
+/// Three clients, three connections per node: block reads, block writes (megabytes each) and lease commands (bytes
+/// each) each have their own. On one pipelined connection every command queues behind the blocks ahead of it, so under
+/// load the small calls that decide who fetches a block, and the reads a reader waits for, time out behind writes no
+/// one waits for.
 /// </summary>
 internal sealed partial class RedisTierStore : ISharedTierStore
 {
-    private readonly Task<ConnectionMultiplexer> connecting;
+    private readonly Task<ConnectionMultiplexer> reads;
+    private readonly Task<ConnectionMultiplexer> writes;
+    private readonly Task<ConnectionMultiplexer> control;
     private readonly ILogger logger;
 
     public RedisTierStore(ConfigurationOptions options, ILogger logger)
@@ -22,18 +28,26 @@ internal sealed partial class RedisTierStore : ISharedTierStore
         // Never abort: the client keeps reconnecting in the background, whatever state the engine is in at start.
         options.AbortOnConnectFail = false;
         options.ClientName ??= "fluid-sidecar";
-        connecting = Task.Run(async () =>
-        {
-            var connection = await ConnectionMultiplexer.ConnectAsync(options).ConfigureAwait(false);
-            connection.ConnectionFailed += (_, e) => LogConnectionFailed(this.logger, e.EndPoint?.ToString(), e.FailureType.ToString());
-            connection.ConnectionRestored += (_, e) => LogConnectionRestored(this.logger, e.EndPoint?.ToString());
-            return connection;
-        });
+        reads = ConnectInBackground(options, "-reads");
+        writes = ConnectInBackground(options, "-writes");
+        control = ConnectInBackground(options, "-leases");
     }
+
+    private Task<ConnectionMultiplexer> ConnectInBackground(ConfigurationOptions shared, string role) => Task.Run(async () =>
+    {
+        var options = shared.Clone();
+        options.ClientName = shared.ClientName + role;
+        var connection = await ConnectionMultiplexer.ConnectAsync(options).ConfigureAwait(false);
+        connection.ConnectionFailed += (_, e) => LogConnectionFailed(logger, e.EndPoint?.ToString(), e.FailureType.ToString());
+        connection.ConnectionRestored += (_, e) => LogConnectionRestored(logger, e.EndPoint?.ToString());
+        return connection;
+    });
 
     public string Engine => "redis";
 
-    public bool IsConnected => connecting.IsCompletedSuccessfully && connecting.Result.IsConnected;
+    public bool IsConnected => IsUp(reads) && IsUp(writes) && IsUp(control);
+
+    private static bool IsUp(Task<ConnectionMultiplexer> connection) => connection.IsCompletedSuccessfully && connection.Result.IsConnected;
 
     /// <summary>Seed endpoints, credentials and TLS from the config; <c>user</c>/<c>password</c> come from env var values.</summary>
     public static ConfigurationOptions CreateOptions(IEnumerable<string> endpoints, string? user, string? password, bool tls, TimeSpan timeout)
@@ -64,7 +78,7 @@ internal sealed partial class RedisTierStore : ISharedTierStore
 
     public async Task<IMemoryOwner<byte>?> GetAsync(string key, int maxLength, CancellationToken cancellationToken)
     {
-        var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        var database = await DatabaseAsync(reads, cancellationToken).ConfigureAwait(false);
         if (database is null)
         {
             return null;
@@ -82,25 +96,31 @@ internal sealed partial class RedisTierStore : ISharedTierStore
 
     public async Task SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
     {
-        var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false) ?? throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "not connected yet");
+        var database = await DatabaseAsync(writes, cancellationToken).ConfigureAwait(false) ?? throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "not connected yet");
         await database.StringSetAsync(key, value).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<bool?> TryCreateAsync(string key, ReadOnlyMemory<byte> value, TimeSpan lifetime, CancellationToken cancellationToken)
     {
-        var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        var database = await DatabaseAsync(control, cancellationToken).ConfigureAwait(false);
         if (database is null)
         {
             return null;
         }
 
         // SET key value NX PX lifetime: atomic on the key's node, so exactly one pod of the cluster wins.
-        return await database.StringSetAsync(key, value, lifetime, When.NotExists).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (await database.StringSetAsync(key, value, lifetime, When.NotExists).WaitAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return true;
+        }
+
+        var current = await database.StringGetAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return current.HasValue && ((ReadOnlyMemory<byte>)current).Span.SequenceEqual(value.Span);
     }
 
     public async Task DeleteIfValueAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
     {
-        var database = await DatabaseAsync(cancellationToken).ConfigureAwait(false);
+        var database = await DatabaseAsync(control, cancellationToken).ConfigureAwait(false);
         if (database is null)
         {
             return;
@@ -115,7 +135,30 @@ internal sealed partial class RedisTierStore : ISharedTierStore
         }
     }
 
+    public async Task<bool> TryExtendAsync(string key, ReadOnlyMemory<byte> value, TimeSpan lifetime, CancellationToken cancellationToken)
+    {
+        var database = await DatabaseAsync(control, cancellationToken).ConfigureAwait(false);
+        if (database is null)
+        {
+            return false;
+        }
+
+        // GET then PEXPIRE, for the reason DeleteIfValueAsync gives: at worst it stretches a lease that changed hands in
+        // between, which makes that lease's waiters wait for a fill that is coming anyway.
+        var current = await database.StringGetAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return current.HasValue
+            && ((ReadOnlyMemory<byte>)current).Span.SequenceEqual(value.Span)
+            && await database.KeyExpireAsync(key, lifetime).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     public async ValueTask DisposeAsync()
+    {
+        await CloseAsync(reads).ConfigureAwait(false);
+        await CloseAsync(writes).ConfigureAwait(false);
+        await CloseAsync(control).ConfigureAwait(false);
+    }
+
+    private static async Task CloseAsync(Task<ConnectionMultiplexer> connecting)
     {
         try
         {
@@ -130,7 +173,7 @@ internal sealed partial class RedisTierStore : ISharedTierStore
         }
     }
 
-    private async ValueTask<IDatabase?> DatabaseAsync(CancellationToken cancellationToken)
+    private static async ValueTask<IDatabase?> DatabaseAsync(Task<ConnectionMultiplexer> connecting, CancellationToken cancellationToken)
     {
         if (!connecting.IsCompleted)
         {

@@ -103,8 +103,15 @@ internal sealed class S3TierStore(AmazonS3Client client, string bucket) : IShare
         }
         catch (AmazonS3Exception e) when (e.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict)
         {
-            // 412: another pod holds it; 409 ConditionalRequestConflict: another pod's PUT is in flight.
-            return false;
+            // 412: a lease exists, maybe our own (a create that timed out but landed); 409 ConditionalRequestConflict:
+            // another pod's PUT is in flight.
+            if (e.StatusCode != HttpStatusCode.PreconditionFailed)
+            {
+                return false;
+            }
+
+            using var current = await GetAsync(request.Key, value.Length, cancellationToken).ConfigureAwait(false);
+            return current is not null && current.Memory.Span.SequenceEqual(value.Span);
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotImplemented)
         {
@@ -117,6 +124,9 @@ internal sealed class S3TierStore(AmazonS3Client client, string bucket) : IShare
     /// would have to remember to delete it; it simply ends with its window, so a waiter waits at most one lease time.
     /// </summary>
     public Task DeleteIfValueAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>A window cannot be stretched: a lease on a bucket ends with its window, renewed or not.</summary>
+    public Task<bool> TryExtendAsync(string key, ReadOnlyMemory<byte> value, TimeSpan lifetime, CancellationToken cancellationToken) => Task.FromResult(false);
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 

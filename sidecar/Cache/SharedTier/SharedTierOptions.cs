@@ -25,7 +25,7 @@ internal sealed record SharedTierOptions
     public SourceResilienceOptions Breaker { get; init; } = new()
     {
         BreakerFailureRatio = 0.5,
-        BreakerMinimumThroughput = 10,
+        BreakerMinimumThroughput = 40,
         BreakerSampling = TimeSpan.FromSeconds(10),
         BreakerBreak = TimeSpan.FromSeconds(5),
     };

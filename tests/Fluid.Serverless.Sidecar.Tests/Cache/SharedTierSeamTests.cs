@@ -224,7 +224,13 @@ public sealed class SharedTierSeamTests : IDisposable
             return ValueTask.FromResult(true);
         }
 
-        public void Put(SharedBlockId id, ReadOnlyMemory<byte> block)
+        public bool HoldsFillLease(SharedBlockId id) => false;
+
+        public void ObserveRemoteRead(long bytes, TimeSpan elapsed)
+        {
+        }
+
+        public void Put(SharedBlockId id, ReadOnlyMemory<byte> block, BlockReadBack? readBack = null)
         {
             Interlocked.Increment(ref _puts);
             _blocks[id] = block.ToArray();
@@ -247,6 +253,6 @@ public sealed class SharedTierSeamTests : IDisposable
             return TryGetAsync(id, destination, cancellationToken);
         }
 
-        public SharedTierStatus GetStatus() => new("memory", true, SharedTierBreakerState.Closed, new SharedTierCounters(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+        public SharedTierStatus GetStatus() => new("memory", true, SharedTierBreakerState.Closed, new SharedTierCounters(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
     }
 }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using Fluid.Serverless.Sidecar.Cache.SharedTier;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Fluid.Serverless.Sidecar.Tests.Cache.SharedTier;
 
@@ -96,6 +97,111 @@ public sealed class GuardedSharedBlockTierLeaseTests
         Assert.Equal(FillLease.HeldElsewhere, await other.TryAcquireFillLeaseAsync(Id(0), CancellationToken.None));
     }
 
+    [Fact]
+    public async Task WaitForFill_HolderSlowerThanTheLease_RenewsIt_AndTheWaiterGetsItsFillInsteadOfFetching()
+    {
+        // A fake clock, moved by the test one renewal period at a time and only once the holder has renewed: the lease
+        // times out in the store by the same clock, so a loaded machine cannot make the holder miss a renewal.
+        var time = new FakeTimeProvider();
+        var store = new ScriptedStore(time);
+        var lease = TimeSpan.FromSeconds(3);
+        var options = Options with { Lease = lease };
+        await using var holder = new GuardedSharedBlockTier(store, options, time, NullLogger.Instance);
+        await using var waiter = new GuardedSharedBlockTier(store, options, time, NullLogger.Instance);
+        Assert.Equal(FillLease.Acquired, await holder.TryAcquireFillLeaseAsync(Id(0), CancellationToken.None));
+
+        var destination = new byte[Block.Length];
+        var waiting = waiter.WaitForFillAsync(Id(0), destination, CancellationToken.None).AsTask();
+        var step = TimeSpan.FromMilliseconds(100);
+        for (var passed = TimeSpan.Zero; passed < lease * 3; passed += step) // an unrenewed lease would have run out
+        {
+            // Never further than the lease's last renewal allows: the step waits for a renewal that is due.
+            var due = (int)(passed / (lease / 3));
+            await Until(() => store.Renewals >= due - 1);
+            time.Advance(step);
+        }
+
+        Assert.False(waiting.IsCompleted);
+        holder.Put(Id(0), Block);
+        for (var i = 0; i < 100 && !waiting.IsCompleted; i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(200)); // the waiter's next poll
+            await Task.Delay(20);
+        }
+
+        Assert.True(await waiting);
+        Assert.Equal(Block, destination);
+        Assert.Equal(1, store.LeasesCreated); // no takeover: the waiter never fetched the block itself
+        Assert.True(holder.Metrics.Snapshot().LeaseRenewals >= 7);
+    }
+
+    [Fact]
+    public async Task Put_QueueFull_LeasedBlockThatCanBeReadBackIsDeferredNotDropped_AndReachesTheWaiter()
+    {
+        var store = new ScriptedStore();
+        store.HoldWrites();
+        await using var holder = new GuardedSharedBlockTier(store, Options, TimeProvider.System, NullLogger.Instance);
+        await using var waiter = new GuardedSharedBlockTier(store, Options, TimeProvider.System, NullLogger.Instance);
+        Assert.Equal(FillLease.Acquired, await holder.TryAcquireFillLeaseAsync(Id(0), CancellationToken.None));
+        Assert.Equal(FillLease.Acquired, await holder.TryAcquireFillLeaseAsync(Id(1), CancellationToken.None));
+        var second = Block.Reverse().ToArray();
+        var readBacks = 0;
+
+        holder.Put(Id(0), Block); // held at the engine: the queue of one copy is full
+        holder.Put(Id(1), second, destination =>
+        {
+            Interlocked.Increment(ref readBacks);
+            second.CopyTo(destination);
+            return true;
+        });
+        Assert.Equal(0, holder.Metrics.Snapshot().DroppedWrites);
+        Assert.Equal(1, holder.Metrics.Snapshot().DeferredWrites);
+        Assert.Equal(2, holder.Metrics.Snapshot().PendingWrites);
+        store.ReleaseWrites();
+
+        var destination = new byte[Block.Length];
+        Assert.True(await waiter.WaitForFillAsync(Id(1), destination, CancellationToken.None));
+        Assert.Equal(second, destination);
+        Assert.Equal(1, readBacks);
+        Assert.Equal(2, store.LeasesCreated); // the waiter never took a lease over
+        await Until(() => holder.Metrics.Snapshot().PendingWrites == 0);
+        Assert.Equal(2, holder.Metrics.Snapshot().Fills);
+    }
+
+    [Fact]
+    public async Task Put_DeferredBlockGoneFromDisk_IsDroppedAndItsLeaseGivenBack()
+    {
+        var store = new ScriptedStore();
+        store.HoldWrites();
+        await using var holder = new GuardedSharedBlockTier(store, Options, TimeProvider.System, NullLogger.Instance);
+        await using var waiter = new GuardedSharedBlockTier(store, Options, TimeProvider.System, NullLogger.Instance);
+        Assert.Equal(FillLease.Acquired, await holder.TryAcquireFillLeaseAsync(Id(0), CancellationToken.None));
+        Assert.Equal(FillLease.Acquired, await holder.TryAcquireFillLeaseAsync(Id(1), CancellationToken.None));
+
+        holder.Put(Id(0), Block);
+        holder.Put(Id(1), Block, _ => false); // evicted before a writer was free
+        store.ReleaseWrites();
+
+        Assert.False(await waiter.WaitForFillAsync(Id(1), new byte[Block.Length], CancellationToken.None));
+        Assert.Equal(1, holder.Metrics.Snapshot().DroppedWrites);
+        Assert.Equal(3, store.LeasesCreated); // the waiter took the lease over, as the new holder
+    }
+
+    [Fact]
+    public async Task TryAcquireFillLease_CallTimesOutButLanded_IsHeldElsewhere_ThenFoundAsOurOwn()
+    {
+        var store = new ScriptedStore { SlowCreates = TimeSpan.FromMilliseconds(500) };
+        await using var tier = new GuardedSharedBlockTier(store, Options with { Timeout = TimeSpan.FromMilliseconds(50) }, TimeProvider.System, NullLogger.Instance);
+
+        // Slow, not down: waiting on the lease beats every slow pod fetching the block from the remote.
+        Assert.Equal(FillLease.HeldElsewhere, await tier.TryAcquireFillLeaseAsync(Id(0), CancellationToken.None));
+        Assert.Equal(1, tier.Metrics.Snapshot().Timeouts);
+        store.SlowCreates = TimeSpan.Zero;
+
+        Assert.False(await tier.WaitForFillAsync(Id(0), new byte[Block.Length], CancellationToken.None)); // ours: fetch it
+        Assert.Equal(1, store.LeasesCreated);
+    }
+
     private static SharedBlockId Id(long index) => new("s3|http://remote.test|bucket", "model.bin", "\"e1\"", Block.Length, index);
 
     private static async Task Until(Func<bool> condition)
@@ -108,12 +214,18 @@ public sealed class GuardedSharedBlockTierLeaseTests
         Assert.True(condition());
     }
 
-    /// <summary>Keys in a dictionary; SET NX and compare-and-delete as Redis does them; writes held or failed on cue.</summary>
-    private sealed class ScriptedStore : ISharedTierStore
+    /// <summary>
+    /// Keys in a dictionary; SET NX PX, compare-and-delete and compare-and-PEXPIRE as Redis does them (a lease expires);
+    /// writes held or failed, and lease creates slowed, on cue.
+    /// </summary>
+    private sealed class ScriptedStore(TimeProvider? clock = null) : ISharedTierStore
     {
+        private readonly TimeProvider _clock = clock ?? TimeProvider.System;
         private readonly ConcurrentDictionary<string, byte[]> _values = new(StringComparer.Ordinal);
+        private readonly ConcurrentDictionary<string, long> _expiries = new(StringComparer.Ordinal);
         private TaskCompletionSource _writeGate = CompletedGate();
         private int _leasesCreated;
+        private int _renewals;
 
         public string Engine => "scripted";
 
@@ -123,12 +235,30 @@ public sealed class GuardedSharedBlockTierLeaseTests
 
         public int LeasesCreated => Volatile.Read(ref _leasesCreated);
 
+        public int Renewals => Volatile.Read(ref _renewals);
+
         public void HoldWrites() => _writeGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public void ReleaseWrites() => _writeGate.TrySetResult();
 
+        private long Now => (long)_clock.GetElapsedTime(0).TotalMilliseconds;
+
+        /// <summary>A lease create that lands at once but answers only after this long (a call that times out under load).</summary>
+        public TimeSpan SlowCreates { get; set; }
+
         public Task<IMemoryOwner<byte>?> GetAsync(string key, int maxLength, CancellationToken cancellationToken) =>
-            Task.FromResult<IMemoryOwner<byte>?>(_values.TryGetValue(key, out var value) && value.Length <= maxLength ? new Owned(value) : null);
+            Task.FromResult<IMemoryOwner<byte>?>(TryGetLive(key, out var value) && value.Length <= maxLength ? new Owned(value) : null);
+
+        private bool TryGetLive(string key, out byte[] value)
+        {
+            if (_expiries.TryGetValue(key, out var deadline) && Now >= deadline)
+            {
+                _values.TryRemove(key, out _);
+                _expiries.TryRemove(key, out _);
+            }
+
+            return _values.TryGetValue(key, out value!);
+        }
 
         public async Task SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
         {
@@ -141,25 +271,41 @@ public sealed class GuardedSharedBlockTierLeaseTests
             _values[key] = value.ToArray();
         }
 
-        public Task<bool?> TryCreateAsync(string key, ReadOnlyMemory<byte> value, TimeSpan lifetime, CancellationToken cancellationToken)
+        public async Task<bool?> TryCreateAsync(string key, ReadOnlyMemory<byte> value, TimeSpan lifetime, CancellationToken cancellationToken)
         {
+            TryGetLive(key, out _);
             var created = _values.TryAdd(key, value.ToArray());
             if (created)
             {
+                _expiries[key] = Now + (long)lifetime.TotalMilliseconds;
                 Interlocked.Increment(ref _leasesCreated);
             }
 
-            return Task.FromResult<bool?>(created);
+            await Task.Delay(SlowCreates, cancellationToken);
+            return created || (TryGetLive(key, out var current) && current.AsSpan().SequenceEqual(value.Span));
         }
 
         public Task DeleteIfValueAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
         {
-            if (_values.TryGetValue(key, out var current) && current.AsSpan().SequenceEqual(value.Span))
+            if (TryGetLive(key, out var current) && current.AsSpan().SequenceEqual(value.Span))
             {
                 _values.TryRemove(KeyValuePair.Create(key, current));
+                _expiries.TryRemove(key, out _);
             }
 
             return Task.CompletedTask;
+        }
+
+        public Task<bool> TryExtendAsync(string key, ReadOnlyMemory<byte> value, TimeSpan lifetime, CancellationToken cancellationToken)
+        {
+            var ours = TryGetLive(key, out var current) && current.AsSpan().SequenceEqual(value.Span);
+            if (ours)
+            {
+                _expiries[key] = Now + (long)lifetime.TotalMilliseconds;
+                Interlocked.Increment(ref _renewals);
+            }
+
+            return Task.FromResult(ours);
         }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
