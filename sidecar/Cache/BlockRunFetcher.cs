@@ -6,14 +6,11 @@ namespace Fluid.Serverless.Sidecar.Cache;
 /// Span fetches: claims every block of a run of adjacent blocks that is neither stored nor in flight, and fetches
 /// each maximal sub-run of claimed blocks with one request. A block is stored and its readers released the moment
 /// its last byte arrives; a failure midway fails only the blocks not yet stored. With a shared tier, each claimed block
-/// is asked of the tier first (a few at once, handled in order); only the blocks it lacks go to the remote, as maximal
+/// is asked of the tier first (in order, one buffer at a time); only the blocks it lacks go to the remote, as maximal
 /// sub-runs, and the blocks another pod is fetching (its fill lease) are waited for while ours are fetched.
 /// </summary>
 internal sealed class BlockRunFetcher
 {
-    /// <summary>Tier probes of one span in flight at once (each holds a block buffer while it runs).</summary>
-    private const int ProbesAtOnce = 4;
-
     private readonly BlockStore _store;
     private readonly BlockFlightTable _flights;
     private readonly BlockSourceFetcher _source;
@@ -128,31 +125,19 @@ internal sealed class BlockRunFetcher
         var next = 0;
         try
         {
-            var probes = new ValueTask<TierProbe>[ProbesAtOnce];
-            while (next < blocks.Count)
+            for (; next < blocks.Count; next++)
             {
-                // A few probes in flight at once: a pod reading what the tier already holds is bound by the engine's
-                // round trips otherwise, one block at a time. Results are handled in block order.
-                var batch = Math.Min(ProbesAtOnce, blocks.Count - next);
-                for (var i = 0; i < batch; i++)
+                var block = blocks[next];
+                var payload = block.Flight.AllocatePayload();
+                var probe = await tier.ProbeAsync(block.Key, payload, _source.Lifetime);
+                if (probe == TierProbe.Hit)
                 {
-                    var block = blocks[next + i];
-                    probes[i] = tier.ProbeAsync(block.Key, block.Flight.AllocatePayload(), _source.Lifetime);
+                    CompleteFromTier(block, payload);
+                    continue;
                 }
 
-                for (var i = 0; i < batch; i++, next++)
-                {
-                    var block = blocks[next];
-                    var probe = await probes[i];
-                    if (probe == TierProbe.Hit)
-                    {
-                        CompleteFromTier(block, block.Flight.Payload);
-                        continue;
-                    }
-
-                    block.Flight.ReturnPayload();
-                    (probe == TierProbe.Wait ? waits : remote).Add(block);
-                }
+                block.Flight.ReturnPayload();
+                (probe == TierProbe.Wait ? waits : remote).Add(block);
             }
 
             // Our own fetches go out before we wait on the other pods' fills, so neither delays the other.
