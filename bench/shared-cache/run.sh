@@ -227,15 +227,12 @@ if step 4; then
   echo "== 4. $READERS sidecars at once, one $ENGINE tier"
   concurrent tier "run-$run_id/"; tier_time=$wall; tier_bytes=$remote_bytes
   wait_writes $(for i in $(seq "$READERS"); do echo "tier$i"; done)
-  dropped=0; waits=0; errors=0; timeouts=0
+  # One scrape per reader, kept for KEEP=1; the totals are summed from the kept files.
   for i in $(seq "$READERS"); do
-    dropped=$((dropped + $(metric "tier$i" fluid_sidecar_shared_tier_dropped_writes_total)))
-    waits=$((waits + $(metric "tier$i" fluid_sidecar_shared_tier_lease_waits_total)))
-    errors=$((errors + $(metric "tier$i" fluid_sidecar_shared_tier_errors_total)))
-    timeouts=$((timeouts + $(metric "tier$i" fluid_sidecar_shared_tier_timeouts_total)))
-    # Each reader's own tier counters and time, for a run kept with KEEP=1.
     curl -s "http://127.0.0.1:$(cat "$work/tier$i.admin")/metrics" >"$work/tier$i.metrics" || true
   done
+  total() { awk -v n="fluid_sidecar_shared_tier_$1_total" '$1 == n { s += $2 } END { print s + 0 }' "$work"/tier*.metrics; }
+  dropped=$(total dropped_writes); waits=$(total lease_waits); errors=$(total errors); timeouts=$(total timeouts)
   stop_sidecars
 fi
 

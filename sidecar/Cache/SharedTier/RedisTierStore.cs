@@ -114,8 +114,7 @@ internal sealed partial class RedisTierStore : ISharedTierStore
             return true;
         }
 
-        var current = await database.StringGetAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return current.HasValue && ((ReadOnlyMemory<byte>)current).Span.SequenceEqual(value.Span);
+        return await HoldsAsync(database, key, value, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task DeleteIfValueAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
@@ -128,8 +127,7 @@ internal sealed partial class RedisTierStore : ISharedTierStore
 
         // GET then DEL, not a script: Garnet runs Lua only when started with --lua. The gap between the two can at worst
         // delete a lease that expired and was taken again meanwhile, which costs one duplicate remote fetch, never bytes.
-        var current = await database.StringGetAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
-        if (current.HasValue && ((ReadOnlyMemory<byte>)current).Span.SequenceEqual(value.Span))
+        if (await HoldsAsync(database, key, value, cancellationToken).ConfigureAwait(false))
         {
             await database.KeyDeleteAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -145,10 +143,15 @@ internal sealed partial class RedisTierStore : ISharedTierStore
 
         // GET then PEXPIRE, for the reason DeleteIfValueAsync gives: at worst it stretches a lease that changed hands in
         // between, which makes that lease's waiters wait for a fill that is coming anyway.
-        var current = await database.StringGetAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return current.HasValue
-            && ((ReadOnlyMemory<byte>)current).Span.SequenceEqual(value.Span)
+        return await HoldsAsync(database, key, value, cancellationToken).ConfigureAwait(false)
             && await database.KeyExpireAsync(key, lifetime).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>True when <paramref name="key"/> holds exactly <paramref name="value"/> (this pod's lease).</summary>
+    private static async Task<bool> HoldsAsync(IDatabase database, string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
+    {
+        var current = await database.StringGetAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return current.HasValue && ((ReadOnlyMemory<byte>)current).Span.SequenceEqual(value.Span);
     }
 
     public async ValueTask DisposeAsync()
