@@ -142,7 +142,9 @@ public sealed record CacheConfig
     /// <summary>
     /// Largest byte range one remote request fetches for a run of adjacent missing blocks (read-ahead, sequential
     /// GETs, prefetch): fewer, longer ranged GETs for stores with a per-request cost; the block size = one request
-    /// per block. Null (the injector does not write it) = <see cref="SidecarDefaults.FetchSpanBytes"/>.
+    /// per block. Null (the injector does not write it) = <see cref="SidecarDefaults.FetchSpanBytes"/>, and span
+    /// length follows the remote: longer, up to the read-ahead window, for a remote whose first byte costs more than
+    /// its streams gain (learned from the spans sent to it). A set value is a hard bound and turns that off.
     /// </summary>
     public long? FetchSpanBytes { get; set; }
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Sources;
@@ -49,6 +50,17 @@ internal sealed record ObjectReaderOptions
     /// </summary>
     public long ReadAheadMaxBytes { get; init; } = SidecarDefaults.ReadAheadMaxBytes;
 
+    /// <summary>
+    /// Whether span length follows what the remote rewards (<see cref="RemoteRequestCost"/>): on (the default, when
+    /// `cache.fetchSpanBytes` is not set), a remote whose first byte costs more than its streams gain gets fewer,
+    /// longer spans, up to the whole window; off, spans stay between <see cref="MinSpanBytes"/> and
+    /// <see cref="MaxSpanBytes"/> whatever the remote (a configured `fetchSpanBytes` is a hard bound).
+    /// </summary>
+    public bool SpansFollowRemoteCost { get; init; }
+
+    /// <summary>The shortest request body <see cref="RemoteRequestCost"/> learns from (tests with small blocks scale it down).</summary>
+    public long ShortestCostSampleBytes { get; init; } = RemoteRequestCost.DefaultShortestSampleBytes;
+
     /// <summary>Spans one WarmAsync fetches at once (the cache's prefetch limiter bounds all of them together).</summary>
     public int WarmParallelism { get; init; } = 4;
 
@@ -60,7 +72,7 @@ internal sealed record ObjectReaderOptions
     public long PrefetchMemoryBytes { get; init; } = 32L * 1024 * 1024;
 
     /// <summary>Blocks per span for <paramref name="blockSize"/>-byte blocks: the longest a span may be.</summary>
-    public int SpanBlocks(int blockSize) => (int)Math.Clamp(MaxSpanBytes / blockSize, 1, 1024);
+    public int SpanBlocks(int blockSize) => (int)Math.Clamp(MaxSpanBytes / blockSize, 1, MaxSpanBlocks);
 
     /// <summary>The longest read-ahead window, in blocks (at least one).</summary>
     public int MaxWindowBlocks(int blockSize) => (int)Math.Clamp(ReadAheadMaxBytes / blockSize, 1, int.MaxValue);
@@ -68,15 +80,28 @@ internal sealed record ObjectReaderOptions
     /// <summary>
     /// Blocks per span when a window of <paramref name="windowBlocks"/> blocks is cut into
     /// <see cref="ReadAheadStreams"/> spans: at least <see cref="MinSpanBytes"/>, at most <see cref="SpanBlocks"/>. A
-    /// long run's window is longer, so its spans are too.
+    /// long run's window is longer, so its spans are too. <paramref name="worthwhileBlocks"/> (0 = unknown, or spans do
+    /// not follow the remote) is the shortest span the remote makes worth a request: the spans are at least that
+    /// long, past <see cref="SpanBlocks"/> if need be, but never longer than the window, so fewer streams share it.
     /// </summary>
-    public int SpanBlocksFor(long windowBlocks, int blockSize)
+    public int SpanBlocksFor(long windowBlocks, int blockSize, long worthwhileBlocks = 0)
     {
         var streams = Math.Max(1, ReadAheadStreams);
         var even = (windowBlocks + streams - 1) / streams;
         var shortest = Math.Max(1, MinSpanBytes / blockSize);
-        return (int)Math.Min(Math.Max(even, shortest), SpanBlocks(blockSize));
+        long longest = SpanBlocks(blockSize);
+        if (worthwhileBlocks > 0)
+        {
+            var worthwhile = Math.Min(worthwhileBlocks, Math.Max(1, windowBlocks));
+            shortest = Math.Max(shortest, worthwhile);
+            longest = Math.Max(longest, worthwhile);
+        }
+
+        return (int)Math.Clamp(Math.Max(even, shortest), 1, Math.Min(longest, MaxSpanBlocks));
     }
+
+    /// <summary>The longest span any setting may ask for, in blocks (4 GiB of 4 MiB blocks).</summary>
+    internal const int MaxSpanBlocks = 1024;
 
     /// <summary>The reader's settings from a cache config that <c>SidecarConfigValidator</c> has accepted (ranges are checked there).</summary>
     public static ObjectReaderOptions From(CacheConfig cache)
@@ -88,6 +113,7 @@ internal sealed record ObjectReaderOptions
             MaxSpanBytes = cache.FetchSpanBytes ?? SidecarDefaults.FetchSpanBytes,
             ReadAheadStreams = cache.ReadAheadStreams ?? SidecarDefaults.ReadAheadStreams,
             ReadAheadMaxBytes = cache.ReadAheadMaxBytes ?? SidecarDefaults.ReadAheadMaxBytes,
+            SpansFollowRemoteCost = cache.FetchSpanBytes is null,
         };
     }
 }
@@ -117,6 +143,11 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
     private readonly SemaphoreSlim _memoryBudget;
     private readonly ByteBudget _prefetchMemory;
     private readonly ConcurrentDictionary<BlockKey, byte> _readAheadInFlight = new();
+    // What a request to each remote costs, learned from its spans (a source is one dataset's remote, for the life of
+    // its config generation; a reload's new source learns afresh).
+    private readonly ConditionalWeakTable<IObjectSource, RemoteRequestCost> _remoteCosts = new();
+    // Spans of each object sent and not answered yet (the remote not judged by them, not ended): see AwaitsFirstAnswer.
+    private readonly ConcurrentDictionary<(string Dataset, string Key), int> _unansweredSpans = new();
     private readonly CancellationTokenSource _lifetime = new();
     private readonly CancellationToken _lifetimeToken;
     private int _disposed;
@@ -164,7 +195,8 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         var end = offset + length;
         var firstBlock = offset / blockSize;
         var lastBlock = (end - 1) / blockSize;
-        var window = _tracker.OnRead(dataset.Name, obj.Key, offset, length);
+        var worthwhileBlocks = WorthwhileSpanBlocks(dataset.Source);
+        var window = _tracker.OnRead(dataset.Name, obj.Key, offset, length, worthwhileBlocks);
 
         // Blocks ahead of the writer, in order. A block cached at planning time is streamed from disk in pieces
         // when its turn comes; a run of missing blocks is fetched now as one span (one ranged GET) that stores each
@@ -175,7 +207,8 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         // The range ahead (up to the read-ahead window) is cut into ReadAheadStreams spans fetched side by side.
         var spansPerRead = Math.Max(1, _options.ReadAheadStreams);
         // The client asked for the whole range: the window is the range, up to the longest read-ahead window.
-        var spanBlocks = _options.SpanBlocksFor(Math.Min(lastBlock - firstBlock + 1, _options.MaxWindowBlocks(blockSize)), blockSize);
+        var rangeWindow = Math.Min(lastBlock - firstBlock + 1, _options.MaxWindowBlocks(blockSize));
+        var spanBlocks = _options.SpanBlocksFor(rangeWindow, blockSize, worthwhileBlocks);
         var maxAhead = spanBlocks * spansPerRead;
         var spansQueued = 0; // spans with a block not yet written: at most spansPerRead requests per reader
         var next = firstBlock;
@@ -193,6 +226,19 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
                     }
 
                     if (spansQueued >= spansPerRead)
+                    {
+                        break;
+                    }
+
+                    if (spansQueued > 0 && worthwhileBlocks != WorthwhileSpanBlocks(dataset.Source))
+                    {
+                        // The remote answered meanwhile: cut the rest of the range by what it is worth now.
+                        worthwhileBlocks = WorthwhileSpanBlocks(dataset.Source);
+                        spanBlocks = _options.SpanBlocksFor(rangeWindow, blockSize, worthwhileBlocks);
+                        maxAhead = Math.Max(maxAhead, spanBlocks * spansPerRead);
+                    }
+
+                    if (spansQueued > 0 && AwaitsFirstAnswer(dataset, obj, worthwhileBlocks, rangeWindow))
                     {
                         break;
                     }
@@ -276,7 +322,7 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         var end = offset + length;
         var firstBlock = offset / blockSize;
         var lastBlock = (end - 1) / blockSize;
-        var window = _tracker.OnRead(dataset.Name, obj.Key, offset, length);
+        var window = _tracker.OnRead(dataset.Name, obj.Key, offset, length, WorthwhileSpanBlocks(dataset.Source));
 
         // A sequential reader's own missing blocks go out in the same span as the read-ahead behind them: one
         // request instead of two, and the reader still waits only for its own block (it joins that block's flight,
@@ -334,7 +380,8 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(dataset);
         ArgumentNullException.ThrowIfNull(obj);
         var blockCount = BlockCount(obj);
-        var spanBlocks = _options.SpanBlocks(_cache.BlockSize);
+        // A remote that charges per request gets longer spans here too: prefetch reads the whole object anyway.
+        var spanBlocks = (int)Math.Max(_options.SpanBlocks(_cache.BlockSize), Math.Min(WorthwhileSpanBlocks(dataset.Source), ObjectReaderOptions.MaxSpanBlocks));
         long fetched = 0;
 
         // Whole spans: a small file is one request, a big one a few long ranged GETs side by side.
@@ -406,9 +453,16 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
             return;
         }
 
+        var worthwhileBlocks = WorthwhileSpanBlocks(dataset.Source);
+        if (AwaitsFirstAnswer(dataset, obj, worthwhileBlocks, window))
+        {
+            // The reader's next reads schedule again, with what the answer taught.
+            return;
+        }
+
         var blockCount = BlockCount(obj);
         var until = Math.Min(blockCount, fromBlock + window);
-        var spanBlocks = _options.SpanBlocksFor(window, _cache.BlockSize);
+        var spanBlocks = _options.SpanBlocksFor(window, _cache.BlockSize, worthwhileBlocks);
         var worthwhile = Math.Max(1, Math.Min(spanBlocks, window / 2));
         var block = fromBlock;
         while (block < until)
@@ -507,12 +561,99 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
     private IReadOnlyList<Task> FetchSpan(Dataset dataset, RemoteObject obj, long first, int count, BlockPriority priority)
     {
         var source = dataset.Source;
-        return _cache.FetchRun(
-            KeyOf(dataset, obj, first),
-            count,
-            BlockLength(obj, first + count - 1),
-            (sink, ct) => source.ReadIntoAsync(obj, sink, ct),
-            priority);
+        var key = KeyOf(dataset, obj, first);
+        var lastBlockLength = BlockLength(obj, first + count - 1);
+        if (!_options.SpansFollowRemoteCost)
+        {
+            return _cache.FetchRun(key, count, lastBlockLength, (sink, ct) => source.ReadIntoAsync(obj, sink, ct), priority);
+        }
+
+        // Measured, and counted as unanswered until the remote can be judged by it (see RemoteRequestCost.MeasureAsync)
+        // or it ends (a span served by the shared tier never reaches the remote; a short one never brings a rate).
+        var cost = RemoteCostOf(source);
+        var answered = new SpanAnswer(this, (dataset.Name, obj.Key));
+        IReadOnlyList<Task> stored;
+        try
+        {
+            stored = _cache.FetchRun(
+                key,
+                count,
+                lastBlockLength,
+                (sink, ct) => cost.MeasureAsync(sink, timed => source.ReadIntoAsync(obj, timed, ct), answered.Signal),
+                priority);
+        }
+        catch
+        {
+            answered.Signal();
+            throw;
+        }
+
+        _ = ReleaseWhenEndedAsync(Task.WhenAll(stored), answered.Signal);
+        return stored;
+    }
+
+    /// <summary>
+    /// Whether new spans of <paramref name="obj"/> wait until the remote has answered one already sent: while its
+    /// cost is unknown, or while it is worth a whole <paramref name="windowBlocks"/>-block window per request (it wants
+    /// one stream, so waiting costs nothing). Otherwise a remote that charges per request (moto: half a second per
+    /// ranged GET of a 1 GiB object, served one at a time) would be sent the short spans of a whole window before the
+    /// first answer could say that one long span was worth more. A remote worth less than the window wants parallel
+    /// streams, and they are sent at once, as before.
+    /// </summary>
+    private bool AwaitsFirstAnswer(Dataset dataset, RemoteObject obj, long worthwhileBlocks, long windowBlocks) =>
+        _options.SpansFollowRemoteCost
+        && (worthwhileBlocks == 0 || worthwhileBlocks >= windowBlocks)
+        && _unansweredSpans.TryGetValue((dataset.Name, obj.Key), out var unanswered)
+        && unanswered > 0;
+
+    private void SpanUnanswered((string Dataset, string Key) id) => _unansweredSpans.AddOrUpdate(id, 1, static (_, n) => n + 1);
+
+    private void SpanAnswered((string Dataset, string Key) id)
+    {
+        while (_unansweredSpans.TryGetValue(id, out var n))
+        {
+            if (n <= 1 ? _unansweredSpans.TryRemove(KeyValuePair.Create(id, n)) : _unansweredSpans.TryUpdate(id, n - 1, n))
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>One span's "answered" mark: counted once, whether the remote was judged by it or it ended.</summary>
+    private sealed class SpanAnswer
+    {
+        private readonly ObjectReader _reader;
+        private readonly (string Dataset, string Key) _id;
+        private int _signalled;
+
+        public SpanAnswer(ObjectReader reader, (string Dataset, string Key) id)
+        {
+            _reader = reader;
+            _id = id;
+            reader.SpanUnanswered(id);
+        }
+
+        public void Signal()
+        {
+            if (Interlocked.Exchange(ref _signalled, 1) == 0)
+            {
+                _reader.SpanAnswered(_id);
+            }
+        }
+    }
+
+    private RemoteRequestCost RemoteCostOf(IObjectSource source) => _remoteCosts.GetValue(source, _ => new RemoteRequestCost(_options.ShortestCostSampleBytes));
+
+    /// <summary>The shortest span worth one request to <paramref name="source"/>, in blocks; 0 when unknown or when spans do not follow the remote.</summary>
+    private long WorthwhileSpanBlocks(IObjectSource source)
+    {
+        if (!_options.SpansFollowRemoteCost || !_remoteCosts.TryGetValue(source, out var cost))
+        {
+            return 0;
+        }
+
+        var bytes = cost.WorthwhileSpanBytes;
+        return bytes <= 0 ? 0 : ((bytes - 1) / _cache.BlockSize) + 1;
     }
 
     /// <summary>Waits for a span's block to be stored; a failed fetch is not an error here (the block is fetched alone next).</summary>

@@ -24,8 +24,10 @@ internal sealed class ReadPatternTracker(int maxWindowBlocks, int blockSize, Tim
 
     /// <summary>
     /// Records a read of [offset, offset+length) and returns how many blocks past its end to read ahead (0 = none).
+    /// A sequential read's window is at least <paramref name="atLeastBlocks"/>, within the same bounds: a remote that
+    /// charges per request skips the doubling steps, each of which would cost it one request.
     /// </summary>
-    public int OnRead(string dataset, string key, long offset, long length)
+    public int OnRead(string dataset, string key, long offset, long length, long atLeastBlocks = 0)
     {
         var now = timeProvider.GetUtcNow();
         if (!_patterns.TryGetValue((dataset, key), out var pattern))
@@ -58,7 +60,7 @@ internal sealed class ReadPatternTracker(int maxWindowBlocks, int blockSize, Tim
             var runBlocks = 2 * ((pattern.NextOffset - pattern.RunStart) / blockSize);
             var limit = (int)Math.Min(maxWindowBlocks, Math.Max(Math.Min(shortRunWindowBlocks, maxWindowBlocks), runBlocks));
             pattern.Window = sequential
-                ? Math.Clamp(pattern.Window * 2, 1, Math.Max(1, limit))
+                ? (int)Math.Clamp(Math.Max(pattern.Window * 2L, atLeastBlocks), 1, Math.Max(1, limit))
                 : pattern.Window / 2;
             pattern.Seen = true;
             return pattern.Window;

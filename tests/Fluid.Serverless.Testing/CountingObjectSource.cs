@@ -62,6 +62,12 @@ internal sealed class CountingObjectSource : IObjectSource
     /// </summary>
     public bool StreamsRanges { get; set; }
 
+    /// <summary>
+    /// A streamed body is copied a whole part at a time with no yield between pieces: the body of a remote that has
+    /// built its answer before the first byte (moto), so its measured rate does not depend on how busy the test host is.
+    /// </summary>
+    public bool StreamsAtMemorySpeed { get; set; }
+
     /// <summary>A streamed read stops after this many bytes until <see cref="StreamPauseGate"/> completes.</summary>
     public long? StreamPauseAfterBytes { get; set; }
 
@@ -163,7 +169,7 @@ internal sealed class CountingObjectSource : IObjectSource
                 }
 
                 var buffer = sink.GetBuffer();
-                var piece = (int)Math.Min(buffer.Length, 16 * 1024);
+                var piece = StreamsAtMemorySpeed ? buffer.Length : (int)Math.Min(buffer.Length, 16 * 1024);
                 if (breakAfter is { } b && delivered < b)
                 {
                     piece = (int)Math.Min(piece, b - delivered);
@@ -177,7 +183,10 @@ internal sealed class CountingObjectSource : IObjectSource
                 o.Bytes.AsSpan((int)sink.Offset, piece).CopyTo(buffer.Span);
                 sink.Advance(piece);
                 delivered += piece;
-                await Task.Yield();
+                if (!StreamsAtMemorySpeed)
+                {
+                    await Task.Yield();
+                }
             }
         }
         finally

@@ -118,6 +118,36 @@ public sealed class SequentialSpanGrowthTests : IAsyncLifetime
         Assert.Equal(2 + 3, _source.Reads); // then 0-2, 4-8, 10-15
     }
 
+    [Fact]
+    public async Task FuseStyleSequentialRead_RemoteWithACostlyFirstByte_FewerLongerRequests()
+    {
+        // Every request waits 50 ms for its first byte, then streams from memory: a remote that charges per request,
+        // as moto does (it builds the whole object for every ranged GET). Spans that follow the remote learn that
+        // from the first requests and stop cutting the window into 8 streams.
+        var (obj, bytes) = Put("costly.bin", 1024 * ScaledMiB);
+        _source.ReadLatency = TimeSpan.FromMilliseconds(50);
+        _source.StreamsAtMemorySpeed = true;
+        await using var reader = NewReader(ScaledOptions() with { SpansFollowRemoteCost = true, ShortestCostSampleBytes = BlockSize });
+
+        var copy = await ReadSequentiallyAsync(reader, obj);
+
+        Assert.Equal(Sha(bytes), Sha(copy));
+        Assert.Equal(obj.Size / BlockSize, _cache.GetStatistics().RemoteFetches);
+        Assert.True(_source.Reads <= 12, $"{_source.Reads} requests, at blocks {string.Join(",", _source.ReadOffsets.Order().Select(o => o / BlockSize))}"); // 5-9 in practice; 30 with fixed spans (FuseStyleSequentialRead_RequestsAsCounted)
+    }
+
+    [Theory]
+    [InlineData(128, 0, 16)]    // unknown remote: 8 streams of the window
+    [InlineData(128, 3, 16)]    // worth 3 blocks (a paced stream): the streams stay
+    [InlineData(128, 40, 40)]   // worth 40 blocks: fewer, longer spans
+    [InlineData(128, 5000, 128)] // worth more than the window: one span is the whole window
+    [InlineData(512, 5000, 512)] // past fetchSpanBytes (16 blocks here), up to the window
+    [InlineData(8, 5000, 8)]     // a short window stays short: the bound on over-fetch is the window's
+    public void SpanBlocksFor_FollowsWhatTheRemoteIsWorth(long windowBlocks, long worthwhileBlocks, int expectedSpanBlocks)
+    {
+        Assert.Equal(expectedSpanBlocks, ScaledOptions().SpanBlocksFor(windowBlocks, BlockSize, worthwhileBlocks));
+    }
+
     private async Task<byte[]> ReadSequentiallyAsync(ObjectReader reader, RemoteObject obj)
     {
         // A FUSE reader with 1 MiB reads; read-ahead settles after each read, so the counts are deterministic.
@@ -133,6 +163,8 @@ public sealed class SequentialSpanGrowthTests : IAsyncLifetime
         return copy.ToArray();
     }
 
+    // Spans do not follow the remote here (SpansFollowRemoteCost is off): the counts are those of fixed spans, which
+    // a remote's measured speed must not move; the costly-remote test turns it on.
     private static ObjectReaderOptions ScaledOptions() => new()
     {
         ReadAheadMemoryBytes = 16L * BlockSize,
