@@ -150,6 +150,7 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
     private readonly ConcurrentDictionary<(string Dataset, string Key), int> _unansweredSpans = new();
     private readonly CancellationTokenSource _lifetime = new();
     private readonly CancellationToken _lifetimeToken;
+    private readonly int _shortRunWindowBlocks;
     private int _disposed;
     private long _readAheadStarted;
     private long _readAheadSkippedForBudget;
@@ -167,6 +168,7 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         var maxWindow = options.MaxWindowBlocks(cache.BlockSize);
         var shortRunWindow = Math.Min(maxWindow, Math.Max(Math.Max(1, options.MaxReadAheadBlocks), 2 * spanBlocks));
         _tracker = new ReadPatternTracker(Math.Max(maxWindow, shortRunWindow), cache.BlockSize, timeProvider, shortRunWindow);
+        _shortRunWindowBlocks = shortRunWindow;
         var budgetBlocks = (int)Math.Min(int.MaxValue, options.ReadAheadMemoryBytes / cache.BlockSize);
         _memoryBudget = new SemaphoreSlim(budgetBlocks, Math.Max(1, budgetBlocks));
         _prefetchMemory = new ByteBudget(Math.Max(1, options.PrefetchMemoryBytes));
@@ -594,17 +596,21 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
 
     /// <summary>
     /// Whether new spans of <paramref name="obj"/> wait until the remote has answered one already sent: while its
-    /// cost is unknown, or while it is worth a whole <paramref name="windowBlocks"/>-block window per request (it wants
-    /// one stream, so waiting costs nothing). Otherwise a remote that charges per request (moto: half a second per
-    /// ranged GET of a 1 GiB object, served one at a time) would be sent the short spans of a whole window before the
-    /// first answer could say that one long span was worth more. A remote worth less than the window wants parallel
-    /// streams, and they are sent at once, as before.
+    /// cost is unknown; while it is worth a whole <paramref name="windowBlocks"/>-block window per request (it wants
+    /// one stream, so waiting costs nothing); and, for an object longer than the short-run window, until its own first
+    /// span is answered (moto's wait grows with the object: what a 4 MiB object taught says little about a 1 GiB
+    /// one). Otherwise a remote that charges per request (moto: half a second per ranged GET of a 1 GiB object,
+    /// served one at a time) would be sent the short spans of a whole window before the first answer could say that
+    /// one long span was worth more. A remote worth less than the window wants parallel streams, and past the first
+    /// answer they are sent at once, as before.
     /// </summary>
     private bool AwaitsFirstAnswer(Dataset dataset, RemoteObject obj, long worthwhileBlocks, long windowBlocks) =>
         _options.SpansFollowRemoteCost
-        && (worthwhileBlocks == 0 || worthwhileBlocks >= windowBlocks)
         && _unansweredSpans.TryGetValue((dataset.Name, obj.Key), out var unanswered)
-        && unanswered > 0;
+        && unanswered > 0
+        && (worthwhileBlocks == 0
+            || worthwhileBlocks >= windowBlocks
+            || (BlockCount(obj) > _shortRunWindowBlocks && !_tracker.WasAnswered(dataset.Name, obj.Key)));
 
     private void SpanUnanswered((string Dataset, string Key) id) => _unansweredSpans.AddOrUpdate(id, 1, static (_, n) => n + 1);
 
@@ -614,6 +620,7 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         {
             if (n <= 1 ? _unansweredSpans.TryRemove(KeyValuePair.Create(id, n)) : _unansweredSpans.TryUpdate(id, n - 1, n))
             {
+                _tracker.OnAnswered(id.Dataset, id.Key);
                 return;
             }
         }

@@ -69,6 +69,18 @@ internal sealed class ReadPatternTracker(int maxWindowBlocks, int blockSize, Tim
 
     public int TrackedObjects => _patterns.Count;
 
+    /// <summary>Notes that the remote has answered a span of this object (a read of it is being tracked).</summary>
+    public void OnAnswered(string dataset, string key)
+    {
+        if (_patterns.TryGetValue((dataset, key), out var pattern))
+        {
+            pattern.Answered = true;
+        }
+    }
+
+    /// <summary>Whether the remote has answered a span of this object since its reads began to be tracked.</summary>
+    public bool WasAnswered(string dataset, string key) => _patterns.TryGetValue((dataset, key), out var pattern) && pattern.Answered;
+
     private void ForgetIdle()
     {
         var cutoff = timeProvider.GetUtcNow() - IdleAfter;
@@ -96,5 +108,8 @@ internal sealed class ReadPatternTracker(int maxWindowBlocks, int blockSize, Tim
         public long RunStart { get; set; }
         public int Window { get; set; }
         public DateTimeOffset LastUsed { get; set; }
+
+        // Written by a span's completion, read by readers: a stale read only holds one more span back.
+        public volatile bool Answered;
     }
 }

@@ -30,6 +30,13 @@ internal sealed class RemoteRequestCost(long shortestSampleBytes = RemoteRequest
     /// <summary>Weight of the newest request in the moving averages: a few requests follow a remote that changed, one outlier does not.</summary>
     private const double NewestWeight = 0.25;
 
+    /// <summary>
+    /// Weight of a first-byte wait longer than the average: waits rise fast and fall slowly. Underrating a wait sends
+    /// a remote that charges per request a window of short spans at once (each paying the wait); overrating one costs
+    /// a paced remote some streams until the next few answers bring it down.
+    /// </summary>
+    private const double LongerWaitWeight = 0.5;
+
     /// <summary>The fastest stream assumed (10 GB/s): a body that arrived in no measurable time does not make the rate infinite.</summary>
     private const double FewestSecondsPerByte = 1e-10;
 
@@ -92,7 +99,8 @@ internal sealed class RemoteRequestCost(long shortestSampleBytes = RemoteRequest
 
         lock (_lock)
         {
-            _firstByteSeconds = Averaged(_firstByteSeconds, firstByte.TotalSeconds, ref _firstByteLearned);
+            var weight = firstByte.TotalSeconds > _firstByteSeconds ? LongerWaitWeight : NewestWeight;
+            _firstByteSeconds = Averaged(_firstByteSeconds, firstByte.TotalSeconds, weight, ref _firstByteLearned);
         }
     }
 
@@ -106,7 +114,7 @@ internal sealed class RemoteRequestCost(long shortestSampleBytes = RemoteRequest
 
         lock (_lock)
         {
-            _secondsPerByte = Averaged(_secondsPerByte, body.TotalSeconds / bytes, ref _rateLearned);
+            _secondsPerByte = Averaged(_secondsPerByte, body.TotalSeconds / bytes, NewestWeight, ref _rateLearned);
         }
     }
 
@@ -140,7 +148,7 @@ internal sealed class RemoteRequestCost(long shortestSampleBytes = RemoteRequest
         }
     }
 
-    private static double Averaged(double average, double sample, ref bool learned)
+    private static double Averaged(double average, double sample, double weight, ref bool learned)
     {
         if (!learned)
         {
@@ -148,7 +156,7 @@ internal sealed class RemoteRequestCost(long shortestSampleBytes = RemoteRequest
             return sample;
         }
 
-        return average + (NewestWeight * (sample - average));
+        return average + (weight * (sample - average));
     }
 
     /// <summary>
