@@ -92,11 +92,12 @@ internal sealed partial class AdmissionEndpoint(AdmissionReviewProcessor process
             Log.Rejected(logger, reply.Outcome, reply.Reason ?? "");
         }
 
-        context.Response.StatusCode = reply.StatusCode;
-        context.Response.ContentType = "application/json";
-        await using (var writer = new Utf8JsonWriter(context.Response.BodyWriter))
+        using (reply)
         {
-            reply.Body.WriteTo(writer);
+            context.Response.StatusCode = reply.StatusCode;
+            context.Response.ContentType = "application/json";
+            await using var writer = new Utf8JsonWriter(context.Response.BodyWriter, AdmissionReply.WriterOptions);
+            reply.WriteTo(writer);
         }
 
         metrics.Record(reply.Outcome, time.GetElapsedTime(started));

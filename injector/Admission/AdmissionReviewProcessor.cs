@@ -1,4 +1,4 @@
-using System.Buffers;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Fluid.Serverless.Injector.Json;
@@ -6,8 +6,74 @@ using Fluid.Serverless.Injector.Mutation;
 
 namespace Fluid.Serverless.Injector.Admission;
 
-/// <summary>The answer to one AdmissionReview: an HTTP status plus a JSON body (an AdmissionReview or an error).</summary>
-internal sealed record AdmissionReply(int StatusCode, JsonObject Body, AdmissionOutcome Outcome, string? Reason = null);
+/// <summary>
+/// The answer to one AdmissionReview: an HTTP status plus a JSON body (an AdmissionReview or an error) and, for an
+/// injected pod, its JSON Patch. Dispose returns the patch's pooled buffer.
+/// </summary>
+internal sealed record AdmissionReply(int StatusCode, JsonObject Body, AdmissionOutcome Outcome, string? Reason = null) : IDisposable
+{
+    /// <summary>
+    /// How replies are written. The API server's JSON parser reads them, never a browser, so only JSON's own escapes
+    /// are needed: a quote in the sidecar-config annotation is <c>\"</c>, not the HTML-safe <c>\u0022</c> (a fifth
+    /// of a small pod's patch).
+    /// </summary>
+    public static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>
+    /// The UTF-8 JSON Patch of an injected pod, written by <see cref="WriteTo"/> as <c>response.patch</c> (base64,
+    /// straight from these bytes) with <c>patchType: JSONPatch</c>.
+    /// </summary>
+    public PooledBufferWriter? Patch { get; init; }
+
+    public void WriteTo(Utf8JsonWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        if (Patch is null)
+        {
+            Body.WriteTo(writer);
+            return;
+        }
+
+        writer.WriteStartObject();
+        foreach (var (name, value) in Body)
+        {
+            writer.WritePropertyName(name);
+            if (name == "response" && value is JsonObject response)
+            {
+                writer.WriteStartObject();
+                foreach (var (innerName, innerValue) in response)
+                {
+                    writer.WritePropertyName(innerName);
+                    WriteValue(writer, innerValue);
+                }
+
+                writer.WriteString("patchType", "JSONPatch");
+                writer.WriteBase64String("patch", Patch.WrittenSpan);
+                writer.WriteEndObject();
+            }
+            else
+            {
+                WriteValue(writer, value);
+            }
+        }
+
+        writer.WriteEndObject();
+    }
+
+    public void Dispose() => Patch?.Dispose();
+
+    private static void WriteValue(Utf8JsonWriter writer, JsonNode? value)
+    {
+        if (value is null)
+        {
+            writer.WriteNullValue();
+        }
+        else
+        {
+            value.WriteTo(writer);
+        }
+    }
+}
 
 /// <summary>
 /// Turns an AdmissionReview (admission.k8s.io/v1) into its response: non-Pod requests are allowed unchanged, Pods go
@@ -70,20 +136,27 @@ internal sealed class AdmissionReviewProcessor(PodInjector injector)
             case InjectionOutcomeKind.Injected:
                 var patch = JsonPatchDiff.Diff(pod, outcome.Pod);
                 var response = Response(uid, allowed: true, outcome.Warnings);
-                if (patch.Count > 0)
+                if (patch.Count == 0)
                 {
-                    var patchBytes = new ArrayBufferWriter<byte>(4096);
-                    using (var writer = new Utf8JsonWriter(patchBytes))
+                    return new(200, response, AdmissionOutcome.Injected, outcome.Reason);
+                }
+
+                // a small pod's patch is ~4 KiB; the pool keeps it from being allocated (and grown) per admission
+                var patchJson = new PooledBufferWriter(8 * 1024);
+                try
+                {
+                    using (var writer = new Utf8JsonWriter(patchJson, AdmissionReply.WriterOptions))
                     {
                         JsonPatchDiff.WriteTo(writer, patch);
                     }
-
-                    var inner = response.Obj("response")!;
-                    inner["patchType"] = "JSONPatch";
-                    inner["patch"] = Convert.ToBase64String(patchBytes.WrittenSpan);
+                }
+                catch
+                {
+                    patchJson.Dispose();
+                    throw;
                 }
 
-                return new(200, response, AdmissionOutcome.Injected, outcome.Reason);
+                return new(200, response, AdmissionOutcome.Injected, outcome.Reason) { Patch = patchJson };
             case InjectionOutcomeKind.Denied:
                 var denied = Response(uid, allowed: false);
                 denied.Obj("response")!["status"] = new JsonObject { ["code"] = 403, ["reason"] = "Forbidden", ["message"] = outcome.Reason };

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -19,7 +20,13 @@ internal static class SidecarTemplate
     /// pods injected before the change then report as outdated.</summary>
     public const int Revision = 1;
 
-    public static string Hash(InjectorOptions options)
+    // Options are immutable and replaced whole on a reload, so a hash per instance is computed once, not per
+    // admission. Keyed by reference: a record's `with` copy is a new key, never a stale hash.
+    private static readonly ConditionalWeakTable<InjectorOptions, string> Hashes = [];
+
+    public static string Hash(InjectorOptions options) => Hashes.GetValue(options, Compute);
+
+    private static string Compute(InjectorOptions options)
     {
         var shape = new JsonObject
         {
