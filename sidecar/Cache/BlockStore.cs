@@ -57,36 +57,57 @@ internal sealed partial class BlockStore
     /// <summary>Bytes [offset, offset+count) of a block of <paramref name="blockLength"/> bytes, when on disk and intact.</summary>
     public BlockLease? TryReadLease(BlockKey key, string path, int blockLength, int offset, int count)
     {
+        var buffer = BlockBuffers.Rent(count);
+        if (ReadPinned(key, path, blockLength, offset, buffer.AsSpan(0, count)) is { } entry)
+        {
+            return new BlockLease(buffer, count, fromCache: true, entry);
+        }
+
+        BlockBuffers.Return(buffer);
+        return null;
+    }
+
+    /// <summary>
+    /// Reads bytes [offset, offset + destination.Length) of a cached block into <paramref name="destination"/>
+    /// (CRC-checked); false on a miss. The block is pinned only while it is read.
+    /// </summary>
+    public bool TryReadInto(BlockKey key, string path, int blockLength, int offset, Span<byte> destination)
+    {
+        var entry = ReadPinned(key, path, blockLength, offset, destination);
+        entry?.Unpin();
+        return entry is not null;
+    }
+
+    /// <summary>The block's entry, pinned, when its bytes were read intact into <paramref name="destination"/>; else null.</summary>
+    private BlockEntry? ReadPinned(BlockKey key, string path, int blockLength, int offset, Span<byte> destination)
+    {
         var entry = _index.TouchAndPin(key);
         if (entry is null && !(DiskUsable && MayBeUnindexedOnDisk(key)))
         {
             return null;
         }
 
-        var buffer = BlockBuffers.Rent(count);
-        if (_files.Read(key, path, blockLength, offset, buffer.AsSpan(0, count), entry) == BlockFileRead.Read)
+        if (_files.Read(key, path, blockLength, offset, destination, entry) != BlockFileRead.Read)
         {
-            if (entry is null)
-            {
-                // Read before the scan reached this file: index it now (the scan will find it already there). Refused
-                // when the object was invalidated while this read ran: those bytes are of a version no longer served.
-                entry = _index.AddReadBeforeLoad(new BlockEntry(key, BlockFileStore.FileBytes(key, blockLength)));
-                if (entry is null)
-                {
-                    BlockBuffers.Return(buffer);
-                    _files.DeleteIfUnindexed(key, path);
-                    return null;
-                }
-
-                entry.Pin();
-            }
-
-            return new BlockLease(buffer, count, fromCache: true, entry);
+            entry?.Unpin();
+            return null;
         }
 
-        entry?.Unpin();
-        BlockBuffers.Return(buffer);
-        return null;
+        if (entry is null)
+        {
+            // Read before the scan reached this file: index it now (the scan will find it already there). Refused
+            // when the object was invalidated while this read ran: those bytes are of a version no longer served.
+            entry = _index.AddReadBeforeLoad(new BlockEntry(key, BlockFileStore.FileBytes(key, blockLength)));
+            if (entry is null)
+            {
+                _files.DeleteIfUnindexed(key, path);
+                return null;
+            }
+
+            entry.Pin();
+        }
+
+        return entry;
     }
 
     /// <summary>Stores a fetched block; any reason it cannot (quota, free-space floor, I/O error, a key too long for a header) means pass-through.</summary>

@@ -128,6 +128,30 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
 
     public BlockLease? TryReadCached(BlockKey key, int blockLength, int offset, int count, bool continuation = false)
     {
+        CheckRange(blockLength, offset, count);
+        var lease = _store.TryReadLease(key, _store.PathOf(key), blockLength, offset, count);
+        if (lease is not null && !continuation)
+        {
+            Interlocked.Increment(ref _hits);
+        }
+
+        return lease;
+    }
+
+    public bool TryReadCachedInto(BlockKey key, int blockLength, int offset, Span<byte> destination, bool continuation = false)
+    {
+        CheckRange(blockLength, offset, destination.Length);
+        var read = _store.TryReadInto(key, _store.PathOf(key), blockLength, offset, destination);
+        if (read && !continuation)
+        {
+            Interlocked.Increment(ref _hits);
+        }
+
+        return read;
+    }
+
+    private void CheckRange(int blockLength, int offset, int count)
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (blockLength <= 0 || blockLength > _options.BlockSize)
         {
@@ -138,14 +162,6 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         {
             throw new ArgumentOutOfRangeException(nameof(offset), $"range [{offset}, {offset}+{count}) is outside a block of {blockLength} bytes");
         }
-
-        var lease = _store.TryReadLease(key, _store.PathOf(key), blockLength, offset, count);
-        if (lease is not null && !continuation)
-        {
-            Interlocked.Increment(ref _hits);
-        }
-
-        return lease;
     }
 
     public bool Contains(BlockKey key) => _store.Contains(key);

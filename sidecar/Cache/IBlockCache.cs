@@ -48,6 +48,13 @@ internal interface IBlockCache
     BlockLease? TryReadCached(BlockKey key, int blockLength, int offset, int count, bool continuation = false) => null;
 
     /// <summary>
+    /// <see cref="TryReadCached"/> into the caller's memory (a response body's pipe): true when all of
+    /// <paramref name="destination"/> was filled with intact bytes from offset <paramref name="offset"/> of the block;
+    /// false on a miss, when <paramref name="destination"/> may hold anything. The default always answers false.
+    /// </summary>
+    bool TryReadCachedInto(BlockKey key, int blockLength, int offset, Span<byte> destination, bool continuation = false) => false;
+
+    /// <summary>
     /// Makes blocks [<paramref name="first"/>.Index, +<paramref name="count"/>) of one object cached, fetching each
     /// maximal run of them that is neither on disk nor already in flight with ONE call of
     /// <paramref name="fetchRun"/> (one ranged GET, see <see cref="IObjectSource.ReadIntoAsync"/>). Every block is

@@ -687,6 +687,11 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         var blockLength = BlockLength(obj, block);
         var key = KeyOf(dataset, obj, block);
         var position = from;
+        if (destination is PipeBody body && _cache.Contains(key))
+        {
+            position = await CopyCachedIntoPipeAsync(key, blockLength, from, to, body, cancellationToken);
+        }
+
         while (position < to)
         {
             var pieceEnd = Math.Min(to, ((position / StreamPieceSize) + 1) * StreamPieceSize);
@@ -705,6 +710,31 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
             using var rest = await GetSliceAsync(dataset, obj, block, position, to, cancellationToken);
             await destination.WriteAsync(rest.Bytes, cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// Reads the cached block's bytes [from, to) straight into the pipe's memory, <see cref="StreamPieceSize"/> at a
+    /// time, and returns how far it got: short of <paramref name="to"/> when the block is gone or damaged meanwhile
+    /// (then the caller serves the rest another way, after the head is already out, as for any later block).
+    /// </summary>
+    private async ValueTask<int> CopyCachedIntoPipeAsync(BlockKey key, int blockLength, int from, int to, PipeBody body, CancellationToken cancellationToken)
+    {
+        await body.StartAsync(cancellationToken);
+        var position = from;
+        while (position < to)
+        {
+            var count = Math.Min(to, ((position / StreamPieceSize) + 1) * StreamPieceSize) - position;
+            var memory = body.Writer.GetMemory(count);
+            if (!_cache.TryReadCachedInto(key, blockLength, position, memory.Span[..count], continuation: position != from))
+            {
+                break;
+            }
+
+            await body.CommitAsync(count, cancellationToken);
+            position += count;
+        }
+
+        return position;
     }
 
     /// <summary>

@@ -112,7 +112,7 @@ internal sealed class ObjectResponder(IObjectReader reader)
             return null;
         }
 
-        await reader.CopyToAsync(dataset, obj, range.Offset, range.Length, response.Body, cancellationToken);
+        await reader.CopyToAsync(dataset, obj, range.Offset, range.Length, new PipeBody(response.BodyWriter, response.StartAsync), cancellationToken);
         return null;
     }
 

@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Security.Cryptography;
 using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Cache;
@@ -53,6 +54,72 @@ public sealed class ObjectReaderTests : IAsyncLifetime
         }
 
         Assert.Equal(11, _source.Reads);
+    }
+
+    [Fact]
+    public async Task CopyToAsync_IntoAPipeBody_CachedRangesReadStraightIntoThePipe_BytesEqual()
+    {
+        await using var reader = NewReader();
+        var (obj, bytes) = PutObject("p.bin", (6 * BlockSize) + 321);
+        await reader.CopyToAsync(_dataset, obj, 0, obj.Size, Stream.Null, default);
+        var readsWhenCached = _source.Reads;
+        var random = new Random(11);
+        var ranges = new List<(long Offset, long Length)> { (0, obj.Size), (obj.Size - 1, 1), (BlockSize - 1, 2), (2 * BlockSize, BlockSize) };
+        for (var i = 0; i < 30; i++)
+        {
+            var offset = random.NextInt64(obj.Size);
+            ranges.Add((offset, random.NextInt64(1, obj.Size - offset + 1)));
+        }
+
+        foreach (var (offset, length) in ranges)
+        {
+            var (output, body, starts) = NewPipeBody();
+            await reader.CopyToAsync(_dataset, obj, offset, length, body, default);
+            await body.Writer.FlushAsync();
+
+            Assert.Equal(Sha(bytes.AsSpan((int)offset, (int)length)), Sha(output.ToArray()));
+            Assert.Equal(1, starts()); // the head went out once, before the first byte read into the pipe
+        }
+
+        Assert.Equal(readsWhenCached, _source.Reads);
+    }
+
+    [Fact]
+    public async Task CopyToAsync_IntoAPipeBody_BlockDamagedOnDisk_ServedFromTheRemoteAfterTheHead()
+    {
+        await using var reader = NewReader();
+        var (obj, bytes) = PutObject("d.bin", 3 * BlockSize);
+        await reader.CopyToAsync(_dataset, obj, 0, obj.Size, Stream.Null, default);
+        var readsWhenCached = _source.Reads;
+        var files = Directory.GetFiles(_dir.Path, "*.blk", SearchOption.AllDirectories);
+        Assert.Equal(3, files.Length);
+        foreach (var file in files)
+        {
+            var content = await File.ReadAllBytesAsync(file);
+            content[^100] ^= 0x40; // a payload byte: the header stays intact, only the CRC can tell
+            await File.WriteAllBytesAsync(file, content);
+        }
+
+        var (output, body, starts) = NewPipeBody();
+        await reader.CopyToAsync(_dataset, obj, 0, obj.Size, body, default);
+        await body.Writer.FlushAsync();
+
+        Assert.Equal(Sha(bytes), Sha(output.ToArray()));
+        Assert.Equal(1, starts());
+        Assert.Equal(3, _cache.GetStatistics().CorruptBlocksDropped);
+        Assert.Equal(readsWhenCached + 3, _source.Reads); // each damaged block fetched again, once
+    }
+
+    private static (MemoryStream Output, PipeBody Body, Func<int> Starts) NewPipeBody()
+    {
+        var output = new MemoryStream();
+        var starts = 0;
+        var body = new PipeBody(PipeWriter.Create(output), _ =>
+        {
+            starts++;
+            return Task.CompletedTask;
+        });
+        return (output, body, () => starts);
     }
 
     [Fact]
