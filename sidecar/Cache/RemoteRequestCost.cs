@@ -67,7 +67,7 @@ internal sealed class RemoteRequestCost(long shortestSampleBytes = RemoteRequest
         }
     }
 
-    /// <summary>Averaged time to the first byte of a request, for <c>/status</c> and logs (zero until learned).</summary>
+    /// <summary>Averaged time to the first byte of a request (zero until learned).</summary>
     public TimeSpan FirstByte
     {
         get
