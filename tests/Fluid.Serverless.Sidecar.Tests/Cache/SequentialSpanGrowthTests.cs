@@ -136,28 +136,6 @@ public sealed class SequentialSpanGrowthTests : IAsyncLifetime
         Assert.True(_source.Reads <= 12, $"{_source.Reads} requests, at blocks {string.Join(",", _source.ReadOffsets.Order().Select(o => o / BlockSize))}"); // 5-9 in practice; 30 with fixed spans (FuseStyleSequentialRead_RequestsAsCounted)
     }
 
-    [Fact]
-    public async Task FuseStyleSequentialRead_LargeObjectWhoseFirstByteIsDearerThanASmallOnesWas_FewRequests()
-    {
-        // moto's wait grows with the object: a small object first teaches a cheap first byte, then a large one waits
-        // 50 ms per request. The large object's own first answer decides its spans, before a window is cut on the
-        // small object's figures.
-        var (small, _) = Put("small.bin", 16 * ScaledMiB);
-        var (large, bytes) = Put("large.bin", 1024 * ScaledMiB);
-        _source.StreamsAtMemorySpeed = true;
-        await using var reader = NewReader(ScaledOptions() with { SpansFollowRemoteCost = true, ShortestCostSampleBytes = BlockSize });
-        await ReadSequentiallyAsync(reader, small);
-        var afterSmall = _source.Reads;
-
-        _source.ReadLatency = TimeSpan.FromMilliseconds(50);
-        var copy = await ReadWithOutstandingReadsAsync(reader, large, outstanding: 8);
-
-        Assert.Equal(Sha(bytes), Sha(copy));
-        var requests = _source.Reads - afterSmall;
-        // 11-13 in practice; 19-39 when the large object's spans were cut on the small one's figures
-        Assert.True(requests <= 16, $"{requests} requests for the large object");
-    }
-
     [Theory]
     [InlineData(128, 0, 16)]    // unknown remote: 8 streams of the window
     [InlineData(128, 3, 16)]    // worth 3 blocks (a paced stream): the streams stay
@@ -198,31 +176,6 @@ public sealed class SequentialSpanGrowthTests : IAsyncLifetime
     };
 
     private ObjectReader NewReader(ObjectReaderOptions options) => new(_cache, options, NullLogger<ObjectReader>.Instance, TimeProvider.System);
-
-    private async Task<byte[]> ReadWithOutstandingReadsAsync(ObjectReader reader, RemoteObject obj, int outstanding)
-    {
-        // The kernel's FUSE read-ahead: several reads in order, each sent before the previous ones are answered, so the
-        // reader sees a growing run before the remote has answered its first span.
-        var copy = new byte[obj.Size];
-        var inFlight = new Queue<Task>();
-        for (long offset = 0; offset < obj.Size; offset += ScaledMiB)
-        {
-            if (inFlight.Count == outstanding)
-            {
-                await inFlight.Dequeue();
-            }
-
-            var at = offset;
-            inFlight.Enqueue(Task.Run(async () =>
-            {
-                var read = await reader.ReadAsync(_dataset, obj, at, copy.AsMemory((int)at, (int)Math.Min(ScaledMiB, obj.Size - at)), default);
-                Assert.Equal(Math.Min(ScaledMiB, obj.Size - at), read);
-            }));
-        }
-
-        await Task.WhenAll(inFlight);
-        return copy;
-    }
 
     private (RemoteObject Obj, byte[] Bytes) Put(string key, long size)
     {
