@@ -21,15 +21,15 @@ internal static class BlockFileReader
     private const int HeaderProbeSize = 4096;
 
     /// <summary>
-    /// Reads bytes [<paramref name="offset"/>, +destination length) of the block of <paramref name="key"/> whose
-    /// payload is <paramref name="blockLength"/> bytes; <paramref name="reason"/> says what was wrong when it is corrupt.
-    /// An intact file of another key (a hash collision) is <see cref="BlockFileRead.Missing"/>.
+    /// Reads and checks the header of the block of <paramref name="key"/> whose payload is <paramref name="blockLength"/>
+    /// bytes: its length against the file's, its own CRC, the key fields. <paramref name="reason"/> says what was wrong
+    /// when it is corrupt. An intact file of another key (a hash collision) is <see cref="BlockFileRead.Missing"/>.
     /// </summary>
-    public static BlockFileRead ReadVerified(SafeFileHandle handle, BlockKey key, int blockLength, int offset, Span<byte> destination, out string reason)
+    public static BlockFileRead ReadHeader(SafeFileHandle handle, BlockKey key, int blockLength, out VerifiedBlockHeader? verified, out string reason)
     {
+        verified = null;
         var fileLength = RandomAccess.GetLength(handle);
         var probe = ArrayPool<byte>.Shared.Rent(HeaderProbeSize);
-        byte[]? largeHeader = null;
         try
         {
             var got = ReadFully(handle, probe.AsSpan(0, (int)Math.Min(HeaderProbeSize, fileLength)), 0);
@@ -45,20 +45,15 @@ internal static class BlockFileReader
                 return BlockFileRead.Corrupt;
             }
 
-            Span<byte> header;
+            var header = new byte[headerSize];
             if (headerSize <= got)
             {
-                header = probe.AsSpan(0, headerSize);
+                probe.AsSpan(0, headerSize).CopyTo(header);
             }
-            else
+            else if (ReadFully(handle, header, 0) != headerSize)
             {
-                largeHeader = ArrayPool<byte>.Shared.Rent(headerSize);
-                header = largeHeader.AsSpan(0, headerSize);
-                if (ReadFully(handle, header, 0) != headerSize)
-                {
-                    reason = "short header";
-                    return BlockFileRead.Corrupt;
-                }
+                reason = "short header";
+                return BlockFileRead.Corrupt;
             }
 
             if (!BlockFileFormat.IsHeaderIntact(header))
@@ -80,15 +75,13 @@ internal static class BlockFileReader
                 return BlockFileRead.Corrupt;
             }
 
-            return ReadChunks(handle, header, headerSize, payloadLength, chunkSize, offset, destination, out reason);
+            verified = new VerifiedBlockHeader(header, payloadLength, chunkSize);
+            reason = "";
+            return BlockFileRead.Read;
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(probe);
-            if (largeHeader is not null)
-            {
-                ArrayPool<byte>.Shared.Return(largeHeader);
-            }
         }
     }
 
@@ -125,17 +118,17 @@ internal static class BlockFileReader
         }
     }
 
-    /// <summary>Reads the whole chunks that cover the requested bytes, checks each chunk's CRC, copies the bytes out.</summary>
-    private static BlockFileRead ReadChunks(
-        SafeFileHandle handle,
-        ReadOnlySpan<byte> header,
-        int headerSize,
-        int payloadLength,
-        int chunkSize,
-        int offset,
-        Span<byte> destination,
-        out string reason)
+    /// <summary>
+    /// Reads the whole chunks that cover bytes [<paramref name="offset"/>, +destination length) of the payload, checks
+    /// each chunk's CRC against <paramref name="verified"/>, copies the bytes out. A short read (the file was truncated
+    /// since its header was read) is Corrupt.
+    /// </summary>
+    public static BlockFileRead ReadChunks(SafeFileHandle handle, VerifiedBlockHeader verified, int offset, Span<byte> destination, out string reason)
     {
+        var header = verified.Bytes;
+        var headerSize = verified.HeaderSize;
+        var payloadLength = verified.PayloadLength;
+        var chunkSize = verified.ChunkSize;
         var firstChunk = offset / chunkSize;
         var lastChunk = (offset + destination.Length - 1) / chunkSize;
         var spanStart = firstChunk * chunkSize;

@@ -8,6 +8,8 @@ namespace Fluid.Serverless.Sidecar.Cache;
 internal sealed class BlockEntry(BlockKey key, long fileBytes)
 {
     private int _pins;
+    private OpenBlockFile? _openFile;
+    private bool _removed;
 
     public BlockKey Key { get; } = key;
 
@@ -27,6 +29,55 @@ internal sealed class BlockEntry(BlockKey key, long fileBytes)
     public void Pin() => Interlocked.Increment(ref _pins);
 
     public void Unpin() => Interlocked.Decrement(ref _pins);
+
+    /// <summary>This entry's file kept open for the next hit, marked as read; null when none is open.</summary>
+    public OpenBlockFile? UseOpenFile()
+    {
+        var file = Volatile.Read(ref _openFile);
+        if (file is not null)
+        {
+            file.RecentlyUsed = true;
+        }
+
+        return file;
+    }
+
+    /// <summary>
+    /// Makes <paramref name="file"/> this entry's open file. False when it already has one or has left the index:
+    /// the caller closes <paramref name="file"/>.
+    /// </summary>
+    public bool TryAttachOpenFile(OpenBlockFile file)
+    {
+        if (Interlocked.CompareExchange(ref _openFile, file, null) is not null)
+        {
+            return false;
+        }
+
+        // Pairs with MarkRemoved: both sides write, fence, then read the other's field, so at least one of them sees
+        // the other and a removed entry never keeps a file (and the disk space of a deleted file) open.
+        if (Volatile.Read(ref _removed))
+        {
+            return Interlocked.CompareExchange(ref _openFile, null, file) != file;
+        }
+
+        return true;
+    }
+
+    /// <summary>Closes <paramref name="file"/> if it is still this entry's open file.</summary>
+    public void CloseOpenFile(OpenBlockFile file)
+    {
+        if (Interlocked.CompareExchange(ref _openFile, null, file) == file)
+        {
+            file.Dispose();
+        }
+    }
+
+    /// <summary>Called by the index when it drops this entry: its file is about to be deleted or was replaced.</summary>
+    internal void MarkRemoved()
+    {
+        Volatile.Write(ref _removed, true);
+        Interlocked.Exchange(ref _openFile, null)?.Dispose();
+    }
 }
 
 /// <summary>
@@ -372,6 +423,8 @@ internal sealed class BlockIndex
 
     private void RemoveLocked(BlockEntry entry)
     {
+        // Closing is one close(2) of a file not yet deleted: cheap enough under the lock.
+        entry.MarkRemoved();
         _entries.Remove(entry.Key);
         if (entry.Linked)
         {

@@ -54,8 +54,12 @@ internal sealed partial class BlockStore
     public bool TryReadInto(BlockKey key, string path, Span<byte> destination) =>
         _files.Read(key, path, destination.Length, 0, destination, entry: null) == BlockFileRead.Read;
 
-    /// <summary>Bytes [offset, offset+count) of a block of <paramref name="blockLength"/> bytes, when on disk and intact.</summary>
-    public BlockLease? TryReadLease(BlockKey key, string path, int blockLength, int offset, int count)
+    /// <summary>
+    /// Bytes [offset, offset+count) of a block of <paramref name="blockLength"/> bytes, when on disk and intact. A
+    /// null <paramref name="path"/> is derived from the key only if the file has to be opened (a hit on a block
+    /// file kept open needs no path).
+    /// </summary>
+    public BlockLease? TryReadLease(BlockKey key, string? path, int blockLength, int offset, int count)
     {
         var buffer = BlockBuffers.Rent(count);
         if (ReadPinned(key, path, blockLength, offset, buffer.AsSpan(0, count)) is { } entry)
@@ -71,7 +75,7 @@ internal sealed partial class BlockStore
     /// Reads bytes [offset, offset + destination.Length) of a cached block into <paramref name="destination"/>
     /// (CRC-checked); false on a miss. The block is pinned only while it is read.
     /// </summary>
-    public bool TryReadInto(BlockKey key, string path, int blockLength, int offset, Span<byte> destination)
+    public bool TryReadInto(BlockKey key, string? path, int blockLength, int offset, Span<byte> destination)
     {
         var entry = ReadPinned(key, path, blockLength, offset, destination);
         entry?.Unpin();
@@ -79,7 +83,7 @@ internal sealed partial class BlockStore
     }
 
     /// <summary>The block's entry, pinned, when its bytes were read intact into <paramref name="destination"/>; else null.</summary>
-    private BlockEntry? ReadPinned(BlockKey key, string path, int blockLength, int offset, Span<byte> destination)
+    private BlockEntry? ReadPinned(BlockKey key, string? path, int blockLength, int offset, Span<byte> destination)
     {
         var entry = _index.TouchAndPin(key);
         if (entry is null && !(DiskUsable && MayBeUnindexedOnDisk(key)))
@@ -100,7 +104,7 @@ internal sealed partial class BlockStore
             entry = _index.AddReadBeforeLoad(new BlockEntry(key, BlockFileStore.FileBytes(key, blockLength)));
             if (entry is null)
             {
-                _files.DeleteIfUnindexed(key, path);
+                _files.DeleteIfUnindexed(key, path ?? _files.PathOf(key));
                 return null;
             }
 

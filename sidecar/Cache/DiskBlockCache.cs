@@ -54,7 +54,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
             Log.DirectoryUnusable(_logger, blocksDirectory, e);
         }
 
-        _files = new BlockFileStore(blocksDirectory, _index, timeProvider, logger);
+        _files = new BlockFileStore(blocksDirectory, _index, timeProvider, logger, options.OpenFilesKept);
         _eviction = new BlockEviction(_index, _files, options.QuotaBytes, options.MinFreeBytes, drive is null ? null : () => drive.AvailableFreeSpace);
         _store = new BlockStore(_index, _files, _eviction, diskUsable, logger);
         _source = new BlockSourceFetcher(
@@ -114,8 +114,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        var path = _store.PathOf(key);
-        var lease = _store.TryReadLease(key, path, length, 0, length);
+        var lease = _store.TryReadLease(key, path: null, length, 0, length);
         if (lease is not null)
         {
             Interlocked.Increment(ref _hits);
@@ -123,13 +122,13 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         }
 
         Interlocked.Increment(ref _misses);
-        return FetchAsync(key, path, length, fetch, priority, cancellationToken);
+        return FetchAsync(key, _store.PathOf(key), length, fetch, priority, cancellationToken);
     }
 
     public BlockLease? TryReadCached(BlockKey key, int blockLength, int offset, int count, bool continuation = false)
     {
         CheckRange(blockLength, offset, count);
-        var lease = _store.TryReadLease(key, _store.PathOf(key), blockLength, offset, count);
+        var lease = _store.TryReadLease(key, path: null, blockLength, offset, count);
         if (lease is not null && !continuation)
         {
             Interlocked.Increment(ref _hits);
@@ -141,7 +140,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
     public bool TryReadCachedInto(BlockKey key, int blockLength, int offset, Span<byte> destination, bool continuation = false)
     {
         CheckRange(blockLength, offset, destination.Length);
-        var read = _store.TryReadInto(key, _store.PathOf(key), blockLength, offset, destination);
+        var read = _store.TryReadInto(key, path: null, blockLength, offset, destination);
         if (read && !continuation)
         {
             Interlocked.Increment(ref _hits);
@@ -202,6 +201,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         SingleFlightJoins = _flights.Joins,
         RemoteRequests = _source.Requests,
         SharedTierHits = _source.Tier?.Hits ?? 0,
+        OpenBlockFiles = _files.OpenFiles,
     };
 
     public async ValueTask DisposeAsync()
@@ -223,6 +223,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         }
 
         _lifetime.Dispose();
+        _files.CloseOpenFiles();
     }
 
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();

@@ -22,6 +22,9 @@ internal sealed record DiskBlockCacheOptions
     /// <summary>Concurrent remote fetches for prefetch (warm-up).</summary>
     public int PrefetchFetchConcurrency { get; init; } = SidecarDefaults.PrefetchWorkers;
 
+    /// <summary>Block files kept open between hits (0 opens the file on every hit).</summary>
+    public int OpenFilesKept { get; init; } = BlockFileStore.DefaultOpenFilesKept;
+
     /// <summary>
     /// When true the index scan waits for <see cref="DiskBlockCache.StartIndexLoad"/> (a host may start it once
     /// the process is ready; reads are correct either way). When false it starts with the cache.

@@ -118,6 +118,9 @@ internal sealed record CacheStatistics(
 
     /// <summary>Blocks missing on disk that came from the shared tier instead of the remote.</summary>
     public long SharedTierHits { get; init; }
+
+    /// <summary>Block files kept open between hits: descriptors the cache holds (an upper bound).</summary>
+    public int OpenBlockFiles { get; init; }
 }
 
 /// <summary>A block's bytes in a pooled buffer; dispose to return it.</summary>
