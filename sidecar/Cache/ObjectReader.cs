@@ -649,7 +649,8 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         }
     }
 
-    private RemoteRequestCost RemoteCostOf(IObjectSource source) => _remoteCosts.GetValue(source, _ => new RemoteRequestCost(_options.ShortestCostSampleBytes));
+    /// <summary>What this reader has learned of <paramref name="source"/>'s request cost (tests seed it with chosen figures).</summary>
+    internal RemoteRequestCost RemoteCostOf(IObjectSource source) => _remoteCosts.GetValue(source, _ => new RemoteRequestCost(_options.ShortestCostSampleBytes));
 
     /// <summary>The shortest span worth one request to <paramref name="source"/>, in blocks; 0 when unknown or when spans do not follow the remote.</summary>
     private long WorthwhileSpanBlocks(IObjectSource source)

@@ -136,6 +136,58 @@ public sealed class SequentialSpanGrowthTests : IAsyncLifetime
         Assert.True(_source.Reads <= 12, $"{_source.Reads} requests, at blocks {string.Join(",", _source.ReadOffsets.Order().Select(o => o / BlockSize))}"); // 5-9 in practice; 30 with fixed spans (FuseStyleSequentialRead_RequestsAsCounted)
     }
 
+    [Fact]
+    public async Task LargeObjectAfterACheapRemoteWasLearned_NoSecondSpanBeforeItsOwnFirstAnswer()
+    {
+        // What small objects taught: a 2 ms first byte and 50 MiB/s, worth a few blocks, far less than the window. On
+        // those figures alone the window would be cut into parallel streams at once; moto's wait grows with the
+        // object, so a large object's spans wait for its own first answer. The remote holds every answer here, so
+        // the count below does not depend on how fast this machine copies memory.
+        var (large, bytes) = Put("large.bin", 1024 * ScaledMiB);
+        await using var reader = NewReader(ScaledOptions() with { SpansFollowRemoteCost = true, ShortestCostSampleBytes = BlockSize });
+        reader.RemoteCostOf(_source).Observe(TimeSpan.FromMilliseconds(2), 1024 * 1024, TimeSpan.FromMilliseconds(20));
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _source.ReadGate = gate;
+
+        // The kernel's FUSE read-ahead: 16 reads in order, each sent before the first is answered. Each call runs up to
+        // its first wait before the next is made, so the reader sees them in order, as a growing sequential run.
+        var copy = new byte[large.Size];
+        var kernelReadAhead = new List<Task<int>>();
+        for (var at = 0L; at < 16 * ScaledMiB; at += ScaledMiB)
+        {
+            kernelReadAhead.Add(reader.ReadAsync(_dataset, large, at, copy.AsMemory((int)at, (int)ScaledMiB), default).AsTask());
+        }
+
+        await WaitUntil(() => _source.Reads >= 1);
+        await Task.Delay(300); // room for a wrong second span to be sent; a right reader sends none however long this is
+
+        var requestsBeforeTheAnswer = _source.Reads;
+        gate.SetResult();
+        Assert.All(await Task.WhenAll(kernelReadAhead), read => Assert.Equal(ScaledMiB, read));
+        for (var at = 16 * ScaledMiB; at < large.Size; at += ScaledMiB)
+        {
+            Assert.Equal(ScaledMiB, await reader.ReadAsync(_dataset, large, at, copy.AsMemory((int)at, (int)ScaledMiB), default));
+        }
+
+        Assert.Equal(1, requestsBeforeTheAnswer);
+        Assert.Equal(Sha(bytes), Sha(copy));
+    }
+
+    [Fact]
+    public void FirstByteWait_RisesFastAndFallsSlowly()
+    {
+        var cost = new RemoteRequestCost(shortestSampleBytes: BlockSize);
+        cost.Observe(TimeSpan.FromMilliseconds(10), 1024 * 1024, TimeSpan.FromMilliseconds(20));
+
+        // A longer wait moves the average half way: underrating a wait sends a costly remote many short spans.
+        cost.ObserveFirstByte(TimeSpan.FromMilliseconds(50));
+        Assert.Equal(30, cost.FirstByte.TotalMilliseconds, precision: 3);
+
+        // A shorter one a quarter of the way: one quick answer does not make the remote look cheap.
+        cost.ObserveFirstByte(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(25, cost.FirstByte.TotalMilliseconds, precision: 3);
+    }
+
     [Theory]
     [InlineData(128, 0, 16)]    // unknown remote: 8 streams of the window
     [InlineData(128, 3, 16)]    // worth 3 blocks (a paced stream): the streams stay
