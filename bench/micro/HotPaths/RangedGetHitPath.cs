@@ -91,6 +91,9 @@ internal sealed class RangedGetHitPath : IAsyncDisposable
         return harness;
     }
 
+    /// <summary>The S3 listener's bound port: the same host served over a real connection (Kestrel, sockets, HTTP parsing).</summary>
+    public int S3Port => _app.Services.GetRequiredService<SidecarListeners>().S3Port;
+
     /// <summary>Body bytes of the last response.</summary>
     public long LastBodyBytes => _body.Written;
 
