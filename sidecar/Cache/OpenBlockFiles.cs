@@ -13,6 +13,7 @@ internal sealed class OpenBlockFiles(int capacity)
 {
     private readonly Lock _gate = new();
     private readonly Queue<(BlockEntry Entry, OpenBlockFile File)> _clock = new();
+    private bool _closed;
 
     public int Capacity { get; } = capacity;
 
@@ -44,6 +45,13 @@ internal sealed class OpenBlockFiles(int capacity)
         file.RecentlyUsed = true;
         lock (_gate)
         {
+            if (_closed)
+            {
+                // A read that raced the cache's disposal: nothing may stay open after CloseAll.
+                entry.CloseOpenFile(file);
+                return;
+            }
+
             _clock.Enqueue((entry, file));
 
             // Each file gets at most one second chance per pass, so this ends within two passes of the queue.
@@ -63,11 +71,12 @@ internal sealed class OpenBlockFiles(int capacity)
         }
     }
 
-    /// <summary>Closes every file (the cache is being disposed).</summary>
+    /// <summary>Closes every file, and any a later read would keep (the cache is being disposed).</summary>
     public void CloseAll()
     {
         lock (_gate)
         {
+            _closed = true;
             while (_clock.TryDequeue(out var open))
             {
                 open.Entry.CloseOpenFile(open.File);

@@ -179,6 +179,25 @@ public sealed class OpenBlockFilesTests : IDisposable
     }
 
     [Fact]
+    public void KeepAfterCloseAll_ClosesTheFileAtOnce()
+    {
+        // A read that passed the cache's disposed check before DisposeAsync closed everything may still try to keep
+        // the file it opened: nothing may stay open after CloseAll.
+        var path = Path.Combine(_dir.Path, "late.blk");
+        File.WriteAllBytes(path, new byte[16]);
+        var files = new OpenBlockFiles(capacity: 4);
+        var entry = new BlockEntry(new BlockKey(_source.Identity, "late.bin", "etag", 0), 16);
+        files.CloseAll();
+
+        var file = new OpenBlockFile(File.OpenHandle(path), new VerifiedBlockHeader(new byte[64], 16, 16));
+        files.Keep(entry, file);
+
+        Assert.True(file.Handle.IsClosed);
+        Assert.Null(entry.UseOpenFile());
+        Assert.Empty(OpenDescriptors());
+    }
+
+    [Fact]
     public async Task HitsRacingInvalidationsAndRefills_EveryServedByteCorrect_NothingDeletedStaysOpen()
     {
         await using var cache = await NewCacheAsync(openFilesKept: 4);
