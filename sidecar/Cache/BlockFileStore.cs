@@ -181,7 +181,7 @@ internal sealed partial class BlockFileStore
         return outcome;
     }
 
-    /// <summary>Block files kept open between hits (an upper bound, see <see cref="OpenBlockFiles"/>).</summary>
+    /// <summary>Block files kept open between hits.</summary>
     public int OpenFiles => _openFiles.Count;
 
     /// <summary>Closes the block files kept open between hits (the cache is being disposed).</summary>

@@ -42,9 +42,12 @@ internal sealed class BlockEntry(BlockKey key, long fileBytes)
         return file;
     }
 
+    /// <summary>True while <paramref name="file"/> is this entry's open file.</summary>
+    public bool Holds(OpenBlockFile file) => ReferenceEquals(Volatile.Read(ref _openFile), file);
+
     /// <summary>
     /// Makes <paramref name="file"/> this entry's open file. False when it already has one or has left the index:
-    /// the caller closes <paramref name="file"/>.
+    /// the caller closes <paramref name="file"/>. (True too when a concurrent removal took and closed it first.)
     /// </summary>
     public bool TryAttachOpenFile(OpenBlockFile file)
     {

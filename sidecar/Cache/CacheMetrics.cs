@@ -18,7 +18,7 @@ internal static class CacheMetrics
         m.CreateObservableCounter("fluid_sidecar_cache_evictions_total", () => cache.GetStatistics().Evictions, description: "Blocks evicted under the quota or free-space floor.");
         m.CreateObservableCounter("fluid_sidecar_cache_corrupt_blocks_dropped_total", () => cache.GetStatistics().CorruptBlocksDropped, description: "Blocks whose CRC did not match; dropped and fetched again.");
         m.CreateObservableCounter("fluid_sidecar_cache_passthrough_fills_total", () => cache.GetStatistics().PassThroughFills, description: "Blocks served without being stored (disk full or over quota).");
-        m.CreateObservableGauge("fluid_sidecar_cache_open_block_files", () => cache.GetStatistics().OpenBlockFiles, description: "Block files kept open between hits (an upper bound; at most the open-file budget).");
+        m.CreateObservableGauge("fluid_sidecar_cache_open_block_files", () => cache.GetStatistics().OpenBlockFiles, description: "Block files kept open between hits (at most the open-file budget).");
         m.CreateObservableGauge("fluid_sidecar_cache_index_loaded", () => cache.GetStatistics().IndexLoaded ? 1 : 0, description: "1 once the cache index finished loading.");
         m.CreateObservableCounter("fluid_sidecar_cache_remote_bytes_total", () => cache.GetStatistics().RemoteBytes, "By", "Bytes fetched from the remote into the cache.");
         m.CreateObservableCounter("fluid_sidecar_cache_remote_fetches_total", () => cache.GetStatistics().RemoteFetches, description: "Blocks fetched from the remote (one per single flight, however many readers waited).");

@@ -119,7 +119,7 @@ internal sealed record CacheStatistics(
     /// <summary>Blocks missing on disk that came from the shared tier instead of the remote.</summary>
     public long SharedTierHits { get; init; }
 
-    /// <summary>Block files kept open between hits: descriptors the cache holds (an upper bound).</summary>
+    /// <summary>Block files kept open between hits: descriptors the cache holds.</summary>
     public int OpenBlockFiles { get; init; }
 }
 

@@ -6,7 +6,7 @@ namespace Fluid.Serverless.Sidecar.Cache;
 /// that no hit has read since the clock last passed it (a second chance: a hot file is kept, a cold one goes).
 /// <para>
 /// Files of entries removed from the index are closed at once by the index (<see cref="BlockEntry.MarkRemoved"/>);
-/// their slots here are freed when the clock reaches them, so the count is an upper bound.
+/// their slots here are dropped when the clock next runs, and never counted as open.
 /// </para>
 /// </summary>
 internal sealed class OpenBlockFiles(int capacity)
@@ -17,14 +17,20 @@ internal sealed class OpenBlockFiles(int capacity)
 
     public int Capacity { get; } = capacity;
 
-    /// <summary>Files counted as open (some may already be closed by a removal, see the type's remarks).</summary>
+    /// <summary>Files open now: slots whose entry still holds that file (at most <see cref="Capacity"/> + 1 to look at).</summary>
     public int Count
     {
         get
         {
             lock (_gate)
             {
-                return _clock.Count;
+                var open = 0;
+                foreach (var (entry, file) in _clock)
+                {
+                    open += entry.Holds(file) ? 1 : 0;
+                }
+
+                return open;
             }
         }
     }
@@ -59,6 +65,11 @@ internal sealed class OpenBlockFiles(int capacity)
             while (_clock.Count > Capacity && budget-- > 0)
             {
                 var oldest = _clock.Dequeue();
+                if (!oldest.Entry.Holds(oldest.File))
+                {
+                    continue; // closed already, by a removal from the index
+                }
+
                 if (oldest.File.RecentlyUsed)
                 {
                     oldest.File.RecentlyUsed = false;
