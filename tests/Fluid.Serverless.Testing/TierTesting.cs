@@ -18,10 +18,13 @@ internal static class TierTesting
         MaxPendingWrites = 64,
     };
 
-    public static GuardedSharedBlockTier Redis(IEnumerable<string> endpoints, SharedTierOptions? options = null)
+    public static GuardedSharedBlockTier Redis(IEnumerable<string> endpoints, SharedTierOptions? options = null) => Redis(endpoints, out _, options);
+
+    /// <summary>A tier over a Redis-protocol engine, and its store (to tell which reads took which path).</summary>
+    public static GuardedSharedBlockTier Redis(IEnumerable<string> endpoints, out RedisTierStore store, SharedTierOptions? options = null, string? password = null)
     {
         var settings = options ?? Relaxed;
-        var store = new RedisTierStore(RedisTierStore.CreateOptions(endpoints, null, null, tls: false, settings.Timeout), NullLogger.Instance);
+        store = new RedisTierStore(RedisTierStore.CreateOptions(endpoints, null, password, tls: false, settings.Timeout), NullLogger.Instance);
         return new GuardedSharedBlockTier(store, settings, TimeProvider.System, NullLogger.Instance);
     }
 

@@ -370,13 +370,15 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
     private async ValueTask<ReadOutcome> TryReadAsync(string key, byte[] hash, Memory<byte> destination, CancellationToken cancellationToken)
     {
         var failed = false;
-        IMemoryOwner<byte>? value;
+        var header = new byte[SharedBlockValue.HeaderSize];
+        StoredValue value;
         await readSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // The timeout is cooperative: when the guard returns, the store has stopped writing into destination.
             value = await GuardAsync(
-                async token => await store.GetAsync(key, SharedBlockValue.ValueLength(destination.Length), token).ConfigureAwait(false),
-                null,
+                async token => await store.ReadIntoAsync(key, header, destination, SharedBlockValue.ValueLength(destination.Length), token).ConfigureAwait(false),
+                StoredValue.Absent,
                 TransferTimeout(destination.Length),
                 cancellationToken,
                 () => failed = true).ConfigureAwait(false);
@@ -386,22 +388,38 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
             readSlots.Release();
         }
 
-        if (value is null)
+        if (value.Kind == StoredValueKind.Absent)
         {
             return failed ? ReadOutcome.Failed : ReadOutcome.Absent;
         }
 
-        using (value)
+        if (!IsValid(value, header, hash, destination))
         {
-            if (!SharedBlockValue.TryRead(value.Memory.Span, hash, destination.Length, out var payload))
+            Metrics.Corrupt();
+            LogCorrupt(logger, key);
+            return ReadOutcome.Absent;
+        }
+
+        return ReadOutcome.Hit;
+    }
+
+    /// <summary>Checks a value read in place, or checks a whole one and copies its block into <paramref name="destination"/>.</summary>
+    private static bool IsValid(StoredValue value, byte[] header, byte[] hash, Memory<byte> destination)
+    {
+        if (value.Value is not { } whole)
+        {
+            return SharedBlockValue.TryCheck(header, destination.Span, hash);
+        }
+
+        using (whole)
+        {
+            if (!SharedBlockValue.TryRead(whole.Memory.Span, hash, destination.Length, out var payload))
             {
-                Metrics.Corrupt();
-                LogCorrupt(logger, key);
-                return ReadOutcome.Absent;
+                return false;
             }
 
             payload.CopyTo(destination.Span);
-            return ReadOutcome.Hit;
+            return true;
         }
     }
 

@@ -19,6 +19,19 @@ internal interface ISharedTierStore : IAsyncDisposable
     /// </summary>
     Task<IMemoryOwner<byte>?> GetAsync(string key, int maxLength, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The value under <paramref name="key"/>, read straight into <paramref name="header"/> and then
+    /// <paramref name="payload"/> when it is exactly as long as both (<see cref="StoredValueKind.InPlace"/>: a block
+    /// lands in the buffer it is served from, with no copy in between). A value of any other length up to
+    /// <paramref name="maxLength"/> comes back whole, for the caller to check as one from <see cref="GetAsync"/>. This
+    /// default reads every value whole; an engine that can receive into the caller's buffers overrides it.
+    /// </summary>
+    async Task<StoredValue> ReadIntoAsync(string key, Memory<byte> header, Memory<byte> payload, int maxLength, CancellationToken cancellationToken)
+    {
+        var whole = await GetAsync(key, maxLength, cancellationToken).ConfigureAwait(false);
+        return whole is null ? StoredValue.Absent : StoredValue.Whole(whole);
+    }
+
     Task SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken);
 
     /// <summary>
@@ -40,4 +53,21 @@ internal interface ISharedTierStore : IAsyncDisposable
     /// the key is gone or another pod's, or the engine cannot renew (then the lease ends when it expires).
     /// </summary>
     Task<bool> TryExtendAsync(string key, ReadOnlyMemory<byte> value, TimeSpan lifetime, CancellationToken cancellationToken);
+}
+
+/// <summary>What <see cref="ISharedTierStore.ReadIntoAsync"/> found: nothing, a value now in the caller's buffers, or a value of another length in <see cref="Value"/> (the caller disposes it).</summary>
+internal readonly record struct StoredValue(StoredValueKind Kind, IMemoryOwner<byte>? Value)
+{
+    public static StoredValue Absent => new(StoredValueKind.Absent, null);
+
+    public static StoredValue InPlace => new(StoredValueKind.InPlace, null);
+
+    public static StoredValue Whole(IMemoryOwner<byte> value) => new(StoredValueKind.Whole, value);
+}
+
+internal enum StoredValueKind
+{
+    Absent,
+    InPlace,
+    Whole,
 }

@@ -12,14 +12,18 @@ namespace Fluid.Serverless.Sidecar.Cache.SharedTier;
 /// Three clients, three connections per node: block reads, block writes (megabytes each) and lease commands (bytes
 /// each) each have their own. On one pipelined connection every command queues behind the blocks ahead of it, so under
 /// load the small calls that decide who fetches a block, and the reads a reader waits for, time out behind writes no
-/// one waits for.
+/// one waits for. Block values themselves are received over connections of our own (<see cref="RedisBlockReads"/>),
+/// straight into the caller's buffers; the library's read client serves the reads those hand back.
 /// </summary>
 internal sealed partial class RedisTierStore : ISharedTierStore
 {
     private readonly Task<ConnectionMultiplexer> reads;
     private readonly Task<ConnectionMultiplexer> writes;
     private readonly Task<ConnectionMultiplexer> control;
+    private readonly RedisBlockReads? blockReads;
     private readonly ILogger logger;
+    private long directReads;
+    private long libraryReads;
 
     public RedisTierStore(ConfigurationOptions options, ILogger logger)
     {
@@ -31,7 +35,15 @@ internal sealed partial class RedisTierStore : ISharedTierStore
         reads = ConnectInBackground(options, "-reads");
         writes = ConnectInBackground(options, "-writes");
         control = ConnectInBackground(options, "-leases");
+        // Over TLS every read stays with the library, which holds the TLS settings.
+        blockReads = options.Ssl ? null : new RedisBlockReads(options.User, options.Password);
     }
+
+    /// <summary>Block reads received straight into the caller's buffers, on this store's own connections.</summary>
+    internal long DirectReads => Interlocked.Read(ref directReads);
+
+    /// <summary>Block reads the library made: over TLS, before it connected, or after a node answered with an error (a slot that moved).</summary>
+    internal long LibraryReads => Interlocked.Read(ref libraryReads);
 
     private Task<ConnectionMultiplexer> ConnectInBackground(ConfigurationOptions shared, string role) => Task.Run(async () =>
     {
@@ -92,6 +104,25 @@ internal sealed partial class RedisTierStore : ISharedTierStore
         }
 
         return lease;
+    }
+
+    public async Task<StoredValue> ReadIntoAsync(string key, Memory<byte> header, Memory<byte> payload, int maxLength, CancellationToken cancellationToken)
+    {
+        if (blockReads is not null && reads.IsCompletedSuccessfully && reads.Result.IsConnected)
+        {
+            // The library names the node that owns the key by its current view of the cluster.
+            var node = reads.Result.GetServer((RedisKey)key).EndPoint;
+            if (await blockReads.ReadAsync(node, key, header, payload, maxLength, cancellationToken).ConfigureAwait(false) is { } value)
+            {
+                Interlocked.Increment(ref directReads);
+                return value;
+            }
+        }
+
+        // The library follows MOVED and ASK, and refreshes its view of the cluster on the way.
+        Interlocked.Increment(ref libraryReads);
+        var whole = await GetAsync(key, maxLength, cancellationToken).ConfigureAwait(false);
+        return whole is null ? StoredValue.Absent : StoredValue.Whole(whole);
     }
 
     public async Task SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
@@ -159,6 +190,10 @@ internal sealed partial class RedisTierStore : ISharedTierStore
         await CloseAsync(reads).ConfigureAwait(false);
         await CloseAsync(writes).ConfigureAwait(false);
         await CloseAsync(control).ConfigureAwait(false);
+        if (blockReads is not null)
+        {
+            await blockReads.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     private static async Task CloseAsync(Task<ConnectionMultiplexer> connecting)

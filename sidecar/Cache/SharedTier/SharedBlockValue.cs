@@ -69,6 +69,19 @@ internal static class SharedBlockValue
         return true;
     }
 
+    /// <summary>
+    /// The checks of <see cref="TryRead"/> for a value received in two pieces, a version-1 header of exactly
+    /// <see cref="HeaderSize"/> bytes and the <paramref name="payload"/> in the buffer it will be served from.
+    /// </summary>
+    public static bool TryCheck(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> identityHash) =>
+        header.Length == HeaderSize
+        && header[..4].SequenceEqual(Magic)
+        && BinaryPrimitives.ReadUInt16LittleEndian(header[4..]) == FormatVersion
+        && BinaryPrimitives.ReadUInt16LittleEndian(header[6..]) == HeaderSize
+        && BinaryPrimitives.ReadInt32LittleEndian(header[8..]) == payload.Length
+        && header.Slice(16, SharedTierKeys.HashSize).SequenceEqual(identityHash[..SharedTierKeys.HashSize])
+        && Crc32C(payload) == BinaryPrimitives.ReadUInt32LittleEndian(header[12..]);
+
     private static uint Crc32C(ReadOnlySpan<byte> data)
     {
         var crc = new Crc32(Crc32ParameterSet.Crc32C);

@@ -10,7 +10,7 @@ public sealed class RedisClusterTierTests(RedisClusterFixture cluster)
     [Fact]
     public async Task PutThenGet_BlocksSpreadOverEveryMaster_BytesEqual()
     {
-        await using var tier = TierTesting.Redis(cluster.Endpoints);
+        await using var tier = TierTesting.Redis(cluster.Endpoints, out var store);
         await TierTesting.ConnectedAsync(tier);
         var blocks = Enumerable.Range(0, 24).Select(i => (Id: TierTesting.Id("train/shard-0001.tar", i, 256 * 1024), Bytes: TierTesting.Bytes(256 * 1024, i))).ToList();
         blocks.Add((TierTesting.Id("train/big.bin", 0), TierTesting.Bytes(4 << 20, 99)));
@@ -40,6 +40,10 @@ public sealed class RedisClusterTierTests(RedisClusterFixture cluster)
         Assert.Equal(blocks.Count, counters.Hits);
         Assert.Equal(blocks.Sum(b => (long)b.Bytes.Length), counters.BytesRead);
         Assert.Equal(0, counters.Errors);
+
+        // Every block came over the tier's own connections to the master that owns it, none through the library.
+        Assert.Equal(blocks.Count, store.DirectReads);
+        Assert.Equal(0, store.LibraryReads);
     }
 
     [Fact]
@@ -58,7 +62,7 @@ public sealed class RedisClusterTierTests(RedisClusterFixture cluster)
     [Fact]
     public async Task TryGet_ValueOverwrittenRawOrOneByteFlipped_IsMissCountedAsCorruptThenRefilled()
     {
-        await using var tier = TierTesting.Redis(cluster.Endpoints);
+        await using var tier = TierTesting.Redis(cluster.Endpoints, out var store);
         await TierTesting.ConnectedAsync(tier);
         var id = TierTesting.Id("corrupt.bin", 0, 64 * 1024);
         var bytes = TierTesting.Bytes(64 * 1024, 3);
@@ -74,6 +78,11 @@ public sealed class RedisClusterTierTests(RedisClusterFixture cluster)
         await RedisServers.CliAsync("-p", node, "SETRANGE", key, "1000", "X");
         Assert.False(await tier.TryGetAsync(id, new byte[bytes.Length], CancellationToken.None));
 
+        // Longer than any block value: a miss, not read whole (its connection is closed, not reused half-read).
+        await TierTesting.PutAndWaitAsync(tier, id, bytes);
+        await RedisServers.CliAsync("-p", node, "APPEND", key, "trailing bytes");
+        Assert.False(await tier.TryGetAsync(id, new byte[bytes.Length], CancellationToken.None));
+
         await TierTesting.PutAndWaitAsync(tier, id, bytes);
         var read = new byte[bytes.Length];
         Assert.True(await tier.TryGetAsync(id, read, CancellationToken.None));
@@ -81,8 +90,10 @@ public sealed class RedisClusterTierTests(RedisClusterFixture cluster)
 
         var counters = tier.Metrics.Snapshot();
         Assert.Equal(2, counters.CorruptValues);
-        Assert.Equal(2, counters.Misses);
+        Assert.Equal(3, counters.Misses);
         Assert.Equal(1, counters.Hits);
+        Assert.Equal(0, counters.Errors);
+        Assert.Equal(4, store.DirectReads);
     }
 
     [Fact]
@@ -112,7 +123,7 @@ public sealed class RedisClusterTierTests(RedisClusterFixture cluster)
     [Fact]
     public async Task TryGet_WhileTheKeysSlotMigratesToAnotherMaster_KeepsHitting()
     {
-        await using var tier = TierTesting.Redis(cluster.Endpoints);
+        await using var tier = TierTesting.Redis(cluster.Endpoints, out var store);
         await TierTesting.ConnectedAsync(tier);
         var id = TierTesting.Id("resharded.bin", 0, 512 * 1024);
         var bytes = TierTesting.Bytes(512 * 1024, 11);
@@ -172,6 +183,10 @@ public sealed class RedisClusterTierTests(RedisClusterFixture cluster)
         var failures = await background;
         Assert.True(failures == 0, $"{failures} of {Volatile.Read(ref reads)} background reads missed: {tier.Metrics.Snapshot()}");
         Assert.Equal(0, tier.Metrics.Snapshot().Errors);
+
+        // The node's ASK (and MOVED, until the library saw the new owner) sent those reads through the library.
+        Assert.True(store.LibraryReads > 0, $"no read went through the library: {store.DirectReads} direct");
+        Assert.True(store.DirectReads > 0, "no read came over the tier's own connections");
     }
 
     private static string KeyOf(SharedBlockId id)

@@ -9,7 +9,7 @@ internal static class RedisServers
 {
     public const string InstallHint = "Install it with: apt-get install -y redis-server (tests/run.sh does).";
 
-    public static async Task<ServerProcess> StartAsync(int port, string directory, bool cluster)
+    public static async Task<ServerProcess> StartAsync(int port, string directory, bool cluster, params string[] extraArguments)
     {
         Directory.CreateDirectory(directory);
         var arguments = new List<string>
@@ -28,6 +28,7 @@ internal static class RedisServers
             arguments.AddRange(["--cluster-enabled", "yes", "--cluster-config-file", Path.Join(directory, "nodes.conf"), "--cluster-node-timeout", "5000"]);
         }
 
+        arguments.AddRange(extraArguments);
         var server = ServerProcess.Start("redis-server", arguments, InstallHint);
         await server.WaitForPortAsync("redis-server", port, TimeSpan.FromSeconds(30));
         return server;

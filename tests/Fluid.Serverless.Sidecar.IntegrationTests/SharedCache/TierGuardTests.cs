@@ -69,6 +69,34 @@ public sealed class TierGuardTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task BlockReadConnectionClosedByTheEngineWhileIdle_NextReadStillHits()
+    {
+        await using var tier = TierTesting.Redis([Endpoint], out var store);
+        await TierTesting.ConnectedAsync(tier);
+        var id = TierTesting.Id("idle.bin", 0, 256 * 1024);
+        var bytes = TierTesting.Bytes(256 * 1024, 9);
+        await TierTesting.PutAndWaitAsync(tier, id, bytes);
+        Assert.True(await tier.TryGetAsync(id, new byte[bytes.Length], CancellationToken.None));
+
+        // What a restart or the engine's idle-client timeout does: the tier's own block-read connection (the one
+        // without a client name; the library names its connections) is closed by the engine while it sits in the pool.
+        var clients = await RedisServers.CliAsync("-p", port.ToString(CultureInfo.InvariantCulture), "CLIENT", "LIST");
+        var unnamed = clients.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Where(line => line.Contains(" name= ", StringComparison.Ordinal) && line.Contains("cmd=get", StringComparison.Ordinal))
+            .Select(line => line.Split(' ')[0]["id=".Length..])
+            .ToList();
+        Assert.Single(unnamed);
+        await RedisServers.CliAsync("-p", port.ToString(CultureInfo.InvariantCulture), "CLIENT", "KILL", "ID", unnamed[0]);
+
+        var errors = tier.Metrics.Snapshot().Errors;
+        var read = new byte[bytes.Length];
+        Assert.True(await tier.TryGetAsync(id, read, CancellationToken.None));
+        Assert.Equal(TierTesting.Sha256(bytes), TierTesting.Sha256(read));
+        Assert.Equal(errors, tier.Metrics.Snapshot().Errors);
+        Assert.Equal(2, store.DirectReads);
+    }
+
+    [Fact]
     public async Task SlowEngine_CallsTimeOutAsMisses_AndHitAgainOnceItIsFast()
     {
         await using var proxy = new TcpDelayProxy(port);

@@ -15,6 +15,29 @@ public sealed class SharedBlockValueTests
     }
 
     [Fact]
+    public void TryCheck_HeaderAndPayloadReadApart_AcceptsThemInPlace()
+    {
+        var (value, hash, _) = Valid();
+        Assert.True(SharedBlockValue.TryCheck(value.AsSpan(0, SharedBlockValue.HeaderSize), value.AsSpan(SharedBlockValue.HeaderSize), hash));
+    }
+
+    [Theory]
+    [InlineData(0)] // magic
+    [InlineData(4)] // format version
+    [InlineData(6)] // header length: a longer header would shift the payload
+    [InlineData(8)] // payload length
+    [InlineData(12)] // CRC32C
+    [InlineData(20)] // identity hash
+    [InlineData(48)] // first payload byte
+    [InlineData(1047)] // last payload byte
+    public void TryCheck_OneByteFlipped_Refuses(int offset)
+    {
+        var (value, hash, _) = Valid();
+        value[offset] ^= 0x40;
+        Assert.False(SharedBlockValue.TryCheck(value.AsSpan(0, SharedBlockValue.HeaderSize), value.AsSpan(SharedBlockValue.HeaderSize), hash));
+    }
+
+    [Fact]
     public void TryRead_ValueItWrote_ReturnsThePayload()
     {
         var (value, hash, payload) = Valid();
