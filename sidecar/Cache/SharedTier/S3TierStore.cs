@@ -39,49 +39,80 @@ internal sealed class S3TierStore(AmazonS3Client client, string bucket) : IShare
 
     public async Task<IMemoryOwner<byte>?> GetAsync(string key, int maxLength, CancellationToken cancellationToken)
     {
-        GetObjectResponse response;
+        using var response = await TryGetObjectAsync(key, cancellationToken).ConfigureAwait(false);
+        return response is null ? null : await ReadWholeAsync(response, maxLength, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<StoredValue> ReadIntoAsync(string key, Memory<byte> header, Memory<byte> payload, int maxLength, CancellationToken cancellationToken)
+    {
+        using var response = await TryGetObjectAsync(key, cancellationToken).ConfigureAwait(false);
+        if (response is null)
+        {
+            return StoredValue.Absent;
+        }
+
+        if (response.ContentLength != header.Length + payload.Length)
+        {
+            return await ReadWholeAsync(response, maxLength, cancellationToken).ConfigureAwait(false) is { } whole ? StoredValue.Whole(whole) : StoredValue.Absent;
+        }
+
+        // Straight into place. A body that ends early is handed back as an empty value, which the header check refuses.
+        return await FillAsync(response.ResponseStream, header, cancellationToken).ConfigureAwait(false) == header.Length
+            && await FillAsync(response.ResponseStream, payload, cancellationToken).ConfigureAwait(false) == payload.Length
+            ? StoredValue.InPlace
+            : StoredValue.Whole(new PooledValue(0));
+    }
+
+    private async Task<GetObjectResponse?> TryGetObjectAsync(string key, CancellationToken cancellationToken)
+    {
         try
         {
-            response = await client.GetObjectAsync(new GetObjectRequest { BucketName = bucket, Key = key }, cancellationToken).ConfigureAwait(false);
+            return await client.GetObjectAsync(new GetObjectRequest { BucketName = bucket, Key = key }, cancellationToken).ConfigureAwait(false);
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
         {
             return null;
         }
+    }
 
-        using (response)
+    /// <summary>The whole body in a pooled buffer; null when it is longer than <paramref name="maxLength"/> (not read).</summary>
+    private static async Task<IMemoryOwner<byte>?> ReadWholeAsync(GetObjectResponse response, int maxLength, CancellationToken cancellationToken)
+    {
+        if (response.ContentLength > maxLength || response.ContentLength < 0)
         {
-            if (response.ContentLength > maxLength || response.ContentLength < 0)
-            {
-                return null;
-            }
-
-            var value = new PooledValue((int)response.ContentLength);
-            try
-            {
-                var read = 0;
-                var stream = response.ResponseStream;
-                while (read < response.ContentLength)
-                {
-                    var n = await stream.ReadAsync(value.Array.AsMemory(read, (int)response.ContentLength - read), cancellationToken).ConfigureAwait(false);
-                    if (n == 0)
-                    {
-                        break;
-                    }
-
-                    read += n;
-                }
-
-                // A short body stays short: the header check refuses it.
-                value.Length = read;
-                return value;
-            }
-            catch
-            {
-                value.Dispose();
-                throw;
-            }
+            return null;
         }
+
+        var value = new PooledValue((int)response.ContentLength);
+        try
+        {
+            // A short body stays short: the header check refuses it.
+            value.Length = await FillAsync(response.ResponseStream, value.Array.AsMemory(0, (int)response.ContentLength), cancellationToken).ConfigureAwait(false);
+            return value;
+        }
+        catch
+        {
+            value.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Reads until <paramref name="into"/> is full or the body ends; the bytes read.</summary>
+    private static async Task<int> FillAsync(Stream body, Memory<byte> into, CancellationToken cancellationToken)
+    {
+        var read = 0;
+        while (read < into.Length)
+        {
+            var n = await body.ReadAsync(into[read..], cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+            {
+                break;
+            }
+
+            read += n;
+        }
+
+        return read;
     }
 
     public async Task SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)

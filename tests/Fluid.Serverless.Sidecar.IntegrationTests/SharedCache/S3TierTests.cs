@@ -39,7 +39,7 @@ public sealed class S3TierTests(MotoServerFixture moto)
     }
 
     [Fact]
-    public async Task TryGet_ObjectOverwrittenByAPlainPut_IsMissCountedAsCorrupt()
+    public async Task TryGet_ObjectOverwrittenByAPlainPut_IsMissCountedAsCorruptThenRefilled()
     {
         var (tier, bucket) = await CreateAsync();
         await using var _tier = tier;
@@ -61,8 +61,19 @@ public sealed class S3TierTests(MotoServerFixture moto)
         Assert.False(await tier.TryGetAsync(id, new byte[bytes.Length], CancellationToken.None));
         Assert.Equal(1, tier.Metrics.Snapshot().CorruptValues);
 
+        // A value of another length is read whole and refused; a longer one is not read at all.
+        await moto.PutAsync(bucket, key, "not a block"u8.ToArray());
+        Assert.False(await tier.TryGetAsync(id, new byte[bytes.Length], CancellationToken.None));
+        Assert.Equal(2, tier.Metrics.Snapshot().CorruptValues);
+        await moto.PutAsync(bucket, key, [.. copy.ToArray(), .. "trailing"u8]);
+        Assert.False(await tier.TryGetAsync(id, new byte[bytes.Length], CancellationToken.None));
+        Assert.Equal(2, tier.Metrics.Snapshot().CorruptValues);
+
         await TierTesting.PutAndWaitAsync(tier, id, bytes);
-        Assert.True(await tier.TryGetAsync(id, new byte[bytes.Length], CancellationToken.None));
+        var read = new byte[bytes.Length];
+        Assert.True(await tier.TryGetAsync(id, read, CancellationToken.None));
+        Assert.Equal(TierTesting.Sha256(bytes), TierTesting.Sha256(read));
+        Assert.Equal(0, tier.Metrics.Snapshot().Errors);
     }
 
     [Fact]
