@@ -10,15 +10,17 @@ namespace Fluid.Serverless.Sidecar.Tests.Volume;
 
 /// <summary>The FUSE view of a bucket on a real S3 server (moto) through the real S3 source, block cache and reader.</summary>
 [Collection(MotoCollection.Name)]
-public sealed class FuseOverS3Tests(MotoServerFixture moto) : IAsyncDisposable
+public sealed class FuseOverS3Tests(MotoServerFixture moto) : IAsyncLifetime
 {
     private const string SecretVariable = "FLUID_TEST_VOLUME_SECRET";
     private readonly string _root = TempDirectory.Create("fluid-fuse-s3");
 
-    public ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync()
     {
         TempDirectory.Delete(_root);
-        return ValueTask.CompletedTask;
+        return Task.CompletedTask;
     }
 
     [Fact]

@@ -67,4 +67,13 @@ internal static class Shell
     }
 
     public static Task<ProcessResult> BashAsync(string script) => RunAsync("bash", "-c", script);
+
+    /// <summary>Detaches what a test left mounted on <paramref name="path"/> (a view it did not stop, a killed sidecar's mount), if anything.</summary>
+    public static async Task UnmountIfMountedAsync(string path)
+    {
+        if (MountTable.IsMounted(path))
+        {
+            await RunAsync("umount", "-l", path);
+        }
+    }
 }

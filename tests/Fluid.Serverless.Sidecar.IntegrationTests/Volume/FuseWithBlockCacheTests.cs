@@ -7,7 +7,7 @@ namespace Fluid.Serverless.Sidecar.Tests.Volume;
 
 /// <summary>FUSE and copy mode over the real parts: LocalObjectSource → DiskBlockCache → ObjectReader.</summary>
 [Collection(FuseCollection.Name)]
-public sealed class FuseWithBlockCacheTests : IAsyncDisposable
+public sealed class FuseWithBlockCacheTests : IAsyncLifetime
 {
     private readonly string _root = TempDirectory.Create("fluid-fuse-cache");
     private readonly DiskBlockCache _cache;
@@ -21,7 +21,9 @@ public sealed class FuseWithBlockCacheTests : IAsyncDisposable
         _reader = new ObjectReader(_cache, new ObjectReaderOptions(), NullLogger<ObjectReader>.Instance, TimeProvider.System);
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         await _reader.DisposeAsync();
         await _cache.DisposeAsync();

@@ -12,17 +12,16 @@ namespace Fluid.Serverless.Sidecar.Tests.Volume;
 /// sidecar reads it.
 /// </summary>
 [Collection(MotoCollection.Name)]
-public sealed class FuseWriteProcessTests(MotoServerFixture moto) : IAsyncDisposable
+public sealed class FuseWriteProcessTests(MotoServerFixture moto) : IAsyncLifetime
 {
     private const string SecretVariable = "FLUID_TEST_FUSE_WRITE_PROCESS_SECRET";
     private readonly string _root = TempDirectory.Create("fluid-fuse-write-process");
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
-        if (MountTable.IsMounted(Path.Combine(_root, "mnt")))
-        {
-            await Shell.RunAsync("umount", "-l", Path.Combine(_root, "mnt"));
-        }
+        await Shell.UnmountIfMountedAsync(Path.Combine(_root, "mnt"));
         TempDirectory.Delete(_root);
     }
 

@@ -132,18 +132,17 @@ internal static class FuseWriteScenario
 }
 
 [Collection(FuseCollection.Name)]
-public sealed class FuseWriteLocalTests : IAsyncDisposable
+public sealed class FuseWriteLocalTests : IAsyncLifetime
 {
     private readonly string _root = TempDirectory.Create("fluid-fuse-write");
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         foreach (var mount in new[] { "mnt", "second/mnt", "tmpfs" })
         {
-            if (MountTable.IsMounted(Path.Combine(_root, mount)))
-            {
-                await Shell.RunAsync("umount", "-l", Path.Combine(_root, mount));
-            }
+            await Shell.UnmountIfMountedAsync(Path.Combine(_root, mount));
         }
         TempDirectory.Delete(_root);
     }
@@ -212,19 +211,18 @@ public sealed class FuseWriteLocalTests : IAsyncDisposable
 }
 
 [Collection(MotoCollection.Name)]
-public sealed class FuseWriteS3Tests(MotoServerFixture moto) : IAsyncDisposable
+public sealed class FuseWriteS3Tests(MotoServerFixture moto) : IAsyncLifetime
 {
     private const string SecretVariable = "FLUID_TEST_FUSE_WRITE_SECRET";
     private readonly string _root = TempDirectory.Create("fluid-fuse-write-s3");
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         foreach (var mount in new[] { "mnt", "second/mnt" })
         {
-            if (MountTable.IsMounted(Path.Combine(_root, mount)))
-            {
-                await Shell.RunAsync("umount", "-l", Path.Combine(_root, mount));
-            }
+            await Shell.UnmountIfMountedAsync(Path.Combine(_root, mount));
         }
         TempDirectory.Delete(_root);
     }
@@ -382,16 +380,15 @@ public sealed class FuseWriteS3Tests(MotoServerFixture moto) : IAsyncDisposable
 
 /// <summary>Opt-in write-back (config fuse.writeBack): close returns before the upload; the backlog is bounded; stop uploads it.</summary>
 [Collection(FuseCollection.Name)]
-public sealed class FuseWriteBackTests : IAsyncDisposable
+public sealed class FuseWriteBackTests : IAsyncLifetime
 {
     private readonly string _root = TempDirectory.Create("fluid-fuse-write-back");
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
-        if (MountTable.IsMounted(Path.Combine(_root, "mnt")))
-        {
-            await Shell.RunAsync("umount", "-l", Path.Combine(_root, "mnt"));
-        }
+        await Shell.UnmountIfMountedAsync(Path.Combine(_root, "mnt"));
         TempDirectory.Delete(_root);
     }
 

@@ -35,10 +35,7 @@ public sealed class VolumeProcessTests : IDisposable
     {
         foreach (var mount in new[] { Path.Combine(_root, "mnt"), Path.Combine(_root, "mnt2") })
         {
-            if (MountTable.IsMounted(mount))
-            {
-                Shell.RunAsync("umount", "-l", mount).GetAwaiter().GetResult();
-            }
+            Shell.UnmountIfMountedAsync(mount).GetAwaiter().GetResult();
         }
         Directory.Delete(_root, recursive: true);
     }
