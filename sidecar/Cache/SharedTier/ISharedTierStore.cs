@@ -28,8 +28,7 @@ internal interface ISharedTierStore : IAsyncDisposable
     /// </summary>
     async Task<StoredValue> ReadIntoAsync(string key, Memory<byte> header, Memory<byte> payload, int maxLength, CancellationToken cancellationToken)
     {
-        var whole = await GetAsync(key, maxLength, cancellationToken).ConfigureAwait(false);
-        return whole is null ? StoredValue.Absent : StoredValue.Whole(whole);
+        return StoredValue.WholeOrAbsent(await GetAsync(key, maxLength, cancellationToken).ConfigureAwait(false));
     }
 
     Task SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken);
@@ -63,6 +62,9 @@ internal readonly record struct StoredValue(StoredValueKind Kind, IMemoryOwner<b
     public static StoredValue InPlace => new(StoredValueKind.InPlace, null);
 
     public static StoredValue Whole(IMemoryOwner<byte> value) => new(StoredValueKind.Whole, value);
+
+    /// <summary>A value read whole (as <see cref="ISharedTierStore.GetAsync"/> returns it): null = absent.</summary>
+    public static StoredValue WholeOrAbsent(IMemoryOwner<byte>? value) => value is null ? Absent : Whole(value);
 }
 
 internal enum StoredValueKind

@@ -121,8 +121,7 @@ internal sealed partial class RedisTierStore : ISharedTierStore
 
         // The library follows MOVED and ASK, and refreshes its view of the cluster on the way.
         Interlocked.Increment(ref libraryReads);
-        var whole = await GetAsync(key, maxLength, cancellationToken).ConfigureAwait(false);
-        return whole is null ? StoredValue.Absent : StoredValue.Whole(whole);
+        return StoredValue.WholeOrAbsent(await GetAsync(key, maxLength, cancellationToken).ConfigureAwait(false));
     }
 
     public async Task SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)

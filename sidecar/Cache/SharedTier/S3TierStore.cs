@@ -53,7 +53,7 @@ internal sealed class S3TierStore(AmazonS3Client client, string bucket) : IShare
 
         if (response.ContentLength != header.Length + payload.Length)
         {
-            return await ReadWholeAsync(response, maxLength, cancellationToken).ConfigureAwait(false) is { } whole ? StoredValue.Whole(whole) : StoredValue.Absent;
+            return StoredValue.WholeOrAbsent(await ReadWholeAsync(response, maxLength, cancellationToken).ConfigureAwait(false));
         }
 
         // Straight into place. A body that ends early is handed back as an empty value, which the header check refuses.

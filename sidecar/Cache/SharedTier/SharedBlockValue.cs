@@ -42,25 +42,13 @@ internal static class SharedBlockValue
     public static bool TryRead(ReadOnlySpan<byte> value, ReadOnlySpan<byte> identityHash, int expectedPayloadLength, out ReadOnlySpan<byte> payload)
     {
         payload = default;
-        if (value.Length < HeaderSize || !value[..4].SequenceEqual(Magic))
+        if (!HeaderAccepts(value, expectedPayloadLength, identityHash, out var headerLength) || value.Length - headerLength != expectedPayloadLength)
         {
             return false;
         }
 
-        var headerLength = BinaryPrimitives.ReadUInt16LittleEndian(value[6..]);
-        if (BinaryPrimitives.ReadUInt16LittleEndian(value[4..]) != FormatVersion || headerLength < HeaderSize || headerLength > value.Length)
-        {
-            return false;
-        }
-
-        var length = BinaryPrimitives.ReadInt32LittleEndian(value[8..]);
-        if (length != expectedPayloadLength || value.Length - headerLength != length || !value.Slice(16, SharedTierKeys.HashSize).SequenceEqual(identityHash[..SharedTierKeys.HashSize]))
-        {
-            return false;
-        }
-
-        var body = value.Slice(headerLength, length);
-        if (Crc32C(body) != BinaryPrimitives.ReadUInt32LittleEndian(value[12..]))
+        var body = value.Slice(headerLength, expectedPayloadLength);
+        if (!CrcMatches(value, body))
         {
             return false;
         }
@@ -75,12 +63,31 @@ internal static class SharedBlockValue
     /// </summary>
     public static bool TryCheck(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> identityHash) =>
         header.Length == HeaderSize
-        && header[..4].SequenceEqual(Magic)
-        && BinaryPrimitives.ReadUInt16LittleEndian(header[4..]) == FormatVersion
-        && BinaryPrimitives.ReadUInt16LittleEndian(header[6..]) == HeaderSize
-        && BinaryPrimitives.ReadInt32LittleEndian(header[8..]) == payload.Length
-        && header.Slice(16, SharedTierKeys.HashSize).SequenceEqual(identityHash[..SharedTierKeys.HashSize])
-        && Crc32C(payload) == BinaryPrimitives.ReadUInt32LittleEndian(header[12..]);
+        && HeaderAccepts(header, payload.Length, identityHash, out var headerLength)
+        && headerLength == HeaderSize
+        && CrcMatches(header, payload);
+
+    /// <summary>
+    /// Magic, version, payload length and identity of a header that starts <paramref name="value"/>; its length field
+    /// (at least <see cref="HeaderSize"/>, at most the value) in <paramref name="headerLength"/>.
+    /// </summary>
+    private static bool HeaderAccepts(ReadOnlySpan<byte> value, int payloadLength, ReadOnlySpan<byte> identityHash, out int headerLength)
+    {
+        headerLength = 0;
+        if (value.Length < HeaderSize || !value[..4].SequenceEqual(Magic) || BinaryPrimitives.ReadUInt16LittleEndian(value[4..]) != FormatVersion)
+        {
+            return false;
+        }
+
+        headerLength = BinaryPrimitives.ReadUInt16LittleEndian(value[6..]);
+        return headerLength >= HeaderSize
+            && headerLength <= value.Length
+            && BinaryPrimitives.ReadInt32LittleEndian(value[8..]) == payloadLength
+            && value.Slice(16, SharedTierKeys.HashSize).SequenceEqual(identityHash[..SharedTierKeys.HashSize]);
+    }
+
+    private static bool CrcMatches(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload) =>
+        Crc32C(payload) == BinaryPrimitives.ReadUInt32LittleEndian(header[12..]);
 
     private static uint Crc32C(ReadOnlySpan<byte> data)
     {
