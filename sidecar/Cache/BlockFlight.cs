@@ -15,6 +15,7 @@ internal sealed class BlockFlight
 {
     private readonly Lock _gate = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private byte[]? _buffer;
     private int _references = 1; // the runner's
     private bool _bufferTaken;
@@ -33,6 +34,9 @@ internal sealed class BlockFlight
     public bool FromDisk { get; set; }
 
     public Task Completion => _completion.Task;
+
+    /// <summary>Completes when the runner and every reader have let go of the flight (its buffer is back in the pool).</summary>
+    public Task Released => _released.Task;
 
     /// <summary>The shared buffer; valid while the caller holds a reference, after the runner allocated it.</summary>
     public Memory<byte> Payload => (_buffer ?? throw new InvalidOperationException("the flight has no buffer")).AsMemory(0, Length);
@@ -124,21 +128,45 @@ internal sealed class BlockFlight
         }
     }
 
+    /// <summary>
+    /// A lease on the completed buffer for a reader that took a reference with <see cref="TryJoin"/>: no copy, and
+    /// disposing it lets go of that reference.
+    /// </summary>
+    public BlockLease LeaseShared()
+    {
+        lock (_gate)
+        {
+            if (_buffer is null || !_completion.Task.IsCompletedSuccessfully)
+            {
+                throw new InvalidOperationException("the flight holds no completed buffer");
+            }
+
+            return new BlockLease(_buffer, Length, this);
+        }
+    }
+
     public void Leave()
     {
         byte[]? toReturn = null;
+        var released = false;
         lock (_gate)
         {
             if (--_references == 0)
             {
                 toReturn = _buffer;
                 _buffer = null;
+                released = true;
             }
         }
 
         if (toReturn is not null)
         {
             BlockBuffers.Return(toReturn);
+        }
+
+        if (released)
+        {
+            _released.TrySetResult();
         }
     }
 

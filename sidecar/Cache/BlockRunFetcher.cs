@@ -15,12 +15,16 @@ internal sealed class BlockRunFetcher
     private readonly BlockFlightTable _flights;
     private readonly BlockSourceFetcher _source;
     private readonly int _blockSize;
+    private readonly TimeSpan _handOffPatience;
     private readonly Action<RunBlock, Memory<byte>> _completeBlock;
     private readonly Action<RunBlock, Exception> _failBlock;
+    private readonly TierHandOffs _handOffs = new();
     private long _misses;
+    private long _handedOver;
 
-    public BlockRunFetcher(BlockStore store, BlockFlightTable flights, BlockSourceFetcher source, int blockSize)
+    public BlockRunFetcher(BlockStore store, BlockFlightTable flights, BlockSourceFetcher source, int blockSize, TimeSpan handOffPatience)
     {
+        _handOffPatience = handOffPatience;
         _store = store;
         _flights = flights;
         _source = source;
@@ -32,27 +36,43 @@ internal sealed class BlockRunFetcher
     /// <summary>Blocks of runs that were neither stored nor in flight.</summary>
     public long Misses => Interlocked.Read(ref _misses);
 
+    /// <summary>Tier hits handed to a reader in memory instead of being stored.</summary>
+    public long HandedOver => Interlocked.Read(ref _handedOver);
+
     /// <summary>One task per block of the run, done when that block is stored (or known to be).</summary>
-    public IReadOnlyList<Task> FetchRun(BlockKey first, int count, int lastBlockLength, Func<RangeSink, CancellationToken, ValueTask> fetchRun, BlockPriority priority)
+    public IReadOnlyList<Task> FetchRun(BlockKey first, int count, int lastBlockLength, Func<RangeSink, CancellationToken, ValueTask> fetchRun, BlockPriority priority) =>
+        Start(first, count, lastBlockLength, fetchRun, priority, inOrder: false).Done;
+
+    /// <summary>
+    /// One task per block of the run for a reader that takes them in order: the block's lease when the tier's bytes
+    /// were handed over in memory, null when it is stored or fetched elsewhere (<see cref="IBlockCache.FetchRunInOrder"/>).
+    /// </summary>
+    public IReadOnlyList<Task<BlockLease?>> FetchRunInOrder(BlockKey first, int count, int lastBlockLength, Func<RangeSink, CancellationToken, ValueTask> fetchRun, BlockPriority priority) =>
+        Start(first, count, lastBlockLength, fetchRun, priority, inOrder: true).Handed!;
+
+    private (Task[] Done, Task<BlockLease?>[]? Handed) Start(BlockKey first, int count, int lastBlockLength, Func<RangeSink, CancellationToken, ValueTask> fetchRun, BlockPriority priority, bool inOrder)
     {
         // Claim every block that is neither on disk nor in flight by registering its flight now, before any await:
         // a reader arriving a moment later joins it instead of fetching the block a second time.
         var done = new Task[count];
+        var handed = inOrder ? new Task<BlockLease?>[count] : null;
         var runs = new List<List<RunBlock>>();
         List<RunBlock>? run = null;
         for (var i = 0; i < count; i++)
         {
             var key = first with { Index = first.Index + i };
             var length = i == count - 1 ? lastBlockLength : _blockSize;
-            var claimed = TryClaim(key, length, priority, out var ready);
+            var claimed = TryClaim(key, length, priority, inOrder, out var ready);
             if (claimed is null)
             {
                 done[i] = ready;
+                handed?[i] = NothingHandedAsync(ready);
                 run = null;
                 continue;
             }
 
             done[i] = claimed.Flight.Completion;
+            handed?[i] = claimed.Handed!.Task;
             if (run is null)
             {
                 run = [];
@@ -67,11 +87,17 @@ internal sealed class BlockRunFetcher
             _ = FetchSpanAsync(blocks, fetchRun);
         }
 
-        return done;
+        return (done, handed);
+
+        static async Task<BlockLease?> NothingHandedAsync(Task ready)
+        {
+            await ready;
+            return null;
+        }
     }
 
     /// <summary>A new flight for a missing block not in flight; otherwise null and what to wait on for it.</summary>
-    private RunBlock? TryClaim(BlockKey key, int length, BlockPriority priority, out Task ready)
+    private RunBlock? TryClaim(BlockKey key, int length, BlockPriority priority, bool inOrder, out Task ready)
     {
         while (true)
         {
@@ -105,7 +131,7 @@ internal sealed class BlockRunFetcher
 
             Interlocked.Increment(ref _misses);
             ready = flight.Completion;
-            return new RunBlock(key, _store.PathOf(key), flight);
+            return new RunBlock(key, _store.PathOf(key), flight, inOrder ? new TaskCompletionSource<BlockLease?>(TaskCreationOptions.RunContinuationsAsynchronously) : null);
         }
     }
 
@@ -123,6 +149,7 @@ internal sealed class BlockRunFetcher
         var remote = new List<RunBlock>();
         var waits = new List<RunBlock>();
         var next = 0;
+        var handOff = blocks[0].Handed is not null;
         try
         {
             for (; next < blocks.Count; next++)
@@ -132,7 +159,7 @@ internal sealed class BlockRunFetcher
                 var probe = await tier.ProbeAsync(block.Key, payload, _source.Lifetime);
                 if (probe == TierProbe.Hit)
                 {
-                    CompleteFromTier(block, payload);
+                    handOff = await CompleteFromTierAsync(block, payload, handOff);
                     continue;
                 }
 
@@ -152,8 +179,8 @@ internal sealed class BlockRunFetcher
                     var payload = block.Flight.AllocatePayload();
                     if (await tier.WaitForFillAsync(block.Key, payload, _source.Lifetime))
                     {
-                        CompleteFromTier(block, payload);
                         waits.RemoveAt(0);
+                        handOff = await CompleteFromTierAsync(block, payload, handOff);
                         continue;
                     }
 
@@ -223,17 +250,57 @@ internal sealed class BlockRunFetcher
         }
     }
 
-    /// <summary>A block the shared tier had: stored and released like one from the remote, not written back.</summary>
-    private void CompleteFromTier(RunBlock block, Memory<byte> payload)
+    /// <summary>
+    /// A block the shared tier had, never written back to it: handed to the run's in-order reader in memory when
+    /// <paramref name="handOff"/> holds and this cache has not handed the block over before, else stored and released
+    /// like one from the remote. A handed block is the one buffer this run holds: the next tier read waits until the
+    /// reader has let go of it, for at most the patience it was given (<see cref="DiskBlockCacheOptions.TierHandOffPatience"/>). Returns whether the run goes on handing blocks
+    /// over: a reader that did not take one in time (a slow client) gets the rest of the run stored, as without a
+    /// hand-over, so a slow reader never holds up the others waiting on this run's blocks for longer than that.
+    /// </summary>
+    private async ValueTask<bool> CompleteFromTierAsync(RunBlock block, Memory<byte> payload, bool handOff)
     {
+        var handed = handOff && _handOffs.IsFirstHit(block.Key);
+        BlockLease? lease = null;
         try
         {
-            _store.Store(block.Key, block.Path, payload.Span);
+            if (!handed)
+            {
+                _store.Store(block.Key, block.Path, payload.Span);
+            }
         }
         finally
         {
-            block.Flight.Complete();
+            if (handed && block.Flight.TryJoin())
+            {
+                // The reader's own reference, taken while the runner still holds the flight: the buffer outlives End.
+                block.Flight.Complete();
+                lease = block.Flight.LeaseShared();
+            }
+            else
+            {
+                block.Flight.Complete();
+            }
+
             _flights.End(block.Key, block.Flight);
+            block.Handed?.TrySetResult(lease);
+        }
+
+        if (lease is null)
+        {
+            return handOff;
+        }
+
+        Interlocked.Increment(ref _handedOver);
+        try
+        {
+            await block.Flight.Released.WaitAsync(_handOffPatience, _source.Lifetime);
+            return true;
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            // On shutdown the run's next tier call ends it; this block is done either way.
+            return false;
         }
     }
 
@@ -257,6 +324,7 @@ internal sealed class BlockRunFetcher
         {
             block.Flight.Complete();
             _flights.End(block.Key, block.Flight);
+            block.Handed?.TrySetResult(null);
         }
     }
 
@@ -265,5 +333,6 @@ internal sealed class BlockRunFetcher
         _source.Tier?.Abandon(block.Key);
         block.Flight.Fail(error);
         _flights.End(block.Key, block.Flight);
+        block.Handed?.TrySetException(error);
     }
 }

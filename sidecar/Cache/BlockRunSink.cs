@@ -88,8 +88,11 @@ internal sealed class BlockRunSink : RangeSink
     }
 }
 
-/// <summary>One block of a run: its key, file path and the flight its readers join.</summary>
-internal sealed record RunBlock(BlockKey Key, string Path, BlockFlight Flight);
+/// <summary>
+/// One block of a run: its key, file path and the flight its readers join; for a run read in order, where the block's
+/// lease goes when its bytes are handed over (null when it is stored instead).
+/// </summary>
+internal sealed record RunBlock(BlockKey Key, string Path, BlockFlight Flight, TaskCompletionSource<BlockLease?>? Handed = null);
 
 /// <summary>A <see cref="RangeSink"/> over one buffer (a single block fetched through a run-style source call).</summary>
 internal sealed class MemoryRangeSink(long offset, Memory<byte> destination) : RangeSink

@@ -25,5 +25,6 @@ internal static class CacheMetrics
         m.CreateObservableCounter("fluid_sidecar_cache_remote_requests_total", () => cache.GetStatistics().RemoteRequests, description: "Remote requests made for blocks (a run of adjacent blocks in one ranged GET counts once).");
         m.CreateObservableCounter("fluid_sidecar_cache_single_flight_joins_total", () => cache.GetStatistics().SingleFlightJoins, description: "Misses that joined a fetch already in flight.");
         m.CreateObservableCounter("fluid_sidecar_cache_shared_tier_hits_total", () => cache.GetStatistics().SharedTierHits, description: "Blocks missing on disk that came from the shared tier instead of the remote.");
+        m.CreateObservableCounter("fluid_sidecar_cache_shared_tier_handed_over_total", () => cache.GetStatistics().SharedTierHandedOver, description: "Shared tier hits served to a reader from memory without a local copy (a block's first hit in this pod).");
     }
 }

@@ -61,7 +61,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
             new FetchSlots(options.OnDemandFetchConcurrency, options.ReadAheadFetchConcurrency, options.PrefetchFetchConcurrency),
             _lifetime.Token,
             sharedTier is null ? null : new SharedTierLookup(sharedTier, options.BlockSize));
-        _runs = new BlockRunFetcher(_store, _flights, _source, options.BlockSize);
+        _runs = new BlockRunFetcher(_store, _flights, _source, options.BlockSize, options.TierHandOffPatience);
 
         if (diskUsable)
         {
@@ -174,6 +174,18 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
 
     public IReadOnlyList<Task> FetchRun(BlockKey first, int count, int lastBlockLength, Func<RangeSink, CancellationToken, ValueTask> fetchRun, BlockPriority priority)
     {
+        CheckRun(count, lastBlockLength, fetchRun);
+        return _runs.FetchRun(first, count, lastBlockLength, fetchRun, priority);
+    }
+
+    public IReadOnlyList<Task<BlockLease?>> FetchRunInOrder(BlockKey first, int count, int lastBlockLength, Func<RangeSink, CancellationToken, ValueTask> fetchRun, BlockPriority priority)
+    {
+        CheckRun(count, lastBlockLength, fetchRun);
+        return _runs.FetchRunInOrder(first, count, lastBlockLength, fetchRun, priority);
+    }
+
+    private void CheckRun(int count, int lastBlockLength, Func<RangeSink, CancellationToken, ValueTask> fetchRun)
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(fetchRun);
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
@@ -181,8 +193,6 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         {
             throw new ArgumentOutOfRangeException(nameof(lastBlockLength), lastBlockLength, $"a block holds 1..{_options.BlockSize} bytes");
         }
-
-        return _runs.FetchRun(first, count, lastBlockLength, fetchRun, priority);
     }
 
     public CacheStatistics GetStatistics() => new(
@@ -201,6 +211,7 @@ internal sealed partial class DiskBlockCache : IBlockCache, IAsyncDisposable, ID
         SingleFlightJoins = _flights.Joins,
         RemoteRequests = _source.Requests,
         SharedTierHits = _source.Tier?.Hits ?? 0,
+        SharedTierHandedOver = _runs.HandedOver,
         OpenBlockFiles = _files.OpenFiles,
     };
 

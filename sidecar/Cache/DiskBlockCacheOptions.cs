@@ -26,6 +26,13 @@ internal sealed record DiskBlockCacheOptions
     public int OpenFilesKept { get; init; } = BlockFileStore.DefaultOpenFilesKept;
 
     /// <summary>
+    /// How long a span read in order waits for its reader to let go of a shared-tier block handed over in memory before
+    /// it stores the rest of its blocks instead (<see cref="IBlockCache.FetchRunInOrder"/>): a 4 MiB block is copied
+    /// into a response in a millisecond or two, so only a reader that has stopped or fallen far behind waits this long.
+    /// </summary>
+    public TimeSpan TierHandOffPatience { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
     /// When true the index scan waits for <see cref="DiskBlockCache.StartIndexLoad"/> (a host may start it once
     /// the process is ready; reads are correct either way). When false it starts with the cache.
     /// </summary>

@@ -83,6 +83,32 @@ internal interface IBlockCache
         static async Task FetchAndReleaseAsync(ValueTask<BlockLease> lease) => (await lease).Dispose();
     }
 
+    /// <summary>
+    /// <see cref="FetchRun"/> for one reader that takes the run's blocks in order as they come (an S3 GET's writer): a
+    /// block the shared tier answers may be handed to that reader in memory instead of being written to the local disk
+    /// (see README.md, "Tier hits handed to the reader"). Each task ends with that block's lease, which the caller
+    /// disposes as soon as it has copied the bytes out (the run reads no further block from the tier until then), or
+    /// with null when the block was stored (read it from disk) or is being fetched elsewhere; faulted as
+    /// <see cref="FetchRun"/>'s. A caller that gives up disposes every lease still to come. The default hands nothing over.
+    /// </summary>
+    IReadOnlyList<Task<BlockLease?>> FetchRunInOrder(BlockKey first, int count, int lastBlockLength, Func<RangeSink, CancellationToken, ValueTask> fetchRun, BlockPriority priority)
+    {
+        var stored = FetchRun(first, count, lastBlockLength, fetchRun, priority);
+        var handed = new Task<BlockLease?>[stored.Count];
+        for (var i = 0; i < handed.Length; i++)
+        {
+            handed[i] = NothingHandedAsync(stored[i]);
+        }
+
+        return handed;
+
+        static async Task<BlockLease?> NothingHandedAsync(Task stored)
+        {
+            await stored;
+            return null;
+        }
+    }
+
     /// <summary>True when the block is on disk (no remote traffic would be needed).</summary>
     bool Contains(BlockKey key);
 
@@ -119,6 +145,9 @@ internal sealed record CacheStatistics(
     /// <summary>Blocks missing on disk that came from the shared tier instead of the remote.</summary>
     public long SharedTierHits { get; init; }
 
+    /// <summary>Of those, blocks handed to a reader in memory and not stored locally (their first hit in this cache).</summary>
+    public long SharedTierHandedOver { get; init; }
+
     /// <summary>Block files kept open between hits: descriptors the cache holds.</summary>
     public int OpenBlockFiles { get; init; }
 }
@@ -129,6 +158,7 @@ internal sealed class BlockLease : IDisposable
     private byte[]? _buffer;
     private readonly int _length;
     private readonly BlockEntry? _pinned;
+    private readonly BlockFlight? _flight;
 
     public BlockLease(byte[] buffer, int length, bool fromCache)
     {
@@ -144,6 +174,13 @@ internal sealed class BlockLease : IDisposable
         _pinned = pinned;
     }
 
+    /// <summary>A lease on a flight's own buffer (a block handed over without a copy): disposing it leaves the flight.</summary>
+    internal BlockLease(byte[] buffer, int length, BlockFlight flight)
+        : this(buffer, length, fromCache: false)
+    {
+        _flight = flight;
+    }
+
     /// <summary>True when the bytes came from disk, false when they were fetched from the remote.</summary>
     public bool FromCache { get; }
 
@@ -152,10 +189,18 @@ internal sealed class BlockLease : IDisposable
     public void Dispose()
     {
         var buffer = Interlocked.Exchange(ref _buffer, null);
-        if (buffer is not null)
+        if (buffer is null)
         {
-            _pinned?.Unpin();
-            BlockBuffers.Return(buffer);
+            return;
         }
+
+        if (_flight is not null)
+        {
+            _flight.Leave();
+            return;
+        }
+
+        _pinned?.Unpin();
+        BlockBuffers.Return(buffer);
     }
 }

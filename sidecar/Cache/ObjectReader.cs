@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Fluid.Serverless.Contracts;
@@ -258,10 +259,11 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
                         break;
                     }
 
-                    var stored = FetchSpan(dataset, obj, next, count, BlockPriority.OnDemand);
+                    // In order: a block the shared tier answers may come as a lease in memory, not through the disk.
+                    var handed = FetchSpan(dataset, obj, next, count, BlockPriority.OnDemand, _cache.FetchRunInOrder);
                     for (var i = 0; i < count; i++)
                     {
-                        pending.Enqueue(new PendingBlock(stored[i], i == count - 1 ? budget : null, i == count - 1));
+                        pending.Enqueue(new PendingBlock(handed[i], i == count - 1 ? budget : null, i == count - 1));
                     }
 
                     spansQueued++;
@@ -271,14 +273,17 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
                 var head = pending.Dequeue();
                 try
                 {
-                    if (head.Stored is { } stored)
+                    using var lease = head.Handed is { } handed ? await TakeHandedAsync(handed, cancellationToken) : null;
+                    if (lease is not null)
                     {
-                        await AwaitStoredAsync(stored, cancellationToken);
+                        await CopyHandedBlockAsync(lease, obj, block, offset, end, destination, cancellationToken);
                     }
-
-                    // From disk; a block the span could not store (failed, passed through, evicted meanwhile) is
-                    // fetched alone here, and that fetch reports the remote's error if there is one.
-                    await CopyCachedBlockAsync(dataset, obj, block, offset, end, destination, cancellationToken);
+                    else
+                    {
+                        // From disk; a block the span could not store (failed, passed through, evicted meanwhile) is
+                        // fetched alone here, and that fetch reports the remote's error if there is one.
+                        await CopyCachedBlockAsync(dataset, obj, block, offset, end, destination, cancellationToken);
+                    }
                 }
                 finally
                 {
@@ -292,12 +297,18 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         }
         finally
         {
-            // On failure or cancellation, spans already started still run to the disk: give their budget back then.
+            // On failure or cancellation, spans already started still run to the disk: give their budget back then,
+            // and let go of every block they hand over meanwhile (the span reads no further block until then).
             while (pending.TryDequeue(out var abandoned))
             {
+                if (abandoned.Handed is { } handed)
+                {
+                    _ = DisposeWhenHandedAsync(handed);
+                }
+
                 if (abandoned.Budget is { } budget)
                 {
-                    _ = ReleaseWhenEndedAsync(abandoned.Stored!, () => budget.Release());
+                    _ = ReleaseWhenEndedAsync(abandoned.Handed!, () => budget.Release());
                 }
             }
         }
@@ -560,24 +571,29 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
     }
 
     /// <summary>Blocks [first, first+count) through one span of the cache; one task per block, done when it is stored.</summary>
-    private IReadOnlyList<Task> FetchSpan(Dataset dataset, RemoteObject obj, long first, int count, BlockPriority priority)
+    private IReadOnlyList<Task> FetchSpan(Dataset dataset, RemoteObject obj, long first, int count, BlockPriority priority) =>
+        FetchSpan(dataset, obj, first, count, priority, _cache.FetchRun);
+
+    /// <summary>Blocks [first, first+count) through one span started by <paramref name="run"/> (a <see cref="IBlockCache"/> run method).</summary>
+    private IReadOnlyList<T> FetchSpan<T>(Dataset dataset, RemoteObject obj, long first, int count, BlockPriority priority, SpanRun<T> run)
+        where T : Task
     {
         var source = dataset.Source;
         var key = KeyOf(dataset, obj, first);
         var lastBlockLength = BlockLength(obj, first + count - 1);
         if (!_options.SpansFollowRemoteCost)
         {
-            return _cache.FetchRun(key, count, lastBlockLength, (sink, ct) => source.ReadIntoAsync(obj, sink, ct), priority);
+            return run(key, count, lastBlockLength, (sink, ct) => source.ReadIntoAsync(obj, sink, ct), priority);
         }
 
         // Measured, and counted as unanswered until the remote can be judged by it (see RemoteRequestCost.MeasureAsync)
         // or it ends (a span served by the shared tier never reaches the remote; a short one never brings a rate).
         var cost = RemoteCostOf(source);
         var answered = new SpanAnswer(this, (dataset.Name, obj.Key));
-        IReadOnlyList<Task> stored;
+        IReadOnlyList<T> stored;
         try
         {
-            stored = _cache.FetchRun(
+            stored = run(
                 key,
                 count,
                 lastBlockLength,
@@ -664,17 +680,60 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         return bytes <= 0 ? 0 : ((bytes - 1) / _cache.BlockSize) + 1;
     }
 
-    /// <summary>Waits for a span's block to be stored; a failed fetch is not an error here (the block is fetched alone next).</summary>
-    private static async ValueTask AwaitStoredAsync(Task stored, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits for a span's block: its lease when the span handed it over in memory, null when it is on disk (or must be
+    /// fetched alone: a failed fetch is not an error here, the block is fetched alone next). A lease that arrives after
+    /// this reader gave up is let go of at once.
+    /// </summary>
+    private static async ValueTask<BlockLease?> TakeHandedAsync(Task<BlockLease?> handed, CancellationToken cancellationToken)
     {
         try
         {
-            await stored.WaitAsync(cancellationToken);
+            return await handed.WaitAsync(cancellationToken);
         }
-        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            _ = DisposeWhenHandedAsync(handed);
+            throw;
+        }
+        catch (Exception)
         {
             // Fetched again alone by the caller, which then sees the remote's error if it persists.
+            return null;
         }
+    }
+
+    private static async Task DisposeWhenHandedAsync(Task<BlockLease?> handed)
+    {
+        try
+        {
+            (await handed)?.Dispose();
+        }
+        catch (Exception)
+        {
+            // Nothing was handed over.
+        }
+    }
+
+    /// <summary>
+    /// Writes the part of a block handed over in memory inside [offset, end). Into a response's pipe the bytes are
+    /// copied and the lease let go of before the flush, so the span reads its next block from the tier while this one
+    /// is sent.
+    /// </summary>
+    private async ValueTask CopyHandedBlockAsync(BlockLease lease, RemoteObject obj, long block, long offset, long end, Stream destination, CancellationToken cancellationToken)
+    {
+        var (from, to) = RangeInBlock(obj, block, offset, end);
+        var bytes = lease.Memory[from..to];
+        if (destination is PipeBody body)
+        {
+            await body.StartAsync(cancellationToken);
+            body.Writer.Write(bytes.Span);
+            lease.Dispose();
+            await body.CommitAsync(0, cancellationToken);
+            return;
+        }
+
+        await destination.WriteAsync(bytes, cancellationToken);
     }
 
     /// <summary>
@@ -833,8 +892,15 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         }
     }
 
-    /// <summary>A block ahead of the writer: null = cached at planning time; else done when its span stored it.</summary>
-    private readonly record struct PendingBlock(Task? Stored, SemaphoreSlim? Budget, bool LastOfSpan);
+    /// <summary>
+    /// A block ahead of the writer: null = cached at planning time; else done when its span stored it (null) or
+    /// handed it over in memory (its lease).
+    /// </summary>
+    private readonly record struct PendingBlock(Task<BlockLease?>? Handed, SemaphoreSlim? Budget, bool LastOfSpan);
+
+    /// <summary>One of <see cref="IBlockCache"/>'s run methods: one task per block of the run.</summary>
+    private delegate IReadOnlyList<T> SpanRun<T>(BlockKey first, int count, int lastBlockLength, Func<RangeSink, CancellationToken, ValueTask> fetchRun, BlockPriority priority)
+        where T : Task;
 
     /// <summary>The bytes a reader wants out of one lease (a whole block, or just a cached sub-range).</summary>
     private readonly struct BlockSlice(BlockLease lease, int skip, int length) : IDisposable

@@ -49,6 +49,16 @@ public sealed class SharedTierReadPathTests(RedisClusterFixture cluster) : IAsyn
         var remoteGets = await ObjectGetsAsync(bucket);
         Assert.True(remoteGets.Count == 0, $"expected the second sidecar to take every block from the tier, got remote GETs:\n{string.Join('\n', remoteGets)}\n{second.Describe()}");
         Assert.Equal(6, await MetricAsync(second, "fluid_sidecar_shared_tier_hits_total"));
+
+        // A first read from the tier is handed to the GET in memory, with no local copy; a second read keeps one,
+        // and a third is served from the pod's own disk.
+        Assert.Equal(6, await MetricAsync(second, "fluid_sidecar_cache_shared_tier_handed_over_total"));
+        Assert.Equal(0, await MetricAsync(second, "fluid_sidecar_cache_blocks"));
+        Assert.Equal(hashes[key], await S3Http.Sha256OfObjectAsync(http, second.S3Endpoint, "data", key));
+        Assert.Equal(6, await MetricAsync(second, "fluid_sidecar_cache_blocks"));
+        Assert.Equal(hashes[key], await S3Http.Sha256OfObjectAsync(http, second.S3Endpoint, "data", key));
+        Assert.Equal(12, await MetricAsync(second, "fluid_sidecar_shared_tier_hits_total"));
+        Assert.Empty(await ObjectGetsAsync(bucket));
         var status = await StatusAsync(second);
         Assert.Contains("\"sharedTier\"", status, StringComparison.Ordinal);
         Assert.Contains("\"engine\": \"redis\"", status, StringComparison.Ordinal);

@@ -1,7 +1,10 @@
 using System.Collections.Concurrent;
+using System.IO.Pipelines;
 using System.Security.Cryptography;
+using Fluid.Serverless.Contracts;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Cache.SharedTier;
+using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Sources;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -156,6 +159,165 @@ public sealed class SharedTierSeamTests : IDisposable
         Assert.Equal(0, second.GetStatistics().SharedTierHits);
     }
 
+    [Fact]
+    public async Task FetchRunInOrder_TierHasEveryBlock_HandedOverInMemoryAndStoredOnlyAtTheSecondRead()
+    {
+        var (obj, bytes) = PutObject("handed.bin", (3 * BlockSize) + 100);
+        SeedTier(obj, bytes);
+        await using var cache = NewCache(_dirA);
+
+        foreach (var (task, i) in FetchRunInOrder(cache, obj, 0, 4).Select((t, i) => (t, i)))
+        {
+            using var lease = await task;
+            Assert.NotNull(lease);
+            Assert.Equal(Sha(bytes.AsSpan(i * BlockSize, BlockLength(obj, i))), Sha(lease.Memory.Span));
+            Assert.False(cache.Contains(KeyOf(obj, i)), $"block {i} was handed over, yet written to the local disk");
+        }
+
+        Assert.Equal(4, cache.GetStatistics().SharedTierHandedOver);
+        Assert.Equal(0, cache.GetStatistics().Blocks);
+
+        // The pod reads the object again: this time its blocks are kept.
+        foreach (var task in FetchRunInOrder(cache, obj, 0, 4))
+        {
+            Assert.Null(await task);
+        }
+
+        Assert.Equal(4, cache.GetStatistics().Blocks);
+        Assert.Equal(8, cache.GetStatistics().SharedTierHits);
+        Assert.Equal(4, cache.GetStatistics().SharedTierHandedOver);
+        Assert.Equal(0, _source.Reads);
+        await AssertBlocks(cache, obj, bytes, fromCache: true);
+    }
+
+    [Fact]
+    public async Task FetchRunInOrder_ReaderHoldsAHandedBlock_AfterThePatienceTheRestOfTheRunIsStored()
+    {
+        var (obj, bytes) = PutObject("held.bin", 4 * BlockSize);
+        SeedTier(obj, bytes);
+        await using var cache = NewCache(_dirA, handOffPatience: TimeSpan.FromMilliseconds(50));
+
+        var blocks = FetchRunInOrder(cache, obj, 0, 4);
+        using var held = await blocks[0];
+        Assert.NotNull(held);
+        for (var i = 1; i < 4; i++)
+        {
+            Assert.Null(await blocks[i]); // stored, not handed over: the reader was not keeping up
+            Assert.True(cache.Contains(KeyOf(obj, i)));
+        }
+
+        // The held buffer was not given to anyone else meanwhile.
+        Assert.Equal(Sha(bytes.AsSpan(0, BlockSize)), Sha(held.Memory.Span));
+        Assert.Equal(1, cache.GetStatistics().SharedTierHandedOver);
+    }
+
+    [Fact]
+    public async Task FetchRunInOrder_BlocksFromTheRemote_AreStoredAndWrittenAroundNotHandedOver()
+    {
+        var (obj, bytes) = PutObject("remote-in-order.bin", 4 * BlockSize);
+        await using var cache = NewCache(_dirA);
+
+        foreach (var task in FetchRunInOrder(cache, obj, 0, 4))
+        {
+            Assert.Null(await task);
+        }
+
+        Assert.Equal(4, _tier.Puts);
+        Assert.Equal(0, cache.GetStatistics().SharedTierHandedOver);
+        await AssertBlocks(cache, obj, bytes, fromCache: true);
+    }
+
+    [Fact]
+    public async Task CopyToAsync_ObjectInTheTier_BytesEqualThroughAPipeAndAStream_NoLocalCopyUntilTheSecondRead()
+    {
+        var (obj, bytes) = PutObject("get.bin", (5 * BlockSize) + 7);
+        SeedTier(obj, bytes);
+        await using var cache = NewCache(_dirA);
+        await using var reader = NewReader(cache);
+
+        var output = new MemoryStream();
+        var body = new PipeBody(PipeWriter.Create(output), _ => Task.CompletedTask);
+        await reader.CopyToAsync(Dataset, obj, 0, obj.Size, body, default);
+        await body.Writer.FlushAsync();
+        Assert.Equal(Sha(bytes), Sha(output.ToArray()));
+        Assert.Equal(6, cache.GetStatistics().SharedTierHandedOver);
+        Assert.Equal(0, cache.GetStatistics().Blocks);
+
+        using var plain = new MemoryStream();
+        await reader.CopyToAsync(Dataset, obj, 0, obj.Size, plain, default);
+        Assert.Equal(Sha(bytes), Sha(plain.ToArray()));
+        Assert.Equal(6, cache.GetStatistics().Blocks);
+        Assert.Equal(0, _source.Reads);
+    }
+
+    [Fact]
+    public async Task CopyToAsync_ClientGoneMidObject_HandedBlocksAreLetGoSoTheNextReaderIsNotHeldUp()
+    {
+        var (obj, bytes) = PutObject("gone.bin", 6 * BlockSize);
+        SeedTier(obj, bytes);
+        // A patience no test waits out: only letting go of the abandoned blocks can free the spans.
+        await using var cache = NewCache(_dirA, handOffPatience: TimeSpan.FromHours(1));
+        await using var reader = NewReader(cache);
+
+        await Assert.ThrowsAsync<IOException>(() => reader.CopyToAsync(Dataset, obj, 0, obj.Size, new FailingAfterFirstWrite(), default));
+
+        using var output = new MemoryStream();
+        await reader.CopyToAsync(Dataset, obj, 0, obj.Size, output, default).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(Sha(bytes), Sha(output.ToArray()));
+        Assert.Equal(0, _source.Reads);
+    }
+
+    private sealed class FailingAfterFirstWrite : Stream
+    {
+        private int _writes;
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+            ++_writes > 1 ? ValueTask.FromException(new IOException("the client went away")) : ValueTask.CompletedTask;
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    private void SeedTier(RemoteObject obj, byte[] bytes)
+    {
+        for (var i = 0; i * (long)BlockSize < obj.Size; i++)
+        {
+            _tier.Seed(IdOf(obj, i), bytes.AsSpan(i * BlockSize, BlockLength(obj, i)));
+        }
+    }
+
+    private Dataset Dataset => new(new DatasetConfig { Name = "ds", Source = "memory://test/" }, _source);
+
+    private static ObjectReader NewReader(DiskBlockCache cache) =>
+        new(
+            cache,
+            // Two spans of three blocks for a six-block object: a span hands its blocks over one after the other.
+            new ObjectReaderOptions { MaxSpanBytes = 3L * BlockSize, MinSpanBytes = BlockSize, ReadAheadStreams = 2, ReadAheadMemoryBytes = 16L * BlockSize },
+            NullLogger<ObjectReader>.Instance,
+            TimeProvider.System);
+
+    private IReadOnlyList<Task<BlockLease?>> FetchRunInOrder(DiskBlockCache cache, RemoteObject obj, long first, int count) =>
+        cache.FetchRunInOrder(KeyOf(obj, first), count, BlockLength(obj, first + count - 1), (sink, ct) => _source.ReadIntoAsync(obj, sink, ct), BlockPriority.OnDemand);
+
     private async Task AssertBlocks(DiskBlockCache cache, RemoteObject obj, byte[] bytes, bool fromCache = false)
     {
         for (var i = 0; i * (long)BlockSize < obj.Size; i++)
@@ -174,9 +336,15 @@ public sealed class SharedTierSeamTests : IDisposable
     private IReadOnlyList<Task> FetchRun(DiskBlockCache cache, RemoteObject obj, long first, int count) =>
         cache.FetchRun(KeyOf(obj, first), count, BlockLength(obj, first + count - 1), (sink, ct) => _source.ReadIntoAsync(obj, sink, ct), BlockPriority.ReadAhead);
 
-    private DiskBlockCache NewCache(TempDirectory dir) =>
+    private DiskBlockCache NewCache(TempDirectory dir, TimeSpan? handOffPatience = null) =>
         new(
-            new DiskBlockCacheOptions { Directory = dir.Path, QuotaBytes = 1L << 30, BlockSize = BlockSize },
+            new DiskBlockCacheOptions
+            {
+                Directory = dir.Path,
+                QuotaBytes = 1L << 30,
+                BlockSize = BlockSize,
+                TierHandOffPatience = handOffPatience ?? new DiskBlockCacheOptions { Directory = dir.Path }.TierHandOffPatience,
+            },
             NullLogger<DiskBlockCache>.Instance,
             TimeProvider.System,
             _tier);
