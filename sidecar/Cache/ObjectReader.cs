@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Fluid.Serverless.Contracts;
@@ -727,7 +726,15 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         if (destination is PipeBody body)
         {
             await body.StartAsync(cancellationToken);
-            body.Writer.Write(bytes.Span);
+            // In pieces as large as a cached block's (contiguous memory from the pipe): PipeWriter.Write would copy
+            // into the pipe's 4 KiB pool blocks one at a time, which cost a handed block more than the copy itself.
+            for (var position = 0; position < bytes.Length; position += StreamPieceSize)
+            {
+                var piece = bytes.Span.Slice(position, Math.Min(StreamPieceSize, bytes.Length - position));
+                piece.CopyTo(body.Writer.GetMemory(piece.Length).Span);
+                body.Writer.Advance(piece.Length);
+            }
+
             lease.Dispose();
             await body.CommitAsync(0, cancellationToken);
             return;
