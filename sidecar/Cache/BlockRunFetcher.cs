@@ -7,7 +7,9 @@ namespace Fluid.Serverless.Sidecar.Cache;
 /// each maximal sub-run of claimed blocks with one request. A block is stored and its readers released the moment
 /// its last byte arrives; a failure midway fails only the blocks not yet stored. With a shared tier, each claimed block
 /// is asked of the tier first (in order, one buffer at a time); only the blocks it lacks go to the remote, as maximal
-/// sub-runs, and the blocks another pod is fetching (its fill lease) are waited for while ours are fetched.
+/// sub-runs, and the blocks another pod is fetching (its fill lease) are waited for while ours are fetched. A run for
+/// an in-order reader (<see cref="FetchRunInOrder"/>) hands a block's first tier hit to that reader in memory instead
+/// of storing it (README.md, "Tier hits handed to the reader").
 /// </summary>
 internal sealed class BlockRunFetcher
 {
@@ -254,9 +256,10 @@ internal sealed class BlockRunFetcher
     /// A block the shared tier had, never written back to it: handed to the run's in-order reader in memory when
     /// <paramref name="handOff"/> holds and this cache has not handed the block over before, else stored and released
     /// like one from the remote. A handed block is the one buffer this run holds: the next tier read waits until the
-    /// reader has let go of it, for at most the patience it was given (<see cref="DiskBlockCacheOptions.TierHandOffPatience"/>). Returns whether the run goes on handing blocks
-    /// over: a reader that did not take one in time (a slow client) gets the rest of the run stored, as without a
-    /// hand-over, so a slow reader never holds up the others waiting on this run's blocks for longer than that.
+    /// reader has let go of it, for at most <see cref="DiskBlockCacheOptions.TierHandOffPatience"/>. Returns whether
+    /// the run goes on handing blocks over: a reader that did not take one in time (a slow client) gets the rest of the
+    /// run stored, as without a hand-over, so a slow reader never holds up the others waiting on this run's blocks for
+    /// longer than that.
     /// </summary>
     private async ValueTask<bool> CompleteFromTierAsync(RunBlock block, Memory<byte> payload, bool handOff)
     {
