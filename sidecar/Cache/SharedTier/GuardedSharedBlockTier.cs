@@ -140,6 +140,22 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
         }
 
         var key = SharedTierKeys.Block(options.Prefix, hash);
+        // A block already on this pod's disk is queued without its bytes and read back when a writer takes it, into
+        // that writer's own buffer: queued copies held up to maxPendingWrites blocks, each a large-object array that
+        // only a full collection gives back, and with the tier up that tripled the sidecar's RSS under load
+        // (bench/footprint/README.md). It counts against the same bound, so back-pressure still drops writes.
+        if (readBack is not null && Metrics.TryReserveWrite(options.MaxPendingWrites))
+        {
+            if (!writes.Writer.TryWrite(new PendingWrite(key, hash, null, block.Length, holdsLease ? leaseKey : null, readBack, Reserved: true)))
+            {
+                // Only after disposal.
+                Metrics.WriteDone();
+                Metrics.Dropped();
+            }
+
+            return;
+        }
+
         // The bound on queued copies keeps memory in check (a remote faster than the tier would otherwise queue whole
         // objects). Past it, a block other pods wait for is queued without its bytes and read back from this pod's
         // disk when a writer is free: dropping it would send every waiter to the remote. Only a block without a lease,
@@ -147,7 +163,7 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
         // takes it over at its next poll.
         if (!Metrics.TryReserveWrite(options.MaxPendingWrites))
         {
-            if (holdsLease && readBack is not null && options.MaxPendingWrites > 0 && writes.Writer.TryWrite(new PendingWrite(key, hash, null, block.Length, leaseKey, readBack)))
+            if (holdsLease && readBack is not null && options.MaxPendingWrites > 0 && writes.Writer.TryWrite(new PendingWrite(key, hash, null, block.Length, leaseKey, readBack, Reserved: false)))
             {
                 Metrics.Deferred();
                 return;
@@ -166,7 +182,7 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
         // power of two (8 MiB for a 4 MiB block), which doubled the memory of a full write queue.
         var buffer = GC.AllocateUninitializedArray<byte>(SharedBlockValue.ValueLength(block.Length));
         SharedBlockValue.Write(buffer, hash, block.Span);
-        if (!writes.Writer.TryWrite(new PendingWrite(key, hash, buffer, block.Length, holdsLease ? leaseKey : null, null)))
+        if (!writes.Writer.TryWrite(new PendingWrite(key, hash, buffer, block.Length, holdsLease ? leaseKey : null, null, Reserved: true)))
         {
             // Only after disposal.
             Metrics.WriteDone();
@@ -493,12 +509,15 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
 
     private async Task WriteLoopAsync()
     {
+        // Reused for every block this writer reads back from disk, but only after a write that completed: a call that
+        // failed or timed out may still hold the buffer in the client's queue.
+        byte[]? readBackBuffer = null;
         await foreach (var write in writes.Reader.ReadAllAsync().ConfigureAwait(false))
         {
             try
             {
-                var value = write.Value ?? ReadBack(write);
-                var written = value is not null && await GuardAsync(
+                var value = write.Value is { } copy ? copy : ReadBack(write, ref readBackBuffer);
+                var written = !value.IsEmpty && await GuardAsync(
                     async token =>
                     {
                         await store.SetAsync(write.Key, value, token).ConfigureAwait(false);
@@ -518,6 +537,11 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
                 }
                 else
                 {
+                    if (!value.IsEmpty && write.Value is null)
+                    {
+                        readBackBuffer = null;
+                    }
+
                     Metrics.Dropped();
                     if (write.LeaseKey is not null)
                     {
@@ -527,7 +551,7 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
             }
             finally
             {
-                if (write.Value is not null)
+                if (write.Reserved)
                 {
                     Metrics.WriteDone();
                 }
@@ -539,17 +563,26 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
         }
     }
 
-    /// <summary>A deferred write's value, read back from this pod's disk; null when the block is no longer there.</summary>
-    private static byte[]? ReadBack(PendingWrite write)
+    /// <summary>
+    /// A deferred write's value, read back from this pod's disk into <paramref name="buffer"/> (grown when too small);
+    /// empty when the block is no longer there.
+    /// </summary>
+    private static ReadOnlyMemory<byte> ReadBack(PendingWrite write, ref byte[]? buffer)
     {
-        var value = GC.AllocateUninitializedArray<byte>(SharedBlockValue.ValueLength(write.PayloadLength));
-        var payload = value.AsSpan(SharedBlockValue.HeaderSize);
-        if (!write.ReadBack!(payload))
+        var length = SharedBlockValue.ValueLength(write.PayloadLength);
+        if (buffer is null || buffer.Length < length)
         {
-            return null;
+            buffer = GC.AllocateUninitializedArray<byte>(length);
         }
 
-        SharedBlockValue.Write(value, write.Hash, payload);
+        var value = buffer.AsMemory(0, length);
+        var payload = value.Span[SharedBlockValue.HeaderSize..];
+        if (!write.ReadBack!(payload))
+        {
+            return ReadOnlyMemory<byte>.Empty;
+        }
+
+        SharedBlockValue.Write(value.Span, write.Hash, payload);
         return value;
     }
 
@@ -563,9 +596,10 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
     /// <summary>
     /// A queued block: its <paramref name="Value"/> (header and payload), or null for a deferred write whose payload
     /// <paramref name="ReadBack"/> reads from disk when a writer takes it. <paramref name="LeaseKey"/> is the fill lease
-    /// this pod holds for it, renewed until the write lands and given back if it fails.
+    /// this pod holds for it, renewed until the write lands and given back if it fails. <paramref name="Reserved"/>: it
+    /// holds one of the <c>maxPendingWrites</c> places (a leased block past the bound is deferred without one).
     /// </summary>
-    private readonly record struct PendingWrite(string Key, byte[] Hash, byte[]? Value, int PayloadLength, string? LeaseKey, BlockReadBack? ReadBack);
+    private readonly record struct PendingWrite(string Key, byte[] Hash, byte[]? Value, int PayloadLength, string? LeaseKey, BlockReadBack? ReadBack, bool Reserved);
 
     [LoggerMessage(EventId = EventIds.SharedTierCorruptValue, Level = LogLevel.Warning, Message = "Shared tier: value under {Key} failed its header check (magic, length, CRC32C or identity); treated as a miss and overwritten by the next fill")]
     private static partial void LogCorrupt(ILogger logger, string key);

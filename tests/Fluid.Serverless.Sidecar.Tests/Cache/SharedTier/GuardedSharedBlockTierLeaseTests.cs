@@ -169,6 +169,42 @@ public sealed class GuardedSharedBlockTierLeaseTests
     }
 
     [Fact]
+    public async Task Put_BlocksThatCanBeReadBack_AreQueuedWithoutACopy_EachWriteReadsItsOwnBlockBackFromDisk()
+    {
+        var store = new ScriptedStore();
+        store.HoldWrites();
+        await using var holder = new GuardedSharedBlockTier(store, Options with { MaxPendingWrites = 4 }, TimeProvider.System, NullLogger.Instance);
+        await using var reader = new GuardedSharedBlockTier(store, Options, TimeProvider.System, NullLogger.Instance);
+        var onDisk = new[] { Block, Block.Reverse().ToArray(), Block.Select(b => (byte)~b).ToArray() };
+        var flightBuffer = Block.ToArray();
+
+        for (var i = 0; i < onDisk.Length; i++)
+        {
+            var stored = onDisk[i];
+            holder.Put(Id(i), flightBuffer, destination =>
+            {
+                stored.CopyTo(destination);
+                return true;
+            });
+        }
+
+        // The caller's buffer goes back to its pool and is reused before any write lands: a queued copy would not care,
+        // a write that had kept a reference to it would send these bytes.
+        Array.Fill(flightBuffer, (byte)0xEE);
+        store.ReleaseWrites();
+        await Until(() => holder.Metrics.Snapshot().PendingWrites == 0);
+
+        Assert.Equal(3, holder.Metrics.Snapshot().Fills);
+        Assert.Equal(0, holder.Metrics.Snapshot().DeferredWrites); // within the bound: not the over-the-bound path
+        for (var i = 0; i < onDisk.Length; i++)
+        {
+            var destination = new byte[Block.Length];
+            Assert.True(await reader.TryGetAsync(Id(i), destination, CancellationToken.None));
+            Assert.Equal(onDisk[i], destination);
+        }
+    }
+
+    [Fact]
     public async Task Put_DeferredBlockGoneFromDisk_IsDroppedAndItsLeaseGivenBack()
     {
         var store = new ScriptedStore();
