@@ -263,7 +263,8 @@ internal sealed class BlockRunFetcher
     /// </summary>
     private async ValueTask<bool> CompleteFromTierAsync(RunBlock block, Memory<byte> payload, bool handOff)
     {
-        var handed = handOff && _handOffs.IsFirstHit(block.Key);
+        // The reader's own reference is taken while the runner still holds the flight, so the buffer outlives End.
+        var handed = handOff && _handOffs.IsFirstHit(block.Key) && block.Flight.TryJoin();
         BlockLease? lease = null;
         try
         {
@@ -274,17 +275,8 @@ internal sealed class BlockRunFetcher
         }
         finally
         {
-            if (handed && block.Flight.TryJoin())
-            {
-                // The reader's own reference, taken while the runner still holds the flight: the buffer outlives End.
-                block.Flight.Complete();
-                lease = block.Flight.LeaseShared();
-            }
-            else
-            {
-                block.Flight.Complete();
-            }
-
+            block.Flight.Complete();
+            lease = handed ? block.Flight.LeaseShared() : null;
             _flights.End(block.Key, block.Flight);
             block.Handed?.TrySetResult(lease);
         }

@@ -302,12 +302,7 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
             {
                 if (abandoned.Handed is { } handed)
                 {
-                    _ = DisposeWhenHandedAsync(handed);
-                }
-
-                if (abandoned.Budget is { } budget)
-                {
-                    _ = ReleaseWhenEndedAsync(abandoned.Handed!, () => budget.Release());
+                    _ = LetGoWhenHandedAsync(handed, abandoned.Budget);
                 }
             }
         }
@@ -692,7 +687,7 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            _ = DisposeWhenHandedAsync(handed);
+            _ = LetGoWhenHandedAsync(handed, budget: null);
             throw;
         }
         catch (Exception)
@@ -702,7 +697,8 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         }
     }
 
-    private static async Task DisposeWhenHandedAsync(Task<BlockLease?> handed)
+    /// <summary>For a block its reader gave up on: disposes the lease if one is handed over, and gives the span's budget unit back.</summary>
+    private static async Task LetGoWhenHandedAsync(Task<BlockLease?> handed, SemaphoreSlim? budget)
     {
         try
         {
@@ -710,7 +706,11 @@ internal sealed partial class ObjectReader : IObjectReader, IAsyncDisposable
         }
         catch (Exception)
         {
-            // Nothing was handed over.
+            // Nothing was handed over; whoever waited for the block reports its error.
+        }
+        finally
+        {
+            budget?.Release();
         }
     }
 

@@ -140,23 +140,7 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
         }
 
         var key = SharedTierKeys.Block(options.Prefix, hash);
-        // A block already on this pod's disk is queued without its bytes and read back when a writer takes it, into
-        // that writer's own buffer: queued copies held up to maxPendingWrites blocks, each a large-object array that
-        // only a full collection gives back, and with the tier up that tripled the sidecar's RSS under load
-        // (bench/footprint/README.md). It counts against the same bound, so back-pressure still drops writes.
-        if (readBack is not null && Metrics.TryReserveWrite(options.MaxPendingWrites))
-        {
-            if (!writes.Writer.TryWrite(new PendingWrite(key, hash, null, block.Length, holdsLease ? leaseKey : null, readBack, Reserved: true)))
-            {
-                // Only after disposal.
-                Metrics.WriteDone();
-                Metrics.Dropped();
-            }
-
-            return;
-        }
-
-        // The bound on queued copies keeps memory in check (a remote faster than the tier would otherwise queue whole
+        // The bound on queued blocks keeps memory in check (a remote faster than the tier would otherwise queue whole
         // objects). Past it, a block other pods wait for is queued without its bytes and read back from this pod's
         // disk when a writer is free: dropping it would send every waiter to the remote. Only a block without a lease,
         // or one that cannot be read back, is dropped, and a dropped leased block gives its lease back so a waiting pod
@@ -178,11 +162,19 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
             return;
         }
 
-        // Exactly the value's size, not a pooled array: the shared pool rounds a block plus its header up to the next
-        // power of two (8 MiB for a 4 MiB block), which doubled the memory of a full write queue.
-        var buffer = GC.AllocateUninitializedArray<byte>(SharedBlockValue.ValueLength(block.Length));
-        SharedBlockValue.Write(buffer, hash, block.Span);
-        if (!writes.Writer.TryWrite(new PendingWrite(key, hash, buffer, block.Length, holdsLease ? leaseKey : null, null, Reserved: true)))
+        // Within the bound, a block already on this pod's disk is queued without its bytes too, and read back into the
+        // writer's own buffer: queued copies were large-object arrays that only a full collection gives back, and with
+        // the tier up they tripled the sidecar's RSS under load (bench/footprint/README.md). A block not on disk yet
+        // is copied, exactly the value's size, not a pooled array: the shared pool rounds a block plus its header up to
+        // the next power of two (8 MiB for a 4 MiB block), which doubled the memory of a full write queue.
+        byte[]? copy = null;
+        if (readBack is null)
+        {
+            copy = GC.AllocateUninitializedArray<byte>(SharedBlockValue.ValueLength(block.Length));
+            SharedBlockValue.Write(copy, hash, block.Span);
+        }
+
+        if (!writes.Writer.TryWrite(new PendingWrite(key, hash, copy, block.Length, holdsLease ? leaseKey : null, readBack, Reserved: true)))
         {
             // Only after disposal.
             Metrics.WriteDone();
