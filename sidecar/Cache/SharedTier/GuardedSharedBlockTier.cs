@@ -220,6 +220,15 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
     /// </summary>
     private async ValueTask<FillLease> TryTakeLeaseAsync(string leaseKey, CancellationToken cancellationToken)
     {
+        // No engine to hold a lease (a client still connecting, or one whose engine went away): nobody can fill the block
+        // for us, so fetch it. Asking anyway made the answer depend on a race: before the client's first connection
+        // attempt ended the call returned at once (unavailable), after it the call threw and counted as a slow engine
+        // (held elsewhere), and the pod waited on a lease that no engine held.
+        if (!store.IsConnected)
+        {
+            return FillLease.Unavailable;
+        }
+
         var failed = false;
         var created = await GuardAsync(
             async token => await store.TryCreateAsync(leaseKey, leaseOwner, options.Lease, token).ConfigureAwait(false),

@@ -224,6 +224,18 @@ public sealed class GuardedSharedBlockTierLeaseTests
     }
 
     [Fact]
+    public async Task TryAcquireFillLease_EngineNotConnected_IsUnavailableWithoutAsking()
+    {
+        // Not "held elsewhere": no engine holds a lease for anyone, and waiting on one would only delay the fetch.
+        var store = new ScriptedStore { IsConnected = false };
+        await using var tier = new GuardedSharedBlockTier(store, Options, TimeProvider.System, NullLogger.Instance);
+
+        Assert.Equal(FillLease.Unavailable, await tier.TryAcquireFillLeaseAsync(Id(0), CancellationToken.None));
+        Assert.Equal(0, store.LeasesCreated);
+        Assert.Equal(0, tier.Metrics.Snapshot().Errors);
+    }
+
+    [Fact]
     public async Task TryAcquireFillLease_CallTimesOutButLanded_IsHeldElsewhere_ThenFoundAsOurOwn()
     {
         var store = new ScriptedStore { SlowCreates = TimeSpan.FromMilliseconds(500) };
@@ -265,7 +277,7 @@ public sealed class GuardedSharedBlockTierLeaseTests
 
         public string Engine => "scripted";
 
-        public bool IsConnected => true;
+        public bool IsConnected { get; set; } = true;
 
         public bool FailWrites { get; init; }
 
