@@ -54,6 +54,34 @@ internal static class BlockBuffers
         return GC.AllocateUninitializedArray<byte>(length);
     }
 
+    /// <summary>
+    /// A buffer of exactly <paramref name="length"/> bytes that is never pooled (a tier value: a block plus its header,
+    /// which a power-of-two pool would round up to twice its size). Counted as a large rent, so that a burst of them
+    /// keeps the trimmer waiting; give it back with <see cref="LetGo"/>.
+    /// </summary>
+    public static byte[] AllocateExact(int length)
+    {
+        if (length >= LargeThreshold)
+        {
+            Interlocked.Exchange(ref _lastLargeRentTicks, Environment.TickCount64);
+        }
+
+        return GC.AllocateUninitializedArray<byte>(length);
+    }
+
+    /// <summary>
+    /// Tells the trimmer that <paramref name="array"/> is garbage now or soon (its last user may still hold it, as a
+    /// client whose call timed out may), without keeping it for reuse.
+    /// </summary>
+    public static void LetGo(byte[] array)
+    {
+        ArgumentNullException.ThrowIfNull(array);
+        if (array.Length >= LargeThreshold)
+        {
+            Interlocked.Add(ref _droppedBytes, array.Length);
+        }
+    }
+
     public static void Return(byte[] array)
     {
         ArgumentNullException.ThrowIfNull(array);

@@ -162,16 +162,15 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
             return;
         }
 
-        // Within the bound, a block already on this pod's disk is queued without its bytes too, and read back into the
-        // writer's own buffer: queued copies were large-object arrays that only a full collection gives back, and with
-        // the tier up they tripled the sidecar's RSS under load (bench/footprint/README.md). A block not on disk yet
-        // is copied, exactly the value's size, not a pooled array: the shared pool rounds a block plus its header up to
-        // the next power of two (8 MiB for a 4 MiB block), which doubled the memory of a full write queue.
+        // Within the bound, a block already on this pod's disk is queued without its bytes too, and read back when a
+        // writer sends it: queued copies were large-object arrays that only a full collection gives back, and with the
+        // tier up they tripled the sidecar's RSS under load (bench/footprint/README.md). A block not on disk yet is
+        // copied into a block buffer, which goes back to the pool once sent; the header is made when it is sent.
         byte[]? copy = null;
         if (readBack is null)
         {
-            copy = GC.AllocateUninitializedArray<byte>(SharedBlockValue.ValueLength(block.Length));
-            SharedBlockValue.Write(copy, hash, block.Span);
+            copy = BlockBuffers.Rent(block.Length);
+            block.Span.CopyTo(copy);
         }
 
         if (!writes.Writer.TryWrite(new PendingWrite(key, hash, copy, block.Length, holdsLease ? leaseKey : null, readBack, Reserved: true)))
@@ -510,23 +509,32 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
 
     private async Task WriteLoopAsync()
     {
-        // Reused for every block this writer reads back from disk, but only after a write that completed: a call that
-        // failed or timed out may still hold the buffer in the client's queue.
+        // The block buffer this writer reads blocks back into. It is kept while the queue has work and goes back to the
+        // pool when the queue runs dry. It is reused only after a write that completed: a call that failed or timed
+        // out may still be sending from it, so then it is let go of instead.
         byte[]? readBackBuffer = null;
         await foreach (var write in writes.Reader.ReadAllAsync().ConfigureAwait(false))
         {
+            var payload = write.Copy is { } copy ? copy.AsMemory(0, write.PayloadLength) : ReadBack(write, ref readBackBuffer);
+            var sending = !payload.IsEmpty;
+            var written = false;
             try
             {
-                var value = write.Value is { } copy ? copy : ReadBack(write, ref readBackBuffer);
-                var written = !value.IsEmpty && await GuardAsync(
-                    async token =>
-                    {
-                        await store.SetAsync(write.Key, value, token).ConfigureAwait(false);
-                        return true;
-                    },
-                    false,
-                    WriteTimeout(write.PayloadLength),
-                    CancellationToken.None).ConfigureAwait(false);
+                if (sending)
+                {
+                    var header = new byte[SharedBlockValue.HeaderSize];
+                    SharedBlockValue.WriteHeader(header, write.Hash, payload.Span);
+                    written = await GuardAsync(
+                        async token =>
+                        {
+                            await store.WriteFromAsync(write.Key, header, payload, token).ConfigureAwait(false);
+                            return true;
+                        },
+                        false,
+                        WriteTimeout(write.PayloadLength),
+                        CancellationToken.None).ConfigureAwait(false);
+                }
+
                 if (written)
                 {
                     Metrics.Filled(write.PayloadLength);
@@ -538,11 +546,6 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
                 }
                 else
                 {
-                    if (!value.IsEmpty && write.Value is null)
-                    {
-                        readBackBuffer = null;
-                    }
-
                     Metrics.Dropped();
                     if (write.LeaseKey is not null)
                     {
@@ -552,6 +555,17 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
             }
             finally
             {
+                var reusable = written || !sending;
+                if (write.Copy is { } sent)
+                {
+                    GiveBack(sent, reusable);
+                }
+                else if (readBackBuffer is not null && (!reusable || !writes.Reader.TryPeek(out _)))
+                {
+                    GiveBack(readBackBuffer, reusable);
+                    readBackBuffer = null;
+                }
+
                 if (write.Reserved)
                 {
                     Metrics.WriteDone();
@@ -562,29 +576,44 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
                 }
             }
         }
+
+        if (readBackBuffer is not null)
+        {
+            BlockBuffers.Return(readBackBuffer);
+        }
+    }
+
+    /// <summary>A block buffer back to the pool, or, when a write that did not complete may still send from it, to the collector.</summary>
+    private static void GiveBack(byte[] buffer, bool reusable)
+    {
+        if (reusable)
+        {
+            BlockBuffers.Return(buffer);
+        }
+        else
+        {
+            BlockBuffers.LetGo(buffer);
+        }
     }
 
     /// <summary>
-    /// A deferred write's value, read back from this pod's disk into <paramref name="buffer"/> (grown when too small);
-    /// empty when the block is no longer there.
+    /// A deferred write's payload, read back from this pod's disk into <paramref name="buffer"/> (a block buffer, rented
+    /// or grown when missing or too small); empty when the block is no longer there.
     /// </summary>
-    private static ReadOnlyMemory<byte> ReadBack(PendingWrite write, ref byte[]? buffer)
+    private static Memory<byte> ReadBack(PendingWrite write, ref byte[]? buffer)
     {
-        var length = SharedBlockValue.ValueLength(write.PayloadLength);
-        if (buffer is null || buffer.Length < length)
+        if (buffer is null || buffer.Length < write.PayloadLength)
         {
-            buffer = GC.AllocateUninitializedArray<byte>(length);
+            if (buffer is not null)
+            {
+                BlockBuffers.Return(buffer);
+            }
+
+            buffer = BlockBuffers.Rent(write.PayloadLength);
         }
 
-        var value = buffer.AsMemory(0, length);
-        var payload = value.Span[SharedBlockValue.HeaderSize..];
-        if (!write.ReadBack!(payload))
-        {
-            return ReadOnlyMemory<byte>.Empty;
-        }
-
-        SharedBlockValue.Write(value.Span, write.Hash, payload);
-        return value;
+        var payload = buffer.AsMemory(0, write.PayloadLength);
+        return write.ReadBack!(payload.Span) ? payload : Memory<byte>.Empty;
     }
 
     private enum ReadOutcome
@@ -595,12 +624,12 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
     }
 
     /// <summary>
-    /// A queued block: its <paramref name="Value"/> (header and payload), or null for a deferred write whose payload
+    /// A queued block: a <paramref name="Copy"/> of its payload in a block buffer, or null for a write whose payload
     /// <paramref name="ReadBack"/> reads from disk when a writer takes it. <paramref name="LeaseKey"/> is the fill lease
     /// this pod holds for it, renewed until the write lands and given back if it fails. <paramref name="Reserved"/>: it
     /// holds one of the <c>maxPendingWrites</c> places (a leased block past the bound is deferred without one).
     /// </summary>
-    private readonly record struct PendingWrite(string Key, byte[] Hash, byte[]? Value, int PayloadLength, string? LeaseKey, BlockReadBack? ReadBack, bool Reserved);
+    private readonly record struct PendingWrite(string Key, byte[] Hash, byte[]? Copy, int PayloadLength, string? LeaseKey, BlockReadBack? ReadBack, bool Reserved);
 
     [LoggerMessage(EventId = EventIds.SharedTierCorruptValue, Level = LogLevel.Warning, Message = "Shared tier: value under {Key} failed its header check (magic, length, CRC32C or identity); treated as a miss and overwritten by the next fill")]
     private static partial void LogCorrupt(ILogger logger, string key);

@@ -34,6 +34,32 @@ internal interface ISharedTierStore : IAsyncDisposable
     Task SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Stores <paramref name="header"/> followed by <paramref name="payload"/> under <paramref name="key"/>. This default
+    /// joins them into one value for <see cref="SetAsync"/>; an engine that can send a value from two buffers overrides it,
+    /// so that a block is sent from the buffer it lies in.
+    /// </summary>
+    Task WriteFromAsync(string key, ReadOnlyMemory<byte> header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken) =>
+        SetJoinedAsync(this, key, header, payload, cancellationToken);
+
+    /// <summary><see cref="SetAsync"/> with <paramref name="header"/> and <paramref name="payload"/> joined in a buffer of exactly their size.</summary>
+    public static async Task SetJoinedAsync(ISharedTierStore store, string key, ReadOnlyMemory<byte> header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var value = BlockBuffers.AllocateExact(header.Length + payload.Length);
+        try
+        {
+            header.CopyTo(value);
+            payload.CopyTo(value.AsMemory(header.Length));
+            await store.SetAsync(key, value, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Never reused: a call that timed out may still hold it.
+            BlockBuffers.LetGo(value);
+        }
+    }
+
+    /// <summary>
     /// Creates <paramref name="key"/> only when absent, expiring after <paramref name="lifetime"/>: true = created (or
     /// it already holds <paramref name="value"/>: a create that timed out and is tried again finds its own lease), false
     /// = another value exists, null = the engine cannot do conditional creates.

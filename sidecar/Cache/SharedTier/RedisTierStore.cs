@@ -12,18 +12,21 @@ namespace Fluid.Serverless.Sidecar.Cache.SharedTier;
 /// Three clients, three connections per node: block reads, block writes (megabytes each) and lease commands (bytes
 /// each) each have their own. On one pipelined connection every command queues behind the blocks ahead of it, so under
 /// load the small calls that decide who fetches a block, and the reads a reader waits for, time out behind writes no
-/// one waits for. Block values themselves are received over connections of our own (<see cref="RedisBlockReads"/>),
-/// straight into the caller's buffers; the library's read client serves the reads those hand back.
+/// one waits for. Block values themselves are received and sent over connections of our own
+/// (<see cref="RedisBlockConnections"/>), straight into and from the caller's buffers; the library's clients serve the
+/// reads and writes those hand back.
 /// </summary>
 internal sealed partial class RedisTierStore : ISharedTierStore
 {
     private readonly Task<ConnectionMultiplexer> reads;
     private readonly Task<ConnectionMultiplexer> writes;
     private readonly Task<ConnectionMultiplexer> control;
-    private readonly RedisBlockReads? blockReads;
+    private readonly RedisBlockConnections? blockConnections;
     private readonly ILogger logger;
     private long directReads;
     private long libraryReads;
+    private long directWrites;
+    private long libraryWrites;
 
     public RedisTierStore(ConfigurationOptions options, ILogger logger)
     {
@@ -35,8 +38,8 @@ internal sealed partial class RedisTierStore : ISharedTierStore
         reads = ConnectInBackground(options, "-reads");
         writes = ConnectInBackground(options, "-writes");
         control = ConnectInBackground(options, "-leases");
-        // Over TLS every read stays with the library, which holds the TLS settings.
-        blockReads = options.Ssl ? null : new RedisBlockReads(options.User, options.Password);
+        // Over TLS every read and write stays with the library, which holds the TLS settings.
+        blockConnections = options.Ssl ? null : new RedisBlockConnections(options.User, options.Password);
     }
 
     /// <summary>Block reads received straight into the caller's buffers, on this store's own connections.</summary>
@@ -44,6 +47,12 @@ internal sealed partial class RedisTierStore : ISharedTierStore
 
     /// <summary>Block reads the library made: over TLS, before it connected, or after a node answered with an error (a slot that moved).</summary>
     internal long LibraryReads => Interlocked.Read(ref libraryReads);
+
+    /// <summary>Block writes sent straight from the caller's buffers, on this store's own connections.</summary>
+    internal long DirectWrites => Interlocked.Read(ref directWrites);
+
+    /// <summary>Block writes the library made: over TLS, before it connected, or after a node answered with an error.</summary>
+    internal long LibraryWrites => Interlocked.Read(ref libraryWrites);
 
     private Task<ConnectionMultiplexer> ConnectInBackground(ConfigurationOptions shared, string role) => Task.Run(async () =>
     {
@@ -108,11 +117,11 @@ internal sealed partial class RedisTierStore : ISharedTierStore
 
     public async Task<StoredValue> ReadIntoAsync(string key, Memory<byte> header, Memory<byte> payload, int maxLength, CancellationToken cancellationToken)
     {
-        if (blockReads is not null && reads.IsCompletedSuccessfully && reads.Result.IsConnected)
+        if (blockConnections is not null && reads.IsCompletedSuccessfully && reads.Result.IsConnected)
         {
             // The library names the node that owns the key by its current view of the cluster.
             var node = reads.Result.GetServer((RedisKey)key).EndPoint;
-            if (await blockReads.ReadAsync(node, key, header, payload, maxLength, cancellationToken).ConfigureAwait(false) is { } value)
+            if (await blockConnections.ReadAsync(node, key, header, payload, maxLength, cancellationToken).ConfigureAwait(false) is { } value)
             {
                 Interlocked.Increment(ref directReads);
                 return value;
@@ -128,6 +137,23 @@ internal sealed partial class RedisTierStore : ISharedTierStore
     {
         var database = await DatabaseAsync(writes, cancellationToken).ConfigureAwait(false) ?? throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "not connected yet");
         await database.StringSetAsync(key, value).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task WriteFromAsync(string key, ReadOnlyMemory<byte> header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        if (blockConnections is not null && writes.IsCompletedSuccessfully && writes.Result.IsConnected)
+        {
+            var node = writes.Result.GetServer((RedisKey)key).EndPoint;
+            if (await blockConnections.WriteAsync(node, key, header, payload, cancellationToken).ConfigureAwait(false))
+            {
+                Interlocked.Increment(ref directWrites);
+                return;
+            }
+        }
+
+        // The library follows MOVED and ASK; it needs the value in one piece.
+        Interlocked.Increment(ref libraryWrites);
+        await ISharedTierStore.SetJoinedAsync(this, key, header, payload, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<bool?> TryCreateAsync(string key, ReadOnlyMemory<byte> value, TimeSpan lifetime, CancellationToken cancellationToken)
@@ -189,9 +215,9 @@ internal sealed partial class RedisTierStore : ISharedTierStore
         await CloseAsync(reads).ConfigureAwait(false);
         await CloseAsync(writes).ConfigureAwait(false);
         await CloseAsync(control).ConfigureAwait(false);
-        if (blockReads is not null)
+        if (blockConnections is not null)
         {
-            await blockReads.DisposeAsync().ConfigureAwait(false);
+            await blockConnections.DisposeAsync().ConfigureAwait(false);
         }
     }
 

@@ -29,13 +29,19 @@ internal static class SharedBlockValue
     /// <summary>Writes header and payload into <paramref name="destination"/> (at least <see cref="ValueLength"/> bytes).</summary>
     public static void Write(Span<byte> destination, ReadOnlySpan<byte> identityHash, ReadOnlySpan<byte> payload)
     {
-        Magic.CopyTo(destination);
-        BinaryPrimitives.WriteUInt16LittleEndian(destination[4..], FormatVersion);
-        BinaryPrimitives.WriteUInt16LittleEndian(destination[6..], HeaderSize);
-        BinaryPrimitives.WriteInt32LittleEndian(destination[8..], payload.Length);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[12..], Crc32C(payload));
-        identityHash[..SharedTierKeys.HashSize].CopyTo(destination[16..]);
+        WriteHeader(destination, identityHash, payload);
         payload.CopyTo(destination[HeaderSize..]);
+    }
+
+    /// <summary>Writes the header for <paramref name="payload"/> into <paramref name="header"/> (at least <see cref="HeaderSize"/> bytes).</summary>
+    public static void WriteHeader(Span<byte> header, ReadOnlySpan<byte> identityHash, ReadOnlySpan<byte> payload)
+    {
+        Magic.CopyTo(header);
+        BinaryPrimitives.WriteUInt16LittleEndian(header[4..], FormatVersion);
+        BinaryPrimitives.WriteUInt16LittleEndian(header[6..], HeaderSize);
+        BinaryPrimitives.WriteInt32LittleEndian(header[8..], payload.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[12..], Crc32C(payload));
+        identityHash[..SharedTierKeys.HashSize].CopyTo(header[16..]);
     }
 
     /// <summary>True when <paramref name="value"/> is a valid block of <paramref name="expectedPayloadLength"/> bytes for this identity.</summary>

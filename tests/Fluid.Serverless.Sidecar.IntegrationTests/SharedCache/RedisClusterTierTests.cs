@@ -41,7 +41,10 @@ public sealed class RedisClusterTierTests(RedisClusterFixture cluster)
         Assert.Equal(blocks.Sum(b => (long)b.Bytes.Length), counters.BytesRead);
         Assert.Equal(0, counters.Errors);
 
-        // Every block came over the tier's own connections to the master that owns it, none through the library.
+        // Every block went to and came back over the tier's own connections to the master that owns it, none through
+        // the library.
+        Assert.Equal(blocks.Count, store.DirectWrites);
+        Assert.Equal(0, store.LibraryWrites);
         Assert.Equal(blocks.Count, store.DirectReads);
         Assert.Equal(0, store.LibraryReads);
     }
@@ -187,6 +190,13 @@ public sealed class RedisClusterTierTests(RedisClusterFixture cluster)
         // The node's ASK (and MOVED, until the library saw the new owner) sent those reads through the library.
         Assert.True(store.LibraryReads > 0, $"no read went through the library: {store.DirectReads} direct");
         Assert.True(store.DirectReads > 0, "no read came over the tier's own connections");
+
+        // A write after the move: the writes client still names the old owner, whose MOVED sends the write to the
+        // library, and the block lands on the new owner.
+        await RedisServers.CliAsync("-p", Port(target), "DEL", key);
+        await TierTesting.PutAndWaitAsync(tier, id, bytes);
+        await ReadOnceAsync("after a write that followed MOVED");
+        Assert.Equal((1, 1), (store.DirectWrites, store.LibraryWrites));
     }
 
     private static string KeyOf(SharedBlockId id)

@@ -8,20 +8,26 @@ using System.Text;
 namespace Fluid.Serverless.Sidecar.Cache.SharedTier;
 
 /// <summary>
-/// Block values read with plain RESP <c>GET</c>s on connections of our own, one request at a time per connection, the
-/// reply's bulk string received straight into the caller's header and block buffers. StackExchange.Redis stays the
-/// client for everything else (topology, redirections, writes, leases) and names the node that owns each key; this
-/// only moves the bytes. Why: the library receives a 4 MiB value into its pipe and copies it into a lease, and the
-/// tier copied it again into the block buffer, which cost 1.4–2.3 s of CPU per GiB against 0.55–0.75 s for a receive
-/// straight into place (figures: sidecar/Cache/SharedTier/README.md).
-/// Any reply other than a bulk string or a null (MOVED and ASK while a slot moves, LOADING, NOAUTH…) comes back as
-/// null: the caller asks the library, which knows what to do with it. A connection whose exchange did not end cleanly
+/// Block values moved with plain RESP <c>GET</c>s and <c>SET</c>s on connections of our own, one request at a time per
+/// connection: a reply's bulk string is received straight into the caller's header and block buffers, and a value is
+/// sent straight from them. StackExchange.Redis stays the client for everything else (topology, redirections, leases)
+/// and names the node that owns each key; this only moves the bytes. Why, for reads: the library receives a 4 MiB value
+/// into its pipe and copies it into a lease, and the tier copied it again into the block buffer, which cost 1.4–2.3 s of
+/// CPU per GiB against 0.55–0.75 s for a receive straight into place. Why, for writes: the library needs the value in
+/// one piece (a block plus its header, so a buffer no pool has), and its per-node queue keeps references to the last
+/// values it sent for as long as it has no newer ones, which kept a burst's 4 MiB values resident after the burst
+/// (figures for both: sidecar/Cache/SharedTier/README.md).
+/// Any reply other than the one expected (MOVED and ASK while a slot moves, LOADING, NOAUTH…) comes back as null or
+/// false: the caller asks the library, which knows what to do with it. A connection whose exchange did not end cleanly
 /// (a timeout, a cancellation, an I/O error, a value longer than asked for) is closed, never reused.
 /// </summary>
-internal sealed class RedisBlockReads(string? user, string? password) : IAsyncDisposable
+internal sealed class RedisBlockConnections(string? user, string? password) : IAsyncDisposable
 {
-    /// <summary>Idle connections kept per node: the tier has at most this many block reads in flight per pod.</summary>
-    private const int IdlePerNode = 4;
+    /// <summary>
+    /// Idle connections kept per node: enough for the block reads and the writers the tier has in flight per pod
+    /// (4 of each by default), so that neither opens a connection per block.
+    /// </summary>
+    private const int IdlePerNode = 8;
 
     private readonly ConcurrentDictionary<EndPoint, ConcurrentBag<Connection>> idle = new();
     private int disposed;
@@ -30,34 +36,46 @@ internal sealed class RedisBlockReads(string? user, string? password) : IAsyncDi
     /// <c>GET <paramref name="key"/></c> on <paramref name="node"/>: the value (in place when it is exactly
     /// <paramref name="header"/> + <paramref name="payload"/> long), absent, or null when the node answered with an error.
     /// </summary>
-    public async Task<StoredValue?> ReadAsync(EndPoint node, string key, Memory<byte> header, Memory<byte> payload, int maxLength, CancellationToken cancellationToken)
+    public Task<StoredValue?> ReadAsync(EndPoint node, string key, Memory<byte> header, Memory<byte> payload, int maxLength, CancellationToken cancellationToken) =>
+        ExchangeAsync(node, connection => connection.GetAsync(key, header, payload, maxLength, cancellationToken), cancellationToken);
+
+    /// <summary>
+    /// <c>SET <paramref name="key"/></c> to <paramref name="header"/> then <paramref name="payload"/> on
+    /// <paramref name="node"/>: true when stored, false when the node answered with an error.
+    /// </summary>
+    public async Task<bool> WriteAsync(EndPoint node, string key, ReadOnlyMemory<byte> header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken) =>
+        await ExchangeAsync(node, connection => connection.SetAsync(key, header, payload, cancellationToken), cancellationToken).ConfigureAwait(false) == true;
+
+    /// <summary>One request on an idle connection to <paramref name="node"/>, or on a new one.</summary>
+    private async Task<T> ExchangeAsync<T>(EndPoint node, Func<Connection, Task<(T Result, bool Reusable)>> exchange, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
         if (TakeIdle(node) is { } pooled)
         {
             try
             {
-                return await GetAsync(node, pooled, key, header, payload, maxLength, cancellationToken).ConfigureAwait(false);
+                return await ExchangeOnAsync(node, pooled, exchange).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or SocketException && !cancellationToken.IsCancellationRequested)
             {
                 // The engine may have closed it while it sat idle (a restart, or its idle-client `timeout`): one more
-                // try on a new connection, so that does not count as a failing tier.
+                // try on a new connection, so that does not count as a failing tier. A SET sent again is harmless: it
+                // stores the same bytes.
             }
         }
 
         var connection = await Connection.OpenAsync(node, user, password, cancellationToken).ConfigureAwait(false);
-        return await GetAsync(node, connection, key, header, payload, maxLength, cancellationToken).ConfigureAwait(false);
+        return await ExchangeOnAsync(node, connection, exchange).ConfigureAwait(false);
     }
 
-    private async Task<StoredValue?> GetAsync(EndPoint node, Connection connection, string key, Memory<byte> header, Memory<byte> payload, int maxLength, CancellationToken cancellationToken)
+    private async Task<T> ExchangeOnAsync<T>(EndPoint node, Connection connection, Func<Connection, Task<(T Result, bool Reusable)>> exchange)
     {
         var reusable = false;
         try
         {
-            var (value, clean) = await connection.GetAsync(key, header, payload, maxLength, cancellationToken).ConfigureAwait(false);
+            var (result, clean) = await exchange(connection).ConfigureAwait(false);
             reusable = clean;
-            return value;
+            return result;
         }
         finally
         {
@@ -111,6 +129,8 @@ internal sealed class RedisBlockReads(string? user, string? password) : IAsyncDi
     /// <summary>One TCP connection to one node, used by one request at a time.</summary>
     private sealed class Connection : IDisposable
     {
+        private static readonly byte[] CrlfBytes = "\r\n"u8.ToArray();
+
         /// <summary>Commands out, and a reply's first line in (with whatever of the value came with it).</summary>
         private readonly byte[] scratch = new byte[1024];
         private readonly Socket socket;
@@ -195,6 +215,55 @@ internal sealed class RedisBlockReads(string? user, string? password) : IAsyncDi
         }
 
         /// <summary>
+        /// Sends <c>SET key</c> with <paramref name="header"/> and <paramref name="payload"/> as one bulk string, each
+        /// from where it lies; true when the engine answered <c>+OK</c>, null for an error reply.
+        /// </summary>
+        public async Task<(bool? Stored, bool Reusable)> SetAsync(string key, ReadOnlyMemory<byte> header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+        {
+            var length = header.Length + payload.Length;
+            var keyLength = Encoding.UTF8.GetByteCount(key);
+            var prefixLength = 48 + keyLength + header.Length;
+            var rented = prefixLength > scratch.Length ? ArrayPool<byte>.Shared.Rent(prefixLength) : null;
+            try
+            {
+                // The command up to the value's first bytes in one send, then the block from its own buffer.
+                var buffer = rented ?? scratch;
+                var written = Header(buffer, (byte)'*', 3);
+                written += Header(buffer.AsSpan(written), (byte)'$', 3);
+                written += Encoding.ASCII.GetBytes("SET\r\n", buffer.AsSpan(written));
+                written += Header(buffer.AsSpan(written), (byte)'$', keyLength);
+                written += Encoding.UTF8.GetBytes(key, buffer.AsSpan(written));
+                written += Crlf(buffer.AsSpan(written));
+                written += Header(buffer.AsSpan(written), (byte)'$', length);
+                header.Span.CopyTo(buffer.AsSpan(written));
+                written += header.Length;
+                await SendAllAsync(buffer.AsMemory(0, written), cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (rented is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(rented);
+                }
+            }
+
+            await SendAllAsync(payload, cancellationToken).ConfigureAwait(false);
+            await SendAllAsync(CrlfBytes, cancellationToken).ConfigureAwait(false);
+
+            var (lineEnd, filled) = await ReceiveLineAsync(cancellationToken).ConfigureAwait(false);
+            var clean = filled == lineEnd + 2;
+            switch (scratch[0])
+            {
+                case (byte)'+' when scratch.AsSpan(0, lineEnd).SequenceEqual("+OK"u8):
+                    return (true, clean);
+                case (byte)'-':
+                    return (null, clean);
+                default:
+                    throw new IOException($"the tier engine answered SET with '{Encoding.UTF8.GetString(scratch, 0, Math.Min(lineEnd, 64))}', expected +OK or an error");
+            }
+        }
+
+        /// <summary>
         /// The <paramref name="length"/> bytes of a bulk string into <paramref name="first"/> then <paramref name="second"/>,
         /// then its closing CRLF; <paramref name="early"/> holds the bytes that arrived with the reply's first line.
         /// </summary>
@@ -275,11 +344,7 @@ internal sealed class RedisBlockReads(string? user, string? password) : IAsyncDi
             {
                 var buffer = rented ?? scratch;
                 var written = Encode(buffer, arguments);
-                var sent = 0;
-                while (sent < written)
-                {
-                    sent += await socket.SendAsync(buffer.AsMemory(sent, written - sent), SocketFlags.None, cancellationToken).ConfigureAwait(false);
-                }
+                await SendAllAsync(buffer.AsMemory(0, written), cancellationToken).ConfigureAwait(false);
             }
             finally
             {
@@ -287,6 +352,14 @@ internal sealed class RedisBlockReads(string? user, string? password) : IAsyncDi
                 {
                     ArrayPool<byte>.Shared.Return(rented);
                 }
+            }
+        }
+
+        private async Task SendAllAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+        {
+            while (!bytes.IsEmpty)
+            {
+                bytes = bytes[await socket.SendAsync(bytes, SocketFlags.None, cancellationToken).ConfigureAwait(false)..];
             }
         }
 

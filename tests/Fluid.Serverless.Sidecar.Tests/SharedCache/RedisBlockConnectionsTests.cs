@@ -1,17 +1,18 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Text;
 using Fluid.Serverless.Sidecar.Cache.SharedTier;
 
 namespace Fluid.Serverless.Sidecar.Tests.SharedCache;
 
 /// <summary>
-/// The RESP reply reader of the tier's block reads, against a scripted server that sends each reply in pieces of a
+/// The RESP exchanges of the tier's block reads and writes, against a scripted server that sends each reply in pieces of a
 /// chosen size (one byte at a time, too). The real engines (a Redis Cluster, Garnet, redis-server with requirepass)
 /// are in the integration project; this small fake exists because no real engine can be made to split its replies,
 /// or to answer wrongly, on demand.
 /// </summary>
-public sealed class RedisBlockReadsTests
+public sealed class RedisBlockConnectionsTests
 {
     private const int HeaderLength = 48;
 
@@ -23,7 +24,7 @@ public sealed class RedisBlockReadsTests
     {
         var value = Value(HeaderLength + 5000, seed: 1);
         await using var server = new ScriptedServer(piece, Bulk(value), Bulk(value));
-        await using var reads = new RedisBlockReads(null, null);
+        await using var reads = new RedisBlockConnections(null, null);
 
         for (var round = 0; round < 2; round++)
         {
@@ -41,7 +42,7 @@ public sealed class RedisBlockReadsTests
     public async Task NullAndErrorReplies_AbsentAndHandedBack_ConnectionKept()
     {
         await using var server = new ScriptedServer(3, "$-1\r\n"u8.ToArray(), "-MOVED 1234 127.0.0.1:7001\r\n"u8.ToArray(), Bulk(Value(HeaderLength + 10, 2)));
-        await using var reads = new RedisBlockReads(null, null);
+        await using var reads = new RedisBlockConnections(null, null);
         var (header, payload) = (new byte[HeaderLength], new byte[10]);
 
         Assert.Equal(StoredValueKind.Absent, (await reads.ReadAsync(server.EndPoint, "k", header, payload, 100, CancellationToken.None))?.Kind);
@@ -55,7 +56,7 @@ public sealed class RedisBlockReadsTests
     {
         var value = Value(30, 3);
         await using var server = new ScriptedServer(4, Bulk(value));
-        await using var reads = new RedisBlockReads(null, null);
+        await using var reads = new RedisBlockConnections(null, null);
 
         var read = await reads.ReadAsync(server.EndPoint, "k", new byte[HeaderLength], new byte[10], 100, CancellationToken.None);
         Assert.Equal(StoredValueKind.Whole, read?.Kind);
@@ -67,7 +68,7 @@ public sealed class RedisBlockReadsTests
     public async Task ValueLongerThanAskedFor_AbsentWithoutReadingIt_AndTheConnectionIsNotReused()
     {
         await using var server = new ScriptedServer(1 << 20, Bulk(Value(500, 4)), Bulk(Value(HeaderLength + 10, 5)));
-        await using var reads = new RedisBlockReads(null, null);
+        await using var reads = new RedisBlockConnections(null, null);
         var (header, payload) = (new byte[HeaderLength], new byte[10]);
 
         Assert.Equal(StoredValueKind.Absent, (await reads.ReadAsync(server.EndPoint, "k", header, payload, HeaderLength + 10, CancellationToken.None))?.Kind);
@@ -83,7 +84,7 @@ public sealed class RedisBlockReadsTests
     public async Task MalformedOrCutReply_IsAnError_NeverAValue(string reply, string expected)
     {
         await using var server = new ScriptedServer(5, Encoding.ASCII.GetBytes(reply));
-        await using var reads = new RedisBlockReads(null, null);
+        await using var reads = new RedisBlockConnections(null, null);
 
         var error = await Assert.ThrowsAsync<IOException>(() => reads.ReadAsync(server.EndPoint, "k", new byte[4], new byte[6], 100, CancellationToken.None));
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
@@ -93,7 +94,7 @@ public sealed class RedisBlockReadsTests
     public async Task Password_EachConnectionAuthenticatesFirst_AndARefusalNamesTheEngine()
     {
         await using (var server = new ScriptedServer(2, "+OK\r\n"u8.ToArray(), Bulk(Value(HeaderLength + 1, 6))))
-        await using (var reads = new RedisBlockReads("sidecar", "s3cret"))
+        await using (var reads = new RedisBlockConnections("sidecar", "s3cret"))
         {
             var read = await reads.ReadAsync(server.EndPoint, "k", new byte[HeaderLength], new byte[1], 100, CancellationToken.None);
             Assert.Equal(StoredValueKind.InPlace, read?.Kind);
@@ -101,11 +102,54 @@ public sealed class RedisBlockReadsTests
         }
 
         await using (var server = new ScriptedServer(2, "-WRONGPASS invalid username-password pair\r\n"u8.ToArray()))
-        await using (var reads = new RedisBlockReads(null, "wrong"))
+        await using (var reads = new RedisBlockConnections(null, "wrong"))
         {
             var error = await Assert.ThrowsAsync<InvalidOperationException>(() => reads.ReadAsync(server.EndPoint, "k", new byte[HeaderLength], new byte[1], 100, CancellationToken.None));
             Assert.Contains("refused AUTH: -WRONGPASS", error.Message, StringComparison.Ordinal);
         }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(100_000)]
+    public async Task Write_SendsHeaderThenPayloadAsOneValue_AndAnOkKeepsTheConnection(int piece)
+    {
+        await using var server = new ScriptedServer(piece, "+OK\r\n"u8.ToArray(), "+OK\r\n"u8.ToArray(), "$-1\r\n"u8.ToArray());
+        await using var connections = new RedisBlockConnections(null, null);
+        var (header, payload) = (Value(HeaderLength, 7), Value(300_000, 8));
+
+        for (var round = 0; round < 2; round++)
+        {
+            Assert.True(await connections.WriteAsync(server.EndPoint, "fluid/blk/k", header, payload, CancellationToken.None));
+        }
+
+        Assert.Equal(1, server.Connections);
+        Assert.Equal(["SET", "fluid/blk/k"], server.Commands[1][..2]);
+        Assert.Equal(Convert.ToHexString(SHA256.HashData([.. header, .. payload])), Convert.ToHexString(SHA256.HashData(Encoding.Latin1.GetBytes(server.Commands[1][2]))));
+    }
+
+    [Fact]
+    public async Task Write_ErrorReplyIsFalse_ForTheLibraryToFollow_AndTheConnectionIsKept()
+    {
+        await using var server = new ScriptedServer(2, "-MOVED 1234 127.0.0.1:7001\r\n"u8.ToArray(), "+OK\r\n"u8.ToArray(), "$-1\r\n"u8.ToArray());
+        await using var connections = new RedisBlockConnections(null, null);
+
+        Assert.False(await connections.WriteAsync(server.EndPoint, "k", new byte[HeaderLength], new byte[10], CancellationToken.None));
+        Assert.True(await connections.WriteAsync(server.EndPoint, "k", new byte[HeaderLength], new byte[10], CancellationToken.None));
+        Assert.Equal(1, server.Connections);
+    }
+
+    [Theory]
+    [InlineData("$-1\r\n", "expected +OK or an error")]
+    [InlineData("+QUEUED\r\n", "expected +OK or an error")]
+    [InlineData("+O", "closed the connection")]
+    public async Task Write_UnexpectedOrCutReply_IsAnError_NeverStored(string reply, string expected)
+    {
+        await using var server = new ScriptedServer(1, Encoding.ASCII.GetBytes(reply));
+        await using var connections = new RedisBlockConnections(null, null);
+
+        var error = await Assert.ThrowsAsync<IOException>(() => connections.WriteAsync(server.EndPoint, "k", new byte[HeaderLength], new byte[10], CancellationToken.None));
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
 
     private static byte[] Value(int length, int seed)
@@ -165,10 +209,10 @@ public sealed class RedisBlockReadsTests
             using (client)
             {
                 var stream = client.GetStream();
-                using var reader = new StreamReader(stream, Encoding.ASCII);
+                var reader = new RespCommandReader(stream);
                 try
                 {
-                    while (await ReadCommandAsync(reader) is { } command)
+                    while (await reader.ReadCommandAsync(stop.Token) is { } command)
                     {
                         byte[] reply;
                         lock (replies)
@@ -203,10 +247,26 @@ public sealed class RedisBlockReadsTests
             }
         }
 
-        /// <summary>One RESP array of bulk strings, as the block reader sends it; null at the end of the stream.</summary>
-        private static async Task<string[]?> ReadCommandAsync(StreamReader reader)
+        public async ValueTask DisposeAsync()
         {
-            var header = await reader.ReadLineAsync();
+            await stop.CancelAsync();
+            listener.Stop();
+            await serving;
+            stop.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Reads RESP arrays of bulk strings byte by byte, as the tier sends them (a SET's value is binary and may hold
+    /// CRLFs); each argument comes back as Latin-1 text, one char per byte.
+    /// </summary>
+    private sealed class RespCommandReader(Stream stream)
+    {
+        private readonly byte[] one = new byte[1];
+
+        public async Task<string[]?> ReadCommandAsync(CancellationToken cancellationToken)
+        {
+            var header = await ReadLineAsync(cancellationToken);
             if (header is null)
             {
                 return null;
@@ -215,19 +275,29 @@ public sealed class RedisBlockReadsTests
             var arguments = new string[int.Parse(header[1..], System.Globalization.CultureInfo.InvariantCulture)];
             for (var i = 0; i < arguments.Length; i++)
             {
-                await reader.ReadLineAsync();
-                arguments[i] = (await reader.ReadLineAsync())!;
+                var length = int.Parse((await ReadLineAsync(cancellationToken))![1..], System.Globalization.CultureInfo.InvariantCulture);
+                var bytes = new byte[length + 2];
+                await stream.ReadExactlyAsync(bytes, cancellationToken);
+                arguments[i] = Encoding.Latin1.GetString(bytes, 0, length);
             }
 
             return arguments;
         }
 
-        public async ValueTask DisposeAsync()
+        private async Task<string?> ReadLineAsync(CancellationToken cancellationToken)
         {
-            await stop.CancelAsync();
-            listener.Stop();
-            await serving;
-            stop.Dispose();
+            var line = new StringBuilder();
+            while (await stream.ReadAsync(one, cancellationToken) == 1)
+            {
+                if (one[0] == (byte)'\n' && line.Length > 0 && line[^1] == '\r')
+                {
+                    return line.ToString(0, line.Length - 1);
+                }
+
+                line.Append((char)one[0]);
+            }
+
+            return null;
         }
     }
 }
