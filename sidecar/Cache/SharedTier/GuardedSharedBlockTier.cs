@@ -598,7 +598,7 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
 
     /// <summary>
     /// A deferred write's payload, read back from this pod's disk into <paramref name="buffer"/> (a block buffer, rented
-    /// or grown when missing or too small); empty when the block is no longer there.
+    /// or grown when missing or too small); empty when the block is no longer there or cannot be read.
     /// </summary>
     private static Memory<byte> ReadBack(PendingWrite write, ref byte[]? buffer)
     {
@@ -613,7 +613,15 @@ internal sealed partial class GuardedSharedBlockTier : ISharedBlockTier, IAsyncD
         }
 
         var payload = buffer.AsMemory(0, write.PayloadLength);
-        return write.ReadBack!(payload.Span) ? payload : Memory<byte>.Empty;
+        try
+        {
+            return write.ReadBack!(payload.Span) ? payload : Memory<byte>.Empty;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A block file that cannot be read is as gone as an evicted one: this write is dropped, the writer goes on.
+            return Memory<byte>.Empty;
+        }
     }
 
     private enum ReadOutcome

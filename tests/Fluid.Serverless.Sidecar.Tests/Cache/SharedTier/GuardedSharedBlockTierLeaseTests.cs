@@ -224,6 +224,30 @@ public sealed class GuardedSharedBlockTierLeaseTests
     }
 
     [Fact]
+    public async Task Put_BlockFileUnreadableWhenItsWriteIsSent_ThatWriteIsDropped_AndTheWriterGoesOn()
+    {
+        var store = new ScriptedStore();
+        store.HoldWrites();
+        await using var holder = new GuardedSharedBlockTier(store, Options with { MaxPendingWrites = 4 }, TimeProvider.System, NullLogger.Instance);
+        await using var reader = new GuardedSharedBlockTier(store, Options, TimeProvider.System, NullLogger.Instance);
+
+        holder.Put(Id(0), Block, _ => throw new IOException("Input/output error"));
+        holder.Put(Id(1), Block, destination =>
+        {
+            Block.CopyTo(destination);
+            return true;
+        });
+        store.ReleaseWrites();
+        await Until(() => holder.Metrics.Snapshot().PendingWrites == 0);
+
+        Assert.Equal((1, 1), (holder.Metrics.Snapshot().DroppedWrites, holder.Metrics.Snapshot().Fills));
+        var destination = new byte[Block.Length];
+        Assert.False(await reader.TryGetAsync(Id(0), destination, CancellationToken.None));
+        Assert.True(await reader.TryGetAsync(Id(1), destination, CancellationToken.None));
+        Assert.Equal(Block, destination);
+    }
+
+    [Fact]
     public async Task TryAcquireFillLease_EngineNotConnected_IsUnavailableWithoutAsking()
     {
         // Not "held elsewhere": no engine holds a lease for anyone, and waiting on one would only delay the fetch.
