@@ -129,9 +129,13 @@ public sealed class FuseMountBehaviourTests
         Assert.InRange(firstPassReads, 16, 20); // 1 MiB each (read-ahead raised, max_pages=256), not 128 KiB
 
         Assert.Equal(0, (await Shell.RunAsync("python3", "-c", readAll, mounted.PathOf("big.bin"))).ExitCode);
-        // FOPEN_KEEP_CACHE: the second pass comes from the page cache. A pass that went to the sidecar again would cost
-        // another 16 READs; one or two stray ones are pages the kernel dropped on a busy machine, not a lost cache.
-        Assert.InRange(Interlocked.Read(ref counts[(int)FuseOpcode.Read]) - firstPassReads, 0, 2);
+        // FOPEN_KEEP_CACHE: the second pass comes from the page cache. Without it the kernel drops the file's cache at
+        // the second open, and the pass costs all 16 READs again. Fewer than 16 is some of it kept. Not zero: these
+        // machines reclaim cold memory proactively (a DAMON `pageout` scheme on physical memory, which can take fresh
+        // clean page-cache pages that fall in a region it judges cold), and one CI run saw 9 of the 16 MiB dropped
+        // between the two passes.
+        var secondPassReads = Interlocked.Read(ref counts[(int)FuseOpcode.Read]) - firstPassReads;
+        Assert.True(secondPassReads < 16, $"the second pass read all {secondPassReads} MiB from the sidecar again: the page cache was not kept across opens");
     }
 
     [Fact]
