@@ -89,7 +89,7 @@ echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
 port=$(free_port)
 mkdir -p "$work/s3rver"
 node --openssl-legacy-provider "$repo/tests/node/node_modules/s3rver/bin/s3rver.js" -d "$work/s3rver" -a 127.0.0.1 -p "$port" --silent >"$work/remote.log" 2>&1 &
-pids+=($!)
+pids+=($!); remote_pid=$!
 wait_port "$port"
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
 echo "== preparing: ${SIZE_MB} MiB object in s3://$bucket on s3rver"
@@ -111,7 +111,7 @@ rm -f "$work/big.bin"
 
 proxy_port=$(free_port)
 python3 "$repo/bench/tools/latency_proxy.py" "$proxy_port" 127.0.0.1 "$port" "$LATENCY_MS" "$STREAM_MIBPS" "$work/proxy.count" >"$work/proxy.log" 2>&1 &
-pids+=($!)
+pids+=($!); proxy_pid=$!
 wait_port "$proxy_port"
 remote="http://127.0.0.1:$proxy_port"
 proxy_bytes() { sleep 0.3; cut -d' ' -f1 "$work/proxy.count"; }
@@ -125,7 +125,7 @@ else
   redis-server --port "$tier_port" --bind 127.0.0.1 --save "" --appendonly no --protected-mode no \
     --maxmemory "$(( SIZE_MB * 3 + 256 ))mb" --maxmemory-policy allkeys-lru >"$work/tier.log" 2>&1 &
 fi
-pids+=($!)
+pids+=($!); tier_pid=$!
 wait_port "$tier_port"
 echo "== remote: s3rver behind latency_proxy.py ($LATENCY_MS ms per request, $STREAM_MIBPS MiB/s per connection); tier: $ENGINE on 127.0.0.1:$tier_port"
 
@@ -181,22 +181,43 @@ wait_writes() { # the tier's write-around is asynchronous: wait until every side
   done
 }
 
-# concurrent LABEL PREFIX: READERS fresh sidecars read the object at the same time; sets wall and remote_bytes.
+# Where the CPU of a step goes, so that a wall time can be read against what the machine's cores allow. Ticks of the
+# whole machine (/proc/stat: user, nice, system, irq, softirq, steal) and of each long-lived process; the readers are
+# short-lived Python processes, so they are what remains of the machine's ticks ("readers and the rest").
+ticks_of() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+cpu_mark() { cpu_at=("$(machine_ticks)" "$(ticks_of "${sidecar_pids[@]}")" "$(ticks_of "$tier_pid")" "$(ticks_of "$proxy_pid")" "$(ticks_of "$remote_pid")"); }
+# cpu_since WALL: one line of CPU seconds since cpu_mark, and the floor the cores put under the wall time.
+cpu_since() {
+  local hz now=() i
+  hz=$(getconf CLK_TCK)
+  now=("$(machine_ticks)" "$(ticks_of "${sidecar_pids[@]}")" "$(ticks_of "$tier_pid")" "$(ticks_of "$proxy_pid")" "$(ticks_of "$remote_pid")")
+  for i in 0 1 2 3 4; do now[i]=$(( now[i] - cpu_at[i] )); done
+  awk -v hz="$hz" -v cores="$(nproc)" -v wall="$1" -v all="${now[0]}" -v sc="${now[1]}" -v tier="${now[2]}" -v proxy="${now[3]}" -v remote="${now[4]}" 'BEGIN {
+    rest = all - sc - tier - proxy - remote; if (rest < 0) rest = 0
+    printf "CPU %.1f s on %d cores (floor %.1f s, wall %.2f s = %.2fx the floor): sidecars %.1f, engine %.1f, proxy %.1f, s3rver %.1f, readers and the rest %.1f",
+      all / hz, cores, all / hz / cores, wall, wall / (all / hz / cores), sc / hz, tier / hz, proxy / hz, remote / hz, rest / hz }'
+}
+
+# concurrent LABEL PREFIX: READERS fresh sidecars read the object at the same time; sets wall, remote_bytes and cpu.
 concurrent() {
   local label="$1" prefix="$2" names=() readers=() i before start end
   for i in $(seq "$READERS"); do names+=("$label$i"); start_sidecar "$label$i" "$prefix"; done
   wait_ready "${names[@]}"
   before=$(proxy_bytes)
+  cpu_mark
   start=$(date +%s.%N)
   for i in "${names[@]}"; do read_object "$i" >"$work/$i.time" & readers+=($!); done
   for i in "${readers[@]}"; do wait "$i"; done
   end=$(date +%s.%N)
   wall=$(echo "$end - $start" | bc -l)
+  cpu=$(cpu_since "$wall")
   remote_bytes=$(( $(proxy_bytes) - before ))
 }
 
 size=$((SIZE_MB * 1024 * 1024))
 run_id=$RANDOM
+solo_cpu=-; none_cpu=-; tier_cpu=-
 solo_time=; solo_bytes=; solotier_time=; solotier_bytes=; solotier_misses=-
 none_time=; none_bytes=; tier_time=; tier_bytes=; ninth_time=; ninth_bytes=; ninth_hits=-
 dropped=-; waits=-; errors=-; timeouts=-
@@ -204,7 +225,7 @@ dropped=-; waits=-; errors=-; timeouts=-
 if step 1; then
   echo "== 1. one sidecar, no tier, cold read alone"
   start_sidecar solo ""; wait_ready solo
-  before=$(proxy_bytes); solo_time=$(read_object solo); solo_bytes=$(( $(proxy_bytes) - before ))
+  before=$(proxy_bytes); cpu_mark; solo_time=$(read_object solo); solo_cpu=$(cpu_since "$solo_time"); solo_bytes=$(( $(proxy_bytes) - before ))
   stop_sidecars
 fi
 
@@ -219,14 +240,14 @@ fi
 if step 3; then
   settle
   echo "== 3. $READERS sidecars at once, no tier"
-  concurrent none ""; none_time=$wall; none_bytes=$remote_bytes
+  concurrent none ""; none_time=$wall; none_bytes=$remote_bytes; none_cpu=$cpu
   stop_sidecars
 fi
 
 if step 4; then
   settle
   echo "== 4. $READERS sidecars at once, one $ENGINE tier"
-  concurrent tier "run-$run_id/"; tier_time=$wall; tier_bytes=$remote_bytes
+  concurrent tier "run-$run_id/"; tier_time=$wall; tier_bytes=$remote_bytes; tier_cpu=$cpu
   wait_writes $(for i in $(seq "$READERS"); do echo "tier$i"; done)
   # One scrape per reader, kept for KEEP=1; the totals are summed from the kept files.
   for i in $(seq "$READERS"); do
@@ -283,4 +304,7 @@ echo
 echo "remote bytes, $READERS at once: tier $(ratio "$tier_bytes" "$size")x the object vs no tier $(ratio "$none_bytes" "$size")x   (target <= 1.1x vs ~${READERS}x)"
 echo "wall, $READERS at once vs one alone: tier $(ratio "$tier_time" "$solo_time")x, no tier $(ratio "$none_time" "$solo_time")x   (target with tier <= 1.5x)"
 echo "further sidecar from the tier: $(rate "$ninth_time") MiB/s vs remote-paced $(rate "$solo_time") MiB/s = $(ratio "$solo_time" "$ninth_time")x   (target >= 3x); tier hits $ninth_hits blocks"
+echo "where the CPU went: one alone: $solo_cpu"
+echo "                    $READERS at once, no tier: $none_cpu"
+echo "                    $READERS at once, $ENGINE tier: $tier_cpu"
 echo "empty tier vs none, alone: $(ratio "$solotier_time" "$solo_time")x wall ($solotier_misses tier misses); tier run: $waits lease waits, $dropped writes dropped, $errors errors ($timeouts timeouts)"
