@@ -36,6 +36,27 @@ public sealed class BlockBuffersTests
     }
 
     [Fact]
+    public void AllocateExactThenLetGo_ExactLength_NeverPooled_CountedForTheTrimmer()
+    {
+        var ticksBefore = BlockBuffers.LastLargeRentTicks;
+        var exact = BlockBuffers.AllocateExact(OddLargeLength);
+        Assert.Equal(OddLargeLength, exact.Length);
+        Assert.True(BlockBuffers.LastLargeRentTicks >= ticksBefore);
+
+        var droppedBefore = BlockBuffers.DroppedBytes;
+        BlockBuffers.LetGo(exact);
+        Assert.True(BlockBuffers.DroppedBytes - droppedBefore >= OddLargeLength);
+
+        // A pooled-size array let go of is not kept for reuse: a write that timed out may still be sending from it. The
+        // pool is a stack, so had it kept this one, the next rent of the size would hand this very array out.
+        var sent = BlockBuffers.Rent(OddLargeLength);
+        BlockBuffers.LetGo(sent);
+        var next = BlockBuffers.Rent(OddLargeLength);
+        Assert.False(ReferenceEquals(sent, next));
+        BlockBuffers.Return(next);
+    }
+
+    [Fact]
     public void RentReturn_SmallArrays_GoThroughTheSharedPool()
     {
         var droppedBefore = BlockBuffers.DroppedBytes;
