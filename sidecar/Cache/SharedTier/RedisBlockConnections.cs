@@ -229,11 +229,8 @@ internal sealed class RedisBlockConnections(string? user, string? password) : IA
                 // The command up to the value's first bytes in one send, then the block from its own buffer.
                 var buffer = rented ?? scratch;
                 var written = Header(buffer, (byte)'*', 3);
-                written += Header(buffer.AsSpan(written), (byte)'$', 3);
-                written += Encoding.ASCII.GetBytes("SET\r\n", buffer.AsSpan(written));
-                written += Header(buffer.AsSpan(written), (byte)'$', keyLength);
-                written += Encoding.UTF8.GetBytes(key, buffer.AsSpan(written));
-                written += Crlf(buffer.AsSpan(written));
+                written += Argument(buffer.AsSpan(written), "SET");
+                written += Argument(buffer.AsSpan(written), key);
                 written += Header(buffer.AsSpan(written), (byte)'$', length);
                 header.Span.CopyTo(buffer.AsSpan(written));
                 written += header.Length;
@@ -368,12 +365,18 @@ internal sealed class RedisBlockConnections(string? user, string? password) : IA
             var written = Header(buffer, (byte)'*', arguments.Length);
             foreach (var argument in arguments)
             {
-                written += Header(buffer[written..], (byte)'$', Encoding.UTF8.GetByteCount(argument));
-                written += Encoding.UTF8.GetBytes(argument, buffer[written..]);
-                written += Crlf(buffer[written..]);
+                written += Argument(buffer[written..], argument);
             }
 
             return written;
+        }
+
+        /// <summary>One argument of a command as a RESP bulk string.</summary>
+        private static int Argument(Span<byte> buffer, string argument)
+        {
+            var written = Header(buffer, (byte)'$', Encoding.UTF8.GetByteCount(argument));
+            written += Encoding.UTF8.GetBytes(argument, buffer[written..]);
+            return written + Crlf(buffer[written..]);
         }
 
         private static int Header(Span<byte> buffer, byte kind, int count)

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Net;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
@@ -117,11 +118,9 @@ internal sealed partial class RedisTierStore : ISharedTierStore
 
     public async Task<StoredValue> ReadIntoAsync(string key, Memory<byte> header, Memory<byte> payload, int maxLength, CancellationToken cancellationToken)
     {
-        if (blockConnections is not null && reads.IsCompletedSuccessfully && reads.Result.IsConnected)
+        if (DirectNode(reads, key) is { } node)
         {
-            // The library names the node that owns the key by its current view of the cluster.
-            var node = reads.Result.GetServer((RedisKey)key).EndPoint;
-            if (await blockConnections.ReadAsync(node, key, header, payload, maxLength, cancellationToken).ConfigureAwait(false) is { } value)
+            if (await blockConnections!.ReadAsync(node, key, header, payload, maxLength, cancellationToken).ConfigureAwait(false) is { } value)
             {
                 Interlocked.Increment(ref directReads);
                 return value;
@@ -141,10 +140,9 @@ internal sealed partial class RedisTierStore : ISharedTierStore
 
     public async Task WriteFromAsync(string key, ReadOnlyMemory<byte> header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
-        if (blockConnections is not null && writes.IsCompletedSuccessfully && writes.Result.IsConnected)
+        if (DirectNode(writes, key) is { } node)
         {
-            var node = writes.Result.GetServer((RedisKey)key).EndPoint;
-            if (await blockConnections.WriteAsync(node, key, header, payload, cancellationToken).ConfigureAwait(false))
+            if (await blockConnections!.WriteAsync(node, key, header, payload, cancellationToken).ConfigureAwait(false))
             {
                 Interlocked.Increment(ref directWrites);
                 return;
@@ -155,6 +153,15 @@ internal sealed partial class RedisTierStore : ISharedTierStore
         Interlocked.Increment(ref libraryWrites);
         await ISharedTierStore.SetJoinedAsync(this, key, header, payload, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// The node that owns <paramref name="key"/> in <paramref name="client"/>'s current view of the cluster, for a block
+    /// moved over our own connections; null when those are off (TLS) or the client is not connected.
+    /// </summary>
+    private EndPoint? DirectNode(Task<ConnectionMultiplexer> client, string key) =>
+        blockConnections is not null && client.IsCompletedSuccessfully && client.Result.IsConnected
+            ? client.Result.GetServer((RedisKey)key).EndPoint
+            : null;
 
     public async Task<bool?> TryCreateAsync(string key, ReadOnlyMemory<byte> value, TimeSpan lifetime, CancellationToken cancellationToken)
     {

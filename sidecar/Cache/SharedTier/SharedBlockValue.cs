@@ -26,13 +26,6 @@ internal static class SharedBlockValue
 
     public static int ValueLength(int payloadLength) => HeaderSize + payloadLength;
 
-    /// <summary>Writes header and payload into <paramref name="destination"/> (at least <see cref="ValueLength"/> bytes).</summary>
-    public static void Write(Span<byte> destination, ReadOnlySpan<byte> identityHash, ReadOnlySpan<byte> payload)
-    {
-        WriteHeader(destination, identityHash, payload);
-        payload.CopyTo(destination[HeaderSize..]);
-    }
-
     /// <summary>Writes the header for <paramref name="payload"/> into <paramref name="header"/> (at least <see cref="HeaderSize"/> bytes).</summary>
     public static void WriteHeader(Span<byte> header, ReadOnlySpan<byte> identityHash, ReadOnlySpan<byte> payload)
     {

@@ -10,7 +10,8 @@ public sealed class SharedBlockValueTests
         var hash = new byte[SharedTierKeys.HashSize];
         TierTesting.Id("k").Hash(hash);
         var value = new byte[SharedBlockValue.ValueLength(payload.Length)];
-        SharedBlockValue.Write(value, hash, payload);
+        SharedBlockValue.WriteHeader(value, hash, payload);
+        payload.CopyTo(value.AsSpan(SharedBlockValue.HeaderSize));
         return (value, hash, payload);
     }
 
