@@ -130,6 +130,7 @@ wait_port "$tier_port"
 echo "== remote: s3rver behind latency_proxy.py ($LATENCY_MS ms per request, $STREAM_MIBPS MiB/s per connection); tier: $ENGINE on 127.0.0.1:$tier_port"
 
 source "$repo/bench/tools/sidecar-command.sh"
+source "$repo/bench/tools/rounds.sh"
 select_sidecar "$repo"
 echo "   sidecar: $sidecar_kind"
 
@@ -184,14 +185,13 @@ wait_writes() { # the tier's write-around is asynchronous: wait until every side
 # Where the CPU of a step goes, so that a wall time can be read against what the machine's cores allow. Ticks of the
 # whole machine (/proc/stat: user, nice, system, irq, softirq, steal) and of each long-lived process; the readers are
 # short-lived Python processes, so they are what remains of the machine's ticks ("readers and the rest").
-ticks_of() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
-machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
-cpu_mark() { cpu_at=("$(machine_ticks)" "$(ticks_of "${sidecar_pids[@]}")" "$(ticks_of "$tier_pid")" "$(ticks_of "$proxy_pid")" "$(ticks_of "$remote_pid")"); }
+# cpu_ticks_of and machine_cpu_ticks are bench/tools/rounds.sh's.
+cpu_mark() { cpu_at=("$(machine_cpu_ticks)" "$(cpu_ticks_of "${sidecar_pids[@]}")" "$(cpu_ticks_of "$tier_pid")" "$(cpu_ticks_of "$proxy_pid")" "$(cpu_ticks_of "$remote_pid")"); }
 # cpu_since WALL: one line of CPU seconds since cpu_mark, and the floor the cores put under the wall time.
 cpu_since() {
   local hz now=() i
   hz=$(getconf CLK_TCK)
-  now=("$(machine_ticks)" "$(ticks_of "${sidecar_pids[@]}")" "$(ticks_of "$tier_pid")" "$(ticks_of "$proxy_pid")" "$(ticks_of "$remote_pid")")
+  now=("$(machine_cpu_ticks)" "$(cpu_ticks_of "${sidecar_pids[@]}")" "$(cpu_ticks_of "$tier_pid")" "$(cpu_ticks_of "$proxy_pid")" "$(cpu_ticks_of "$remote_pid")")
   for i in 0 1 2 3 4; do now[i]=$(( now[i] - cpu_at[i] )); done
   awk -v hz="$hz" -v cores="$(nproc)" -v wall="$1" -v all="${now[0]}" -v sc="${now[1]}" -v tier="${now[2]}" -v proxy="${now[3]}" -v remote="${now[4]}" 'BEGIN {
     rest = all - sc - tier - proxy - remote; if (rest < 0) rest = 0

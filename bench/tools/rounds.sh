@@ -49,6 +49,17 @@ peak_rss_mib() { # PID... -> the sum of their peaks since the last reset, in MiB
     awk -v k="$total" 'BEGIN { printf "%.1f", k / 1024 }'
 }
 
+# CPU: clock ticks (user + system) of processes, and of the whole machine (/proc/stat: user, nice, system, irq,
+# softirq, steal), so that a figure can be read against what the cores allowed. Short-lived clients are what
+# remains of the machine's ticks.
+cpu_ticks_of() { # PID... -> their ticks so far
+    local t=0 p
+    for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+    echo "$t"
+}
+machine_cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+ticks_to_seconds() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'; }
+
 rounds_summary() { # rounds.py arguments after the file
     python3 "$(dirname "${BASH_SOURCE[0]}")/rounds.py" "$rounds_file" "$@"
 }

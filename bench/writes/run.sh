@@ -10,7 +10,9 @@
 # upload through the sidecar, then BENCH_ROUNDS interleaved rounds (direct, then through the sidecar); every round,
 # the median and min-max of each side and of the ratio (target: sidecar >= 0.95x the direct throughput), the RSS
 # peaks (VmHWM, reset per upload) of the sidecar and of moto in both sides' uploads (the sidecar's must stay flat:
-# uploads stream, no whole-object buffers), load average at start and end. Every upload is checked by SHA-256 at moto.
+# uploads stream, no whole-object buffers), where each upload's CPU went (the machine, moto, the sidecar, aws-cli
+# and the rest) and the floor that CPU puts under its wall time on this machine's cores, load average at start and
+# end. Every upload is checked by SHA-256 at moto.
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo_root"
@@ -76,10 +78,19 @@ check_at_moto() { # KEY
 drop_at_moto() { # KEY: moto keeps every object in memory; left there, each round would run against a fuller moto
     /usr/bin/aws --endpoint-url "$moto" s3 rm --only-show-errors "s3://bench/$1"
 }
-run_side() { # ROUND SIDE ENDPOINT URI KEY-AT-MOTO: one upload, its seconds and MiB/s, both processes' RSS peaks
-    local t
+run_side() { # ROUND SIDE ENDPOINT URI KEY-AT-MOTO: one upload, its seconds and MiB/s, RSS peaks and CPU seconds
+    local t at_start=() used=()
     peak_rss_reset "$sidecar_pid" "$moto_pid"
-    t="$(upload "$3" "$4")"; check_at_moto "$5"
+    at_start=("$(machine_cpu_ticks)" "$(cpu_ticks_of "$sidecar_pid")" "$(cpu_ticks_of "$moto_pid")")
+    t="$(upload "$3" "$4")"
+    used=($(( $(machine_cpu_ticks) - at_start[0] )) $(( $(cpu_ticks_of "$sidecar_pid") - at_start[1] )) $(( $(cpu_ticks_of "$moto_pid") - at_start[2] )))
+    check_at_moto "$5"
+    # Where the upload's CPU went: the cores put a floor of (machine CPU / cores) under its wall time.
+    record "$1" "$2" cpu_s "$(ticks_to_seconds "${used[0]}")"
+    record "$1" "$2" moto_cpu_s "$(ticks_to_seconds "${used[2]}")"
+    record "$1" "$2" sidecar_cpu_s "$(ticks_to_seconds "${used[1]}")"
+    record "$1" "$2" client_and_rest_cpu_s "$(ticks_to_seconds $((used[0] - used[1] - used[2])))"
+    record "$1" "$2" wall_over_cpu_floor "$(awk -v t="$t" -v c="$(ticks_to_seconds "${used[0]}")" -v n="$(nproc)" 'BEGIN { printf "%.2f", t / (c / n) }')"
     record "$1" "$2" sidecar_rss_mib "$(peak_rss_mib "$sidecar_pid")"
     record "$1" "$2" moto_rss_mib "$(peak_rss_mib "$moto_pid")"
     drop_at_moto "$5"
@@ -99,7 +110,8 @@ done
 echo
 echo "== upload of ${size_mib} MiB with aws-cli v2, bytes verified at moto; sidecar idle RSS $((idle_rss_kib / 1024)) MiB"
 rounds_summary --title "through the sidecar vs direct to moto" --reference direct --contender sidecar \
-    --metric mibps:higher --target 0.95 --metric sidecar_rss_mib --metric moto_rss_mib
+    --metric mibps:higher --target 0.95 --metric sidecar_rss_mib --metric moto_rss_mib \
+    --metric cpu_s --metric moto_cpu_s --metric sidecar_cpu_s --metric client_and_rest_cpu_s --metric wall_over_cpu_floor
 
 # One single PUT of BENCH_SINGLE_PUT_MIB (default 1 GiB, S3 allows 5 GiB) through the sidecar with aws-cli v2's
 # `s3api put-object` (no multipart): the body streams on to the remote, so the sidecar's RSS stays near idle.

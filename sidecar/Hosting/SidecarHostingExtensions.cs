@@ -14,6 +14,7 @@ using Fluid.Serverless.Sidecar.SourceChain;
 using Fluid.Serverless.Sidecar.Sources;
 using Fluid.Serverless.Sidecar.Volume;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -71,6 +72,9 @@ internal static class SidecarHostingExtensions
         });
 
         var services = builder.Services;
+
+        // Kestrel's socket transport takes its memory pool factory from the services; the last registration wins.
+        services.AddSingleton<IMemoryPoolFactory<byte>, TransportBlockPool.Factory>();
         services.Configure<HostOptions>(options => options.ShutdownTimeout = ShutdownTimeout);
         services.AddSingleton(config);
         services.AddSingleton(new SidecarConfigSource(configOrigin));

@@ -24,6 +24,9 @@ internal sealed class S3ClientPool
         Timeout = TimeSpan.FromSeconds(15),
     });
 
+    /// <summary>The SDK's copy buffer for request bodies (one send per this many bytes).</summary>
+    internal const int RequestBodyCopyBytes = 128 * 1024;
+
     private readonly ConcurrentDictionary<S3ClientSettings, Lazy<AmazonS3Client>> clients = new();
 
     public AmazonS3Client Get(S3ClientSettings settings) =>
@@ -38,6 +41,9 @@ internal sealed class S3ClientPool
             // Polly owns retries and timeouts (one policy for every source); the SDK's own retries would multiply them.
             MaxErrorRetry = 0,
             HttpClientFactory = S3HttpClientFactory.Instance,
+            // What a request body is copied to the socket with: the SDK's 8 KiB made an upload of 256 MiB 32,768
+            // sends, and system calls are what costs on a virtual machine (bench/writes/README.md).
+            BufferSize = RequestBodyCopyBytes,
         };
 
         if (settings.Endpoint is { } endpoint)
