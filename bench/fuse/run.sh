@@ -16,7 +16,10 @@
 # every round), reads a separate 4 MiB warm-up object through each mount (process start, a JIT build's first
 # compilation; not measured), then measures fluid, rclone, s3fs in that order (ABAB...). Prints every round, the
 # median and min-max of each side and of the ratio, each process's RSS peak per round (VmHWM, reset at mount), and
-# the load average at start and end; no verdict when the reference spreads more than 15 %.
+# the load average at start and end; no verdict when the reference spreads more than 15 %. For the small-file phase it
+# also prints the remote's CPU over that phase's wall time (remote_cpu_pct_small_files): s3rver and moto serve on one
+# core, so near 100 % the remote sets the pace for both contenders; and the whole machine's CPU over the same time
+# (machine_cpu_pct_small_files, 100 % per core), which says when the cores were the limit instead.
 # Needs root (FUSE), moto_server, rclone, s3fs, python3 with boto3. Binds only 127.0.0.1.
 set -euo pipefail
 SIZE_MB=${SIZE_MB:-1024}
@@ -55,13 +58,13 @@ case "$REMOTE" in
     # The request recorder counts what each contender asks of the remote (started just before measuring).
     MOTO_ENABLE_RECORDING=True MOTO_RECORDER_FILEPATH="$work/moto-recording.jsonl" \
       moto_server -H 127.0.0.1 -p "$port" >"$work/remote.log" 2>&1 &
-    pids+=($!) ;;
+    remote_pid=$!; pids+=("$remote_pid") ;;
   s3rver)
     # s3rver serves a range straight from its file (moto materialises the whole object for every ranged GET).
     key=S3RVER
     mkdir -p "$work/s3rver"
     node --openssl-legacy-provider "$repo/tests/node/node_modules/s3rver/bin/s3rver.js" -d "$work/s3rver" -a 127.0.0.1 -p "$port" --silent >"$work/remote.log" 2>&1 &
-    pids+=($!) ;;
+    remote_pid=$!; pids+=("$remote_pid") ;;
   *) echo "REMOTE=$REMOTE: expected moto or s3rver" >&2; exit 2 ;;
 esac
 for _ in $(seq 300); do curl -s -o /dev/null "$endpoint" 2>/dev/null && break; sleep 0.1; done
@@ -154,9 +157,19 @@ echo "== measuring (warm-up: a 4 MiB object read through every fresh mount befor
 rounds_init "$work/rounds.tsv"
 for round in $(seq 1 "$bench_rounds"); do
   mount_all
-  python3 - "$work" "$RANDOM_READS" "$round" "$counter" $mounts >>"$rounds_file" <<'PY'
+  python3 - "$work" "$RANDOM_READS" "$round" "$counter" "$remote_pid" $mounts >>"$rounds_file" <<'PY'
 import os, sys, time, random, urllib.request
-work, random_reads, round_, counter, mounts = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
+work, random_reads, round_, counter, remote_pid, mounts = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
+def remote_cpu_seconds():
+    """CPU the remote's process has used (user + system, /proc/PID/stat fields 14 and 15)."""
+    with open(f"/proc/{remote_pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def machine_cpu_seconds():
+    """CPU the whole machine has used (/proc/stat: user, nice, system, irq, softirq, steal)."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()
+    return sum(int(fields[i]) for i in (1, 2, 3, 6, 7, 8)) / os.sysconf("SC_CLK_TCK")
 def remote_requests():
     """Requests the remote has received so far, or None when nothing counts them."""
     kind, _, where = counter.partition(":")
@@ -203,7 +216,15 @@ for name in mounts:
     os.sync(); time.sleep(1)
     before = remote_requests()
     record(name, "cold_mibps", seq(big)); record(name, "warm_mibps", seq(big))
-    record(name, "random_4k_ops", rand(big)); record(name, "small_files_per_s", small(os.path.join(work, name, "small")))
+    record(name, "random_4k_ops", rand(big))
+    # The remote's CPU over the small-file phase's wall time: s3rver and moto serve on one core, so near 100 % the
+    # remote is what sets files/s, and the ratio can be no better than the ratio of requests per file.
+    # The machine's CPU over the same time says whether its cores, rather than the remote, were the limit.
+    cpu_before, machine_before, start = remote_cpu_seconds(), machine_cpu_seconds(), time.perf_counter()
+    record(name, "small_files_per_s", small(os.path.join(work, name, "small")))
+    wall = time.perf_counter() - start
+    record(name, "remote_cpu_pct_small_files", 100 * (remote_cpu_seconds() - cpu_before) / wall)
+    record(name, "machine_cpu_pct_small_files", 100 * (machine_cpu_seconds() - machine_before) / wall)
     after = remote_requests()
     if before is not None:
         record(name, "remote_requests", after - before)
@@ -221,6 +242,7 @@ for metric in cold_mibps warm_mibps random_4k_ops small_files_per_s; do
   rounds_summary --title "$metric" --reference rclone --contender fluid --metric "$metric:higher"
 done
 rounds_summary --reference rclone --contender fluid --metric rss_mib
+rounds_summary --reference rclone --contender fluid --metric remote_cpu_pct_small_files --metric machine_cpu_pct_small_files
 if [[ "$counter" != none ]]; then
   rounds_summary --title "remote requests (cold + warm + random + small files)" --reference rclone --contender fluid --metric remote_requests:lower
 fi
