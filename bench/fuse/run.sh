@@ -19,7 +19,8 @@
 # the load average at start and end; no verdict when the reference spreads more than 15 %. For the small-file phase it
 # also prints the remote's CPU over that phase's wall time (remote_cpu_pct_small_files): s3rver and moto serve on one
 # core, so near 100 % the remote sets the pace for both contenders; and the whole machine's CPU over the same time
-# (machine_cpu_pct_small_files, 100 % per core), which says when the cores were the limit instead.
+# (machine_cpu_pct_small_files, 100 % per core), which says when the cores were the limit instead; then the same files
+# read again from the contender's cache (small_files_warm_per_s): the mount's own cost per file, without a remote.
 # Needs root (FUSE), moto_server, rclone, s3fs, python3 with boto3. Binds only 127.0.0.1.
 set -euo pipefail
 SIZE_MB=${SIZE_MB:-1024}
@@ -225,6 +226,8 @@ for name in mounts:
     wall = time.perf_counter() - start
     record(name, "remote_cpu_pct_small_files", 100 * (remote_cpu_seconds() - cpu_before) / wall)
     record(name, "machine_cpu_pct_small_files", 100 * (machine_cpu_seconds() - machine_before) / wall)
+    # The same files again, now cached: what one file's open/read/close costs through the mount without a remote.
+    record(name, "small_files_warm_per_s", small(os.path.join(work, name, "small")))
     after = remote_requests()
     if before is not None:
         record(name, "remote_requests", after - before)
@@ -238,7 +241,7 @@ done
 
 echo
 echo "== fluid vs rclone (targets: cold >= 1.5x, warm >= 3x, small files >= 3x)"
-for metric in cold_mibps warm_mibps random_4k_ops small_files_per_s; do
+for metric in cold_mibps warm_mibps random_4k_ops small_files_per_s small_files_warm_per_s; do
   rounds_summary --title "$metric" --reference rclone --contender fluid --metric "$metric:higher"
 done
 rounds_summary --reference rclone --contender fluid --metric rss_mib
