@@ -92,17 +92,22 @@ internal sealed partial class FuseFileSystem
             return;
         }
         var dataset = Dataset;
-        var staged = _staged.GetValueOrDefault(key);
-        if (staged is null)
+        StagedFile? staged;
+        while ((staged = TryTakeStaged(key)) is null)
         {
             var existing = await dataset.Source.HeadAsync(key, cancellationToken);
-            staged = StagedFile.Create(_staging!, dataset.Name, dataset.Source.Identity, key, _time.GetUtcNow());
-            staged.IsNew = existing is null;
-            staged = _staged.GetOrAdd(key, staged) is var added && !ReferenceEquals(added, staged) ? DiscardAndUse(staged, added) : staged;
+            var created = StagedFile.Create(_staging!, dataset.Name, dataset.Source.Identity, key, _time.GetUtcNow());
+            created.IsNew = existing is null;
+            created.AddHandle();
+            if (_staged.TryAdd(key, created))
+            {
+                staged = created;
+                break;
+            }
+            created.Dispose();
         }
         // A created file is uploaded at close even when nothing is written to it (an empty object).
         staged.SetLength(0, _time.GetUtcNow());
-        staged.AddHandle();
         var entry = _inodes.Acquire(key, isDirectory: false, obj: null);
         var handle = (ulong)Interlocked.Increment(ref _nextHandle);
         _files[handle] = new OpenFile(dataset, new RemoteObject(key, 0, "", _time.GetUtcNow()), staged, ForWrite: true);
@@ -114,10 +119,27 @@ internal sealed partial class FuseFileSystem
         channel.Reply(header.Unique, reply);
     }
 
-    private static StagedFile DiscardAndUse(StagedFile mine, StagedFile winner)
+    /// <summary>
+    /// The staged file of <paramref name="key"/> with one more handle, or null when none is staged or the one found was
+    /// discarded meanwhile. The handle is taken under the file's gate, as <see cref="Discard"/> checks and removes under
+    /// it: otherwise an OPEN right after a close could take a file that the close's RELEASE then disposes, and its
+    /// writes would fail with EIO.
+    /// </summary>
+    private StagedFile? TryTakeStaged(string key)
     {
-        mine.Dispose();
-        return winner;
+        if (!_staged.TryGetValue(key, out var existing))
+        {
+            return null;
+        }
+        lock (existing.HandleGate)
+        {
+            if (!ReferenceEquals(_staged.GetValueOrDefault(key), existing))
+            {
+                return null;
+            }
+            existing.AddHandle();
+            return existing;
+        }
     }
 
     /// <summary>OPEN with O_WRONLY/O_RDWR: stage the file (its current bytes first, unless O_TRUNC) and hand out a write handle.</summary>
@@ -156,14 +178,8 @@ internal sealed partial class FuseFileSystem
     {
         while (true)
         {
-            if (_staged.TryGetValue(key, out var existing))
+            if (TryTakeStaged(key) is { } existing)
             {
-                existing.AddHandle();
-                if (!ReferenceEquals(_staged.GetValueOrDefault(key), existing))
-                {
-                    existing.RemoveHandle(); // released and discarded meanwhile: stage anew
-                    continue;
-                }
                 if (truncate && existing.SetLength(0, _time.GetUtcNow()) != 0)
                 {
                     existing.RemoveHandle();
@@ -272,11 +288,14 @@ internal sealed partial class FuseFileSystem
 
     private void Discard(StagedFile staged)
     {
-        if (staged.OpenHandles > 0)
+        lock (staged.HandleGate)
         {
-            return;
+            if (staged.OpenHandles > 0)
+            {
+                return;
+            }
+            ((ICollection<KeyValuePair<string, StagedFile>>)_staged).Remove(new KeyValuePair<string, StagedFile>(staged.Key, staged));
         }
-        ((ICollection<KeyValuePair<string, StagedFile>>)_staged).Remove(new KeyValuePair<string, StagedFile>(staged.Key, staged));
         staged.Dispose();
     }
 
@@ -414,8 +433,13 @@ internal sealed partial class FuseFileSystem
         if (staged is not null)
         {
             staged.Deleted = true;
-            ((ICollection<KeyValuePair<string, StagedFile>>)_staged).Remove(new KeyValuePair<string, StagedFile>(key, staged));
-            if (staged.OpenHandles == 0)
+            bool unused;
+            lock (staged.HandleGate)
+            {
+                ((ICollection<KeyValuePair<string, StagedFile>>)_staged).Remove(new KeyValuePair<string, StagedFile>(key, staged));
+                unused = staged.OpenHandles == 0;
+            }
+            if (unused)
             {
                 staged.Dispose();
             }

@@ -333,10 +333,9 @@ internal sealed partial class FuseFileSystem
             return;
         }
         var dataset = Dataset;
-        if (_staged.TryGetValue(entry.Key, out var staged))
+        if (TryTakeStaged(entry.Key) is { } staged)
         {
             // Being written here: readers see the staged bytes, as the writer does.
-            staged.AddHandle();
             var stagedHandle = (ulong)Interlocked.Increment(ref _nextHandle);
             _files[stagedHandle] = new OpenFile(dataset, entry.Object ?? new RemoteObject(entry.Key, 0, "", _time.GetUtcNow()), staged);
             var stagedReply = new FuseOpenOut { FileHandle = stagedHandle };

@@ -98,6 +98,12 @@ internal sealed class StagedFile : IDisposable
         return file;
     }
 
+    /// <summary>
+    /// Held while a handle is taken on a file found in the staging table and while the file is discarded from it, so
+    /// that a RELEASE that found no handles and an OPEN of the same file a moment later cannot both go ahead.
+    /// </summary>
+    public Lock HandleGate { get; } = new();
+
     public void AddHandle() => Interlocked.Increment(ref _openHandles);
 
     /// <summary>Returns the handles left.</summary>
