@@ -67,13 +67,15 @@ internal sealed class TransportBlockPool : MemoryPool<byte>
 
     private void Return(Block block)
     {
-        if (_disposed || Interlocked.Increment(ref _freeCount) > RetainedBlocks)
+        if (_disposed)
         {
-            if (!_disposed)
-            {
-                Interlocked.Decrement(ref _freeCount);
-            }
+            return;
+        }
 
+        // Count first, so that two returns at once cannot both take the last free place.
+        if (Interlocked.Increment(ref _freeCount) > RetainedBlocks)
+        {
+            Interlocked.Decrement(ref _freeCount);
             return;
         }
 

@@ -294,7 +294,7 @@ internal sealed partial class FuseFileSystem
             {
                 return;
             }
-            ((ICollection<KeyValuePair<string, StagedFile>>)_staged).Remove(new KeyValuePair<string, StagedFile>(staged.Key, staged));
+            _staged.TryRemove(KeyValuePair.Create(staged.Key, staged));
         }
         staged.Dispose();
     }
@@ -436,7 +436,7 @@ internal sealed partial class FuseFileSystem
             bool unused;
             lock (staged.HandleGate)
             {
-                ((ICollection<KeyValuePair<string, StagedFile>>)_staged).Remove(new KeyValuePair<string, StagedFile>(key, staged));
+                _staged.TryRemove(KeyValuePair.Create(key, staged));
                 unused = staged.OpenHandles == 0;
             }
             if (unused)
