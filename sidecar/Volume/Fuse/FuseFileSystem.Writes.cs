@@ -98,13 +98,11 @@ internal sealed partial class FuseFileSystem
             var existing = await dataset.Source.HeadAsync(key, cancellationToken);
             var created = StagedFile.Create(_staging!, dataset.Name, dataset.Source.Identity, key, _time.GetUtcNow());
             created.IsNew = existing is null;
-            created.AddHandle();
-            if (_staged.TryAdd(key, created))
+            if (TryPublish(key, created))
             {
                 staged = created;
                 break;
             }
-            created.Dispose();
         }
         // A created file is uploaded at close even when nothing is written to it (an empty object).
         staged.SetLength(0, _time.GetUtcNow());
@@ -121,9 +119,8 @@ internal sealed partial class FuseFileSystem
 
     /// <summary>
     /// The staged file of <paramref name="key"/> with one more handle, or null when none is staged or the one found was
-    /// discarded meanwhile. The handle is taken under the file's gate, as <see cref="Discard"/> checks and removes under
-    /// it: otherwise an OPEN right after a close could take a file that the close's RELEASE then disposes, and its
-    /// writes would fail with EIO.
+    /// retired (its last handle closed and it is being discarded). A retired file is taken out of the table here, so
+    /// that the caller's new file can go in at once.
     /// </summary>
     private StagedFile? TryTakeStaged(string key)
     {
@@ -131,15 +128,24 @@ internal sealed partial class FuseFileSystem
         {
             return null;
         }
-        lock (existing.HandleGate)
+        if (existing.TryAddHandle())
         {
-            if (!ReferenceEquals(_staged.GetValueOrDefault(key), existing))
-            {
-                return null;
-            }
-            existing.AddHandle();
             return existing;
         }
+        _staged.TryRemove(KeyValuePair.Create(key, existing));
+        return null;
+    }
+
+    /// <summary>Puts a newly staged file into the table with the caller's handle; false (and the file disposed) when another got there first.</summary>
+    private bool TryPublish(string key, StagedFile created)
+    {
+        created.AddHandle();
+        if (_staged.TryAdd(key, created))
+        {
+            return true;
+        }
+        created.Dispose();
+        return false;
     }
 
     /// <summary>OPEN with O_WRONLY/O_RDWR: stage the file (its current bytes first, unless O_TRUNC) and hand out a write handle.</summary>
@@ -211,12 +217,10 @@ internal sealed partial class FuseFileSystem
                 staged.Dispose();
                 throw;
             }
-            staged.AddHandle();
-            if (_staged.TryAdd(key, staged))
+            if (TryPublish(key, staged))
             {
                 return staged;
             }
-            staged.Dispose();
         }
     }
 
@@ -288,14 +292,11 @@ internal sealed partial class FuseFileSystem
 
     private void Discard(StagedFile staged)
     {
-        lock (staged.HandleGate)
+        if (!staged.TryRetire())
         {
-            if (staged.OpenHandles > 0)
-            {
-                return;
-            }
-            _staged.TryRemove(KeyValuePair.Create(staged.Key, staged));
+            return;
         }
+        _staged.TryRemove(KeyValuePair.Create(staged.Key, staged));
         staged.Dispose();
     }
 
@@ -433,13 +434,8 @@ internal sealed partial class FuseFileSystem
         if (staged is not null)
         {
             staged.Deleted = true;
-            bool unused;
-            lock (staged.HandleGate)
-            {
-                _staged.TryRemove(KeyValuePair.Create(key, staged));
-                unused = staged.OpenHandles == 0;
-            }
-            if (unused)
+            _staged.TryRemove(KeyValuePair.Create(key, staged));
+            if (staged.TryRetire())
             {
                 staged.Dispose();
             }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Fluid.Serverless.Sidecar.Cache;
 using Fluid.Serverless.Sidecar.Datasets;
 using Fluid.Serverless.Sidecar.Sources;
@@ -38,7 +39,6 @@ internal sealed class SmallFileReadAhead(IObjectReader reader)
     private readonly Lock _gate = new();
     private readonly Dictionary<string, DirectoryListing> _listings = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _warming = new(MaxWarmingAtOnce, MaxWarmingAtOnce);
-    private int _remembered;
     private long _started;
 
     /// <summary>Files warmed ahead so far.</summary>
@@ -51,7 +51,7 @@ internal sealed class SmallFileReadAhead(IObjectReader reader)
         {
             lock (_gate)
             {
-                return _remembered;
+                return CountRemembered();
             }
         }
     }
@@ -80,19 +80,19 @@ internal sealed class SmallFileReadAhead(IObjectReader reader)
         {
             if (!_listings.TryGetValue(directoryKey, out var listing) || !listing.IsContinuedBy(files[0].Key))
             {
-                _remembered -= listing?.Files.Count ?? 0;
                 listing = new DirectoryListing();
                 _listings[directoryKey] = listing;
             }
 
-            if (_remembered + files.Count > MaxRememberedFiles || _listings.Count > MaxDirectories)
+            var remembered = CountRemembered();
+            if (remembered + files.Count > MaxRememberedFiles || _listings.Count > MaxDirectories)
             {
                 ForgetAllBut(listing);
+                remembered = listing.Files.Count;
             }
 
-            var room = Math.Min(files.Count, MaxRememberedFiles - _remembered);
-            listing.Files.AddRange(room == files.Count ? files : files.GetRange(0, room));
-            _remembered += room;
+            var room = Math.Min(files.Count, MaxRememberedFiles - remembered);
+            listing.Files.AddRange(CollectionsMarshal.AsSpan(files)[..room]);
         }
     }
 
@@ -133,7 +133,7 @@ internal sealed class SmallFileReadAhead(IObjectReader reader)
             }
 
             listing.WarmedUpTo = to;
-            ahead = listing.Files.GetRange(from, to - from).ToArray();
+            ahead = CollectionsMarshal.AsSpan(listing.Files)[from..to].ToArray();
         }
 
         foreach (var next in ahead)
@@ -155,8 +155,18 @@ internal sealed class SmallFileReadAhead(IObjectReader reader)
                 _listings.Remove(key);
             }
         }
+    }
 
-        _remembered = kept.Files.Count;
+    /// <summary>Files of every listing (a sum over at most <see cref="MaxDirectories"/> lists, once per listing page).</summary>
+    private int CountRemembered()
+    {
+        var count = 0;
+        foreach (var listing in _listings.Values)
+        {
+            count += listing.Files.Count;
+        }
+
+        return count;
     }
 
     private async Task WarmAsync(Dataset dataset, RemoteObject obj)

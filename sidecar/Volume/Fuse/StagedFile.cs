@@ -24,6 +24,8 @@ internal sealed class StagedFile : IDisposable
     private long _uploadedGeneration;
     private bool _stateComplete;
     private int _openHandles;
+    private bool _retired;
+    private readonly Lock _handleGate = new();
     private int _disposed;
 
     private StagedFile(FuseStaging staging, string dataset, string sourceIdentity, string key, string basePath, SafeFileHandle handle, long length, DateTimeOffset modified)
@@ -98,13 +100,40 @@ internal sealed class StagedFile : IDisposable
         return file;
     }
 
-    /// <summary>
-    /// Held while a handle is taken on a file found in the staging table and while the file is discarded from it, so
-    /// that a RELEASE that found no handles and an OPEN of the same file a moment later cannot both go ahead.
-    /// </summary>
-    public Lock HandleGate { get; } = new();
-
+    /// <summary>The first handle of a file not yet in the staging table (nobody else can reach it).</summary>
     public void AddHandle() => Interlocked.Increment(ref _openHandles);
+
+    /// <summary>
+    /// One more handle on a file found in the staging table; false when the file was retired. Taking a handle and
+    /// retiring share a gate, so that a RELEASE that found no handles and an OPEN of the same file a moment later
+    /// cannot both go ahead: the OPEN would get a file that the RELEASE then disposes, and its writes would fail.
+    /// </summary>
+    public bool TryAddHandle()
+    {
+        lock (_handleGate)
+        {
+            if (_retired)
+            {
+                return false;
+            }
+            Interlocked.Increment(ref _openHandles);
+            return true;
+        }
+    }
+
+    /// <summary>Retires the file when no handle is open (it is to be discarded); from then on no handle is taken on it.</summary>
+    public bool TryRetire()
+    {
+        lock (_handleGate)
+        {
+            if (Volatile.Read(ref _openHandles) > 0)
+            {
+                return false;
+            }
+            _retired = true;
+            return true;
+        }
+    }
 
     /// <summary>Returns the handles left.</summary>
     public int RemoveHandle() => Interlocked.Decrement(ref _openHandles);

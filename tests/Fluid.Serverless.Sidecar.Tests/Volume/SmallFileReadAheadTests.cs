@@ -25,15 +25,8 @@ public sealed class SmallFileReadAheadTests : IDisposable
     public async Task ReadInListingOrder_AcrossManyListingPages_WarmsEveryFileFromTheThirdOn()
     {
         var keys = WriteFiles("small", 250);
-        var readAhead = new SmallFileReadAhead(_reader);
-        var source = new LocalObjectSource(_root.Path);
-        var dataset = StandInDatasets.Create(source);
-        var objects = await ListAsync(source, "small/", readAhead);
-
-        foreach (var obj in objects)
-        {
-            readAhead.OnFirstRead(dataset, obj);
-        }
+        var (readAhead, source, dataset) = Create();
+        await ListAndReadAllAsync(source, dataset, readAhead);
 
         // Files of the first page are found too, not only those of the last page listed, and the window runs on
         // across page ends: each file from the third on is warmed, once.
@@ -45,17 +38,11 @@ public sealed class SmallFileReadAheadTests : IDisposable
     public async Task ListedAgain_StartsOver_AndTheNextReaderIsWarmedAheadAgain()
     {
         var keys = WriteFiles("small", 150);
-        var readAhead = new SmallFileReadAhead(_reader);
-        var source = new LocalObjectSource(_root.Path);
-        var dataset = StandInDatasets.Create(source);
-        var objects = await ListAsync(source, "small/", readAhead);
-        foreach (var obj in objects)
-        {
-            readAhead.OnFirstRead(dataset, obj);
-        }
+        var (readAhead, source, dataset) = Create();
+        await ListAndReadAllAsync(source, dataset, readAhead);
 
         _reader.Warmed.Clear();
-        objects = await ListAsync(source, "small/", readAhead);
+        var objects = await ListAsync(source, "small/", readAhead);
         readAhead.OnFirstRead(dataset, objects[0]);
         readAhead.OnFirstRead(dataset, objects[1]);
 
@@ -67,9 +54,7 @@ public sealed class SmallFileReadAheadTests : IDisposable
     public async Task ReadOutOfListingOrder_WarmsNothing()
     {
         WriteFiles("small", 40);
-        var readAhead = new SmallFileReadAhead(_reader);
-        var source = new LocalObjectSource(_root.Path);
-        var dataset = StandInDatasets.Create(source);
+        var (readAhead, source, dataset) = Create();
         var objects = await ListAsync(source, "small/", readAhead);
 
         foreach (var index in new[] { 7, 3, 30, 12, 0, 25 })
@@ -83,8 +68,7 @@ public sealed class SmallFileReadAheadTests : IDisposable
     [Fact]
     public void ManyFilesListed_RememberedStayWithinTheBound_AndTheLatestDirectoryIsKept()
     {
-        var readAhead = new SmallFileReadAhead(_reader);
-        var dataset = StandInDatasets.Create(new LocalObjectSource(_root.Path));
+        var (readAhead, _, dataset) = Create();
         var huge = SyntheticPages("huge/", SmallFileReadAhead.MaxRememberedFiles + 2_000, pageSize: 1_000);
         foreach (var page in huge)
         {
@@ -100,6 +84,21 @@ public sealed class SmallFileReadAheadTests : IDisposable
         readAhead.OnFirstRead(dataset, other[0][0].Object!);
         readAhead.OnFirstRead(dataset, other[0][1].Object!);
         Assert.Equal(8, _reader.Warmed.Count);
+    }
+
+    private (SmallFileReadAhead ReadAhead, LocalObjectSource Source, Dataset Dataset) Create()
+    {
+        var source = new LocalObjectSource(_root.Path);
+        return (new SmallFileReadAhead(_reader), source, StandInDatasets.Create(source));
+    }
+
+    /// <summary>Lists small/ to its end, then reads every file in listing order (a first read of each).</summary>
+    private static async Task ListAndReadAllAsync(IObjectSource source, Dataset dataset, SmallFileReadAhead readAhead)
+    {
+        foreach (var obj in await ListAsync(source, "small/", readAhead))
+        {
+            readAhead.OnFirstRead(dataset, obj);
+        }
     }
 
     private string[] WriteFiles(string directory, int count)
